@@ -1,0 +1,32 @@
+"""Ramparts: Python desktop apps with an HTML UI and a deny-by-default, randomized bridge.
+
+Public API (everything else is internal)::
+
+    from ramparts import command, on, CallContext      # app and plugin commands
+    from ramparts import Capability, ConfigContext, hookimpl   # capability plugins
+    from ramparts import errors                        # the exception tree
+"""
+
+from . import errors
+from .capability import Capability, ConfigContext
+from .commands import CallContext, command
+from .errors import CommandError, CommandFailed, ConfigError, InvalidArgs, NotAllowed, OutOfScope
+from .hookspecs import hookimpl
+from .plugins import on
+
+__all__ = [
+    "CallContext",
+    "Capability",
+    "CommandError",
+    "CommandFailed",
+    "ConfigContext",
+    "ConfigError",
+    "InvalidArgs",
+    "NotAllowed",
+    "OutOfScope",
+    "command",
+    "errors",
+    "hookimpl",
+    "on",
+]
+__version__ = "0.1.0"

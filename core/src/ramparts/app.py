@@ -1,0 +1,227 @@
+"""An app: config + capabilities + commands, and running it in a window."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pluggy
+
+from .capability import Capability
+from .config import AppConfig, load_config
+from .dispatch import Dispatcher
+from .errors import BackendError
+from .host import WindowHost
+from .plugins import build_registry, load_capabilities, make_plugin_manager
+from .session import Registry, WindowSession
+
+__all__ = ["App", "EvalResult"]
+
+
+@attrs.define
+class EvalResult:
+    ok: bool
+    value: Any = None  # the JSON text the page's promise resolved to
+    error: str | None = None
+    timed_out: bool = False
+
+
+class App:
+    """A loaded app, ready to run. Loading imports only the declared capabilities.
+
+    :ivar config: the validated ``[tool.ramparts]`` config.
+    :ivar capabilities: the loaded capability plugins, by name.
+    :ivar registry: every command the page may call.
+    """
+
+    def __init__(self, config: AppConfig, pm: pluggy.PluginManager, capabilities: dict[str, Capability], registry: Registry) -> None:
+        self.config = config
+        self.pm = pm
+        self.capabilities = capabilities
+        self.registry = registry
+        self.hosts: list[WindowHost] = []
+
+    @classmethod
+    def load(cls, app_dir: Path | str) -> App:
+        config = load_config(app_dir)
+        pm = make_plugin_manager()
+        capabilities = load_capabilities(config, pm)
+        registry = build_registry(config, capabilities)
+        return cls(config, pm, capabilities, registry)
+
+    # -- running ------------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        headless: bool = False,
+        eval_js: str | None = None,
+        timeout: float = 30.0,
+        trace: Callable[[str], None] | None = None,
+    ) -> EvalResult | None:
+        """Open the app's window and run until it closes (or until ``eval_js`` settles).
+
+        :param headless: no screen: Qt's offscreen platform.
+        :param eval_js: the body of an async function to run as a page script once the
+            page has loaded; the window closes when its promise settles.
+        :param timeout: seconds ``eval_js`` may take.
+        :param trace: called with a line for every page console message and bridge call.
+        :return: the eval result when ``eval_js`` was given.
+        """
+        _prepare_environment(headless)
+        from .backends import get_backend
+
+        backend = get_backend()
+        backend.prepare()
+        import webview
+
+        cfg = self.config
+        dispatcher = Dispatcher(cfg.security.command_timeout)
+        if trace is not None:
+            dispatcher.on_call = lambda window, name, outcome, ms: trace(
+                f"bridge: {window}: {name} -> {outcome} ({ms:.1f} ms)"
+            )
+        host = WindowHost(
+            label="main",
+            identifier=cfg.identifier,
+            ui=cfg.ui,
+            entry=cfg.entry,
+            csp=dict(cfg.security.csp),
+            registry=self.registry,
+            dispatcher=dispatcher,
+            handle_mode=cfg.security.handles,
+            on_session=self._session_changed,
+        )
+        self.hosts.append(host)
+        result = EvalResult(ok=False) if eval_js is not None else None
+        window = webview.create_window(
+            cfg.window.title, html=" ", width=cfg.window.width, height=cfg.window.height,
+            resizable=cfg.window.resizable,
+        )
+        refused: list[str] = []
+
+        def initialized(renderer: str) -> bool:
+            if renderer != backend.renderer:
+                refused.append(renderer)
+                return False
+            return True
+
+        def before_show(window: Any) -> None:  # pywebview passes it by this name
+            page = backend.attach(window, host)
+            if trace is not None:
+                page.console.connect(lambda line: trace(f"console: {line}"))
+            if eval_js is not None and result is not None:
+                _start_eval(window, page, eval_js, timeout, result)
+
+        window.events.initialized += initialized
+        window.events.before_show += before_show
+        window.events.closed += host.end
+        try:
+            webview.start(gui="qt", private_mode=True)
+        finally:
+            host.end()
+            dispatcher.close()
+        if refused:
+            raise BackendError(
+                f"Ramparts needs the Qt WebEngine backend; pywebview chose {refused[0]!r}. "
+                "Refusing to start without the secured bridge."
+            )
+        return result
+
+    def _session_changed(self, old: WindowSession | None, new: WindowSession | None) -> None:
+        if old is not None:
+            self.pm.hook.ramparts_session_ended(session=old)
+        if new is not None:
+            _keylog(new)
+            self.pm.hook.ramparts_session_started(session=new)
+
+
+def _prepare_environment(headless: bool) -> None:
+    no_screen = not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
+    if headless or no_screen:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    if os.name == "posix" and os.geteuid() == 0:
+        # Chromium's sandbox refuses to run as root.
+        os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
+    for flag in ("--disable-background-networking", "--disable-component-update"):
+        if flag not in flags:
+            flags += " " + flag
+    os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = flags.strip()
+    # Never let a debugging port open: that would be a TCP door into the page.
+    os.environ.pop("QTWEBENGINE_REMOTE_DEBUGGING", None)
+
+
+def _keylog(session: WindowSession) -> None:
+    """``RAMPARTS_KEYLOG=FILE``: append session keys, like SSLKEYLOGFILE. Debug and tests only."""
+    path = os.environ.get("RAMPARTS_KEYLOG")
+    if not path:
+        return
+    line = {"window": session.window, "session": session.id, "key": session.key.hex(), "handles": session.initial_handles}
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")
+
+
+def _start_eval(win: Any, page: Any, source: str, timeout: float, result: EvalResult) -> None:
+    from PyQt6.QtCore import QTimer
+
+    slot = "__ramparts_eval_" + secrets.token_hex(8)
+    wrapper = (
+        "(() => { const slot = %s;\n"
+        "(async () => {\n%s\n})().then(\n"
+        "  (v) => { window[slot] = { ok: true, value: JSON.stringify(v === undefined ? null : v) }; },\n"
+        "  (e) => { window[slot] = { ok: false, error: (e && e.code ? e.code + ': ' : '') + String(e && e.stack || e) }; });\n"
+        "return 'started'; })()"
+    ) % (json.dumps(slot), source)
+    deadline = time.monotonic() + timeout
+    started = False
+    timer = QTimer(page)
+
+    def finish() -> None:
+        timer.stop()
+        win.destroy()
+
+    def check(value: Any) -> None:
+        data = json.loads(value) if isinstance(value, str) else None
+        if data:
+            result.ok = data["ok"]
+            result.value = data.get("value")
+            result.error = data.get("error")
+            finish()
+        elif time.monotonic() > deadline:
+            result.timed_out = True
+            result.error = f"the script did not settle within {timeout:g} s"
+            finish()
+
+    def poll() -> None:
+        page.runJavaScript(f"JSON.stringify(window[{json.dumps(slot)}] || null)", 0, check)
+
+    def loaded(ok: bool) -> None:
+        nonlocal started
+        if started:
+            return
+        started = True
+
+        def ran(value: Any) -> None:
+            if value != "started":
+                result.error = "the script did not start (a syntax error? see the console lines)"
+                finish()
+
+        page.runJavaScript(wrapper, 0, ran)
+        timer.timeout.connect(poll)
+        timer.start(20)
+
+    page.loadFinished.connect(loaded)
+    QTimer.singleShot(int(timeout * 1000) + 2000, lambda: (not started) and _load_timeout(result, finish))
+
+
+def _load_timeout(result: EvalResult, finish: Callable[[], None]) -> None:
+    result.timed_out = True
+    result.error = "the page did not load"
+    finish()

@@ -1,0 +1,227 @@
+"""The Qt WebEngine backend (pywebview's ``qt`` GUI)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PyQt6 import sip
+from PyQt6.QtCore import QBuffer, QByteArray, QFile, QIODevice, QObject, QUrl, pyqtSignal, pyqtSlot
+from PyQt6.QtWebChannel import QWebChannel
+from PyQt6.QtWidgets import QApplication
+from PyQt6.QtWebEngineCore import (
+    QWebEnginePage,
+    QWebEngineProfile,
+    QWebEngineScript,
+    QWebEngineSettings,
+    QWebEngineUrlRequestJob,
+    QWebEngineUrlScheme,
+    QWebEngineUrlSchemeHandler,
+)
+
+from ..errors import BackendError
+from ..host import IPC_PATH, SCHEME, WindowHost
+
+__all__ = ["QtBackend"]
+
+log = logging.getLogger("ramparts.qt")
+_BOOTSTRAP = "ramparts-bootstrap"
+_RELAY = "ramparts-relay"
+_registered = False
+
+
+def _qwebchannel_js() -> str:
+    f = QFile(":/qtwebchannel/qwebchannel.js")
+    if not f.open(QIODevice.OpenModeFlag.ReadOnly):
+        raise BackendError("Qt WebChannel's qwebchannel.js resource is missing")
+    try:
+        return bytes(f.readAll().data()).decode("utf-8")
+    finally:
+        f.close()
+
+
+class _Invoker(QObject):
+    """Runs callables on the GUI thread, whichever thread asks."""
+
+    run = pyqtSignal(object)
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self.run.connect(self._call)
+
+    def _call(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("error on the GUI thread")
+
+
+class _Bridge(QObject):
+    """The object the isolated-world relay talks to over QWebChannel."""
+
+    deliver = pyqtSignal(str)
+
+    def __init__(self, page: QWebEnginePage, host: WindowHost) -> None:
+        super().__init__(page)
+        self._page = page
+        self._host = host
+
+    @pyqtSlot(str)
+    def receive(self, text: str) -> None:
+        # The origin is what the webview says the main frame shows, not what JS claims.
+        self._host.channel_message(self._page.url().toString(), text)
+
+
+class _SchemeHandler(QWebEngineUrlSchemeHandler):
+    def __init__(self, host: WindowHost, invoker: _Invoker, parent: QObject) -> None:
+        super().__init__(parent)
+        self._host = host
+        self._invoker = invoker
+
+    def requestStarted(self, job: QWebEngineUrlRequestJob | None) -> None:  # noqa: N802
+        assert job is not None
+        try:
+            self._start(job)
+        except Exception:
+            log.exception("scheme handler error")
+            job.fail(QWebEngineUrlRequestJob.Error.RequestFailed)
+
+    def _start(self, job: QWebEngineUrlRequestJob) -> None:
+        url = job.requestUrl()
+        method = bytes(job.requestMethod().data()).decode("latin-1")
+        if url.path() == IPC_PATH:
+            if method != "POST":
+                job.fail(QWebEngineUrlRequestJob.Error.RequestDenied)
+                return
+            device = job.requestBody()
+            body = b""
+            if device is not None:
+                device.open(QIODevice.OpenModeFlag.ReadOnly)
+                body = bytes(device.readAll().data())
+            initiator = job.initiator().toString()
+
+            def reply(status: int, chunks: list[bytes]) -> None:
+                self._invoker.run.emit(lambda: _finish(job, status, chunks))
+
+            self._host.binary_message(initiator, body, reply)
+            return
+        resp = self._host.serve(method, url.toString())
+        if resp.status != 200:
+            job.fail(QWebEngineUrlRequestJob.Error.UrlNotFound)
+            return
+        job.setAdditionalResponseHeaders(
+            {k.encode(): [v.encode()] for k, v in resp.headers.items()}
+        )
+        _reply(job, resp.mime.encode(), resp.body)
+
+
+def _reply(job: QWebEngineUrlRequestJob, mime: bytes, data: bytes) -> None:
+    buf = QBuffer(job)
+    buf.setData(QByteArray(data))
+    buf.open(QIODevice.OpenModeFlag.ReadOnly)
+    job.reply(mime, buf)
+
+
+def _finish(job: QWebEngineUrlRequestJob, status: int, chunks: list[bytes]) -> None:
+    if sip.isdeleted(job):  # the page went away while the command ran
+        return
+    if status != 200:
+        job.fail(QWebEngineUrlRequestJob.Error.RequestDenied)
+        return
+    _reply(job, b"application/octet-stream", b"".join(chunks))
+
+
+class _Page(QWebEnginePage):
+    console = pyqtSignal(str)
+
+    def __init__(self, profile: QWebEngineProfile, parent: QObject, host: WindowHost, relay_js: str) -> None:
+        super().__init__(profile, parent)
+        self._host = host
+        self._relay_js = relay_js
+
+    def acceptNavigationRequest(self, url: QUrl, kind: Any, main_frame: bool) -> bool:  # noqa: N802
+        if not self._host.allow_navigation(url.toString(), main_frame):
+            return False
+        if main_frame:
+            self._install_scripts()
+        return True
+
+    def _install_scripts(self) -> None:
+        scripts = self.scripts()
+        for name in (_BOOTSTRAP, _RELAY):
+            for old in scripts.find(name):
+                scripts.remove(old)
+        for name, source, world in (
+            (_BOOTSTRAP, self._host.bootstrap_script(), QWebEngineScript.ScriptWorldId.MainWorld),
+            (_RELAY, self._host.relay_script(self._relay_js), QWebEngineScript.ScriptWorldId.ApplicationWorld),
+        ):
+            s = QWebEngineScript()
+            s.setName(name)
+            s.setSourceCode(source)
+            s.setInjectionPoint(QWebEngineScript.InjectionPoint.DocumentCreation)
+            s.setWorldId(world)
+            s.setRunsOnSubFrames(False)
+            scripts.insert(s)
+
+    def createWindow(self, kind: Any) -> None:  # noqa: N802
+        log.warning("blocked a new window (window.open or target=_blank) in %r", self._host.label)
+        return None
+
+    def javaScriptConsoleMessage(self, level: Any, message: str | None, line: int, source: str | None) -> None:  # noqa: N802
+        self.console.emit(f"{message} ({source}:{line})")
+
+
+class QtBackend:
+    renderer = "qtwebengine"
+
+    def prepare(self) -> None:
+        global _registered
+        if _registered:
+            return
+        scheme = QWebEngineUrlScheme(SCHEME.encode())
+        scheme.setSyntax(QWebEngineUrlScheme.Syntax.Host)
+        # Secure (so crypto.subtle works) and fetch-able; not CORS-enabled, so no other
+        # origin can read from it; not local, so it cannot reach file: URLs.
+        scheme.setFlags(
+            QWebEngineUrlScheme.Flag.SecureScheme | QWebEngineUrlScheme.Flag.FetchApiAllowed
+        )
+        QWebEngineUrlScheme.registerScheme(scheme)
+        _registered = True
+
+    def attach(self, window: Any, host: WindowHost) -> _Page:
+        view = window.native.webview
+        # Off the record, one per window. Owned by the application so that it outlives
+        # the page (Qt warns, and may crash, when a profile dies before its pages).
+        profile = QWebEngineProfile(QApplication.instance())
+        s = profile.settings()
+        assert s is not None
+        A = QWebEngineSettings.WebAttribute
+        for attr, on in (
+            (A.LocalContentCanAccessFileUrls, False),
+            (A.LocalContentCanAccessRemoteUrls, False),
+            (A.JavascriptCanOpenWindows, False),
+            (A.JavascriptCanAccessClipboard, False),
+            (A.AllowWindowActivationFromJavaScript, False),
+            (A.PluginsEnabled, False),
+            (A.PdfViewerEnabled, False),
+            (A.NavigateOnDropEnabled, False),
+        ):
+            s.setAttribute(attr, on)
+        invoker = _Invoker(profile)
+        handler = _SchemeHandler(host, invoker, profile)
+        profile.installUrlSchemeHandler(SCHEME.encode(), handler)
+
+        old = view.page()
+        old.loadFinished.disconnect()  # pywebview would inject its own js_api bridge
+        page = _Page(profile, view, host, _qwebchannel_js())
+        channel = QWebChannel(page)
+        bridge = _Bridge(page, host)
+        channel.registerObject(host.relay_names["object"], bridge)
+        # The channel lives in an isolated world: page scripts never see `qt`.
+        page.setWebChannel(channel, QWebEngineScript.ScriptWorldId.ApplicationWorld)
+        host.connect(lambda text: invoker.run.emit(lambda: bridge.deliver.emit(text)))
+        view.setPage(page)
+        old.deleteLater()
+        page.setUrl(QUrl(host.start_url))
+        return page

@@ -1,0 +1,76 @@
+"""What a capability plugin hands to the core."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .commands import Command, as_command
+from .errors import MISSING, ConfigError
+
+__all__ = ["Capability", "ConfigContext"]
+
+
+@attrs.frozen
+class ConfigContext:
+    """Where a capability's config came from, so its errors can say where they are.
+
+    :ivar file: the app's ``pyproject.toml``.
+    :ivar prefix: the dotted key of the capability's table, e.g.
+        ``tool.ramparts.capabilities.fs``.
+    :ivar app_dir: the app's folder.
+    :ivar identifier: the app's identifier (keys per-app directories).
+    """
+
+    file: Path
+    prefix: str
+    app_dir: Path
+    identifier: str
+
+    def error(self, key: str, found: Any, expected: str) -> ConfigError:
+        """A :class:`ConfigError` for ``key`` under this capability's table."""
+        return ConfigError(self.file, f"{self.prefix}.{key}", found, expected)
+
+    def require(self, table: Mapping[str, Any], key: str, kind: type, expected: str) -> Any:
+        """``table[key]`` if it is a ``kind``, else a :class:`ConfigError` naming it."""
+        value = table.get(key, MISSING)
+        if value is MISSING or not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            raise self.error(key, value, expected)
+        return value
+
+
+def _no_options(table: Mapping[str, Any], ctx: ConfigContext) -> None:
+    if table:
+        key = sorted(table)[0]
+        raise ctx.error(key, table[key], "no such key: this capability takes only 'allow'")
+
+
+@attrs.frozen
+class Capability:
+    """A capability: a name, its commands, and how to read its config.
+
+    :ivar name: must equal the plugin's entry point name.
+    :ivar commands: ``@command`` functions; the app's ``allow`` list picks among them.
+    :ivar configure: ``configure(table, ctx) -> state``: parse the capability's config
+        table (everything but ``allow``) into the state commands receive as
+        ``CallContext.state``. Raise ``ctx.error(...)`` for bad values. The default
+        accepts no keys.
+    :ivar description: one line for ``ramparts plugins`` and ``ramparts audit``.
+    """
+
+    name: str
+    commands: Sequence[Callable[..., Any]]
+    configure: Callable[[Mapping[str, Any], ConfigContext], Any] = _no_options
+    description: str = ""
+
+    def command_table(self) -> dict[str, Command]:
+        table: dict[str, Command] = {}
+        for func in self.commands:
+            cmd = as_command(func)
+            if cmd is None:
+                raise TypeError(f"capability {self.name}: {func!r} is not a @command")
+            table[cmd.name] = cmd
+        return table

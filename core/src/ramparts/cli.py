@@ -1,0 +1,136 @@
+"""The ``ramparts`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .errors import RampartsError
+
+app = typer.Typer(
+    name="ramparts",
+    help="Build Python desktop apps with an HTML UI and a deny-by-default bridge.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+AppDir = Annotated[Path, typer.Argument(help="The app folder (holds pyproject.toml).")]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def dev(
+    app_dir: AppDir = Path("."),
+    headless: Annotated[bool, typer.Option(help="Run with no screen (Qt offscreen).")] = False,
+    eval_file: Annotated[
+        Path | None,
+        typer.Option("--eval", help="JS file run as a page script once the page loads; "
+                     "its body is an async function whose return value is printed as JSON."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds --eval may take.")] = 30.0,
+    trace: Annotated[bool, typer.Option(help="Print console messages and bridge calls.")] = False,
+) -> None:
+    """Run an app from source."""
+    from .app import App
+
+    try:
+        source = eval_file.read_text(encoding="utf-8") if eval_file else None
+    except OSError as e:
+        raise _fail(f"cannot read --eval file: {e}") from None
+    try:
+        the_app = App.load(app_dir)
+    except RampartsError as e:
+        raise _fail(str(e)) from None
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    say(f"ramparts: {the_app.config.name} ({the_app.config.identifier}) from {the_app.config.app_dir}")
+    say(f"ramparts: commands: {', '.join(sorted(the_app.registry.routes)) or '(none)'}")
+    try:
+        result = the_app.run(headless=headless, eval_js=source, timeout=timeout, trace=say if trace else None)
+    except RampartsError as e:
+        raise _fail(str(e)) from None
+    if result is None:
+        return
+    if result.timed_out:
+        raise _fail(f"--eval timed out: {result.error}", 2)
+    if not result.ok:
+        raise _fail(f"--eval failed: {result.error}")
+    print(result.value)
+
+
+@app.command()
+def check(app_dir: AppDir = Path(".")) -> None:
+    """Show the resolved config and plugin status; exit non-zero on problems."""
+    from .config import load_config
+    from .csp import merge_csp, render_csp
+    from .plugins import installed_plugins, suggested_package
+
+    try:
+        config = load_config(app_dir)
+    except RampartsError as e:
+        raise _fail(str(e)) from None
+    installed = installed_plugins()
+    typer.echo(f"app:          {config.name} {config.version} ({config.identifier})")
+    typer.echo(f"config:       {config.file}")
+    typer.echo(f"ui:           {config.ui / config.entry}")
+    typer.echo(f"commands:     {config.commands or '(none)'}")
+    typer.echo(f"handles:      {config.security.handles}")
+    typer.echo(f"csp:          {render_csp(merge_csp(dict(config.security.csp)))}")
+    typer.echo(f"ui events:    {', '.join(sorted(config.ui_events)) or '(none)'}")
+    problems = []
+    typer.echo("capabilities:")
+    for name, cap in config.capabilities.items():
+        state = "installed" if name in installed else f"MISSING (pip install {suggested_package(name)})"
+        if name not in installed:
+            problems.append(name)
+        typer.echo(f"  {name:12} {state}; allow = {list(cap.allow)}")
+        for key, value in cap.options.items():
+            typer.echo(f"  {'':12} {key} = {json.dumps(value)}")
+    unlisted = sorted(set(installed) - set(config.capabilities))
+    typer.echo("installed but not listed (never imported): " + (", ".join(unlisted) or "(none)"))
+    if not problems:
+        try:
+            from .app import App
+
+            loaded = App.load(app_dir)
+        except RampartsError as e:
+            raise _fail(str(e)) from None
+        typer.echo("routes:       " + (", ".join(sorted(loaded.registry.routes)) or "(none)"))
+    if problems:
+        raise _fail(f"missing capability plugins: {', '.join(problems)}")
+
+
+@app.command()
+def plugins(app_dir: AppDir = Path(".")) -> None:
+    """List installed capability plugins and whether the app lists them."""
+    from .config import load_config
+    from .plugins import installed_plugins
+
+    listed: set[str] = set()
+    if (app_dir / "pyproject.toml").exists():
+        try:
+            listed = set(load_config(app_dir).capabilities)
+        except RampartsError as e:
+            raise _fail(str(e)) from None
+    found = installed_plugins()
+    if not found:
+        typer.echo("no capability plugins installed")
+    for name, p in sorted(found.items()):
+        mark = "listed" if name in listed else "not listed"
+        typer.echo(f"{name:12} {p.distribution or '?'} {p.version or ''}  ({p.value})  {mark}")
+    for name in sorted(listed - set(found)):
+        typer.echo(f"{name:12} MISSING  listed")
+
+
+def main() -> None:
+    app()

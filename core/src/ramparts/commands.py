@@ -1,0 +1,176 @@
+"""Commands: the only things page JS can call.
+
+``@command`` marks a function as callable from the UI. Its signature is the contract:
+every parameter is checked against its type hint before the function runs, unknown and
+missing arguments are ``invalid_args``, and a first parameter annotated ``CallContext``
+receives the call's context instead of a page value.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+import attrs
+
+from .errors import InvalidArgs
+from .validation import Validator, compile_hint, mentions_bytes
+
+if TYPE_CHECKING:
+    from .session import WindowSession
+
+__all__ = ["CallContext", "Command", "command", "commands_in"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_MARK = "__ramparts_command__"
+
+
+@attrs.frozen
+class CallContext:
+    """What a command knows about the call it is serving.
+
+    :ivar capability: the capability name, or ``None`` for the app's own commands.
+    :ivar command: the command's bare name.
+    :ivar window: the label of the window that called.
+    :ivar state: the capability's configured state (its parsed config and scopes), or
+        ``None`` for app commands.
+    """
+
+    capability: str | None
+    command: str
+    window: str
+    state: Any
+    session: WindowSession = attrs.field(repr=False)
+
+    def emit(self, event: str, payload: Any = None) -> None:
+        """Send an event to the calling window (``ramparts.events.on(event, ...)`` in JS)."""
+        self.session.emit(event, payload)
+
+
+@attrs.frozen
+class Param:
+    name: str
+    validate: Validator
+    required: bool
+    default: Any
+
+
+@attrs.frozen
+class Command:
+    """A command as the bridge sees it. Built by :func:`command`; immutable."""
+
+    name: str
+    func: Callable[..., Any]
+    params: tuple[Param, ...]
+    wants_context: bool
+    is_async: bool
+    binary: bool  # bytes in the signature: the call travels on the binary carrier
+    timeout: float | None
+    doc: str
+
+    def bind(self, args: Any) -> dict[str, Any]:
+        """Validate page arguments (a JSON object) into keyword arguments."""
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            raise InvalidArgs("arguments must be an object of named values")
+        known = {p.name for p in self.params}
+        unknown = sorted(k for k in args if k not in known)
+        if unknown:
+            raise InvalidArgs(
+                f"unknown argument {unknown[0]!r}; {self.name} takes "
+                + (", ".join(sorted(known)) or "no arguments"),
+                data={"path": unknown[0]},
+            )
+        bound: dict[str, Any] = {}
+        for p in self.params:
+            if p.name in args:
+                bound[p.name] = p.validate(args[p.name], p.name)
+            elif p.required:
+                raise InvalidArgs(f"missing argument {p.name!r}", data={"path": p.name})
+        return bound
+
+
+def _build(func: Callable[..., Any], name: str | None, timeout: float | None) -> Command:
+    cmd_name = name or func.__name__
+    if not _NAME.match(cmd_name):
+        raise ValueError(f"command name {cmd_name!r} must be an identifier of at most 64 chars")
+    hints = typing.get_type_hints(func, include_extras=True)
+    sig = inspect.signature(func)
+    params: list[Param] = []
+    wants_context = False
+    binary = mentions_bytes(hints.get("return", None))
+    for i, (pname, p) in enumerate(sig.parameters.items()):
+        hint = hints.get(pname, Any)
+        if i == 0 and hint is CallContext:
+            wants_context = True
+            continue
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
+            raise TypeError(f"command {cmd_name}: parameter {pname} must be a named parameter")
+        if pname not in hints:
+            raise TypeError(f"command {cmd_name}: parameter {pname} needs a type hint")
+        binary = binary or mentions_bytes(hint)
+        params.append(
+            Param(
+                name=pname,
+                validate=compile_hint(hint),
+                required=p.default is inspect.Parameter.empty,
+                default=p.default,
+            )
+        )
+    return Command(
+        name=cmd_name,
+        func=func,
+        params=tuple(params),
+        wants_context=wants_context,
+        is_async=inspect.iscoroutinefunction(func),
+        binary=binary,
+        timeout=timeout,
+        doc=inspect.getdoc(func) or "",
+    )
+
+
+@overload
+def command(func: F, /) -> F: ...
+@overload
+def command(*, name: str | None = None, timeout: float | None = None) -> Callable[[F], F]: ...
+def command(
+    func: Any = None, /, *, name: str | None = None, timeout: float | None = None
+) -> Any:
+    """Mark a function as a command the UI may call (if the config allows it).
+
+    Use bare (``@command``) or with options (``@command(name="sum", timeout=5)``).
+    The function is returned unchanged, so it stays a normal, testable Python function.
+
+    :param name: the command's name in JS; defaults to the function name.
+    :param timeout: seconds before the call answers ``timeout``; ``None`` uses the app's
+        ``security.command_timeout``.
+    """
+
+    def mark(f: F) -> F:
+        setattr(f, _MARK, _build(f, name, timeout))
+        return f
+
+    return mark(func) if func is not None else mark
+
+
+def as_command(obj: Any) -> Command | None:
+    """The :class:`Command` behind a ``@command`` function, or ``None``."""
+    found = getattr(obj, _MARK, None)
+    return found if isinstance(found, Command) else None
+
+
+def commands_in(namespace: Any) -> dict[str, Command]:
+    """Every ``@command`` in a module or object, by command name."""
+    found: dict[str, Command] = {}
+    for value in vars(namespace).values():
+        cmd = as_command(value)
+        if cmd is not None:
+            if cmd.name in found and found[cmd.name].func is not cmd.func:
+                raise ValueError(f"two commands are named {cmd.name!r}")
+            found[cmd.name] = cmd
+    return found

@@ -1,0 +1,224 @@
+"""``[tool.ramparts]``: loaded from the app's ``pyproject.toml`` into frozen attrs classes.
+
+Every problem raises :class:`~ramparts.errors.ConfigError` naming the file, the dotted
+key, what was found and what was expected. Unknown keys are errors too: a typo in a
+security setting must never silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from .csp import parse_csp
+from .errors import MISSING, ConfigError
+
+__all__ = [
+    "AppConfig",
+    "CapabilityConfig",
+    "SecurityConfig",
+    "WindowConfig",
+    "load_config",
+]
+
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_EVENT = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$")
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+HandleMode = Literal["per-session", "per-call"]
+
+
+@attrs.frozen
+class WindowConfig:
+    title: str
+    width: int = 900
+    height: int = 640
+    resizable: bool = True
+
+
+@attrs.frozen
+class SecurityConfig:
+    #: Extra CSP directives merged into the strict default (see :mod:`ramparts.csp`).
+    csp: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    #: ``per-session``: one random handle per command per session; ``per-call``: each
+    #: handle works once and every reply carries its replacement.
+    handles: HandleMode = "per-session"
+    #: Seconds a command may run before the call answers ``timeout``.
+    command_timeout: float = 30.0
+
+
+@attrs.frozen
+class CapabilityConfig:
+    name: str
+    allow: tuple[str, ...]
+    #: The capability's own keys (scopes and options), parsed by the plugin.
+    options: Mapping[str, Any]
+
+
+@attrs.frozen
+class AppConfig:
+    file: Path
+    app_dir: Path
+    name: str
+    identifier: str
+    version: str
+    ui: Path
+    entry: str
+    commands: str | None
+    window: WindowConfig
+    security: SecurityConfig
+    capabilities: Mapping[str, CapabilityConfig]
+    #: Event names the page may emit to Python (``ramparts.events.emit``).
+    ui_events: frozenset[str]
+
+    @property
+    def origin(self) -> str:
+        """The app's origin: the only one that gets answers from the bridge."""
+        return f"app://{self.identifier}"
+
+
+class _Reader:
+    """Reads one table and remembers which keys were used, to report unknown ones."""
+
+    def __init__(self, file: Path, prefix: str, table: Any) -> None:
+        if not isinstance(table, dict):
+            raise ConfigError(file, prefix, table, "a table")
+        self.file, self.prefix, self.table = file, prefix, table
+        self.used: set[str] = set()
+
+    def key(self, k: str) -> str:
+        return f"{self.prefix}.{k}"
+
+    def error(self, k: str, found: Any, expected: str) -> ConfigError:
+        return ConfigError(self.file, self.key(k), found, expected)
+
+    def get(self, k: str, kind: type | tuple[type, ...], expected: str, default: Any = MISSING) -> Any:
+        self.used.add(k)
+        value = self.table.get(k, MISSING)
+        if value is MISSING:
+            if default is MISSING:
+                raise self.error(k, MISSING, expected)
+            return default
+        bad_bool = isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))
+        if not isinstance(value, kind) or bad_bool:
+            raise self.error(k, value, expected)
+        return value
+
+    def sub(self, k: str) -> _Reader:
+        self.used.add(k)
+        return _Reader(self.file, self.key(k), self.table.get(k, {}))
+
+    def str_list(self, k: str, expected: str, default: Any = MISSING) -> tuple[str, ...]:
+        value = self.get(k, list, expected, default)
+        if not all(isinstance(v, str) for v in value):
+            raise self.error(k, value, expected)
+        return tuple(value)
+
+    def done(self) -> None:
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            raise self.error(unknown[0], self.table[unknown[0]], "no such key (check the spelling)")
+
+
+def load_config(app_dir: Path | str) -> AppConfig:
+    """Load and validate ``[tool.ramparts]`` from ``APP_DIR/pyproject.toml``."""
+    app_dir = Path(app_dir).resolve()
+    file = app_dir / "pyproject.toml"
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(file, "tool.ramparts", MISSING, "a pyproject.toml in the app folder") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(file, "(file)", str(e), "valid TOML") from None
+    tool = raw.get("tool", {}).get("ramparts", MISSING)
+    if tool is MISSING:
+        raise ConfigError(file, "tool.ramparts", MISSING, "a [tool.ramparts] table")
+    project = raw.get("project", {})
+    r = _Reader(file, "tool.ramparts", tool)
+
+    name = r.get("name", str, "the app's display name (a string)")
+    identifier = r.get("identifier", str, "a reverse-DNS id like 'com.example.app'")
+    if not _IDENTIFIER.match(identifier):
+        raise r.error("identifier", identifier, "lower-case reverse-DNS like 'com.example.app'")
+    ui_rel = r.get("ui", str, "the UI folder, relative to the app folder", "ui")
+    ui = (app_dir / ui_rel).resolve()
+    if not ui.is_dir():
+        raise r.error("ui", ui_rel, f"an existing folder (looked for {ui})")
+    entry = r.get("entry", str, "the entry page inside the UI folder", "index.html")
+    if entry.startswith("/") or ".." in Path(entry).parts or not (ui / entry).is_file():
+        raise r.error("entry", entry, f"a file inside {ui}")
+    commands = r.get("commands", str, "a module path like 'myapp.commands'", None)
+    if commands is not None and not _MODULE.match(commands):
+        raise r.error("commands", commands, "a module path like 'myapp.commands'")
+    version = r.get("version", str, "a version string", str(project.get("version", "0.0.0")))
+
+    w = r.sub("window")
+    window = WindowConfig(
+        title=w.get("title", str, "a string", name),
+        width=_positive(w, "width", 900),
+        height=_positive(w, "height", 640),
+        resizable=w.get("resizable", bool, "true or false", True),
+    )
+    w.done()
+
+    s = r.sub("security")
+    csp_raw = s.get("csp", (str, dict), "a CSP string or a table of directive = [sources]", {})
+    try:
+        csp = parse_csp(csp_raw)
+    except ValueError as e:
+        raise s.error("csp", csp_raw, str(e)) from None
+    handles = s.get("handles", str, "'per-session' or 'per-call'", "per-session")
+    if handles not in ("per-session", "per-call"):
+        raise s.error("handles", handles, "'per-session' or 'per-call'")
+    timeout = s.get("command_timeout", (int, float), "seconds, a number > 0", 30.0)
+    if timeout <= 0:
+        raise s.error("command_timeout", timeout, "seconds, a number > 0")
+    security = SecurityConfig(csp=csp, handles=handles, command_timeout=float(timeout))
+    s.done()
+
+    e = r.sub("events")
+    ui_events = e.str_list("from_ui", "a list of event names", ())
+    for ev in ui_events:
+        if not _EVENT.match(ev):
+            raise e.error("from_ui", ev, "event names of letters, digits and _.:- (max 64)")
+    e.done()
+
+    c = r.sub("capabilities")
+    capabilities: dict[str, CapabilityConfig] = {}
+    for cap_name in c.table:
+        c.used.add(cap_name)
+        if not _NAME.match(cap_name):
+            raise c.error(cap_name, cap_name, "a capability name (lower-case letters, digits, _)")
+        t = c.sub(cap_name)
+        allow = t.str_list("allow", "a list of command names (may be empty)")
+        options = {k: v for k, v in t.table.items() if k != "allow"}
+        capabilities[cap_name] = CapabilityConfig(name=cap_name, allow=allow, options=options)
+    r.done()
+
+    return AppConfig(
+        file=file,
+        app_dir=app_dir,
+        name=name,
+        identifier=identifier,
+        version=version,
+        ui=ui,
+        entry=entry,
+        commands=commands,
+        window=window,
+        security=security,
+        capabilities=capabilities,
+        ui_events=frozenset(ui_events),
+    )
+
+
+def _positive(r: _Reader, k: str, default: int) -> int:
+    value: int = r.get(k, int, "a whole number of pixels > 0", default)
+    if value <= 0:
+        raise r.error(k, value, "a whole number of pixels > 0")
+    return value

@@ -1,0 +1,57 @@
+"""The hooks a capability plugin implements.
+
+A capability plugin is a module (or any object) named by an entry point in the group
+``ramparts.capabilities``; the entry point's name is the capability's name. The core
+imports it only when the app's config declares that capability, registers it with
+pluggy, and calls the hooks below. Implement them with ``@ramparts.hookimpl``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .capability import Capability
+    from .session import WindowSession
+
+__all__ = ["hookimpl", "hookspec"]
+
+PROJECT = "ramparts"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def ramparts_capability() -> Capability:  # type: ignore[empty-body]
+    """Describe the capability this plugin provides.
+
+    Called once per app start, right after the plugin is imported.
+
+    :return: a :class:`ramparts.Capability` whose ``name`` equals the entry point's name.
+        Its ``commands`` are the ``@command`` functions the config's ``allow`` list may
+        name, and its ``configure`` parses the capability's own config keys (scopes).
+    """
+
+
+@hookspec
+def ramparts_session_started(session: WindowSession) -> None:
+    """A window's page got a new bridge session (first load or reload).
+
+    :param session: the new session; ``session.window`` is the window label and
+        ``session.scopes`` holds the run-time scope grants of this session.
+    :return: nothing.
+    """
+
+
+@hookspec
+def ramparts_session_ended(session: WindowSession) -> None:
+    """A session ended: the page navigated away, reloaded, or its window closed.
+
+    Release what the session owns here (child processes, open files). Called on the GUI
+    thread; do not block.
+
+    :param session: the session that ended.
+    :return: nothing.
+    """

@@ -1,0 +1,216 @@
+"""The backend-neutral side of one app window.
+
+A :class:`WindowHost` decides everything a webview backend only carries out: which URLs
+are served and with which CSP, which navigations are allowed, when a bridge session
+starts and ends, and what the injected scripts say. A backend (``ramparts.backends``)
+wires these decisions into a concrete webview.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import re
+import secrets
+from collections.abc import Callable
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import attrs
+
+from .csp import merge_csp, render_csp
+from .dispatch import BinaryReply, Dispatcher
+from .session import Registry, WindowSession
+
+__all__ = ["IPC_PATH", "Response", "WindowHost"]
+
+log = logging.getLogger("ramparts.host")
+
+#: Reserved path on the app origin for the binary carrier (POST only).
+IPC_PATH = "/.ramparts/ipc"
+SCHEME = "app"
+
+_HEADER_ONLY = {"frame-ancestors", "report-uri", "sandbox"}
+_HEAD = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
+
+
+@attrs.frozen
+class Response:
+    status: int
+    mime: str
+    body: bytes
+    headers: dict[str, str] = attrs.field(factory=dict)
+
+
+def _js(name: str) -> str:
+    return (files("ramparts") / "js" / name).read_text(encoding="utf-8")
+
+
+class WindowHost:
+    """Policy for one window: serving, navigation, sessions and scripts.
+
+    :param label: the window's label (``main`` for the app's first window).
+    :param identifier: the app identifier; the origin is ``app://<identifier>``.
+    :param ui: the folder the UI is served from. Nothing outside it is ever served.
+    :param entry: the entry page inside ``ui``.
+    """
+
+    def __init__(
+        self,
+        *,
+        label: str,
+        identifier: str,
+        ui: Path,
+        entry: str,
+        csp: dict[str, tuple[str, ...]],
+        registry: Registry,
+        dispatcher: Dispatcher,
+        handle_mode: Any,
+        on_session: Callable[[WindowSession | None, WindowSession | None], None] = lambda old, new: None,
+    ) -> None:
+        self.label = label
+        self.identifier = identifier
+        self.origin = f"{SCHEME}://{identifier}"
+        self.ui = ui.resolve()
+        self.entry = entry
+        policy = merge_csp(csp)
+        self.csp = render_csp(policy)
+        # Browsers ignore (and warn about) these in a <meta> policy; the header has them.
+        self.csp_meta = render_csp({k: v for k, v in policy.items() if k not in _HEADER_ONLY})
+        self.registry = registry
+        self.dispatcher = dispatcher
+        self.handle_mode = handle_mode
+        self.on_session = on_session
+        self.session: WindowSession | None = None
+        self._send: Callable[[str], None] = lambda text: None
+        # Names that only the two injected scripts know; fixed per window.
+        self.relay_names = {
+            "toRelay": "ramparts:" + secrets.token_hex(16),
+            "fromRelay": "ramparts:" + secrets.token_hex(16),
+            "object": "bridge",
+        }
+
+    # -- URLs ---------------------------------------------------------------------
+
+    @property
+    def start_url(self) -> str:
+        return f"{self.origin}/{self.entry}"
+
+    def is_app_url(self, url: str) -> bool:
+        parts = urlsplit(url)
+        return parts.scheme == SCHEME and parts.netloc == self.identifier
+
+    def serve(self, method: str, url: str) -> Response:
+        """The response for a GET of an app URL. Anything else is 404/405."""
+        if method != "GET":
+            return Response(405, "text/plain", b"method not allowed")
+        if not self.is_app_url(url):
+            return Response(404, "text/plain", b"not found")
+        path = unquote(urlsplit(url).path)
+        if path in ("", "/"):
+            path = "/" + self.entry
+        if "\x00" in path or any(part in ("..", ".") for part in path.split("/")):
+            return Response(404, "text/plain", b"not found")
+        target = (self.ui / path.lstrip("/")).resolve()
+        try:
+            target.relative_to(self.ui)
+        except ValueError:
+            return Response(404, "text/plain", b"not found")
+        if not target.is_file():
+            return Response(404, "text/plain", b"not found")
+        body = target.read_bytes()
+        mime = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        if mime == "text/html":
+            body = self.inject_csp_meta(body)
+        if mime.startswith("text/") or mime in ("application/javascript", "application/json"):
+            mime += "; charset=utf-8"
+        return Response(200, mime, body, self.security_headers())
+
+    def security_headers(self) -> dict[str, str]:
+        return {
+            "Content-Security-Policy": self.csp,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store",
+        }
+
+    def inject_csp_meta(self, html: bytes) -> bytes:
+        """Put the CSP ``<meta>`` first in ``<head>`` (so it precedes every script)."""
+        meta = b'<meta http-equiv="Content-Security-Policy" content="' + self.csp_meta.encode() + b'">'
+        m = _HEAD.search(html)
+        if m:
+            return html[: m.end()] + meta + html[m.end() :]
+        return meta + html
+
+    # -- navigation and sessions ---------------------------------------------------------
+
+    def allow_navigation(self, url: str, main_frame: bool) -> bool:
+        """Main frame: only the app's origin, and each such navigation is a new session.
+
+        Subframes: nothing loads. A frame of the app's own origin could reach
+        ``parent.ramparts``; a frame of any other origin gets nothing anyway.
+        """
+        if not main_frame:
+            log.warning("blocked a frame navigation to %s in window %r", url, self.label)
+            return False
+        if not self.is_app_url(url):
+            log.warning("blocked navigation away from the app to %s in window %r", url, self.label)
+            return False
+        self.new_session()
+        return True
+
+    def new_session(self) -> WindowSession:
+        old = self.session
+        if old is not None:
+            old.close()
+        self.session = WindowSession(self.label, self.registry, self.handle_mode, self._deliver)
+        self.on_session(old, self.session)
+        return self.session
+
+    def end(self) -> None:
+        old, self.session = self.session, None
+        if old is not None:
+            old.close()
+            self.on_session(old, None)
+
+    def connect(self, send: Callable[[str], None]) -> None:
+        """The backend's way to put a text message on the channel (GUI thread)."""
+        self._send = send
+
+    def _deliver(self, text: str) -> None:
+        self._send(text)
+
+    # -- scripts ----------------------------------------------------------------------
+
+    def bootstrap_script(self) -> str:
+        assert self.session is not None
+        config = {
+            **self.session.bootstrap_data(),
+            "origin": self.origin,
+            "ipcUrl": self.origin + IPC_PATH,
+            "toRelay": self.relay_names["toRelay"],
+            "fromRelay": self.relay_names["fromRelay"],
+        }
+        return _js("bootstrap.js").replace("__RAMPARTS_CONFIG__", json.dumps(config))
+
+    def relay_script(self, channel_js: str) -> str:
+        return channel_js + "\n" + _js("relay.js").replace("__RAMPARTS_RELAY__", json.dumps(self.relay_names))
+
+    # -- messages (from the backend, GUI thread) -----------------------------------------
+
+    def channel_message(self, frame_url: str, text: Any) -> None:
+        session = self.session
+        if session is None or not self.is_app_url(frame_url):
+            log.warning("dropped a bridge message from %s", frame_url)
+            return
+        self.dispatcher.channel_message(session, text)
+
+    def binary_message(self, initiator: str, body: bytes, reply: BinaryReply) -> None:
+        session = self.session
+        if session is None or initiator != self.origin:
+            reply(403, [b'{"rejected":"origin"}'])
+            return
+        self.dispatcher.binary_message(session, body, reply)

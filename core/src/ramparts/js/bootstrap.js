@@ -1,0 +1,259 @@
+// Ramparts bootstrap: injected into the app's main frame, main world, at document
+// creation, before any page script. Generated per session: the session key, the random
+// command handles and the relay's event names are spliced in as CONFIG.
+// Everything lives in this closure; the page sees only the frozen `window.ramparts`.
+(() => {
+  "use strict";
+  const CONFIG = __RAMPARTS_CONFIG__;
+  // Only the app's own origin, only the top frame (the Python side checks again).
+  if (window.top !== window || window.location.origin !== CONFIG.origin) return;
+
+  // Capture every primitive we rely on now, before page scripts can patch them.
+  const O = Object, freeze = O.freeze, create = O.create, defineProperty = O.defineProperty;
+  const hasOwn = O.prototype.hasOwnProperty;
+  const JSONstringify = JSON.stringify, JSONparse = JSON.parse;
+  const apply = Reflect.apply;
+  const ArrayIsArray = Array.isArray;
+  const U8 = Uint8Array, AB = ArrayBuffer, ABisView = ArrayBuffer.isView, DV = DataView;
+  const dvGetU32 = DataView.prototype.getUint32, dvSetU32 = DataView.prototype.setUint32;
+  const u8Set = Uint8Array.prototype.set, u8Sub = Uint8Array.prototype.subarray;
+  const PromiseC = Promise, promiseThen = Promise.prototype.then;
+  const MapC = Map, mapGet = Map.prototype.get, mapSet = Map.prototype.set, mapDelete = Map.prototype.delete;
+  const mapHas = Map.prototype.has;
+  const pushA = Array.prototype.push, shiftA = Array.prototype.shift, spliceA = Array.prototype.splice;
+  const ErrorC = Error;
+  const encoder = new TextEncoder(), decoder = new TextDecoder();
+  const encode = TextEncoder.prototype.encode, decode = TextDecoder.prototype.decode;
+  const subtle = crypto.subtle, sign = SubtleCrypto.prototype.sign;
+  const importKey = SubtleCrypto.prototype.importKey;
+  const getRandomValues = Crypto.prototype.getRandomValues, cryptoObj = crypto;
+  const fetchF = window.fetch, win = window;
+  const respArrayBuffer = Response.prototype.arrayBuffer;
+  const respStatus = O.getOwnPropertyDescriptor(Response.prototype, "status").get;
+  const CustomEventC = CustomEvent, doc = document;
+  const dispatchEvent = EventTarget.prototype.dispatchEvent;
+  const addEventListener = EventTarget.prototype.addEventListener;
+  const detailGet = O.getOwnPropertyDescriptor(CustomEvent.prototype, "detail").get;
+  const btoaF = btoa, fromCharCode = String.fromCharCode, strReplace = String.prototype.replace;
+  const queueMicrotask_ = queueMicrotask;
+
+  // --- the session key: imported non-extractable, the hex dropped ---------------
+  let keyHex = CONFIG.key;
+  CONFIG.key = null;
+  const rawKey = new U8(32);
+  for (let i = 0; i < 32; i++) rawKey[i] = parseInt(keyHex.substr(i * 2, 2), 16);
+  keyHex = null;
+  const keyPromise = apply(importKey, subtle, ["raw", rawKey, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]]);
+  apply(promiseThen, keyPromise, [() => { for (let i = 0; i < 32; i++) rawKey[i] = 0; }]);
+
+  class RampartsError extends ErrorC {
+    constructor(code, message, data) {
+      super(message);
+      this.name = "RampartsError";
+      this.code = code;
+      if (data !== undefined) this.data = data;
+    }
+  }
+
+  let seq = 0;
+  const pending = new MapC(); // callback id -> [resolve, reject, name]: deleted when it fires
+  const listeners = new MapC(); // event name -> array of functions
+  const handles = CONFIG.handles; // name -> [handle, ...] (a pool in per-call mode)
+  const waiting = new MapC(); // name -> queue of resolvers waiting for a per-call handle
+  const binary = new MapC();
+  for (const n of CONFIG.binary) apply(mapSet, binary, [n, true]);
+  const uiEvents = new MapC();
+  for (const n of CONFIG.uiEvents) apply(mapSet, uiEvents, [n, true]);
+
+  function callbackId() {
+    const b = apply(getRandomValues, cryptoObj, [new U8(16)]);
+    let s = "";
+    for (let i = 0; i < 16; i++) s += (b[i] < 16 ? "0" : "") + b[i].toString(16);
+    return s;
+  }
+
+  async function mac(tag, bytes) {
+    const key = await keyPromise;
+    const data = new U8(bytes.length + 1);
+    data[0] = tag;
+    apply(u8Set, data, [bytes, 1]);
+    return new U8(await apply(sign, subtle, ["HMAC", key, data]));
+  }
+
+  function b64url(u8) {
+    let s = "";
+    for (let i = 0; i < u8.length; i++) s += fromCharCode(u8[i]);
+    return apply(strReplace, apply(strReplace, apply(strReplace, btoaF(s), [/\+/g, "-"]), [/\//g, "_"]), [/=+$/, ""]);
+  }
+
+  // --- the channel carrier: DOM events to the isolated-world relay ---------------
+  let relayReady = false;
+  const outbox = [];
+  function toRelay(text) {
+    if (!relayReady) { apply(pushA, outbox, [text]); return; }
+    apply(dispatchEvent, doc, [new CustomEventC(CONFIG.toRelay, { detail: text })]);
+  }
+  apply(addEventListener, doc, [CONFIG.fromRelay, (ev) => {
+    const text = apply(detailGet, ev, []);
+    if (typeof text !== "string") return;
+    let msg;
+    try { msg = JSONparse(text); } catch (e) { return; }
+    if (msg.ready === true) {
+      relayReady = true;
+      while (outbox.length) toRelay(apply(shiftA, outbox, []));
+      return;
+    }
+    deliver(msg, null);
+  }]);
+
+  function deliver(msg, binaryBuf) {
+    if (typeof msg.ev === "string") {
+      const fns = apply(mapGet, listeners, [msg.ev]);
+      if (fns) for (const fn of [...fns]) { try { fn(msg.p); } catch (e) { queueMicrotask_(() => { throw e; }); } }
+      return;
+    }
+    const entry = apply(mapGet, pending, [msg.c]);
+    if (!entry) return; // unknown or already used callback: ignore
+    apply(mapDelete, pending, [msg.c]); // one-time: the resolver is gone before it runs
+    if (typeof msg.n === "string") giveHandle(entry[2], msg.n);
+    if (msg.ok) entry[0](binaryBuf ? splice(msg.r, binaryBuf) : msg.r);
+    else {
+      const e = msg.e || {};
+      entry[1](new RampartsError(String(e.code || "failed"), String(e.message || "call failed"), e.data));
+    }
+  }
+
+  // --- handles ------------------------------------------------------------------
+  function takeHandle(name) {
+    const pool = handles[name];
+    if (!CONFIG.perCall) return pool[0];
+    if (pool.length) return apply(shiftA, pool, []);
+    return new PromiseC((resolve) => {
+      let q = apply(mapGet, waiting, [name]);
+      if (!q) { q = []; apply(mapSet, waiting, [name, q]); }
+      apply(pushA, q, [resolve]);
+    });
+  }
+  function giveHandle(name, handle) {
+    const q = apply(mapGet, waiting, [name]);
+    if (q && q.length) apply(shiftA, q, [])(handle);
+    else apply(pushA, handles[name], [handle]);
+  }
+
+  // --- the binary carrier: fetch to the app scheme --------------------------------
+  function collect(value, segs, depth) {
+    if (depth > 64) throw new RampartsError("invalid_args", "arguments are nested too deeply");
+    if (value instanceof AB) { apply(pushA, segs, [new U8(value)]); return { $bytes: segs.length - 1 }; }
+    if (ABisView(value)) {
+      apply(pushA, segs, [new U8(value.buffer, value.byteOffset, value.byteLength)]);
+      return { $bytes: segs.length - 1 };
+    }
+    if (ArrayIsArray(value)) return value.map((v) => collect(v, segs, depth + 1));
+    if (value !== null && typeof value === "object") {
+      if (apply(hasOwn, value, ["$bytes"])) throw new RampartsError("invalid_args", "'$bytes' is a reserved key");
+      const out = {};
+      for (const k of O.keys(value)) out[k] = collect(value[k], segs, depth + 1);
+      return out;
+    }
+    return value;
+  }
+  function splice(value, buf) {
+    if (ArrayIsArray(value)) return value.map((v) => splice(v, buf));
+    if (value !== null && typeof value === "object") {
+      const ks = O.keys(value);
+      if (ks.length === 1 && ks[0] === "$bytes") return buf[value.$bytes];
+      const out = {};
+      for (const k of ks) out[k] = splice(value[k], buf);
+      return out;
+    }
+    return value;
+  }
+
+  async function sendBinary(header, segs) {
+    header.b = segs.map((s) => s.length);
+    const hj = apply(encode, encoder, [JSONstringify(header)]);
+    let total = 32 + 4 + hj.length;
+    for (const s of segs) total += s.length;
+    const body = new U8(total);
+    apply(dvSetU32, new DV(body.buffer), [32, hj.length]);
+    apply(u8Set, body, [hj, 36]);
+    let pos = 36 + hj.length;
+    for (const s of segs) { apply(u8Set, body, [s, pos]); pos += s.length; }
+    apply(u8Set, body, [await mac(0x42, apply(u8Sub, body, [32])), 0]);
+    const resp = await apply(fetchF, win, [CONFIG.ipcUrl, { method: "POST", body, cache: "no-store" }]);
+    const buf = await apply(respArrayBuffer, resp, []);
+    if (apply(respStatus, resp, []) !== 200) throw new RampartsError("rejected", "the bridge rejected the message");
+    const hlen = apply(dvGetU32, new DV(buf), [0]);
+    const reply = JSONparse(apply(decode, decoder, [new U8(buf, 4, hlen)]));
+    const parts = [];
+    let at = 4 + hlen;
+    for (const n of reply.b || []) { apply(pushA, parts, [new U8(buf, at, n)]); at += n; }
+    deliver(reply, parts);
+  }
+
+  async function sendChannel(header) {
+    const json = JSONstringify(header);
+    toRelay(b64url(await mac(0x43, apply(encode, encoder, [json]))) + "." + json);
+  }
+
+  function invoke(name, args) {
+    return new PromiseC((resolve, reject) => {
+      if (typeof name !== "string" || !apply(hasOwn, handles, [name])) {
+        reject(new RampartsError("not_allowed", `no command '${name}' is allowed in this window`));
+        return;
+      }
+      if (args === undefined) args = {};
+      if (args === null || typeof args !== "object" || ArrayIsArray(args)) {
+        reject(new RampartsError("invalid_args", "arguments must be an object of named values"));
+        return;
+      }
+      const run = async () => {
+        const segs = [];
+        const a = collect(args, segs, 0);
+        const handle = await takeHandle(name);
+        const c = callbackId();
+        apply(mapSet, pending, [c, [resolve, reject, name]]);
+        const header = { s: ++seq, h: handle, c, a };
+        try {
+          if (segs.length || apply(mapHas, binary, [name])) await sendBinary(header, segs);
+          else await sendChannel(header);
+        } catch (e) {
+          if (apply(mapHas, pending, [c])) { apply(mapDelete, pending, [c]); reject(e); }
+        }
+      };
+      apply(promiseThen, run(), [undefined, reject]);
+    });
+  }
+
+  const events = freeze({
+    on(name, fn) {
+      if (typeof fn !== "function") throw new TypeError("ramparts.events.on needs a function");
+      let fns = apply(mapGet, listeners, [name]);
+      if (!fns) { fns = []; apply(mapSet, listeners, [name, fns]); }
+      apply(pushA, fns, [fn]);
+      return () => { const i = fns.indexOf(fn); if (i >= 0) apply(spliceA, fns, [i, 1]); };
+    },
+    async emit(name, payload) {
+      if (!apply(mapHas, uiEvents, [name])) {
+        throw new RampartsError("not_allowed", `event '${name}' is not declared in [tool.ramparts.events] from_ui`);
+      }
+      await sendChannel({ s: ++seq, e: name, p: payload === undefined ? null : payload });
+    },
+  });
+
+  const api = create(null);
+  api.invoke = invoke;
+  api.events = events;
+  api.Error = RampartsError;
+  api.stats = () => freeze({ pending: pending.size, queued: outbox.length });
+  const namespaces = create(null);
+  for (const full of O.keys(handles)) {
+    const dot = full.indexOf(".");
+    if (dot < 0) continue;
+    const cap = full.slice(0, dot), cmd = full.slice(dot + 1);
+    if (!namespaces[cap]) namespaces[cap] = create(null);
+    namespaces[cap][cmd] = (args) => invoke(full, args);
+  }
+  for (const cap of O.keys(namespaces)) api[cap] = freeze(namespaces[cap]);
+  defineProperty(win, "ramparts", { value: freeze(api), writable: false, configurable: false, enumerable: false });
+})();

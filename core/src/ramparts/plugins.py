@@ -1,0 +1,157 @@
+"""Loading capability plugins: only the ones the config names, through entry points."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pluggy
+
+from . import hookspecs
+from .capability import Capability, ConfigContext
+from .commands import commands_in
+from .config import AppConfig
+from .errors import ConfigError, PluginError
+from .session import Registry, Route
+
+__all__ = ["ENTRY_POINT_GROUP", "InstalledPlugin", "build_registry", "installed_plugins", "load_capabilities", "on"]
+
+ENTRY_POINT_GROUP = "ramparts.capabilities"
+_EVENT_MARK = "__ramparts_ui_event__"
+
+
+@attrs.frozen
+class InstalledPlugin:
+    """An installed capability plugin, found without importing it."""
+
+    name: str
+    value: str  # "module:attr" of the entry point
+    distribution: str | None
+    version: str | None
+
+
+def installed_plugins() -> dict[str, InstalledPlugin]:
+    """Every capability plugin installed in this environment, by capability name."""
+    found: dict[str, InstalledPlugin] = {}
+    for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        found[ep.name] = InstalledPlugin(
+            ep.name, ep.value, dist.metadata["Name"] if dist else None, dist.version if dist else None
+        )
+    return found
+
+
+def suggested_package(capability: str) -> str:
+    return f"ramparts-{capability.replace('_', '-')}"
+
+
+def make_plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def load_capabilities(config: AppConfig, pm: pluggy.PluginManager) -> dict[str, Capability]:
+    """Import and register exactly the capability plugins the config declares."""
+    eps = {ep.name: ep for ep in md.entry_points(group=ENTRY_POINT_GROUP)}
+    caps: dict[str, Capability] = {}
+    for name in config.capabilities:
+        ep = eps.get(name)
+        if ep is None:
+            raise PluginError(
+                f"{config.file}: tool.ramparts.capabilities.{name} is declared but no installed "
+                f"package provides the '{name}' capability; install it with "
+                f"`pip install {suggested_package(name)}` (or `uv add {suggested_package(name)}`)"
+            )
+        try:
+            plugin = ep.load()
+        except Exception as e:
+            raise PluginError(f"capability '{name}' ({ep.value}) failed to import: {e!r}") from e
+        pm.register(plugin, name=f"capability:{name}")
+        impls = [
+            impl for impl in pm.hook.ramparts_capability.get_hookimpls() if impl.plugin is plugin
+        ]
+        if len(impls) != 1:
+            raise PluginError(f"capability '{name}' ({ep.value}) implements no ramparts_capability hook")
+        cap = impls[0].function()
+        if not isinstance(cap, Capability) or cap.name != name:
+            raise PluginError(
+                f"capability plugin {ep.value} is installed as '{name}' but describes "
+                f"{getattr(cap, 'name', cap)!r}"
+            )
+        caps[name] = cap
+    return caps
+
+
+def on(event: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+    """Mark a function in the app's commands module as the handler of a UI event.
+
+    The event must be listed in ``[tool.ramparts.events] from_ui``. The handler gets the
+    event's payload (already JSON-decoded); what it returns is ignored.
+    """
+
+    def mark(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        setattr(func, _EVENT_MARK, event)
+        return func
+
+    return mark
+
+
+def import_app_module(config: AppConfig) -> Any:
+    """Import the app's commands module, from the app folder (or its ``src/``) if needed."""
+    assert config.commands is not None
+    for extra in (config.app_dir / "src", config.app_dir):
+        if extra.is_dir() and str(extra) not in sys.path:
+            sys.path.insert(0, str(extra))
+    try:
+        return importlib.import_module(config.commands)
+    except ImportError as e:
+        raise ConfigError(config.file, "tool.ramparts.commands", config.commands, f"an importable module ({e})") from None
+
+
+def build_registry(config: AppConfig, capabilities: Mapping[str, Capability]) -> Registry:
+    """Routes for the app's own commands and every allowed capability command."""
+    registry = Registry(ui_events=config.ui_events)
+    handlers: dict[str, list[Callable[..., Any]]] = {}
+    if config.commands is not None:
+        module = import_app_module(config)
+        for name, cmd in commands_in(module).items():
+            registry.add(Route(name, None, cmd, None))
+        for value in vars(module).values():
+            event = getattr(value, _EVENT_MARK, None)
+            if isinstance(event, str):
+                if event not in config.ui_events:
+                    raise ConfigError(
+                        config.file, "tool.ramparts.events.from_ui", sorted(config.ui_events),
+                        f"a list that includes {event!r} (a handler in {config.commands} listens for it)",
+                    )
+                handlers.setdefault(event, []).append(value)
+    registry.event_handlers = {k: tuple(v) for k, v in handlers.items()}
+    for name, cap in capabilities.items():
+        cap_config = config.capabilities[name]
+        table = cap.command_table()
+        for cmd_name in cap_config.allow:
+            if cmd_name not in table:
+                raise ConfigError(
+                    config.file, f"tool.ramparts.capabilities.{name}.allow", cmd_name,
+                    f"a command of '{name}': one of {', '.join(sorted(table))}",
+                )
+        ctx = ConfigContext(config.file, f"tool.ramparts.capabilities.{name}", config.app_dir, config.identifier)
+        state = cap.configure(cap_config.options, ctx)
+        for cmd_name in cap_config.allow:
+            registry.add(Route(f"{name}.{cmd_name}", name, table[cmd_name], state))
+    return registry
+
+
+def unlisted_plugins(config: AppConfig) -> list[InstalledPlugin]:
+    return [p for n, p in sorted(installed_plugins().items()) if n not in config.capabilities]
+
+
+def plugin_path_of(module_name: str) -> Path | None:
+    spec = importlib.util.find_spec(module_name)
+    return Path(spec.origin) if spec and spec.origin else None

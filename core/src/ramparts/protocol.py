@@ -1,0 +1,279 @@
+"""The bridge's wire format: signed envelopes on two carriers, and replay protection.
+
+Page -> Python messages are JSON headers signed with HMAC-SHA256 under the session key:
+
+* **channel carrier** (JSON-only calls and events): the text ``<mac>.<json>``, where
+  ``mac`` is base64url(HMAC(key, b"C" + json)).
+* **binary carrier** (calls whose signature has ``bytes``): a POST body
+  ``mac[32] | u32 header_len | header json | segment0 | segment1 ...`` with
+  ``mac = HMAC(key, b"B" + everything after the mac)``; ``{"$bytes": i}`` in the
+  arguments stands for segment ``i`` and ``header.b`` lists the segment lengths.
+
+The header is ``{"s": seq, "h": handle, "c": callback_id, "a": args}`` for a call and
+``{"s": seq, "e": event, "p": payload}`` for an event. ``seq`` is accepted once per
+session (a sliding window tolerates the reordering two carriers cause). Replies are not
+signed: they travel on paths no page script can reach (see docs/bridge-protocol.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import math
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "ProtocolError",
+    "ReplayWindow",
+    "decode_binary",
+    "decode_channel",
+    "encode_binary_reply",
+    "encode_channel_reply",
+    "sign_binary",
+    "sign_channel",
+]
+
+MAX_CHANNEL_MESSAGE = 32 * 1024 * 1024
+MAX_BINARY_MESSAGE = 1024 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+_MAC_LEN = 32
+_B64_MAC_LEN = 43  # base64url of 32 bytes, no padding
+
+
+class ProtocolError(Exception):
+    """A message that is malformed, forged, replayed or too large. Never reaches a command.
+
+    ``reason`` is a short internal tag for logs and tests; the page only learns
+    ``rejected``.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@attrs.frozen
+class Message:
+    seq: int
+    handle: str | None
+    callback: str | None
+    args: Any
+    event: str | None
+    payload: Any
+
+
+def _mac(key: bytes, tag: bytes, data: bytes | memoryview) -> bytes:
+    h = hmac.new(key, tag, hashlib.sha256)
+    h.update(data)
+    return h.digest()
+
+
+def sign_channel(key: bytes, header: str) -> str:
+    """What the bootstrap does, in Python: used by tests and the fuzzer."""
+    mac = base64.urlsafe_b64encode(_mac(key, b"C", header.encode())).rstrip(b"=").decode()
+    return f"{mac}.{header}"
+
+
+def sign_binary(key: bytes, header: dict[str, Any], segments: list[bytes] = ()) -> bytes:  # type: ignore[assignment]
+    header = {**header, "b": [len(s) for s in segments]}
+    hj = json.dumps(header, separators=(",", ":")).encode()
+    rest = struct.pack(">I", len(hj)) + hj + b"".join(segments)
+    return _mac(key, b"B", rest) + rest
+
+
+def _check_depth(value: Any) -> None:
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ProtocolError("too-deep")
+        if isinstance(v, dict):
+            stack.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
+
+
+def _parse_header(raw: bytes | str) -> dict[str, Any]:
+    try:
+        header = json.loads(raw, parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        raise ProtocolError("bad-json") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("bad-header")
+    _check_depth(header)
+    return header
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _message(header: dict[str, Any], segments: list[memoryview] | None) -> Message:
+    seq = header.get("s")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq < 2**53:
+        raise ProtocolError("bad-seq")
+    if "e" in header:
+        event = header["e"]
+        if not isinstance(event, str) or set(header) - {"s", "e", "p"}:
+            raise ProtocolError("bad-event")
+        return Message(seq, None, None, None, event, header.get("p"))
+    handle, callback = header.get("h"), header.get("c")
+    if not isinstance(handle, str) or not isinstance(callback, str) or len(callback) > 64:
+        raise ProtocolError("bad-call")
+    if set(header) - {"s", "h", "c", "a", "b"}:
+        raise ProtocolError("bad-call")
+    args = header.get("a", {})
+    if segments is not None:
+        args = _splice(args, segments)
+    return Message(seq, handle, callback, args, None, None)
+
+
+def _splice(value: Any, segments: list[memoryview]) -> Any:
+    """Replace ``{"$bytes": i}`` placeholders with the binary segments."""
+    if isinstance(value, dict):
+        if "$bytes" in value:
+            i = value["$bytes"]
+            if len(value) != 1 or not isinstance(i, int) or not 0 <= i < len(segments):
+                raise ProtocolError("bad-segment-ref")
+            return segments[i]
+        return {k: _splice(v, segments) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_splice(v, segments) for v in value]
+    return value
+
+
+def decode_channel(key: bytes, text: Any) -> Message:
+    """Verify and decode a channel-carrier message. Raises :class:`ProtocolError`."""
+    if not isinstance(text, str) or len(text) > MAX_CHANNEL_MESSAGE:
+        raise ProtocolError("bad-size")
+    if len(text) < _B64_MAC_LEN + 2 or text[_B64_MAC_LEN] != ".":
+        raise ProtocolError("bad-framing")
+    header = text[_B64_MAC_LEN + 1 :]
+    try:
+        got = base64.urlsafe_b64decode(text[:_B64_MAC_LEN] + "=")
+    except ValueError:
+        raise ProtocolError("bad-mac") from None
+    try:
+        header_bytes = header.encode()
+    except UnicodeEncodeError:
+        raise ProtocolError("bad-json") from None
+    if not hmac.compare_digest(got, _mac(key, b"C", header_bytes)):
+        raise ProtocolError("bad-mac")
+    parsed = _parse_header(header_bytes)
+    if "b" in parsed:
+        raise ProtocolError("bad-call")
+    return _message(parsed, None)
+
+
+def decode_binary(key: bytes, body: bytes | memoryview) -> Message:
+    """Verify and decode a binary-carrier body. Raises :class:`ProtocolError`."""
+    view = memoryview(body)
+    if len(view) > MAX_BINARY_MESSAGE:
+        raise ProtocolError("bad-size")
+    if len(view) < _MAC_LEN + 4:
+        raise ProtocolError("bad-framing")
+    if not hmac.compare_digest(bytes(view[:_MAC_LEN]), _mac(key, b"B", view[_MAC_LEN:])):
+        raise ProtocolError("bad-mac")
+    (hlen,) = struct.unpack(">I", view[_MAC_LEN : _MAC_LEN + 4])
+    start = _MAC_LEN + 4
+    if start + hlen > len(view):
+        raise ProtocolError("bad-framing")
+    header = _parse_header(bytes(view[start : start + hlen]))
+    lengths = header.get("b", [])
+    if not isinstance(lengths, list) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in lengths
+    ):
+        raise ProtocolError("bad-segments")
+    pos = start + hlen
+    if pos + sum(lengths) != len(view):
+        raise ProtocolError("bad-segments")  # truncated or padded
+    segments = []
+    for n in lengths:
+        segments.append(view[pos : pos + n])
+        pos += n
+    return _message(header, segments)
+
+
+class ReplayWindow:
+    """Accept each sequence number once (a 4096-wide sliding window, as in IPsec)."""
+
+    WIDTH = 4096
+
+    def __init__(self) -> None:
+        self.highest = 0
+        self.mask = 0  # bit i set: highest - i was seen
+
+    def accept(self, seq: int) -> bool:
+        if seq > self.highest:
+            shift = seq - self.highest
+            self.mask = ((self.mask << shift) | 1) & ((1 << self.WIDTH) - 1)
+            self.highest = seq
+            return True
+        offset = self.highest - seq
+        if offset >= self.WIDTH or self.mask >> offset & 1:
+            return False
+        self.mask |= 1 << offset
+        return True
+
+
+class Unserializable(Exception):
+    """A command returned something JSON cannot carry."""
+
+
+def _to_wire(value: Any, segments: list[bytes] | None, depth: int = 0) -> Any:
+    if depth > MAX_JSON_DEPTH:
+        raise Unserializable("nested too deeply")
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise Unserializable("a non-finite float")
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        if segments is None:
+            raise Unserializable("bytes (annotate the command's return type with bytes)")
+        segments.append(bytes(value) if not isinstance(value, bytes) else value)
+        return {"$bytes": len(segments) - 1}
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise Unserializable(f"a dict key of type {type(k).__name__}")
+            out[k] = _to_wire(v, segments, depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_to_wire(v, segments, depth + 1) for v in value]
+    if attrs.has(type(value)):
+        return _to_wire(attrs.asdict(value, recurse=False), segments, depth + 1)
+    raise Unserializable(f"a value of type {type(value).__name__}")
+
+
+def encode_channel_reply(reply: dict[str, Any]) -> str:
+    """JSON text of a reply or event. Raises :class:`Unserializable`."""
+    return json.dumps(_to_wire(reply, None), separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_binary_reply(reply: dict[str, Any]) -> list[bytes]:
+    """A reply for the binary carrier, as chunks to concatenate (no big copies)."""
+    segments: list[bytes] = []
+    wire = _to_wire(reply, segments)
+    wire["b"] = [len(s) for s in segments]
+    hj = json.dumps(wire, separators=(",", ":"), ensure_ascii=False).encode()
+    return [struct.pack(">I", len(hj)), hj, *segments]
+
+
+def iter_placeholders(value: Any) -> Iterator[int]:
+    if isinstance(value, dict):
+        if set(value) == {"$bytes"}:
+            yield value["$bytes"]
+        for v in value.values():
+            yield from iter_placeholders(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from iter_placeholders(v)

@@ -1,0 +1,1 @@
+"""The Ramparts demo app."""

@@ -1,0 +1,1 @@
+"""Capability plugins for Ramparts' own tests (not shipped)."""
