@@ -62,20 +62,24 @@ class Dispatcher:
 
     # -- entry points (called on the GUI thread by the backend) ----------------------
 
-    def channel_message(self, session: WindowSession, text: Any) -> None:
+    def channel_message(self, session: WindowSession, text: Any, refuse: CommandError | None = None) -> None:
+        """A channel-carrier message. ``refuse``: verify it, then answer with this error."""
         try:
             msg = self._verify(session, decode_channel, text)
         except ProtocolError:
             return
-        self._route(session, msg, binary_reply=None)
+        self._route(session, msg, binary_reply=None, refuse=refuse)
 
-    def binary_message(self, session: WindowSession, body: bytes, reply: BinaryReply) -> None:
+    def binary_message(
+        self, session: WindowSession, body: bytes, reply: BinaryReply, refuse: CommandError | None = None
+    ) -> None:
+        """A binary-carrier message; ``reply`` is called once, from any thread."""
         try:
             msg = self._verify(session, decode_binary, body)
         except ProtocolError as e:
             reply(403, [b'{"rejected":"' + e.reason.encode() + b'"}'])
             return
-        self._route(session, msg, binary_reply=reply)
+        self._route(session, msg, binary_reply=reply, refuse=refuse)
 
     # -- internals ----------------------------------------------------------------
 
@@ -96,7 +100,12 @@ class Dispatcher:
             log.exception("bridge: decoder error")
             raise ProtocolError("decoder-error") from None
 
-    def _route(self, session: WindowSession, msg: Message, binary_reply: BinaryReply | None) -> None:
+    def _route(
+        self, session: WindowSession, msg: Message, binary_reply: BinaryReply | None, refuse: CommandError | None
+    ) -> None:
+        if refuse is not None and msg.event is not None:
+            session.stats["refused-event"] += 1
+            return
         if msg.event is not None:
             self._ui_event(session, msg)
             return
@@ -121,6 +130,9 @@ class Dispatcher:
 
         if route is None:
             answer(error=NotAllowed("no such command here (unknown or expired handle)"))
+            return
+        if refuse is not None:
+            answer(error=refuse)
             return
         try:
             kwargs = route.command.bind(msg.args)

@@ -23,6 +23,7 @@ import attrs
 
 from .csp import merge_csp, render_csp
 from .dispatch import BinaryReply, Dispatcher
+from .errors import NotAllowed
 from .session import Registry, WindowSession
 
 __all__ = ["IPC_PATH", "Response", "WindowHost"]
@@ -201,16 +202,29 @@ class WindowHost:
 
     # -- messages (from the backend, GUI thread) -----------------------------------------
 
-    def channel_message(self, frame_url: str, text: Any) -> None:
+    def channel_message(self, frame_url: str, text: Any, same_origin_frames: bool = False) -> None:
+        """A message from the relay; ``frame_url`` is the main frame's URL per the webview."""
         session = self.session
         if session is None or not self.is_app_url(frame_url):
             log.warning("dropped a bridge message from %s", frame_url)
             return
-        self.dispatcher.channel_message(session, text)
+        self.dispatcher.channel_message(session, text, refuse=_frames_refusal(same_origin_frames))
 
-    def binary_message(self, initiator: str, body: bytes, reply: BinaryReply) -> None:
+    def binary_message(
+        self, initiator: str, body: bytes, reply: BinaryReply, same_origin_frames: bool = False
+    ) -> None:
+        """A binary-carrier POST; ``initiator`` is the requesting origin per the webview."""
         session = self.session
         if session is None or initiator != self.origin:
             reply(403, [b'{"rejected":"origin"}'])
             return
-        self.dispatcher.binary_message(session, body, reply)
+        self.dispatcher.binary_message(session, body, reply, refuse=_frames_refusal(same_origin_frames))
+
+
+def _frames_refusal(same_origin_frames: bool) -> NotAllowed | None:
+    if not same_origin_frames:
+        return None
+    return NotAllowed(
+        "the bridge does not answer while the page holds a same-origin frame "
+        "(about:blank, srcdoc): such a frame could call through the parent"
+    )

@@ -70,7 +70,25 @@ class _Bridge(QObject):
     @pyqtSlot(str)
     def receive(self, text: str) -> None:
         # The origin is what the webview says the main frame shows, not what JS claims.
-        self._host.channel_message(self._page.url().toString(), text)
+        self._host.channel_message(self._page.url().toString(), text, _same_origin_frames(self._page))
+
+
+def _same_origin_frames(page: QWebEnginePage | None) -> bool:
+    """Does the page hold a child frame that can script its parent?
+
+    ``about:blank``/``about:srcdoc`` frames and frames of the app's own scheme share the
+    app's origin and so could call ``parent.ramparts``; the bridge cannot tell such a
+    call from the page's own, so it refuses calls while one exists.
+    """
+    if page is None:
+        return False
+    stack = list(page.mainFrame().children())
+    while stack:
+        frame = stack.pop()
+        if frame.url().scheme() in ("", "about", SCHEME, "blob"):
+            return True
+        stack.extend(frame.children())
+    return False
 
 
 class _SchemeHandler(QWebEngineUrlSchemeHandler):
@@ -78,6 +96,7 @@ class _SchemeHandler(QWebEngineUrlSchemeHandler):
         super().__init__(parent)
         self._host = host
         self._invoker = invoker
+        self.page: QWebEnginePage | None = None
 
     def requestStarted(self, job: QWebEngineUrlRequestJob | None) -> None:  # noqa: N802
         assert job is not None
@@ -100,11 +119,12 @@ class _SchemeHandler(QWebEngineUrlSchemeHandler):
                 device.open(QIODevice.OpenModeFlag.ReadOnly)
                 body = bytes(device.readAll().data())
             initiator = job.initiator().toString()
+            frames = _same_origin_frames(self.page)
 
             def reply(status: int, chunks: list[bytes]) -> None:
                 self._invoker.run.emit(lambda: _finish(job, status, chunks))
 
-            self._host.binary_message(initiator, body, reply)
+            self._host.binary_message(initiator, body, reply, frames)
             return
         resp = self._host.serve(method, url.toString())
         if resp.status != 200:
@@ -215,6 +235,7 @@ class QtBackend:
         old = view.page()
         old.loadFinished.disconnect()  # pywebview would inject its own js_api bridge
         page = _Page(profile, view, host, _qwebchannel_js())
+        handler.page = page
         channel = QWebChannel(page)
         bridge = _Bridge(page, host)
         channel.registerObject(host.relay_names["object"], bridge)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a Debian machine (run as root): Qt WebEngine's system libraries,
+# uv, and the project's Python environment. Sourced by scripts/demo.sh and scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Libraries Qt WebEngine (Chromium) needs that a bare Debian image lacks.
+QT_DEBS=(python3 python3-venv xvfb xauth libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4
+  libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-shape0 libnss3
+  libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 libasound2 libegl1 libgl1
+  libfontconfig1 libdbus-1-3 libglib2.0-0 libxkbcommon0 libxshmfence1 libgbm1)
+
+missing=()
+for pkg in "${QT_DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing system packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v uv >/dev/null 2>&1; then
+  if [ ! -x /opt/ramparts-tools/bin/uv ]; then
+    echo "setup: installing uv from PyPI into /opt/ramparts-tools" >&2
+    python3 -m venv /opt/ramparts-tools
+    /opt/ramparts-tools/bin/pip install -q uv
+  fi
+  export PATH="/opt/ramparts-tools/bin:$PATH"
+fi
+
+echo "setup: syncing the Python environment (uv sync --frozen)" >&2
+uv sync --frozen --quiet

@@ -1,0 +1,381 @@
+"""The bridge in a real Qt WebEngine window: each test runs the app in a subprocess and
+drives it from page JS with the page's own privileges (``ramparts dev --eval``)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import read_keylog, write_app
+
+from ramparts.protocol import sign_binary
+from ramparts.testing import PageError, eval_in_app
+
+pytestmark = pytest.mark.webview
+
+
+def test_calls_errors_bytes_and_events(app_dir: Path) -> None:
+    result = eval_in_app(
+        app_dir,
+        """
+        const out = {};
+        const code = (p) => p.then(() => "resolved", (e) => [e.code, e.message, e instanceof ramparts.Error]);
+        out.add = await ramparts.invoke("add", { a: 2, b: 40 });
+        out.echo = await ramparts.sample.echo({ value: { nested: [1, "two", null, true] } });
+        out.say = await ramparts.sample.say({ word: "hello" });
+        const seen = [];
+        ramparts.events.on("shouted", (p) => seen.push(p));
+        out.shout = await ramparts.invoke("shout", { text: "hi" });
+        await new Promise((r) => setTimeout(r, 50));
+        out.event = seen;
+        await ramparts.events.emit("clicked", { x: 1 });
+        out.undeclaredEvent = await code(ramparts.events.emit("nope", {}));
+        const data = new Uint8Array(256);
+        for (let i = 0; i < 256; i++) data[i] = i;
+        const back = await ramparts.sample.echo_bytes({ data });
+        out.bytes = [back instanceof Uint8Array, back.length, Array.from(back.slice(250))];
+        out.bytesFromBuffer = (await ramparts.sample.echo_bytes({ data: data.buffer })).length;
+        out.badType = await code(ramparts.invoke("add", { a: "2", b: 40 }));
+        out.boolIsNotInt = await code(ramparts.invoke("add", { a: true, b: 1 }));
+        out.missing = await code(ramparts.invoke("add", { a: 1 }));
+        out.extra = await code(ramparts.invoke("add", { a: 1, b: 2, c: 3 }));
+        out.notObject = await code(ramparts.invoke("add", [1, 2]));
+        out.scope = await code(ramparts.sample.say({ word: "goodbye" }));
+        out.unlisted = await code(ramparts.invoke("sample.secret", {}));
+        out.unlistedNs = typeof ramparts.sample.secret;
+        out.unknown = await code(ramparts.invoke("os.system", {}));
+        out.boom = await code(ramparts.sample.boom({}));
+        out.hang = await code(ramparts.sample.hang({}));
+        out.unsendable = await code(ramparts.sample.unsendable({}));
+        out.async = await ramparts.sample.slow_async({ ms: 5 });
+        out.afterFaults = await ramparts.invoke("add", { a: 1, b: 1 });
+        return out;
+        """,
+    )
+    assert result["add"] == 42
+    assert result["echo"] == {"nested": [1, "two", None, True]}
+    assert result["say"] == "hello"
+    assert result["shout"] == "HI"
+    assert result["event"] == [{"text": "HI"}]
+    assert result["undeclaredEvent"][0] == "not_allowed"
+    assert result["bytes"] == [True, 256, [250, 251, 252, 253, 254, 255]]
+    assert result["bytesFromBuffer"] == 256
+    assert result["badType"] == ["invalid_args", "a: expected integer, got string", True]
+    assert result["boolIsNotInt"][0] == "invalid_args"
+    assert result["missing"][:2] == ["invalid_args", "missing argument 'b'"]
+    assert result["extra"][0] == "invalid_args"
+    assert result["notObject"][0] == "invalid_args"
+    assert result["scope"][0] == "out_of_scope"
+    assert result["unlisted"][0] == "not_allowed"
+    assert result["unlistedNs"] == "undefined"
+    assert result["unknown"][0] == "not_allowed"
+    code, message, _ = result["boom"]
+    assert code == "failed"
+    assert "internal detail" not in message and "Traceback" not in message
+    assert result["hang"][0] == "timeout"
+    assert result["unsendable"][0] == "failed"
+    assert result["async"] == 5
+    assert result["afterFaults"] == 2
+
+
+def test_no_native_channel_and_a_frozen_api(app_dir: Path) -> None:
+    result = eval_in_app(
+        app_dir,
+        """
+        const names = Object.getOwnPropertyNames(window);
+        let overwritten = false;
+        try { window.ramparts = {}; overwritten = window.ramparts.invoke === undefined; } catch (e) {}
+        let added = false;
+        try { ramparts.sample.secret = () => 1; added = typeof ramparts.sample.secret === "function"; } catch (e) {}
+        return {
+          qt: typeof window.qt, pywebview: typeof window.pywebview,
+          suspicious: names.filter((n) => /^qt|webchannel|pywebview|jsapi|^__ramparts|^ramparts./i.test(n)),
+          frozen: Object.isFrozen(ramparts) && Object.isFrozen(ramparts.sample),
+          overwritten, added,
+          keys: Object.keys(ramparts).sort(),
+        };
+        """,
+    )
+    assert result["qt"] == "undefined"
+    assert result["pywebview"] == "undefined"
+    assert result["suspicious"] == []
+    assert result["frozen"] is True
+    assert result["overwritten"] is False
+    assert result["added"] is False
+    assert result["keys"] == ["Error", "events", "invoke", "sample", "stats"]
+
+
+def test_forged_and_malformed_messages_are_rejected(app_dir: Path) -> None:
+    result = eval_in_app(
+        app_dir,
+        """
+        const post = (body) => fetch("/.ramparts/ipc", { method: "POST", body })
+          .then((r) => r.status, () => "network-error");
+        const header = new TextEncoder().encode(JSON.stringify({ s: 1, h: "x", c: "y", a: {}, b: [] }));
+        const forged = new Uint8Array(36 + header.length);
+        new DataView(forged.buffer).setUint32(32, header.length);
+        forged.set(header, 36);
+        return {
+          forged: await post(forged),
+          garbage: await post(new Uint8Array(1000)),
+          empty: await post(new Uint8Array(0)),
+          get: await fetch("/.ramparts/ipc").then((r) => r.status, () => "network-error"),
+          stillWorks: await ramparts.invoke("add", { a: 1, b: 2 }),
+        };
+        """,
+    )
+    assert result["forged"] == 403
+    assert result["garbage"] == 403
+    assert result["empty"] == 403
+    assert result["get"] == 403
+    assert result["stillWorks"] == 3
+
+
+def _with_messages(
+    app_dir: Path, tmp_path: Path, make: Callable[[dict[str, Any]], dict[str, bytes]], script: str
+) -> Any:
+    """Run ``script`` in the page after the test has built signed messages from the
+    session key (``RAMPARTS_KEYLOG``) and dropped them, hex-encoded, at
+    ``/__messages.json``: the position of an attacker who captured valid messages."""
+    keylog = tmp_path / "keys.log"
+    out = app_dir / "ui" / "__messages.json"
+    stop = threading.Event()
+
+    def produce() -> None:
+        while not stop.is_set():
+            entries = read_keylog(keylog)
+            if entries:
+                messages = make(entries[-1])
+                tmp = out.with_suffix(".tmp")
+                tmp.write_text(json.dumps({k: v.hex() for k, v in messages.items()}))
+                tmp.replace(out)
+                return
+            stop.wait(0.02)
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    prelude = """
+        let messages;
+        for (;;) {
+          const r = await fetch("/__messages.json").catch(() => null);
+          if (r && r.ok) { messages = await r.json(); break; }
+          await new Promise((res) => setTimeout(res, 20));
+        }
+        const bytes = (hex) => new Uint8Array(hex.match(/../g).map((h) => parseInt(h, 16)));
+        const post = async (name) => {
+          const r = await fetch("/.ramparts/ipc", { method: "POST", body: bytes(messages[name]) })
+            .catch(() => null);
+          if (!r) return "network-error";
+          if (r.status !== 200) return r.status;
+          const buf = await r.arrayBuffer();
+          const n = new DataView(buf).getUint32(0);
+          return JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
+        };
+    """
+    try:
+        return eval_in_app(app_dir, prelude + script, env={"RAMPARTS_KEYLOG": str(keylog)})
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_replayed_reordered_and_truncated_messages(app_dir: Path, tmp_path: Path) -> None:
+    def make(entry: dict[str, Any]) -> dict[str, bytes]:
+        key = bytes.fromhex(entry["key"])
+        handle = entry["handles"]["sample.echo"][0]
+
+        def msg(seq: int) -> bytes:
+            return sign_binary(key, {"s": seq, "h": handle, "c": f"cb{seq}", "a": {"value": seq}})
+
+        return {
+            "first": msg(1_000_000),
+            "older": msg(999_990),  # reordered: lower but never seen, inside the window
+            "ancient": msg(10),  # below the window: refused even if never seen
+            "truncated": msg(1_000_001)[:-3],
+        }
+
+    result = _with_messages(
+        app_dir,
+        tmp_path,
+        make,
+        """
+        return {
+          first: await post("first"),
+          replay: await post("first"),
+          older: await post("older"),
+          olderReplay: await post("older"),
+          ancient: await post("ancient"),
+          truncated: await post("truncated"),
+        };
+        """,
+    )
+    assert result["first"]["ok"] is True and result["first"]["r"] == 1_000_000
+    assert result["replay"] == 403
+    assert result["older"]["ok"] is True
+    assert result["olderReplay"] == 403
+    assert result["ancient"] == 403
+    assert result["truncated"] == 403
+
+
+def test_per_call_handles_die_after_one_use(tmp_path: Path) -> None:
+    app_dir = write_app(tmp_path / "app", security='handles = "per-call"')
+
+    def make(entry: dict[str, Any]) -> dict[str, bytes]:
+        key = bytes.fromhex(entry["key"])
+        pool = entry["handles"]["sample.echo"]
+        return {
+            "dead": sign_binary(key, {"s": 2_000_000, "h": pool[0], "c": "cb", "a": {"value": 1}}),
+            "guess": sign_binary(key, {"s": 2_000_001, "h": "A" * 22, "c": "cb", "a": {}}),
+        }
+
+    result = _with_messages(
+        app_dir,
+        tmp_path,
+        make,
+        """
+        // Use every handle of the initial pool (and more), so pool[0] is spent.
+        const values = await Promise.all(Array.from({ length: 40 }, (_, i) => ramparts.sample.echo({ value: i })));
+        return { values: values.length, dead: await post("dead"), guess: await post("guess"),
+                 stats: ramparts.stats() };
+        """,
+    )
+    assert result["values"] == 40
+    assert result["dead"]["ok"] is False and result["dead"]["e"]["code"] == "not_allowed"
+    assert result["guess"]["e"]["code"] == "not_allowed"
+    assert result["stats"]["pending"] == 0
+
+
+def test_handles_and_keys_differ_between_launches(app_dir: Path, tmp_path: Path) -> None:
+    keylog = tmp_path / "keys.log"
+    for _ in range(2):
+        eval_in_app(app_dir, "return await ramparts.invoke('add', {a: 1, b: 1});", env={"RAMPARTS_KEYLOG": str(keylog)})
+    first, second = read_keylog(keylog)
+    assert first["key"] != second["key"]
+    assert set(first["handles"]) == set(second["handles"])
+    handles = lambda e: {h for pool in e["handles"].values() for h in pool}  # noqa: E731
+    assert not handles(first) & handles(second)
+    assert len(handles(first)) == len(first["handles"])  # per-session: one handle each
+
+
+def test_no_resolver_or_handle_left_after_1000_calls(tmp_path: Path) -> None:
+    app_dir = write_app(tmp_path / "app", security='handles = "per-call"')
+    result = eval_in_app(
+        app_dir,
+        """
+        const values = await Promise.all(Array.from({ length: 1000 }, (_, i) => ramparts.sample.echo({ value: i })));
+        for (let i = 0; i < 1000; i++) if (values[i] !== i) throw new Error(`misrouted reply ${i}: ${values[i]}`);
+        for (let i = 0; i < 200; i++) await ramparts.invoke("add", { a: i, b: 1 });
+        return ramparts.stats();
+        """,
+    )
+    assert result == {"pending": 0, "queued": 0}
+
+
+def test_frames_and_foreign_pages_get_nothing(tmp_path: Path) -> None:
+    app_dir = write_app(
+        tmp_path / "app",
+        files={
+            "frame.html": "<!doctype html><html><head><script src='frame.js'></script></head><body>f</body></html>",
+            "frame.js": "parent.document.body.dataset.frame = typeof window.ramparts;",
+            "srcdoc.js": (
+                "parent.ramparts.invoke('add', {a: 1, b: 1})"
+                ".then((v) => { parent.document.body.dataset.srcdoc = 'answered ' + v; },"
+                " (e) => { parent.document.body.dataset.srcdoc = e.code; });"
+            ),
+        },
+    )
+    result = eval_in_app(
+        app_dir,
+        """
+        const settle = () => new Promise((r) => setTimeout(r, 400));
+        const frame = (attrs) => { const f = document.createElement("iframe"); Object.assign(f, attrs); document.body.appendChild(f); return f; };
+        const out = {};
+        const same = frame({ src: "/frame.html" });
+        const foreign = frame({ src: "https://example.com/" });
+        const data = frame({ src: "data:text/html,<p>x</p>" });
+        await settle();
+        out.sameOriginFrame = document.body.dataset.frame || "never ran";
+        out.sameOriginUrl = same.contentWindow.location.href;
+        out.foreignUrl = (() => { try { return foreign.contentWindow.location.href; } catch (e) { return "cross-origin"; } })();
+        same.remove(); foreign.remove(); data.remove();
+        const s = frame({ srcdoc: "<script src='/srcdoc.js'></scr" + "ipt>" });
+        await settle();
+        out.srcdoc = document.body.dataset.srcdoc || "never ran";
+        s.remove();
+        await settle();
+        out.afterFramesGone = await ramparts.invoke("add", { a: 2, b: 2 });
+        out.popup = window.open("/index.html") === null;
+        const before = location.href;
+        location.href = "https://example.com/";
+        await settle();
+        out.navigatedAway = location.href !== before;
+        out.stillAnswers = await ramparts.invoke("add", { a: 3, b: 3 });
+        return out;
+        """,
+    )
+    assert result["sameOriginFrame"] == "never ran"
+    assert result["sameOriginUrl"] == "about:blank"
+    assert result["foreignUrl"] in ("about:blank", "cross-origin")
+    assert result["srcdoc"] == "not_allowed"
+    assert result["afterFramesGone"] == 4
+    assert result["popup"] is True
+    assert result["navigatedAway"] is False
+    assert result["stillAnswers"] == 6
+
+
+def test_csp_blocks_inline_script_and_eval(tmp_path: Path) -> None:
+    app_dir = write_app(
+        tmp_path / "app",
+        files={
+            "index.html": (
+                "<!doctype html><html><head><script src='app.js'></script>"
+                "<script>window.inlineRan = true;</script></head>"
+                "<body><img src='x' onerror='window.handlerRan = true'>"
+                "<a id='js' href='javascript:window.jsUrlRan=true'>x</a></body></html>"
+            ),
+        },
+    )
+    result = eval_in_app(
+        app_dir,
+        """
+        document.getElementById("js").click();
+        const s = document.createElement("script"); s.src = "https://example.com/x.js"; document.head.appendChild(s);
+        const i = document.createElement("script"); i.textContent = "window.injected = true"; document.head.appendChild(i);
+        await new Promise((r) => setTimeout(r, 300));
+        let evalResult = "ran", fnResult = "ran";
+        try { eval("1"); } catch (e) { evalResult = e.name; }
+        try { new Function("return 1")(); } catch (e) { fnResult = e.name; }
+        const meta = document.querySelector("meta[http-equiv='Content-Security-Policy']");
+        return {
+          appJs: window.appLoaded === true,
+          inline: window.inlineRan === true, handler: window.handlerRan === true,
+          jsUrl: window.jsUrlRan === true, injected: window.injected === true,
+          evalResult, fnResult, meta: meta && meta.content,
+          metaFirst: document.head.firstElementChild === meta,
+          bridge: await ramparts.invoke("add", { a: 1, b: 2 }),
+        };
+        """,
+    )
+    assert result["appJs"] is True
+    assert not result["inline"] and not result["handler"]
+    assert not result["jsUrl"] and not result["injected"]
+    assert result["evalResult"] == "EvalError" and result["fnResult"] == "EvalError"
+    assert "default-src 'self'" in result["meta"] and "object-src 'none'" in result["meta"]
+    assert result["metaFirst"] is True
+    assert result["bridge"] == 3
+
+
+def test_page_errors_and_timeouts_fail_clearly(app_dir: Path) -> None:
+    with pytest.raises(PageError) as err:
+        eval_in_app(app_dir, "throw new Error('kaboom');")
+    assert err.value.returncode == 1 and "kaboom" in err.value.stderr
+    with pytest.raises(PageError) as err:
+        eval_in_app(app_dir, "await new Promise(() => {});", timeout=1)
+    assert err.value.returncode == 2 and "timed out" in err.value.stderr
+    with pytest.raises(PageError) as err:
+        eval_in_app(app_dir, "return ramparts.invoke('sample.boom', {});")
+    assert "--eval failed: failed: RampartsError: sample.boom failed" in err.value.stderr
