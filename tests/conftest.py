@@ -14,7 +14,7 @@ INDEX_HTML = """<!doctype html>
 <script src="app.js"></script></head><body><p id="p">test app</p></body></html>
 """
 
-COMMANDS_PY = '''
+COMMANDS_PY = """
 from ramparts import command, on, CallContext
 
 RECEIVED = []
@@ -31,7 +31,7 @@ def shout(ctx: CallContext, text: str) -> str:
 @on("clicked")
 def clicked(payload):
     RECEIVED.append(payload)
-'''
+"""
 
 
 def write_app(

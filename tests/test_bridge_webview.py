@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from conftest import read_keylog, write_app
-
 from ramparts.protocol import sign_binary
 from ramparts.testing import PageError, eval_in_app
 
@@ -252,7 +251,11 @@ def test_per_call_handles_die_after_one_use(tmp_path: Path) -> None:
 def test_handles_and_keys_differ_between_launches(app_dir: Path, tmp_path: Path) -> None:
     keylog = tmp_path / "keys.log"
     for _ in range(2):
-        eval_in_app(app_dir, "return await ramparts.invoke('add', {a: 1, b: 1});", env={"RAMPARTS_KEYLOG": str(keylog)})
+        eval_in_app(
+            app_dir,
+            "return await ramparts.invoke('add', {a: 1, b: 1});",
+            env={"RAMPARTS_KEYLOG": str(keylog)},
+        )
     first, second = read_keylog(keylog)
     assert first["key"] != second["key"]
     assert set(first["handles"]) == set(second["handles"])

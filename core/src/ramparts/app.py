@@ -7,6 +7,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,13 @@ class App:
     :ivar registry: every command the page may call.
     """
 
-    def __init__(self, config: AppConfig, pm: pluggy.PluginManager, capabilities: dict[str, Capability], registry: Registry) -> None:
+    def __init__(
+        self,
+        config: AppConfig,
+        pm: pluggy.PluginManager,
+        capabilities: dict[str, Capability],
+        registry: Registry,
+    ) -> None:
         self.config = config
         self.pm = pm
         self.capabilities = capabilities
@@ -101,9 +108,14 @@ class App:
         self.hosts.append(host)
         result = EvalResult(ok=False) if eval_js is not None else None
         window = webview.create_window(
-            cfg.window.title, html=" ", width=cfg.window.width, height=cfg.window.height,
+            cfg.window.title,
+            html=" ",
+            width=cfg.window.width,
+            height=cfg.window.height,
             resizable=cfg.window.resizable,
         )
+        if window is None:
+            raise BackendError("pywebview could not create a window")
         refused: list[str] = []
 
         def initialized(renderer: str) -> bool:
@@ -163,7 +175,12 @@ def _keylog(session: WindowSession) -> None:
     path = os.environ.get("RAMPARTS_KEYLOG")
     if not path:
         return
-    line = {"window": session.window, "session": session.id, "key": session.key.hex(), "handles": session.initial_handles}
+    line = {
+        "window": session.window,
+        "session": session.id,
+        "key": session.key.hex(),
+        "handles": session.initial_handles,
+    }
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
 
@@ -173,12 +190,11 @@ def _start_eval(win: Any, page: Any, source: str, timeout: float, result: EvalRe
 
     slot = "__ramparts_eval_" + secrets.token_hex(8)
     wrapper = (
-        "(() => { const slot = %s;\n"
-        "(async () => {\n%s\n})().then(\n"
-        "  (v) => { window[slot] = { ok: true, value: JSON.stringify(v === undefined ? null : v) }; },\n"
-        "  (e) => { window[slot] = { ok: false, error: (e && e.code ? e.code + ': ' : '') + String(e && e.stack || e) }; });\n"
-        "return 'started'; })()"
-    ) % (json.dumps(slot), source)
+        (files("ramparts") / "js" / "eval.js")
+        .read_text(encoding="utf-8")
+        .replace("__RAMPARTS_SLOT__", json.dumps(slot))
+        .replace("__RAMPARTS_SOURCE__", source)
+    )
     deadline = time.monotonic() + timeout
     started = False
     timer = QTimer(page)
@@ -218,10 +234,11 @@ def _start_eval(win: Any, page: Any, source: str, timeout: float, result: EvalRe
         timer.start(20)
 
     page.loadFinished.connect(loaded)
-    QTimer.singleShot(int(timeout * 1000) + 2000, lambda: (not started) and _load_timeout(result, finish))
 
+    def load_timeout() -> None:
+        if not started:
+            result.timed_out = True
+            result.error = "the page did not load"
+            finish()
 
-def _load_timeout(result: EvalResult, finish: Callable[[], None]) -> None:
-    result.timed_out = True
-    result.error = "the page did not load"
-    finish()
+    QTimer.singleShot(int(timeout * 1000) + 2000, load_timeout)

@@ -37,7 +37,11 @@ class ConfigContext:
     def require(self, table: Mapping[str, Any], key: str, kind: type, expected: str) -> Any:
         """``table[key]`` if it is a ``kind``, else a :class:`ConfigError` naming it."""
         value = table.get(key, MISSING)
-        if value is MISSING or not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        if (
+            value is MISSING
+            or not isinstance(value, kind)
+            or (isinstance(value, bool) and kind is not bool)
+        ):
             raise self.error(key, value, expected)
         return value
 

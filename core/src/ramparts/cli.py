@@ -32,8 +32,11 @@ def dev(
     headless: Annotated[bool, typer.Option(help="Run with no screen (Qt offscreen).")] = False,
     eval_file: Annotated[
         Path | None,
-        typer.Option("--eval", help="JS file run as a page script once the page loads; "
-                     "its body is an async function whose return value is printed as JSON."),
+        typer.Option(
+            "--eval",
+            help="JS file run as a page script once the page loads; "
+            "its body is an async function whose return value is printed as JSON.",
+        ),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds --eval may take.")] = 30.0,
     trace: Annotated[bool, typer.Option(help="Print console messages and bridge calls.")] = False,
@@ -53,10 +56,13 @@ def dev(
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    say(f"ramparts: {the_app.config.name} ({the_app.config.identifier}) from {the_app.config.app_dir}")
+    cfg = the_app.config
+    say(f"ramparts: {cfg.name} ({cfg.identifier}) from {cfg.app_dir}")
     say(f"ramparts: commands: {', '.join(sorted(the_app.registry.routes)) or '(none)'}")
     try:
-        result = the_app.run(headless=headless, eval_js=source, timeout=timeout, trace=say if trace else None)
+        result = the_app.run(
+            headless=headless, eval_js=source, timeout=timeout, trace=say if trace else None
+        )
     except RampartsError as e:
         raise _fail(str(e)) from None
     if result is None:
@@ -90,7 +96,9 @@ def check(app_dir: AppDir = Path(".")) -> None:
     problems = []
     typer.echo("capabilities:")
     for name, cap in config.capabilities.items():
-        state = "installed" if name in installed else f"MISSING (pip install {suggested_package(name)})"
+        state = (
+            "installed" if name in installed else f"MISSING (pip install {suggested_package(name)})"
+        )
         if name not in installed:
             problems.append(name)
         typer.echo(f"  {name:12} {state}; allow = {list(cap.allow)}")

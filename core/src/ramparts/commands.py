@@ -138,9 +138,7 @@ def _build(func: Callable[..., Any], name: str | None, timeout: float | None) ->
 def command(func: F, /) -> F: ...
 @overload
 def command(*, name: str | None = None, timeout: float | None = None) -> Callable[[F], F]: ...
-def command(
-    func: Any = None, /, *, name: str | None = None, timeout: float | None = None
-) -> Any:
+def command(func: Any = None, /, *, name: str | None = None, timeout: float | None = None) -> Any:
     """Mark a function as a command the UI may call (if the config allows it).
 
     Use bare (``@command``) or with options (``@command(name="sum", timeout=5)``).

@@ -31,6 +31,9 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _EVENT = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
+#: Names taken by the JS API object (``ramparts.invoke``, ``ramparts.events``, ...).
+_RESERVED = frozenset({"invoke", "events", "stats", "error"})
+
 HandleMode = Literal["per-session", "per-call"]
 
 
@@ -98,14 +101,18 @@ class _Reader:
     def error(self, k: str, found: Any, expected: str) -> ConfigError:
         return ConfigError(self.file, self.key(k), found, expected)
 
-    def get(self, k: str, kind: type | tuple[type, ...], expected: str, default: Any = MISSING) -> Any:
+    def get(
+        self, k: str, kind: type | tuple[type, ...], expected: str, default: Any = MISSING
+    ) -> Any:
         self.used.add(k)
         value = self.table.get(k, MISSING)
         if value is MISSING:
             if default is MISSING:
                 raise self.error(k, MISSING, expected)
             return default
-        bad_bool = isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))
+        bad_bool = isinstance(value, bool) and bool not in (
+            kind if isinstance(kind, tuple) else (kind,)
+        )
         if not isinstance(value, kind) or bad_bool:
             raise self.error(k, value, expected)
         return value
@@ -133,7 +140,9 @@ def load_config(app_dir: Path | str) -> AppConfig:
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(file, "tool.ramparts", MISSING, "a pyproject.toml in the app folder") from None
+        raise ConfigError(
+            file, "tool.ramparts", MISSING, "a pyproject.toml in the app folder"
+        ) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(file, "(file)", str(e), "valid TOML") from None
     tool = raw.get("tool", {}).get("ramparts", MISSING)
@@ -182,12 +191,12 @@ def load_config(app_dir: Path | str) -> AppConfig:
     security = SecurityConfig(csp=csp, handles=handles, command_timeout=float(timeout))
     s.done()
 
-    e = r.sub("events")
-    ui_events = e.str_list("from_ui", "a list of event names", ())
-    for ev in ui_events:
-        if not _EVENT.match(ev):
-            raise e.error("from_ui", ev, "event names of letters, digits and _.:- (max 64)")
-    e.done()
+    ev = r.sub("events")
+    ui_events = ev.str_list("from_ui", "a list of event names", ())
+    for name in ui_events:
+        if not _EVENT.match(name):
+            raise ev.error("from_ui", name, "event names of letters, digits and _.:- (max 64)")
+    ev.done()
 
     c = r.sub("capabilities")
     capabilities: dict[str, CapabilityConfig] = {}
@@ -195,6 +204,12 @@ def load_config(app_dir: Path | str) -> AppConfig:
         c.used.add(cap_name)
         if not _NAME.match(cap_name):
             raise c.error(cap_name, cap_name, "a capability name (lower-case letters, digits, _)")
+        if cap_name in _RESERVED:
+            raise c.error(
+                cap_name,
+                cap_name,
+                f"a name other than {', '.join(sorted(_RESERVED))} (reserved by the JS API)",
+            )
         t = c.sub(cap_name)
         allow = t.str_list("allow", "a list of command names (may be empty)")
         options = {k: v for k, v in t.table.items() if k != "allow"}

@@ -28,7 +28,14 @@ DEFAULT_CSP: Mapping[str, tuple[str, ...]] = {
 
 _DIRECTIVE = re.compile(r"^[a-z][a-z-]*$")
 _SCRIPT_DIRECTIVES = {"default-src", "script-src", "script-src-elem", "script-src-attr"}
-_REFUSED_FOR_SCRIPTS = {"'unsafe-inline'", "'unsafe-eval'", "'unsafe-hashes'", "*", "data:", "blob:"}
+_REFUSED_FOR_SCRIPTS = {
+    "'unsafe-inline'",
+    "'unsafe-eval'",
+    "'unsafe-hashes'",
+    "*",
+    "data:",
+    "blob:",
+}
 _FIXED = {"frame-ancestors", "base-uri"}  # no app may loosen these
 
 

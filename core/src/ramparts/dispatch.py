@@ -47,9 +47,13 @@ class Dispatcher:
 
     def __init__(self, command_timeout: float, workers: int = 32) -> None:
         self.command_timeout = command_timeout
-        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="ramparts-cmd")
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            workers, thread_name_prefix="ramparts-cmd"
+        )
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="ramparts-loop", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="ramparts-loop", daemon=True
+        )
         self._thread.start()
         self.in_flight = 0
         #: ``on_call(window, name, outcome, milliseconds)`` after every call (tracing).
@@ -62,7 +66,9 @@ class Dispatcher:
 
     # -- entry points (called on the GUI thread by the backend) ----------------------
 
-    def channel_message(self, session: WindowSession, text: Any, refuse: CommandError | None = None) -> None:
+    def channel_message(
+        self, session: WindowSession, text: Any, refuse: CommandError | None = None
+    ) -> None:
         """A channel-carrier message. ``refuse``: verify it, then answer with this error."""
         try:
             msg = self._verify(session, decode_channel, text)
@@ -71,7 +77,11 @@ class Dispatcher:
         self._route(session, msg, binary_reply=None, refuse=refuse)
 
     def binary_message(
-        self, session: WindowSession, body: bytes, reply: BinaryReply, refuse: CommandError | None = None
+        self,
+        session: WindowSession,
+        body: bytes,
+        reply: BinaryReply,
+        refuse: CommandError | None = None,
     ) -> None:
         """A binary-carrier message; ``reply`` is called once, from any thread."""
         try:
@@ -83,7 +93,9 @@ class Dispatcher:
 
     # -- internals ----------------------------------------------------------------
 
-    def _verify(self, session: WindowSession, decode: Callable[[bytes, Any], Message], data: Any) -> Message:
+    def _verify(
+        self, session: WindowSession, decode: Callable[[bytes, Any], Message], data: Any
+    ) -> Message:
         try:
             if session.closed:
                 raise ProtocolError("session-closed")
@@ -101,7 +113,11 @@ class Dispatcher:
             raise ProtocolError("decoder-error") from None
 
     def _route(
-        self, session: WindowSession, msg: Message, binary_reply: BinaryReply | None, refuse: CommandError | None
+        self,
+        session: WindowSession,
+        msg: Message,
+        binary_reply: BinaryReply | None,
+        refuse: CommandError | None,
     ) -> None:
         if refuse is not None and msg.event is not None:
             session.stats["refused-event"] += 1
@@ -175,7 +191,9 @@ class Dispatcher:
             log.exception("command %s raised", route.name)
             raise CommandFailed(f"{route.name} failed (details are in the app's log)") from None
 
-    def _send(self, session: WindowSession, reply: dict[str, Any], binary_reply: BinaryReply | None) -> None:
+    def _send(
+        self, session: WindowSession, reply: dict[str, Any], binary_reply: BinaryReply | None
+    ) -> None:
         try:
             if binary_reply is not None:
                 binary_reply(200, encode_binary_reply(reply))
@@ -201,7 +219,9 @@ class Dispatcher:
             self._pool.submit(_safe_event, handler, session, msg.event, msg.payload)
 
 
-def _safe_event(handler: Callable[..., Any], session: WindowSession, event: str, payload: Any) -> None:
+def _safe_event(
+    handler: Callable[..., Any], session: WindowSession, event: str, payload: Any
+) -> None:
     try:
         handler(payload)
     except Exception:

@@ -23,12 +23,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "MISSING",
     "BackendError",
     "CommandError",
     "CommandFailed",
     "CommandTimeout",
     "ConfigError",
-    "MISSING",
     "InvalidArgs",
     "NotAllowed",
     "OutOfScope",

@@ -70,7 +70,9 @@ class WindowHost:
         registry: Registry,
         dispatcher: Dispatcher,
         handle_mode: Any,
-        on_session: Callable[[WindowSession | None, WindowSession | None], None] = lambda old, new: None,
+        on_session: Callable[
+            [WindowSession | None, WindowSession | None], None
+        ] = lambda old, new: None,
     ) -> None:
         self.label = label
         self.identifier = identifier
@@ -140,7 +142,9 @@ class WindowHost:
 
     def inject_csp_meta(self, html: bytes) -> bytes:
         """Put the CSP ``<meta>`` first in ``<head>`` (so it precedes every script)."""
-        meta = b'<meta http-equiv="Content-Security-Policy" content="' + self.csp_meta.encode() + b'">'
+        meta = (
+            b'<meta http-equiv="Content-Security-Policy" content="' + self.csp_meta.encode() + b'">'
+        )
         m = _HEAD.search(html)
         if m:
             return html[: m.end()] + meta + html[m.end() :]
@@ -198,7 +202,11 @@ class WindowHost:
         return _js("bootstrap.js").replace("__RAMPARTS_CONFIG__", json.dumps(config))
 
     def relay_script(self, channel_js: str) -> str:
-        return channel_js + "\n" + _js("relay.js").replace("__RAMPARTS_RELAY__", json.dumps(self.relay_names))
+        return (
+            channel_js
+            + "\n"
+            + _js("relay.js").replace("__RAMPARTS_RELAY__", json.dumps(self.relay_names))
+        )
 
     # -- messages (from the backend, GUI thread) -----------------------------------------
 
@@ -218,7 +226,9 @@ class WindowHost:
         if session is None or initiator != self.origin:
             reply(403, [b'{"rejected":"origin"}'])
             return
-        self.dispatcher.binary_message(session, body, reply, refuse=_frames_refusal(same_origin_frames))
+        self.dispatcher.binary_message(
+            session, body, reply, refuse=_frames_refusal(same_origin_frames)
+        )
 
 
 def _frames_refusal(same_origin_frames: bool) -> NotAllowed | None:

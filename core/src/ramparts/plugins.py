@@ -6,7 +6,6 @@ import importlib
 import importlib.metadata as md
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -19,7 +18,14 @@ from .config import AppConfig
 from .errors import ConfigError, PluginError
 from .session import Registry, Route
 
-__all__ = ["ENTRY_POINT_GROUP", "InstalledPlugin", "build_registry", "installed_plugins", "load_capabilities", "on"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "InstalledPlugin",
+    "build_registry",
+    "installed_plugins",
+    "load_capabilities",
+    "on",
+]
 
 ENTRY_POINT_GROUP = "ramparts.capabilities"
 _EVENT_MARK = "__ramparts_ui_event__"
@@ -41,7 +47,10 @@ def installed_plugins() -> dict[str, InstalledPlugin]:
     for ep in md.entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
         found[ep.name] = InstalledPlugin(
-            ep.name, ep.value, dist.metadata["Name"] if dist else None, dist.version if dist else None
+            ep.name,
+            ep.value,
+            dist.metadata["Name"] if dist else None,
+            dist.version if dist else None,
         )
     return found
 
@@ -77,7 +86,9 @@ def load_capabilities(config: AppConfig, pm: pluggy.PluginManager) -> dict[str, 
             impl for impl in pm.hook.ramparts_capability.get_hookimpls() if impl.plugin is plugin
         ]
         if len(impls) != 1:
-            raise PluginError(f"capability '{name}' ({ep.value}) implements no ramparts_capability hook")
+            raise PluginError(
+                f"capability '{name}' ({ep.value}) implements no ramparts_capability hook"
+            )
         cap = impls[0].function()
         if not isinstance(cap, Capability) or cap.name != name:
             raise PluginError(
@@ -111,7 +122,9 @@ def import_app_module(config: AppConfig) -> Any:
     try:
         return importlib.import_module(config.commands)
     except ImportError as e:
-        raise ConfigError(config.file, "tool.ramparts.commands", config.commands, f"an importable module ({e})") from None
+        raise ConfigError(
+            config.file, "tool.ramparts.commands", config.commands, f"an importable module ({e})"
+        ) from None
 
 
 def build_registry(config: AppConfig, capabilities: Mapping[str, Capability]) -> Registry:
@@ -127,8 +140,11 @@ def build_registry(config: AppConfig, capabilities: Mapping[str, Capability]) ->
             if isinstance(event, str):
                 if event not in config.ui_events:
                     raise ConfigError(
-                        config.file, "tool.ramparts.events.from_ui", sorted(config.ui_events),
-                        f"a list that includes {event!r} (a handler in {config.commands} listens for it)",
+                        config.file,
+                        "tool.ramparts.events.from_ui",
+                        sorted(config.ui_events),
+                        f"a list that includes {event!r} "
+                        f"(a handler in {config.commands} listens for it)",
                     )
                 handlers.setdefault(event, []).append(value)
     registry.event_handlers = {k: tuple(v) for k, v in handlers.items()}
@@ -138,10 +154,14 @@ def build_registry(config: AppConfig, capabilities: Mapping[str, Capability]) ->
         for cmd_name in cap_config.allow:
             if cmd_name not in table:
                 raise ConfigError(
-                    config.file, f"tool.ramparts.capabilities.{name}.allow", cmd_name,
+                    config.file,
+                    f"tool.ramparts.capabilities.{name}.allow",
+                    cmd_name,
                     f"a command of '{name}': one of {', '.join(sorted(table))}",
                 )
-        ctx = ConfigContext(config.file, f"tool.ramparts.capabilities.{name}", config.app_dir, config.identifier)
+        ctx = ConfigContext(
+            config.file, f"tool.ramparts.capabilities.{name}", config.app_dir, config.identifier
+        )
         state = cap.configure(cap_config.options, ctx)
         for cmd_name in cap_config.allow:
             registry.add(Route(f"{name}.{cmd_name}", name, table[cmd_name], state))
@@ -150,8 +170,3 @@ def build_registry(config: AppConfig, capabilities: Mapping[str, Capability]) ->
 
 def unlisted_plugins(config: AppConfig) -> list[InstalledPlugin]:
     return [p for n, p in sorted(installed_plugins().items()) if n not in config.capabilities]
-
-
-def plugin_path_of(module_name: str) -> Path | None:
-    spec = importlib.util.find_spec(module_name)
-    return Path(spec.origin) if spec and spec.origin else None

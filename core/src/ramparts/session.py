@@ -124,9 +124,11 @@ class WindowSession:
 
     def bootstrap_data(self, binary_names: Iterable[str] | None = None) -> dict[str, Any]:
         """What the page's bootstrap script is generated from."""
-        binary = set(binary_names) if binary_names is not None else {
-            n for n, r in self.registry.routes.items() if r.command.binary
-        }
+        binary = (
+            set(binary_names)
+            if binary_names is not None
+            else {n for n, r in self.registry.routes.items() if r.command.binary}
+        )
         return {
             "key": self.key.hex(),
             "handles": self.initial_handles,

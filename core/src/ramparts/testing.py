@@ -54,18 +54,33 @@ def eval_in_app(
         f.write(script)
         path = f.name
     try:
-        cmd = [sys.executable, "-m", "ramparts", "dev", str(app_dir), "--headless",
-               "--eval", path, "--timeout", str(timeout)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "ramparts",
+            "dev",
+            str(app_dir),
+            "--headless",
+            "--eval",
+            path,
+            "--timeout",
+            str(timeout),
+        ]
         if trace:
             cmd.append("--trace")
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout + 60,
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout + 60,
             env={**os.environ, **(env or {})},
         )
     finally:
         os.unlink(path)
     if proc.returncode != 0:
-        raise PageError(f"page script failed (exit {proc.returncode})", proc.returncode, proc.stderr)
+        raise PageError(
+            f"page script failed (exit {proc.returncode})", proc.returncode, proc.stderr
+        )
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     if not lines:
         raise PageError("the app printed no result", proc.returncode, proc.stderr)

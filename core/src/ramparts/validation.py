@@ -184,7 +184,9 @@ def compile_hint(hint: Any) -> Validator:
         def check_tuple(value: Any, where: str) -> tuple[Any, ...]:
             if not isinstance(value, list) or len(value) != len(fixed):
                 _fail(where, f"array of {len(fixed)} items", value)
-            return tuple(f(v, f"{where}[{i}]") for i, (f, v) in enumerate(zip(fixed, value)))
+            return tuple(
+                f(v, f"{where}[{i}]") for i, (f, v) in enumerate(zip(fixed, value, strict=True))
+            )
 
         return check_tuple
     if origin is dict or hint is dict:

@@ -9,7 +9,6 @@ from typing import Any
 from PyQt6 import sip
 from PyQt6.QtCore import QBuffer, QByteArray, QFile, QIODevice, QObject, QUrl, pyqtSignal, pyqtSlot
 from PyQt6.QtWebChannel import QWebChannel
-from PyQt6.QtWidgets import QApplication
 from PyQt6.QtWebEngineCore import (
     QWebEnginePage,
     QWebEngineProfile,
@@ -19,6 +18,7 @@ from PyQt6.QtWebEngineCore import (
     QWebEngineUrlScheme,
     QWebEngineUrlSchemeHandler,
 )
+from PyQt6.QtWidgets import QApplication
 
 from ..errors import BackendError
 from ..host import IPC_PATH, SCHEME, WindowHost
@@ -70,7 +70,9 @@ class _Bridge(QObject):
     @pyqtSlot(str)
     def receive(self, text: str) -> None:
         # The origin is what the webview says the main frame shows, not what JS claims.
-        self._host.channel_message(self._page.url().toString(), text, _same_origin_frames(self._page))
+        self._host.channel_message(
+            self._page.url().toString(), text, _same_origin_frames(self._page)
+        )
 
 
 def _same_origin_frames(page: QWebEnginePage | None) -> bool:
@@ -98,7 +100,7 @@ class _SchemeHandler(QWebEngineUrlSchemeHandler):
         self._invoker = invoker
         self.page: QWebEnginePage | None = None
 
-    def requestStarted(self, job: QWebEngineUrlRequestJob | None) -> None:  # noqa: N802
+    def requestStarted(self, job: QWebEngineUrlRequestJob | None) -> None:
         assert job is not None
         try:
             self._start(job)
@@ -155,12 +157,14 @@ def _finish(job: QWebEngineUrlRequestJob, status: int, chunks: list[bytes]) -> N
 class _Page(QWebEnginePage):
     console = pyqtSignal(str)
 
-    def __init__(self, profile: QWebEngineProfile, parent: QObject, host: WindowHost, relay_js: str) -> None:
+    def __init__(
+        self, profile: QWebEngineProfile, parent: QObject, host: WindowHost, relay_js: str
+    ) -> None:
         super().__init__(profile, parent)
         self._host = host
         self._relay_js = relay_js
 
-    def acceptNavigationRequest(self, url: QUrl, kind: Any, main_frame: bool) -> bool:  # noqa: N802
+    def acceptNavigationRequest(self, url: QUrl, kind: Any, main_frame: bool) -> bool:
         if not self._host.allow_navigation(url.toString(), main_frame):
             return False
         if main_frame:
@@ -174,7 +178,11 @@ class _Page(QWebEnginePage):
                 scripts.remove(old)
         for name, source, world in (
             (_BOOTSTRAP, self._host.bootstrap_script(), QWebEngineScript.ScriptWorldId.MainWorld),
-            (_RELAY, self._host.relay_script(self._relay_js), QWebEngineScript.ScriptWorldId.ApplicationWorld),
+            (
+                _RELAY,
+                self._host.relay_script(self._relay_js),
+                QWebEngineScript.ScriptWorldId.ApplicationWorld,
+            ),
         ):
             s = QWebEngineScript()
             s.setName(name)
@@ -184,11 +192,13 @@ class _Page(QWebEnginePage):
             s.setRunsOnSubFrames(False)
             scripts.insert(s)
 
-    def createWindow(self, kind: Any) -> None:  # noqa: N802
+    def createWindow(self, kind: Any) -> None:
         log.warning("blocked a new window (window.open or target=_blank) in %r", self._host.label)
         return None
 
-    def javaScriptConsoleMessage(self, level: Any, message: str | None, line: int, source: str | None) -> None:  # noqa: N802
+    def javaScriptConsoleMessage(
+        self, level: Any, message: str | None, line: int, source: str | None
+    ) -> None:
         self.console.emit(f"{message} ({source}:{line})")
 
 

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-
 import ramparts
 from ramparts import CallContext, Capability, ConfigContext, OutOfScope, command
 

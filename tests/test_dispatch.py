@@ -1,0 +1,167 @@
+"""The dispatcher and sessions without a webview: the page side is played by signing
+messages with the session key, exactly as the bootstrap does."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from ramparts.commands import as_command, command
+from ramparts.dispatch import Dispatcher
+from ramparts.errors import NotAllowed
+from ramparts.protocol import sign_binary, sign_channel
+from ramparts.session import PER_CALL_POOL, Registry, Route, WindowSession
+
+
+@command
+def double(n: int) -> int:
+    return n * 2
+
+
+@command(timeout=0.2)
+def stuck() -> None:
+    threading.Event().wait(2)
+
+
+@command
+def blob(data: bytes) -> bytes:
+    return data[::-1]
+
+
+EVENTS: queue.Queue[Any] = queue.Queue()
+
+
+def registry() -> Registry:
+    reg = Registry(ui_events=frozenset({"ping"}), event_handlers={"ping": (EVENTS.put,)})
+    for f in (double, stuck, blob):
+        cmd = as_command(f)
+        assert cmd is not None
+        reg.add(Route(cmd.name, None, cmd, None))
+    return reg
+
+
+class Page:
+    """Plays the bootstrap: signs messages and collects replies."""
+
+    def __init__(self, mode: str = "per-session") -> None:
+        self.replies: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.session = WindowSession(
+            "main", registry(), mode, lambda t: self.replies.put(json.loads(t))
+        )  # type: ignore[arg-type]
+        self.seq = 0
+
+    def call(
+        self, d: Dispatcher, name: str, args: Any, handle: str | None = None
+    ) -> dict[str, Any]:
+        self.seq += 1
+        h = handle or self.session.initial_handles[name][0]
+        d.channel_message(
+            self.session,
+            sign_channel(
+                self.session.key,
+                json.dumps({"s": self.seq, "h": h, "c": f"c{self.seq}", "a": args}),
+            ),
+        )
+        return self.replies.get(timeout=5)
+
+
+@pytest.fixture
+def dispatcher() -> Iterator[Dispatcher]:
+    d = Dispatcher(command_timeout=5)
+    yield d
+    d.close()
+
+
+def test_call_and_errors(dispatcher: Dispatcher) -> None:
+    page = Page()
+    assert page.call(dispatcher, "double", {"n": 21}) == {"c": "c1", "ok": True, "r": 42}
+    bad = page.call(dispatcher, "double", {"n": "21"})
+    assert bad["ok"] is False and bad["e"]["code"] == "invalid_args"
+    timeout = page.call(dispatcher, "stuck", {})
+    assert timeout["e"] == {"code": "timeout", "message": "stuck did not finish within 0.2 s"}
+    unknown = page.call(dispatcher, "double", {"n": 1}, handle="guessed-handle")
+    assert unknown["e"]["code"] == "not_allowed"
+
+
+def test_per_call_handles_rotate(dispatcher: Dispatcher) -> None:
+    page = Page("per-call")
+    pool = page.session.initial_handles["double"]
+    assert len(pool) == PER_CALL_POOL and len(set(pool)) == PER_CALL_POOL
+    first = page.call(dispatcher, "double", {"n": 1}, handle=pool[0])
+    assert first["ok"] and first["n"] not in pool
+    again = page.call(dispatcher, "double", {"n": 1}, handle=pool[0])
+    assert again["e"]["code"] == "not_allowed" and "n" not in again
+    fresh = page.call(dispatcher, "double", {"n": 2}, handle=first["n"])
+    assert fresh["r"] == 4
+    assert page.session.live_handles == PER_CALL_POOL * 3  # nothing leaks, nothing is lost
+
+
+def test_forged_and_replayed_messages_never_run(dispatcher: Dispatcher) -> None:
+    page = Page()
+    h = page.session.initial_handles["double"][0]
+    header = json.dumps({"s": 1, "h": h, "c": "x", "a": {"n": 1}})
+    dispatcher.channel_message(page.session, sign_channel(b"k" * 32, header))
+    text = sign_channel(page.session.key, header)
+    dispatcher.channel_message(page.session, text)
+    dispatcher.channel_message(page.session, text)
+    assert page.replies.get(timeout=5)["r"] == 2
+    assert page.replies.empty()
+    assert page.session.stats == {"bad-mac": 1, "replayed": 1}
+
+
+def test_binary_carrier(dispatcher: Dispatcher) -> None:
+    page = Page()
+    got: queue.Queue[tuple[int, list[bytes]]] = queue.Queue()
+    body = sign_binary(
+        page.session.key,
+        {
+            "s": 1,
+            "h": page.session.initial_handles["blob"][0],
+            "c": "b",
+            "a": {"data": {"$bytes": 0}},
+        },
+        [b"abc"],
+    )
+    dispatcher.binary_message(page.session, body, lambda status, chunks: got.put((status, chunks)))
+    status, chunks = got.get(timeout=5)
+    assert status == 200 and json.loads(chunks[1])["r"] == {"$bytes": 0} and chunks[2] == b"cba"
+    dispatcher.binary_message(page.session, body, lambda status, chunks: got.put((status, chunks)))
+    assert got.get(timeout=5)[0] == 403  # replayed
+
+
+def test_refusal_still_verifies_first(dispatcher: Dispatcher) -> None:
+    page = Page()
+    page.seq += 1
+    text = sign_channel(
+        page.session.key,
+        json.dumps(
+            {"s": 1, "h": page.session.initial_handles["double"][0], "c": "c", "a": {"n": 1}}
+        ),
+    )
+    dispatcher.channel_message(page.session, text, refuse=NotAllowed("frames"))
+    assert page.replies.get(timeout=5)["e"] == {"code": "not_allowed", "message": "frames"}
+
+
+def test_ui_events_reach_declared_handlers_only(dispatcher: Dispatcher) -> None:
+    page = Page()
+    for seq, name in ((1, "ping"), (2, "undeclared")):
+        dispatcher.channel_message(
+            page.session,
+            sign_channel(page.session.key, json.dumps({"s": seq, "e": name, "p": {"n": seq}})),
+        )
+    assert EVENTS.get(timeout=5) == {"n": 1}
+    assert page.session.stats["undeclared-event"] == 1
+
+
+def test_closed_session_gets_nothing(dispatcher: Dispatcher) -> None:
+    page = Page()
+    page.session.close()
+    dispatcher.channel_message(
+        page.session,
+        sign_channel(page.session.key, json.dumps({"s": 1, "h": "x", "c": "c", "a": {}})),
+    )
+    assert page.session.stats["session-closed"] == 1 and page.replies.empty()

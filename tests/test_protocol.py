@@ -1,0 +1,143 @@
+"""Envelope authentication, framing and replay protection, without a webview."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+from ramparts.protocol import (
+    ProtocolError,
+    ReplayWindow,
+    decode_binary,
+    decode_channel,
+    encode_binary_reply,
+    encode_channel_reply,
+    sign_binary,
+    sign_channel,
+)
+
+KEY = secrets.token_bytes(32)
+
+
+def call(seq: int = 1, **extra: object) -> str:
+    return json.dumps({"s": seq, "h": "handle", "c": "cb", "a": {"x": 1}, **extra})
+
+
+def test_channel_roundtrip() -> None:
+    msg = decode_channel(KEY, sign_channel(KEY, call(7)))
+    assert (msg.seq, msg.handle, msg.callback, msg.args) == (7, "handle", "cb", {"x": 1})
+
+
+def test_event_message() -> None:
+    msg = decode_channel(KEY, sign_channel(KEY, json.dumps({"s": 1, "e": "saved", "p": [1]})))
+    assert (msg.event, msg.payload, msg.handle) == ("saved", [1], None)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (sign_channel(secrets.token_bytes(32), call()), "bad-mac"),  # another session's key
+        (
+            sign_channel(KEY, call()).replace('"x": 1', '"x": 2'),
+            "bad-mac",
+        ),  # tampered after signing
+        ("x" * 43 + "." + call(), "bad-mac"),
+        ("short", "bad-framing"),
+        (42, "bad-size"),
+        (sign_channel(KEY, "[1, 2]"), "bad-header"),
+        (sign_channel(KEY, "{not json"), "bad-json"),
+        (sign_channel(KEY, json.dumps({"s": 0, "h": "h", "c": "c"})), "bad-seq"),
+        (sign_channel(KEY, json.dumps({"s": True, "h": "h", "c": "c"})), "bad-seq"),
+        (sign_channel(KEY, json.dumps({"s": 1, "h": 5, "c": "c"})), "bad-call"),
+        (sign_channel(KEY, call(1, z=1)), "bad-call"),
+        (sign_channel(KEY, call(1, b=[1])), "bad-call"),  # segments only on the binary carrier
+        (sign_channel(KEY, json.dumps({"s": 1, "e": "x", "h": "y"})), "bad-event"),
+        (sign_channel(KEY, '{"s":1,"h":"h","c":"c","a":NaN}'), "bad-json"),
+        (
+            sign_channel(KEY, '{"s":1,"h":"h","c":"c","a":' + "[" * 100 + "]" * 100 + "}"),
+            "too-deep",
+        ),
+    ],
+)
+def test_channel_rejections(text: object, reason: str) -> None:
+    with pytest.raises(ProtocolError) as err:
+        decode_channel(KEY, text)
+    assert err.value.reason == reason
+
+
+def test_binary_roundtrip_with_segments() -> None:
+    body = sign_binary(
+        KEY,
+        {"s": 3, "h": "h", "c": "c", "a": {"d": {"$bytes": 0}, "l": [{"$bytes": 1}]}},
+        [b"\x00\x01\x02", b"xyz"],
+    )
+    msg = decode_binary(KEY, body)
+    assert bytes(msg.args["d"]) == b"\x00\x01\x02" and bytes(msg.args["l"][0]) == b"xyz"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda b: b[:-1], "bad-mac"),  # truncated: the MAC covers every byte
+        (lambda b: b + b"\x00", "bad-mac"),
+        (lambda b: b[:10], "bad-framing"),
+        (lambda b: bytes([b[0] ^ 1]) + b[1:], "bad-mac"),
+        (lambda b: b[:40] + bytes([b[40] ^ 1]) + b[41:], "bad-mac"),
+    ],
+)
+def test_binary_rejections(mutate, reason: str) -> None:  # type: ignore[no-untyped-def]
+    body = sign_binary(KEY, {"s": 1, "h": "h", "c": "c", "a": {"d": {"$bytes": 0}}}, [b"payload"])
+    with pytest.raises(ProtocolError) as err:
+        decode_binary(KEY, mutate(body))
+    assert err.value.reason == reason
+
+
+def test_binary_segment_lengths_and_references_are_checked() -> None:
+    bad_ref = sign_binary(KEY, {"s": 1, "h": "h", "c": "c", "a": {"d": {"$bytes": 3}}}, [b"x"])
+    with pytest.raises(ProtocolError, match="bad-segment-ref"):
+        decode_binary(KEY, bad_ref)
+    # A signed body whose header lies about the segment lengths.
+    import hashlib
+    import hmac
+    import struct
+
+    hj = json.dumps({"s": 1, "h": "h", "c": "c", "a": {}, "b": [100]}).encode()
+    rest = struct.pack(">I", len(hj)) + hj + b"short"
+    body = hmac.new(KEY, b"B" + rest, hashlib.sha256).digest() + rest
+    with pytest.raises(ProtocolError, match="bad-segments"):
+        decode_binary(KEY, body)
+
+
+def test_carriers_are_domain_separated() -> None:
+    """A channel MAC is no good on the binary carrier, and the other way round."""
+    header = call()
+    text = sign_channel(KEY, header)
+    with pytest.raises(ProtocolError):
+        decode_binary(KEY, text.encode())
+
+
+def test_replay_window() -> None:
+    w = ReplayWindow()
+    assert w.accept(1) and not w.accept(1)
+    assert w.accept(5) and w.accept(3) and not w.accept(3)  # reordered once, not twice
+    assert w.accept(5000)
+    assert not w.accept(5000 - ReplayWindow.WIDTH)  # fell out of the window
+    assert w.accept(5000 - ReplayWindow.WIDTH + 1)
+    assert not w.accept(4)
+
+
+def test_replies_encode_bytes_only_on_the_binary_carrier() -> None:
+    from ramparts.protocol import Unserializable
+
+    with pytest.raises(Unserializable, match="bytes"):
+        encode_channel_reply({"r": b"x"})
+    chunks = encode_binary_reply({"c": "cb", "ok": True, "r": {"data": b"\x00" * 5}})
+    header = json.loads(chunks[1])
+    assert (
+        header["r"] == {"data": {"$bytes": 0}} and header["b"] == [5] and chunks[2] == b"\x00" * 5
+    )
+    with pytest.raises(Unserializable):
+        encode_channel_reply({"r": float("nan")})
+    with pytest.raises(Unserializable):
+        encode_channel_reply({"r": {1: "int key"}})

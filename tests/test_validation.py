@@ -1,0 +1,118 @@
+"""Strict argument validation from type hints: nothing is coerced."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import attrs
+import pytest
+from ramparts.commands import as_command, command
+from ramparts.errors import InvalidArgs
+from ramparts.validation import compile_hint
+
+
+@pytest.mark.parametrize(
+    ("hint", "good", "bad"),
+    [
+        (int, [0, -5, 2**60], ["1", 1.5, True, None]),
+        (float, [1, 1.5], ["1.5", True, None, float("inf")]),
+        (bool, [True, False], [0, 1, "true", None]),
+        (str, ["", "x"], [1, None, b"x", ["x"]]),
+        (bytes, [b"x", bytearray(b"y"), memoryview(b"z")], ["x", [1, 2], None]),
+        (type(None), [None], [0, ""]),
+        (list[int], [[], [1, 2]], [[1, "2"], "12", {"0": 1}]),
+        (dict[str, int], [{}, {"a": 1}], [{"a": "1"}, [["a", 1]]]),
+        (tuple[int, str], [[1, "a"]], [[1], [1, 2], ["a", 1]]),
+        (tuple[int, ...], [[], [1, 2, 3]], [[1, "x"]]),
+        (int | None, [1, None], ["1"]),
+        (Literal["a", "b"], ["a"], ["c", 1]),
+        (Literal[1], [1], [True, 1.0]),
+        (Any, [1, "x", None, [1]], []),
+    ],
+)
+def test_hints(hint: Any, good: list[Any], bad: list[Any]) -> None:
+    check = compile_hint(hint)
+    for value in good:
+        check(value, "arg")
+    for value in bad:
+        with pytest.raises(InvalidArgs):
+            check(value, "arg")
+
+
+def test_error_messages_say_where() -> None:
+    with pytest.raises(InvalidArgs, match=r"items\[1\]: expected integer, got string"):
+        compile_hint(list[int])([1, "2"], "items")
+    with pytest.raises(InvalidArgs, match=r"opts\.depth: expected integer"):
+        compile_hint(dict[str, int])({"depth": "x"}, "opts")
+
+
+@attrs.frozen
+class Point:
+    x: int
+    y: int = 0
+
+
+def test_attrs_classes_are_built_strictly() -> None:
+    check = compile_hint(Point)
+    assert check({"x": 1}, "p") == Point(1, 0)
+    with pytest.raises(InvalidArgs, match="unknown field 'z'"):
+        check({"x": 1, "z": 2}, "p")
+    with pytest.raises(InvalidArgs, match=r"p\.x: missing"):
+        check({}, "p")
+
+
+def test_annotated_checks_run_after_the_type() -> None:
+    def positive(value: int, where: str) -> None:
+        if value <= 0:
+            raise InvalidArgs(f"{where}: must be > 0")
+
+    check = compile_hint(Annotated[int, positive])
+    assert check(3, "n") == 3
+    with pytest.raises(InvalidArgs, match="must be > 0"):
+        check(0, "n")
+
+
+def test_unsupported_hints_fail_at_definition_time() -> None:
+    with pytest.raises(TypeError, match="unsupported type hint"):
+        compile_hint(set[int])
+    with pytest.raises(TypeError, match="needs a type hint"):
+
+        @command
+        def f(x) -> None:  # type: ignore[no-untyped-def]
+            ...
+
+    with pytest.raises(TypeError, match="named parameter"):
+
+        @command
+        def g(*args: int) -> None: ...
+
+
+def test_command_binds_named_arguments() -> None:
+    @command(name="sum", timeout=2)
+    def total(a: int, b: int = 10) -> int:
+        return a + b
+
+    cmd = as_command(total)
+    assert cmd is not None and cmd.name == "sum" and cmd.timeout == 2 and not cmd.binary
+    assert cmd.bind({"a": 1}) == {"a": 1}
+    assert cmd.bind({"a": 1, "b": 2}) == {"a": 1, "b": 2}
+    for args, msg in [
+        ({}, "missing argument 'a'"),
+        ({"a": 1, "c": 1}, "unknown argument 'c'"),
+        ([1], "object"),
+    ]:
+        with pytest.raises(InvalidArgs, match=msg):
+            cmd.bind(args)
+    assert total(1) == 11  # still a plain function
+
+
+def test_bytes_in_a_signature_selects_the_binary_carrier() -> None:
+    @command
+    def up(data: bytes) -> int:
+        return len(data)
+
+    @command
+    def down() -> dict[str, bytes]:
+        return {}
+
+    assert as_command(up).binary and as_command(down).binary  # type: ignore[union-attr]
