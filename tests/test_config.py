@@ -59,7 +59,7 @@ def test_full_config(tmp_path: Path) -> None:
     """,
         )
     )
-    assert c.commands == "x.commands"
+    assert c.name == "X" and c.commands == "x.commands"
     assert c.window.resizable is False and c.window.width == 300
     assert c.security.handles == "per-call" and c.security.command_timeout == 5.0
     assert c.security.csp == {"img-src": ("data:",)}

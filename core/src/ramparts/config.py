@@ -193,9 +193,9 @@ def load_config(app_dir: Path | str) -> AppConfig:
 
     ev = r.sub("events")
     ui_events = ev.str_list("from_ui", "a list of event names", ())
-    for name in ui_events:
-        if not _EVENT.match(name):
-            raise ev.error("from_ui", name, "event names of letters, digits and _.:- (max 64)")
+    for event_name in ui_events:
+        if not _EVENT.match(event_name):
+            raise ev.error("from_ui", event_name, "event names of letters, digits and _.:- (max 64)")
     ev.done()
 
     c = r.sub("capabilities")
