@@ -195,7 +195,7 @@ def load_config(app_dir: Path | str) -> AppConfig:
     ui_events = ev.str_list("from_ui", "a list of event names", ())
     for event_name in ui_events:
         if not _EVENT.match(event_name):
-            raise ev.error("from_ui", event_name, "event names of letters, digits and _.:- (max 64)")
+            raise ev.error("from_ui", event_name, "names of letters, digits and _.:- (max 64)")
     ev.done()
 
     c = r.sub("capabilities")

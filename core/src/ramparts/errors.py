@@ -10,6 +10,7 @@
         ├── NotAllowed             code "not_allowed": no such command, handle or event here
         ├── InvalidArgs            code "invalid_args": arguments do not match the signature
         ├── OutOfScope             code "out_of_scope": the target is outside the granted scope
+        ├── TooLarge               code "too_large": a size limit was hit (file, response)
         ├── CommandTimeout         code "timeout": the command did not finish in time
         └── CommandFailed          code "failed": the command raised; message is safe to show
 
@@ -34,6 +35,7 @@ __all__ = [
     "OutOfScope",
     "PluginError",
     "RampartsError",
+    "TooLarge",
 ]
 
 
@@ -107,6 +109,10 @@ class InvalidArgs(CommandError):
 
 class OutOfScope(CommandError):
     code = "out_of_scope"
+
+
+class TooLarge(CommandError):
+    code = "too_large"
 
 
 class CommandTimeout(CommandError):

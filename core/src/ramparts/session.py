@@ -19,6 +19,7 @@ import attrs
 
 from .commands import Command
 from .protocol import ReplayWindow, Unserializable, encode_channel_reply
+from .scope import Grants
 
 __all__ = ["Registry", "Route", "WindowSession"]
 
@@ -59,6 +60,8 @@ class WindowSession:
     :ivar window: the window's label.
     :ivar key: the 32-byte session key (random per session, never reused).
     :ivar stats: counters of rejected messages by reason (for logs and tests).
+    :ivar grants: paths added to this session's scopes at run time (see
+        :class:`ramparts.scope.Grants`); they die with the session.
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class WindowSession:
         self.replay = ReplayWindow()
         self.stats: Counter[str] = Counter()
         self.closed = False
+        self.grants = Grants()
         self._send = send
         self._lock = threading.Lock()
         self._handles: dict[str, Route] = {}

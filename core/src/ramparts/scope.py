@@ -1,0 +1,373 @@
+"""Path scopes: deny-by-default allow/deny globs over canonical paths.
+
+Shared by every capability that touches the file system (fs, shell's working
+directories, dialog grants). The rules, in the order they are applied:
+
+1. The requested path must be a string without NUL, at most 4096 bytes, each part at
+   most 255 bytes, and without a ``..`` part (checked before anything else).
+2. A leading ``$VARIABLE`` (``$APPDATA``, ``$HOME``, ...; see :data:`BASE_DIRS`) is
+   expanded; the result must be absolute.
+3. The path is made canonical: every symlink resolved (``os.path.realpath``).
+4. **Deny wins**: a deny pattern matching the canonical path (or the path as asked,
+   before symlinks were resolved) refuses it. Deny patterns ignore case and Unicode
+   normalization, so ``SECRET`` or a decomposed ``é`` cannot slip past them.
+5. The canonical path must match an allow pattern, or a grant made at run time for
+   this session (:class:`Grants`), else ``out_of_scope``.
+
+Globs: ``*`` matches within one path part and never a leading dot (unless the pattern
+has one there); ``**`` matches any number of parts, dotted ones included; ``?`` is one
+character within a part. Patterns match the whole path.
+
+Opening: :func:`open_checked` opens the checked canonical path with ``O_NOFOLLOW`` and
+then confirms, from the descriptor, that the file opened is the one that was checked,
+so a symlink swapped in between the check and the open is caught.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+import sys
+import tempfile
+import threading
+import unicodedata
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .capability import ConfigContext
+from .errors import CommandError, CommandFailed, InvalidArgs, OutOfScope
+
+__all__ = [
+    "BASE_DIRS",
+    "Grants",
+    "PathScope",
+    "base_dirs",
+    "check_path_syntax",
+    "compile_glob",
+    "open_checked",
+    "open_dir_checked",
+    "os_error",
+]
+
+MAX_PATH = 4096
+MAX_PART = 255
+
+#: The base-directory variables a pattern (or a requested path) may start with.
+BASE_DIRS = (
+    "APPDATA",
+    "APPCONFIG",
+    "APPCACHE",
+    "APPLOG",
+    "HOME",
+    "DOCUMENT",
+    "DOWNLOAD",
+    "DESKTOP",
+    "TEMP",
+    "RESOURCE",
+)
+_VAR = re.compile(r"^\$([A-Z]+)(?=/|$)")
+
+
+def base_dirs(identifier: str, resource_dir: Path) -> dict[str, Path]:
+    """The base directories for this OS (platformdirs), keyed by variable name.
+
+    App directories are keyed by the app's identifier, e.g. on Linux
+    ``$APPDATA = ~/.local/share/<identifier>``.
+    """
+    import platformdirs
+
+    return {
+        "APPDATA": Path(platformdirs.user_data_dir(identifier, appauthor=False)),
+        "APPCONFIG": Path(platformdirs.user_config_dir(identifier, appauthor=False)),
+        "APPCACHE": Path(platformdirs.user_cache_dir(identifier, appauthor=False)),
+        "APPLOG": Path(platformdirs.user_log_dir(identifier, appauthor=False)),
+        "HOME": Path.home(),
+        "DOCUMENT": Path(platformdirs.user_documents_dir()),
+        "DOWNLOAD": Path(platformdirs.user_downloads_dir()),
+        "DESKTOP": Path(platformdirs.user_desktop_dir()),
+        "TEMP": Path(tempfile.gettempdir()),
+        "RESOURCE": resource_dir,
+    }
+
+
+def _fold(text: str) -> str:
+    """What deny patterns compare: case- and normalization-insensitive."""
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def compile_glob(pattern: str, *, fold: bool = False) -> re.Pattern[str]:
+    """Compile an absolute glob into a regex over whole paths (see module docs)."""
+    if fold:
+        pattern = _fold(pattern)
+    out = []
+    i = 0
+    at_part_start = True
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            # "/**/" also matches "/" (zero parts); a trailing "/**" matches the dir itself.
+            if pattern.startswith("**/", i):
+                out.append("(?:.*/)?")
+                i += 3
+            else:
+                out.append(".*")
+                i += 2
+            at_part_start = True
+            continue
+        if c == "*":
+            out.append("(?!\\.)[^/]*" if at_part_start else "[^/]*")
+        elif c == "?":
+            out.append("(?!\\.)[^/]" if at_part_start else "[^/]")
+        else:
+            out.append(re.escape(c))
+        at_part_start = c == "/"
+        i += 1
+    regex = "".join(out)
+    if regex.endswith("/.*"):
+        regex = regex[: -len("/.*")] + "(?:/.*)?"
+    return re.compile(regex, re.DOTALL)
+
+
+def check_path_syntax(path: Any, where: str = "path") -> str:
+    """Rule 1: refuse what is malformed before touching the file system."""
+    if not isinstance(path, str):
+        raise InvalidArgs(f"{where}: expected a path string")
+    if "\x00" in path:
+        raise InvalidArgs(f"{where}: a path cannot contain a NUL byte")
+    if not path:
+        raise InvalidArgs(f"{where}: the path is empty")
+    encoded = os.fsencode(path) if _encodable(path) else None
+    if encoded is None:
+        raise InvalidArgs(f"{where}: the path is not valid text for this system")
+    if len(encoded) > MAX_PATH:
+        raise InvalidArgs(f"{where}: the path is longer than {MAX_PATH} bytes")
+    parts = path.replace("\\", "/").split("/") if sys.platform == "win32" else path.split("/")
+    if ".." in parts:
+        raise InvalidArgs(f"{where}: '..' is not allowed in a path")
+    if any(len(os.fsencode(p)) > MAX_PART for p in parts):
+        raise InvalidArgs(f"{where}: a path part is longer than {MAX_PART} bytes")
+    return path
+
+
+def _encodable(path: str) -> bool:
+    try:
+        os.fsencode(path)
+    except UnicodeError:
+        return False
+    return True
+
+
+@attrs.define
+class Grants:
+    """Paths added to one session's scope at run time (e.g. a file picked in a dialog).
+
+    Grants belong to a :class:`~ramparts.session.WindowSession` (``session.grants``) and
+    die with it: another window, or the same window after a reload, does not see them.
+    Deny patterns still win over grants.
+    """
+
+    _exact: set[str] = attrs.field(factory=set)
+    _trees: set[str] = attrs.field(factory=set)
+    _lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def add_path(self, path: str | os.PathLike[str], *, recursive: bool = False) -> str:
+        """Grant exactly ``path`` (its canonical form), or its whole tree if ``recursive``.
+
+        :return: the canonical path that was granted.
+        """
+        canonical = os.path.realpath(os.fspath(path))
+        with self._lock:
+            (self._trees if recursive else self._exact).add(canonical)
+        return canonical
+
+    def covers(self, canonical: str) -> bool:
+        with self._lock:
+            if canonical in self._exact or canonical in self._trees:
+                return True
+            return any(canonical.startswith(t.rstrip("/") + "/") for t in self._trees)
+
+    def __len__(self) -> int:
+        return len(self._exact) + len(self._trees)
+
+
+@attrs.frozen
+class PathScope:
+    """Allow and deny globs, already expanded to absolute patterns."""
+
+    allow: tuple[str, ...]
+    deny: tuple[str, ...]
+    dirs: Mapping[str, Path] = attrs.field(repr=False)
+    _allow_re: tuple[re.Pattern[str], ...] = attrs.field(init=False, repr=False)
+    _deny_re: tuple[re.Pattern[str], ...] = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_allow_re", tuple(compile_glob(p) for p in self.allow))
+        object.__setattr__(self, "_deny_re", tuple(compile_glob(p, fold=True) for p in self.deny))
+
+    @classmethod
+    def from_config(
+        cls, table: Mapping[str, Any], ctx: ConfigContext, key: str = "scope"
+    ) -> PathScope:
+        """Read ``[<capability>.scope]`` with ``allow`` and ``deny`` lists of patterns."""
+        raw = table.get(key, {})
+        if not isinstance(raw, dict):
+            raise ctx.error(key, raw, "a table with 'allow' and 'deny' lists of path patterns")
+        unknown = sorted(set(raw) - {"allow", "deny"})
+        if unknown:
+            raise ctx.error(f"{key}.{unknown[0]}", raw[unknown[0]], "no such key (allow, deny)")
+        dirs = base_dirs(ctx.identifier, ctx.app_dir)
+        lists: dict[str, list[str]] = {}
+        for which in ("allow", "deny"):
+            patterns = raw.get(which, [])
+            if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+                raise ctx.error(f"{key}.{which}", patterns, "a list of path patterns")
+            expanded = []
+            for p in patterns:
+                try:
+                    expanded.append(expand_pattern(p, dirs))
+                except ValueError as e:
+                    raise ctx.error(f"{key}.{which}", p, str(e)) from None
+            lists[which] = expanded
+        return cls(tuple(lists["allow"]), tuple(lists["deny"]), dirs)
+
+    def resolve(
+        self,
+        path: Any,
+        grants: Grants | None = None,
+        *,
+        where: str = "path",
+        follow_final: bool = True,
+    ) -> Path:
+        """Apply rules 1-5 and return the canonical path, or raise a ``CommandError``.
+
+        :param follow_final: resolve a symlink in the last part too (reads and writes go
+            to the link's target). ``False`` for operations on the link itself (remove,
+            rename): only the parent is resolved.
+        """
+        check_path_syntax(path, where)
+        expanded = self.expand(path, where)
+        literal = os.path.normpath(expanded)
+        if follow_final:
+            canonical = os.path.realpath(expanded)
+        else:
+            head, tail = os.path.split(literal)
+            canonical = os.path.join(os.path.realpath(head), tail)
+        if self.denies(canonical) or self.denies(literal):
+            raise OutOfScope(f"{where}: {path} is denied by this app's scope")
+        if any(r.fullmatch(canonical) for r in self._allow_re):
+            return Path(canonical)
+        if grants is not None and grants.covers(canonical):
+            return Path(canonical)
+        raise OutOfScope(f"{where}: {path} is outside this app's scope")
+
+    def denies(self, path: str) -> bool:
+        folded = _fold(path)
+        return any(r.fullmatch(folded) for r in self._deny_re)
+
+    def allows(self, canonical: str, grants: Grants | None = None) -> bool:
+        """Is an already-canonical path in scope (used to filter directory listings)?"""
+        if self.denies(canonical):
+            return False
+        if any(r.fullmatch(canonical) for r in self._allow_re):
+            return True
+        return grants is not None and grants.covers(canonical)
+
+    def expand(self, path: str, where: str = "path") -> str:
+        m = _VAR.match(path)
+        if m:
+            name = m.group(1)
+            if name not in self.dirs:
+                raise InvalidArgs(f"{where}: unknown base directory ${name}")
+            path = str(self.dirs[name]) + path[m.end() :]
+        if not os.path.isabs(path):
+            raise InvalidArgs(f"{where}: give an absolute path or start with $APPDATA, $HOME, ...")
+        return path
+
+
+def expand_pattern(pattern: str, dirs: Mapping[str, Path]) -> str:
+    """``$APPDATA/**`` -> ``/home/u/.local/share/<id>/**`` (canonical base directory)."""
+    m = _VAR.match(pattern)
+    if m:
+        if m.group(1) not in dirs:
+            raise ValueError(f"a pattern starting with one of ${', $'.join(BASE_DIRS)}")
+        # The base directory itself may be a symlink: match what paths resolve to.
+        pattern = os.path.realpath(dirs[m.group(1)]) + pattern[m.end() :]
+    if not os.path.isabs(pattern):
+        raise ValueError("an absolute pattern or one starting with $APPDATA, $HOME, ...")
+    if ".." in pattern.split("/"):
+        raise ValueError("a pattern without '..'")
+    return pattern
+
+
+def open_checked(canonical: Path, flags: int, mode: int = 0o666, *, regular: bool = True) -> int:
+    """Open a checked canonical path and prove the descriptor is that file.
+
+    ``O_NOFOLLOW`` refuses a symlink swapped in for the last part; the descriptor's real
+    path (``/proc/self/fd`` on Linux, else device and inode) catches a swapped parent.
+    ``O_NONBLOCK`` keeps FIFOs from hanging the open; ``regular`` then refuses anything
+    that is not a regular file (FIFOs, devices such as ``/dev/zero``, sockets).
+    """
+    extra = 0
+    for name in ("O_NOFOLLOW", "O_CLOEXEC", "O_NONBLOCK"):
+        extra |= getattr(os, name, 0)
+    try:
+        fd = os.open(canonical, flags | extra, mode)
+    except OSError as e:
+        raise os_error(e, canonical) from None
+    try:
+        st = os.fstat(fd)
+        if regular and not stat.S_ISREG(st.st_mode):
+            raise InvalidArgs(f"{canonical} is not a regular file")
+        _confirm(fd, canonical, st)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _confirm(fd: int, canonical: Path, st: os.stat_result) -> None:
+    proc = f"/proc/self/fd/{fd}"
+    if os.path.exists(proc):
+        if os.readlink(proc) != str(canonical):
+            raise OutOfScope(f"{canonical} changed while it was being opened")
+        return
+    try:
+        now = os.stat(canonical, follow_symlinks=False)
+    except OSError:
+        raise OutOfScope(f"{canonical} changed while it was being opened") from None
+    if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+        raise OutOfScope(f"{canonical} changed while it was being opened")
+
+
+def open_dir_checked(canonical: Path) -> int:
+    """Open a checked directory (for ``*at`` operations) and prove it is that directory."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    fd = open_checked(canonical, flags, regular=False)
+    if not stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InvalidArgs(f"{canonical} is not a directory")
+    return fd
+
+
+def os_error(e: OSError, path: Path | str) -> CommandError:
+    """A clear ``CommandError`` for an ``OSError`` on a checked path."""
+    if e.errno == errno.ELOOP:
+        return OutOfScope(f"{path} is a symlink that appeared after the scope check")
+    if e.errno == errno.ENOENT:
+        return CommandFailed(f"{path} does not exist", data={"errno": "ENOENT"})
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return CommandFailed(f"{path}: permission denied", data={"errno": "EACCES"})
+    if e.errno == errno.EISDIR:
+        return InvalidArgs(f"{path} is a directory")
+    if e.errno == errno.ENOTDIR:
+        return InvalidArgs(f"a parent of {path} is not a directory")
+    if e.errno == errno.ENXIO:
+        return InvalidArgs(f"{path} is not a regular file")
+    return CommandFailed(f"{path}: {os.strerror(e.errno or 0)}")

@@ -1,0 +1,351 @@
+"""The ``fs`` capability: file access inside the app's declared scope.
+
+Every path goes through the core's :class:`ramparts.scope.PathScope` (deny wins,
+canonical paths, no ``..``) plus the session's run-time grants; every open proves the
+descriptor is the checked file. Writes are atomic: a temporary file in the same
+directory, flushed and fsynced, then renamed over the target (its permissions kept).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import secrets
+import shutil
+import stat as st
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, TypedDict
+
+import attrs
+
+import ramparts
+from ramparts import CallContext, Capability, ConfigContext, InvalidArgs, OutOfScope, command
+from ramparts.errors import TooLarge
+from ramparts.scope import PathScope, open_checked, open_dir_checked, os_error
+
+__all__ = ["FsState", "ramparts_capability"]
+
+DEFAULT_MAX_READ = 64 * 1024 * 1024
+_CHUNK = 1024 * 1024
+_APP_DIRS = ("APPDATA", "APPCONFIG", "APPCACHE", "APPLOG")
+
+
+@attrs.frozen
+class FsState:
+    scope: PathScope
+    max_read_bytes: int
+
+
+def configure(table: Mapping[str, Any], ctx: ConfigContext) -> FsState:
+    unknown = sorted(set(table) - {"scope", "max_read_bytes"})
+    if unknown:
+        raise ctx.error(unknown[0], table[unknown[0]], "no such key (scope, max_read_bytes)")
+    cap = table.get("max_read_bytes", DEFAULT_MAX_READ)
+    if not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0:
+        raise ctx.error("max_read_bytes", cap, "a whole number of bytes > 0")
+    return FsState(PathScope.from_config(table, ctx), cap)
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _resolve(
+    ctx: CallContext, path: str, *, where: str = "path", follow_final: bool = True
+) -> Path:
+    state: FsState = ctx.state
+    return state.scope.resolve(path, ctx.session.grants, where=where, follow_final=follow_final)
+
+
+def _read_all(ctx: CallContext, canonical: Path) -> bytes:
+    limit = ctx.state.max_read_bytes
+    fd = open_checked(canonical, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        if size > limit:
+            raise TooLarge(f"{canonical} is {size} bytes; this app reads at most {limit}")
+        # Read to EOF (sizes of procfs-like files lie) but never past the limit.
+        buf = bytearray()
+        while True:
+            chunk = os.read(fd, min(max(size, _CHUNK), limit + 1 - len(buf)) or 1)
+            if not chunk:
+                return bytes(buf)
+            buf += chunk
+            if len(buf) > limit:
+                raise TooLarge(f"{canonical} is larger than {limit} bytes")
+    finally:
+        os.close(fd)
+
+
+def _codec(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise InvalidArgs(f"encoding: unknown encoding {encoding!r}") from None
+
+
+def _atomic_write(canonical: Path, chunks: Iterable[bytes]) -> None:
+    """Write all of ``chunks`` to ``canonical`` or leave the old file untouched."""
+    dfd = open_dir_checked(canonical.parent)
+    try:
+        name = canonical.name
+        try:
+            old = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            old = None
+        if old is not None and not st.S_ISREG(old.st_mode):
+            raise InvalidArgs(f"{canonical} exists and is not a regular file")
+        tmp = f".ramparts-{secrets.token_hex(8)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(tmp, flags, 0o666, dir_fd=dfd)
+        except OSError as e:
+            raise os_error(e, canonical.parent) from None
+        try:
+            try:
+                for chunk in chunks:
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                if old is not None:
+                    os.fchmod(fd, st.S_IMODE(old.st_mode))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dfd)
+            raise
+        os.fsync(dfd)  # make the rename itself durable
+    except OSError as e:
+        raise os_error(e, canonical) from None
+    finally:
+        os.close(dfd)
+
+
+def _file_chunks(fd: int) -> Iterator[bytes]:
+    while chunk := os.read(fd, _CHUNK):
+        yield chunk
+
+
+class Entry(TypedDict):
+    name: str
+    kind: str
+    size: int
+
+
+def _kind(mode: int) -> str:
+    if st.S_ISDIR(mode):
+        return "dir"
+    if st.S_ISREG(mode):
+        return "file"
+    if st.S_ISLNK(mode):
+        return "symlink"
+    return "other"
+
+
+# -- commands ------------------------------------------------------------------------
+
+
+@command
+def read_text(ctx: CallContext, path: str, encoding: str = "utf-8") -> str:
+    """Read a whole text file."""
+    data = _read_all(ctx, _resolve(ctx, path))
+    try:
+        return data.decode(_codec(encoding))
+    except UnicodeDecodeError as e:
+        raise InvalidArgs(f"{path} is not valid {encoding} text (byte {e.start})") from None
+
+
+@command
+def read_bytes(ctx: CallContext, path: str) -> bytes:
+    """Read a whole file as raw bytes (a ``Uint8Array`` in JS)."""
+    return _read_all(ctx, _resolve(ctx, path))
+
+
+@command
+def write_text(ctx: CallContext, path: str, contents: str, encoding: str = "utf-8") -> None:
+    """Replace a file's contents atomically (create it if missing)."""
+    try:
+        data = contents.encode(_codec(encoding))
+    except UnicodeEncodeError as e:
+        raise InvalidArgs(f"contents cannot be written as {encoding}: {e.reason}") from None
+    _atomic_write(_resolve(ctx, path), [data])
+
+
+@command
+def write_bytes(ctx: CallContext, path: str, data: bytes) -> None:
+    """Replace a file's contents with raw bytes, atomically."""
+    _atomic_write(_resolve(ctx, path), [data])
+
+
+@command
+def append_text(ctx: CallContext, path: str, contents: str, encoding: str = "utf-8") -> None:
+    """Append to a text file (created if missing). One ``O_APPEND`` write, then fsync."""
+    data = contents.encode(_codec(encoding))
+    canonical = _resolve(ctx, path)
+    fd = open_checked(canonical, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@command
+def list_dir(ctx: CallContext, path: str) -> list[Entry]:
+    """The entries of a directory that are themselves in scope, sorted by name."""
+    canonical = _resolve(ctx, path)
+    scope: PathScope = ctx.state.scope
+    dfd = open_dir_checked(canonical)
+    entries: list[Entry] = []
+    try:
+        with os.scandir(dfd) as it:
+            for e in it:
+                child = os.path.join(canonical, e.name)
+                if not scope.allows(child, ctx.session.grants):
+                    continue
+                info = e.stat(follow_symlinks=False)
+                entries.append({"name": e.name, "kind": _kind(info.st_mode), "size": info.st_size})
+    except OSError as e:
+        raise os_error(e, canonical) from None
+    finally:
+        os.close(dfd)
+    return sorted(entries, key=lambda x: x["name"])
+
+
+@command
+def stat(ctx: CallContext, path: str) -> dict[str, Any]:
+    """Size, kind, permissions and modification time (seconds since the epoch)."""
+    canonical = _resolve(ctx, path)
+    try:
+        info = os.stat(canonical, follow_symlinks=False)
+    except OSError as e:
+        raise os_error(e, canonical) from None
+    return {
+        "size": info.st_size,
+        "kind": _kind(info.st_mode),
+        "mode": st.S_IMODE(info.st_mode),
+        "modified": info.st_mtime,
+        "readonly": not os.access(canonical, os.W_OK, follow_symlinks=False),
+    }
+
+
+@command
+def exists(ctx: CallContext, path: str) -> bool:
+    """Whether the path exists. Out-of-scope paths are an error, not ``false``."""
+    return os.path.lexists(_resolve(ctx, path))
+
+
+@command
+def mkdir(ctx: CallContext, path: str, parents: bool = True) -> None:
+    """Create a directory (and missing parents that are in scope, or app directories)."""
+    canonical = _resolve(ctx, path)
+    scope: PathScope = ctx.state.scope
+    app_dirs = {os.path.realpath(scope.dirs[d]) for d in _APP_DIRS if d in scope.dirs}
+    missing = []
+    current = canonical
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    if len(missing) > 1 and not parents:
+        raise InvalidArgs(f"{missing[-1]} does not exist; pass parents: true to create it")
+    for d in reversed(missing):
+        allowed = scope.allows(str(d), ctx.session.grants) or str(d) in app_dirs
+        if d != canonical and not allowed:
+            raise OutOfScope(f"creating {path} would create {d}, which is outside this app's scope")
+        try:
+            os.mkdir(d)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise os_error(e, d) from None
+    if not canonical.is_dir():
+        raise InvalidArgs(f"{path} exists and is not a directory")
+
+
+@command
+def remove(ctx: CallContext, path: str, recursive: bool = False) -> None:
+    """Remove a file or symlink; a directory only with ``recursive: true``."""
+    target = _resolve(ctx, path, follow_final=False)
+    try:
+        info = os.lstat(target)
+    except OSError as e:
+        raise os_error(e, target) from None
+    if not st.S_ISDIR(info.st_mode):
+        try:
+            os.unlink(target)
+        except OSError as e:
+            raise os_error(e, target) from None
+        return
+    if not recursive:
+        raise InvalidArgs(f"{path} is a directory; pass recursive: true to remove it")
+    scope: PathScope = ctx.state.scope
+    for root, dirs, files in os.walk(target):
+        for name in dirs + files:
+            child = os.path.join(root, name)
+            if scope.denies(child):
+                raise OutOfScope(f"{path} holds {child}, which this app's scope denies")
+    try:
+        shutil.rmtree(target)  # fd-based on Linux: does not follow symlinks out
+    except OSError as e:
+        raise os_error(e, target) from None
+
+
+@command
+def rename(ctx: CallContext, src: str, dst: str) -> None:
+    """Move a file or directory (replacing a file at ``dst``)."""
+    a = _resolve(ctx, src, where="src", follow_final=False)
+    b = _resolve(ctx, dst, where="dst", follow_final=False)
+    try:
+        os.replace(a, b)
+    except OSError as e:
+        raise os_error(e, a) from None
+
+
+@command
+def copy(ctx: CallContext, src: str, dst: str) -> None:
+    """Copy a file's contents to ``dst`` (atomically replaced or created)."""
+    a = _resolve(ctx, src, where="src")
+    b = _resolve(ctx, dst, where="dst")
+    fd = open_checked(a, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        if size > ctx.state.max_read_bytes:
+            limit = ctx.state.max_read_bytes
+            raise TooLarge(f"{src} is {size} bytes; this app copies at most {limit}")
+        _atomic_write(b, _file_chunks(fd))
+    finally:
+        os.close(fd)
+
+
+COMMANDS = [
+    read_text,
+    read_bytes,
+    write_text,
+    write_bytes,
+    append_text,
+    list_dir,
+    stat,
+    exists,
+    mkdir,
+    remove,
+    rename,
+    copy,
+]
+
+
+@ramparts.hookimpl
+def ramparts_capability() -> Capability:
+    return Capability(
+        name="fs",
+        commands=COMMANDS,
+        configure=configure,
+        description="files inside the declared scope; atomic writes",
+    )
