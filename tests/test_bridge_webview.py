@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import read_keylog, write_app
+
 from ramparts.protocol import sign_binary
 from ramparts.testing import PageError, eval_in_app
 
@@ -382,3 +383,20 @@ def test_page_errors_and_timeouts_fail_clearly(app_dir: Path) -> None:
     with pytest.raises(PageError) as err:
         eval_in_app(app_dir, "return ramparts.invoke('sample.boom', {});")
     assert "--eval failed: failed: RampartsError: sample.boom failed" in err.value.stderr
+
+
+def test_a_reload_is_a_new_session_with_a_working_bridge(tmp_path: Path) -> None:
+    reload_once = (
+        "if (!sessionStorage.getItem('r')) { sessionStorage.setItem('r', '1'); location.reload(); }"
+        " else { window.reloaded = true; }"
+    )
+    app_dir = write_app(tmp_path / "app", files={"app.js": reload_once})
+    keylog = tmp_path / "keys.log"
+    result = eval_in_app(
+        app_dir,
+        "return [window.reloaded === true, await ramparts.invoke('add', {a: 1, b: 2})];",
+        env={"RAMPARTS_KEYLOG": str(keylog)},
+    )
+    assert result == [True, 3]
+    sessions = read_keylog(keylog)
+    assert len(sessions) == 2 and sessions[0]["key"] != sessions[1]["key"]
