@@ -105,7 +105,7 @@ class Dispatcher:
             return msg
         except ProtocolError as e:
             session.stats[e.reason] += 1
-            log.warning("bridge: rejected a message in window %r: %s", session.window, e.reason)
+            _log_rejection(session, e.reason)
             raise
         except Exception:  # the decoder must never take the app down
             session.stats["decoder-error"] += 1
@@ -213,10 +213,20 @@ class Dispatcher:
         reg = session.registry
         if msg.event not in reg.ui_events:
             session.stats["undeclared-event"] += 1
-            log.warning("bridge: the page emitted undeclared event %r", msg.event)
+            _log_rejection(session, "undeclared-event")
             return
         for handler in reg.event_handlers.get(msg.event, ()):
             self._pool.submit(_safe_event, handler, session, msg.event, msg.payload)
+
+
+def _log_rejection(session: WindowSession, reason: str) -> None:
+    """Log the 1st, 2nd, 4th, 8th... rejection of each kind: a hostile page cannot flood
+    the log, and every kind of rejection still shows up (counts are in session.stats)."""
+    n = session.stats[reason]
+    if n & (n - 1) == 0:
+        log.warning(
+            "bridge: rejected a message in window %r: %s (%d so far)", session.window, reason, n
+        )
 
 
 def _safe_event(
