@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from ramparts.config import load_config
 from ramparts.errors import ConfigError
 

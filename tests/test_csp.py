@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ramparts.csp import DEFAULT_CSP, merge_csp, parse_csp, render_csp
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from ramparts.commands import as_command, command
 from ramparts.dispatch import Dispatcher
 from ramparts.errors import NotAllowed

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from conftest import write_app
+from typer.testing import CliRunner
+
 from ramparts.cli import app as cli
 from ramparts.errors import ConfigError, PluginError
-from typer.testing import CliRunner
 
 PROBE = """
 import json, sys

@@ -6,6 +6,7 @@ import json
 import secrets
 
 import pytest
+
 from ramparts.protocol import (
     ProtocolError,
     ReplayWindow,

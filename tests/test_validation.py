@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 import attrs
 import pytest
+
 from ramparts.commands import as_command, command
 from ramparts.errors import InvalidArgs
 from ramparts.validation import compile_hint

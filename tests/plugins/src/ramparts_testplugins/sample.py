@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+
 import ramparts
 from ramparts import CallContext, Capability, ConfigContext, OutOfScope, command
 
