@@ -113,7 +113,7 @@ def test_forged_and_malformed_messages_are_rejected(app_dir: Path) -> None:
     result = eval_in_app(
         app_dir,
         """
-        const post = (body) => fetch("/.ramparts/ipc", { method: "POST", body })
+        const post = (body) => fetch("/.ramparts/ipc?n=" + body.length, { method: "POST", body })
           .then((r) => r.status, () => "network-error");
         const header = new TextEncoder().encode(JSON.stringify({ s: 1, h: "x", c: "y", a: {}, b: [] }));
         const forged = new Uint8Array(36 + header.length);
@@ -167,7 +167,8 @@ def _with_messages(
         }
         const bytes = (hex) => new Uint8Array(hex.match(/../g).map((h) => parseInt(h, 16)));
         const post = async (name) => {
-          const r = await fetch("/.ramparts/ipc", { method: "POST", body: bytes(messages[name]) })
+          const body = bytes(messages[name]);
+          const r = await fetch("/.ramparts/ipc?n=" + body.length, { method: "POST", body })
             .catch(() => null);
           if (!r) return "network-error";
           if (r.status !== 200) return r.status;
@@ -400,3 +401,26 @@ def test_a_reload_is_a_new_session_with_a_working_bridge(tmp_path: Path) -> None
     assert result == [True, 3]
     sessions = read_keylog(keylog)
     assert len(sessions) == 2 and sessions[0]["key"] != sessions[1]["key"]
+
+
+def test_large_binary_round_trips_are_exact(app_dir: Path) -> None:
+    """Bodies far larger than one read chunk (Qt's request-body device repeats its first
+    chunk when read in pieces: this caught that)."""
+    result = eval_in_app(
+        app_dir,
+        """
+        const out = {};
+        for (const n of [16 * 1024 + 1, 1 << 20, 12 * 1024 * 1024 + 3]) {
+          const d = new Uint8Array(n);
+          crypto.getRandomValues(d.subarray(0, 65536));
+          for (let i = 65536; i < n; i++) d[i] = (i * 7) & 255;
+          const b = await ramparts.sample.echo_bytes({ data: d });
+          let same = b.length === n;
+          for (let i = 0; same && i < n; i++) same = b[i] === d[i];
+          out[n] = same;
+        }
+        return out;
+        """,
+        timeout=60,
+    )
+    assert result == {"16385": True, "1048576": True, str(12 * 1024 * 1024 + 3): True}

@@ -40,7 +40,8 @@ __all__ = [
 ]
 
 MAX_CHANNEL_MESSAGE = 32 * 1024 * 1024
-MAX_BINARY_MESSAGE = 1024 * 1024 * 1024
+#: Largest binary-carrier body accepted (the webview allocates it before the MAC check).
+MAX_BINARY_MESSAGE = 512 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 _MAC_LEN = 32
 _B64_MAC_LEN = 43  # base64url of 32 bytes, no padding

@@ -7,7 +7,17 @@ from collections.abc import Callable
 from typing import Any
 
 from PyQt6 import sip
-from PyQt6.QtCore import QBuffer, QByteArray, QFile, QIODevice, QObject, QUrl, pyqtSignal, pyqtSlot
+from PyQt6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QFile,
+    QIODevice,
+    QObject,
+    QUrl,
+    QUrlQuery,
+    pyqtSignal,
+    pyqtSlot,
+)
 from PyQt6.QtWebChannel import QWebChannel
 from PyQt6.QtWebEngineCore import (
     QWebEnginePage,
@@ -22,6 +32,7 @@ from PyQt6.QtWidgets import QApplication
 
 from ..errors import BackendError
 from ..host import IPC_PATH, SCHEME, WindowHost
+from ..protocol import MAX_BINARY_MESSAGE
 
 __all__ = ["QtBackend"]
 
@@ -115,11 +126,10 @@ class _SchemeHandler(QWebEngineUrlSchemeHandler):
             if method != "POST":
                 job.fail(QWebEngineUrlRequestJob.Error.RequestDenied)
                 return
-            device = job.requestBody()
-            body = b""
-            if device is not None:
-                device.open(QIODevice.OpenModeFlag.ReadOnly)
-                body = bytes(device.readAll().data())
+            body = _read_body(job.requestBody(), url)
+            if body is None:
+                job.fail(QWebEngineUrlRequestJob.Error.RequestDenied)
+                return
             initiator = job.initiator().toString()
             frames = _same_origin_frames(self.page)
 
@@ -136,6 +146,32 @@ class _SchemeHandler(QWebEngineUrlSchemeHandler):
             {k.encode(): [v.encode()] for k, v in resp.headers.items()}
         )
         _reply(job, resp.mime.encode(), resp.body)
+
+
+def _read_body(device: QIODevice | None, url: QUrl) -> bytes | None:
+    """The request body, or ``None`` if it cannot be read whole.
+
+    Qt WebEngine's request-body device ignores its own offset inside a data element
+    (``ResourceRequestBody::readDataElementBytes`` copies from the element's start on
+    every call), so a body read in several chunks repeats its first chunk and
+    ``readAll()`` never ends. The bootstrap therefore sends the body's length as
+    ``?n=`` and the body is read with one call of exactly that size. The length is
+    only a read size: the MAC over the body decides whether the message is genuine.
+    """
+    query = QUrlQuery(url)
+    try:
+        n = int(query.queryItemValue("n"))
+    except ValueError:
+        return None
+    if not 0 <= n <= MAX_BINARY_MESSAGE:
+        return None
+    if device is None or n == 0:
+        return b"" if n == 0 else None
+    device.open(QIODevice.OpenModeFlag.ReadOnly)
+    body = device.read(n)
+    if body is None or len(body) != n or device.read(1):
+        return None
+    return bytes(body)
 
 
 def _reply(job: QWebEngineUrlRequestJob, mime: bytes, data: bytes) -> None:

@@ -180,7 +180,9 @@
     let pos = 36 + hj.length;
     for (const s of segs) { apply(u8Set, body, [s, pos]); pos += s.length; }
     apply(u8Set, body, [await mac(0x42, apply(u8Sub, body, [32])), 0]);
-    const resp = await apply(fetchF, win, [CONFIG.ipcUrl, { method: "POST", body, cache: "no-store" }]);
+    // ?n= is the body length: Qt can only read a request body in one piece of known size.
+    const url = CONFIG.ipcUrl + "?n=" + total;
+    const resp = await apply(fetchF, win, [url, { method: "POST", body, cache: "no-store" }]);
     const buf = await apply(respArrayBuffer, resp, []);
     if (apply(respStatus, resp, []) !== 200) throw new RampartsError("rejected", "the bridge rejected the message");
     const hlen = apply(dvGetU32, new DV(buf), [0]);
