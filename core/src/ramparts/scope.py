@@ -308,7 +308,8 @@ def open_checked(canonical: Path, flags: int, mode: int = 0o666, *, regular: boo
     """Open a checked canonical path and prove the descriptor is that file.
 
     ``O_NOFOLLOW`` refuses a symlink swapped in for the last part; the descriptor's real
-    path (``/proc/self/fd`` on Linux, else device and inode) catches a swapped parent.
+    path (``/proc/self/fd`` on Linux; elsewhere device, inode and a path that still
+    resolves to itself) catches a swapped parent.
     ``O_NONBLOCK`` keeps FIFOs from hanging the open; ``regular`` then refuses anything
     that is not a regular file (FIFOs, devices such as ``/dev/zero``, sockets).
     """
@@ -318,6 +319,9 @@ def open_checked(canonical: Path, flags: int, mode: int = 0o666, *, regular: boo
     try:
         fd = os.open(canonical, flags | extra, mode)
     except OSError as e:
+        if e.errno == errno.ENOTDIR and os.path.islink(canonical):
+            # O_DIRECTORY | O_NOFOLLOW on a symlink fails with ENOTDIR, not ELOOP.
+            e = OSError(errno.ELOOP, os.strerror(errno.ELOOP))
         raise os_error(e, canonical) from None
     try:
         st = os.fstat(fd)
@@ -338,11 +342,15 @@ def _confirm(fd: int, canonical: Path, st: os.stat_result) -> None:
         if os.readlink(proc) != str(canonical):
             raise OutOfScope(f"{canonical} changed while it was being opened")
         return
+    # No /proc (macOS, BSD): device and inode alone cannot see a parent that was swapped
+    # for a symlink (the path still leads to the opened file), so the path must also
+    # still resolve to itself.
     try:
         now = os.stat(canonical, follow_symlinks=False)
+        real = os.path.realpath(canonical)
     except OSError:
         raise OutOfScope(f"{canonical} changed while it was being opened") from None
-    if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+    if real != str(canonical) or (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
         raise OutOfScope(f"{canonical} changed while it was being opened")
 
 

@@ -80,9 +80,34 @@ def _read_all(ctx: CallContext, canonical: Path) -> bytes:
 
 def _codec(encoding: str) -> str:
     try:
-        return codecs.lookup(encoding).name
-    except LookupError:
-        raise InvalidArgs(f"encoding: unknown encoding {encoding!r}") from None
+        name = codecs.lookup(encoding).name
+        "".encode(name)  # bytes-to-bytes codecs (base64, rot13, zlib) refuse str here
+    except (LookupError, UnicodeError):  # UnicodeError: the "undefined" codec
+        raise InvalidArgs(f"encoding: unknown text encoding {encoding!r}") from None
+    return name
+
+
+def _check_tree(ctx: CallContext, root: Path, path: str, moved_to: Path | None = None) -> None:
+    """Refuse to remove or move a directory that holds anything outside the scope.
+
+    Every entry under ``root`` must be in scope (and not denied); when the tree is moved,
+    its new name under ``moved_to`` must be in scope too.
+    """
+    scope: PathScope = ctx.state.scope
+    grants = ctx.session.grants
+
+    def fail(e: OSError) -> None:
+        raise os_error(e, e.filename or root)
+
+    for parent, dirs, files in os.walk(root, onerror=fail):
+        for name in dirs + files:
+            child = os.path.join(parent, name)
+            if not scope.allows(child, grants):
+                raise OutOfScope(f"{path} holds {child}, which is outside this app's scope")
+            if moved_to is not None:
+                dest = os.path.join(moved_to, os.path.relpath(child, root))
+                if not scope.allows(dest, grants):
+                    raise OutOfScope(f"moving {path} would put {dest} outside this app's scope")
 
 
 def _atomic_write(canonical: Path, chunks: Iterable[bytes]) -> None:
@@ -184,7 +209,10 @@ def write_bytes(ctx: CallContext, path: str, data: bytes) -> None:
 @command
 def append_text(ctx: CallContext, path: str, contents: str, encoding: str = "utf-8") -> None:
     """Append to a text file (created if missing). One ``O_APPEND`` write, then fsync."""
-    data = contents.encode(_codec(encoding))
+    try:
+        data = contents.encode(_codec(encoding))
+    except UnicodeEncodeError as e:
+        raise InvalidArgs(f"contents cannot be written as {encoding}: {e.reason}") from None
     canonical = _resolve(ctx, path)
     fd = open_checked(canonical, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
@@ -274,28 +302,21 @@ def mkdir(ctx: CallContext, path: str, parents: bool = True) -> None:
 def remove(ctx: CallContext, path: str, recursive: bool = False) -> None:
     """Remove a file or symlink; a directory only with ``recursive: true``."""
     target = _resolve(ctx, path, follow_final=False)
+    # Work relative to the checked parent: a parent swapped for a symlink is caught.
+    dfd = open_dir_checked(target.parent)
     try:
-        info = os.lstat(target)
+        info = os.stat(target.name, dir_fd=dfd, follow_symlinks=False)
+        if not st.S_ISDIR(info.st_mode):
+            os.unlink(target.name, dir_fd=dfd)
+            return
+        if not recursive:
+            raise InvalidArgs(f"{path} is a directory; pass recursive: true to remove it")
+        _check_tree(ctx, target, path)
+        shutil.rmtree(target.name, dir_fd=dfd)  # fd-based: does not follow symlinks out
     except OSError as e:
         raise os_error(e, target) from None
-    if not st.S_ISDIR(info.st_mode):
-        try:
-            os.unlink(target)
-        except OSError as e:
-            raise os_error(e, target) from None
-        return
-    if not recursive:
-        raise InvalidArgs(f"{path} is a directory; pass recursive: true to remove it")
-    scope: PathScope = ctx.state.scope
-    for root, dirs, files in os.walk(target):
-        for name in dirs + files:
-            child = os.path.join(root, name)
-            if scope.denies(child):
-                raise OutOfScope(f"{path} holds {child}, which this app's scope denies")
-    try:
-        shutil.rmtree(target)  # fd-based on Linux: does not follow symlinks out
-    except OSError as e:
-        raise os_error(e, target) from None
+    finally:
+        os.close(dfd)
 
 
 @command
@@ -303,10 +324,20 @@ def rename(ctx: CallContext, src: str, dst: str) -> None:
     """Move a file or directory (replacing a file at ``dst``)."""
     a = _resolve(ctx, src, where="src", follow_final=False)
     b = _resolve(ctx, dst, where="dst", follow_final=False)
+    if os.path.isdir(a) and not os.path.islink(a):
+        _check_tree(ctx, a, src, moved_to=b)
+    # Rename between the checked parents: a parent swapped for a symlink is caught.
+    sfd = open_dir_checked(a.parent)
     try:
-        os.replace(a, b)
+        dfd = open_dir_checked(b.parent)
+        try:
+            os.replace(a.name, b.name, src_dir_fd=sfd, dst_dir_fd=dfd)
+        finally:
+            os.close(dfd)
     except OSError as e:
         raise os_error(e, a) from None
+    finally:
+        os.close(sfd)
 
 
 @command
