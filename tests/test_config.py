@@ -121,7 +121,7 @@ def test_full_config(tmp_path: Path) -> None:
         (
             BASE + "[tool.ramparts.events]\nfrom_ui = ['bad name!']\n",
             "tool.ramparts.events.from_ui",
-            "event names",
+            "names of letters",
         ),
         (
             BASE + "[tool.ramparts.capabilities.fs]\nscope = {}\n",
@@ -166,3 +166,75 @@ def test_missing_file_table_and_bad_toml(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.ramparts\n")
     with pytest.raises(ConfigError, match="valid TOML"):
         load_config(tmp_path)
+
+
+WINDOWS = (
+    BASE
+    + """
+[tool.ramparts.capabilities.fs]
+allow = []
+[tool.ramparts.capabilities.sample]
+allow = []
+[[tool.ramparts.windows]]
+label = "main"
+capabilities = ["fs"]
+[[tool.ramparts.windows]]
+label = "tools"
+entry = "tools.html"
+capabilities = ["sample"]
+app_commands = false
+width = 300
+"""
+)
+
+
+def test_windows(tmp_path: Path) -> None:
+    app = app_with(tmp_path, WINDOWS)
+    (app / "ui" / "tools.html").write_text("<!doctype html>")
+    c = load_config(app)
+    main, tools = c.windows
+    assert c.window is main and main.label == "main" and main.capabilities == ("fs",)
+    assert main.start is True and main.app_commands is True and main.entry == "index.html"
+    assert tools.entry == "tools.html" and tools.capabilities == ("sample",)
+    assert tools.start is False and tools.app_commands is False and tools.width == 300
+    assert c.window_named("tools") is tools and c.window_named("nope") is None
+
+
+def test_single_window_gets_every_capability(tmp_path: Path) -> None:
+    c = load_config(app_with(tmp_path, BASE + "[tool.ramparts.capabilities.fs]\nallow = []\n"))
+    assert [w.label for w in c.windows] == ["main"] and c.window.capabilities == ("fs",)
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "expected"),
+    [
+        ('[[tool.ramparts.windows]]\nlabel = "main"\n', "tool.ramparts.windows[2].label", "unique"),
+        (
+            '[[tool.ramparts.windows]]\nlabel = "x"\ncapabilities = ["shell"]\n',
+            "tool.ramparts.windows[2].capabilities",
+            "declared",
+        ),
+        (
+            '[[tool.ramparts.windows]]\nlabel = "x"\nentry = "missing.html"\n',
+            "tool.ramparts.windows[2].entry",
+            "a file inside",
+        ),
+        (
+            '[[tool.ramparts.windows]]\nlabel = "Bad Label"\n',
+            "tool.ramparts.windows[2].label",
+            "unique",
+        ),
+        (
+            '[[tool.ramparts.windows]]\nlabel = "x"\ncolour = 1\n',
+            "tool.ramparts.windows[2].colour",
+            "no such key",
+        ),
+        ("[tool.ramparts.window]\ntitle = 'x'\n", "tool.ramparts.window", "not both"),
+    ],
+)
+def test_window_errors(tmp_path: Path, extra: str, key: str, expected: str) -> None:
+    app = app_with(tmp_path, WINDOWS + extra)
+    (app / "ui" / "tools.html").write_text("<!doctype html>")
+    with pytest.raises(ConfigError) as err:
+        load_config(app)
+    assert err.value.key == key and expected in err.value.expected

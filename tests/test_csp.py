@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ramparts.csp import DEFAULT_CSP, merge_csp, parse_csp, render_csp
@@ -51,3 +53,47 @@ def test_style_may_be_loosened() -> None:
         "'self'",
         "'unsafe-inline'",
     )
+
+
+def test_valueless_directives_and_scheme_only_script_sources() -> None:
+    policy = render_csp(merge_csp(parse_csp("upgrade-insecure-requests")))
+    assert "upgrade-insecure-requests;" in policy or policy.endswith("upgrade-insecure-requests")
+    assert "upgrade-insecure-requests 'none'" not in policy
+    for raw in ("script-src https:", "script-src http:", "upgrade-insecure-requests x"):
+        with pytest.raises(ValueError):
+            parse_csp(raw)
+    assert merge_csp(parse_csp("script-src https://cdn.example.com"))["script-src"] == (
+        "'self'",
+        "https://cdn.example.com",
+    )
+
+
+@pytest.mark.parametrize(
+    ("html", "before"),
+    [
+        (b"<!doctype html><html><head><title>t</title></head></html>", b"<head>"),
+        (b"<!DOCTYPE html><html lang='en'><body>x</body></html>", b"<html lang='en'>"),
+        (b"<!doctype html><p>no html or head</p>", b"<!doctype html>"),
+        (b"<p>fragment</p>", b""),
+    ],
+)
+def test_meta_goes_first_but_never_before_the_doctype(
+    tmp_path: Path, html: bytes, before: bytes
+) -> None:
+    from ramparts.host import WindowHost
+    from ramparts.session import Registry
+
+    host = WindowHost(
+        label="main",
+        identifier="com.example.x",
+        ui=tmp_path,
+        entry="index.html",
+        csp={},
+        registry=Registry(),
+        dispatcher=None,
+        handle_mode="per-session",  # type: ignore[arg-type]
+    )
+    out = host.inject_csp_meta(html)
+    meta = b'<meta http-equiv="Content-Security-Policy" content="default-src'
+    assert out.index(meta) == (html.index(before) + len(before) if before else 0)
+    assert "frame-ancestors" not in out.decode()  # header-only directive

@@ -166,3 +166,13 @@ def test_closed_session_gets_nothing(dispatcher: Dispatcher) -> None:
         sign_channel(page.session.key, json.dumps({"s": 1, "h": "x", "c": "c", "a": {}})),
     )
     assert page.session.stats["session-closed"] == 1 and page.replies.empty()
+
+
+def test_events_are_refused_on_the_binary_carrier(dispatcher: Dispatcher) -> None:
+    page = Page()
+    got: queue.Queue[int] = queue.Queue()
+    body = sign_binary(page.session.key, {"s": 1, "e": "ping", "p": {"n": 99}})
+    dispatcher.binary_message(page.session, body, lambda status, chunks: got.put(status))
+    assert got.get(timeout=5) == 403
+    assert sum(page.session.stats.values()) == 1  # bad-event or event-on-binary-carrier
+    assert EVENTS.empty()

@@ -103,7 +103,10 @@ def test_check_reports_config_and_plugins(app_dir: Path) -> None:
     result = CliRunner().invoke(cli, ["check", str(app_dir)])
     assert result.exit_code == 0, result.output
     assert "sample       installed; allow = ['echo'," in result.output
-    assert "installed but not listed (never imported): broken, spy" in result.output
+    unlisted = next(
+        line for line in result.output.splitlines() if line.startswith("installed but not")
+    )
+    assert "broken" in unlisted and "spy" in unlisted and "sample" not in unlisted
     assert "default-src 'self'" in result.output
     assert "routes:" in result.output and "sample.echo" in result.output
 
@@ -151,3 +154,14 @@ def test_other_webview_backends_are_refused(app_dir: Path) -> None:
         "refused: Ramparts needs the Qt WebEngine backend; pywebview chose 'qtwebengine'"
         in out.stdout
     ), out.stderr
+
+
+def test_imported_commands_are_not_exposed_by_bare_name(tmp_path: Path) -> None:
+    commands = (
+        "from ramparts import command\n"
+        "from ramparts_testplugins.sample import echo, secret  # imported: not the app's\n"
+        "@command\ndef own() -> int:\n    return 1\n"
+    )
+    result = probe(write_app(tmp_path / "app", commands=commands, module="m_imports"))
+    assert "own" in result["routes"]
+    assert "echo" not in result["routes"] and "secret" not in result["routes"]

@@ -142,3 +142,11 @@ def test_replies_encode_bytes_only_on_the_binary_carrier() -> None:
         encode_channel_reply({"r": float("nan")})
     with pytest.raises(Unserializable):
         encode_channel_reply({"r": {1: "int key"}})
+
+
+def test_results_may_not_forge_binary_placeholders() -> None:
+    from ramparts.protocol import Unserializable
+
+    for encode in (encode_channel_reply, encode_binary_reply):
+        with pytest.raises(Unserializable, match=r"\$bytes"):
+            encode({"r": {"$bytes": 0}})

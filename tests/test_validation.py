@@ -117,3 +117,12 @@ def test_bytes_in_a_signature_selects_the_binary_carrier() -> None:
         return {}
 
     assert as_command(up).binary and as_command(down).binary  # type: ignore[union-attr]
+
+
+def test_sequences_and_bare_tuples() -> None:
+    from collections.abc import Sequence
+
+    assert compile_hint(Sequence[int])([1, 2], "s") == [1, 2]
+    with pytest.raises(InvalidArgs):
+        compile_hint(Sequence[int])(["x"], "s")
+    assert compile_hint(tuple)([1, "a"], "t") == (1, "a")

@@ -10,7 +10,16 @@ Public API (everything else is internal)::
 from . import errors
 from .capability import Capability, ConfigContext
 from .commands import CallContext, command
-from .errors import CommandError, CommandFailed, ConfigError, InvalidArgs, NotAllowed, OutOfScope
+from .errors import (
+    CommandError,
+    CommandFailed,
+    CommandTimeout,
+    ConfigError,
+    InvalidArgs,
+    NotAllowed,
+    OutOfScope,
+    TooLarge,
+)
 from .hookspecs import hookimpl
 from .plugins import on
 
@@ -19,11 +28,13 @@ __all__ = [
     "Capability",
     "CommandError",
     "CommandFailed",
+    "CommandTimeout",
     "ConfigContext",
     "ConfigError",
     "InvalidArgs",
     "NotAllowed",
     "OutOfScope",
+    "TooLarge",
     "command",
     "errors",
     "hookimpl",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from importlib.resources import files
@@ -15,7 +16,7 @@ import attrs
 import pluggy
 
 from .capability import Capability
-from .config import AppConfig, load_config
+from .config import AppConfig, WindowConfig, load_config
 from .dispatch import Dispatcher
 from .errors import BackendError
 from .host import WindowHost
@@ -52,7 +53,13 @@ class App:
         self.pm = pm
         self.capabilities = capabilities
         self.registry = registry
-        self.hosts: list[WindowHost] = []
+        #: Open windows by label.
+        self.hosts: dict[str, WindowHost] = {}
+        self._lock = threading.Lock()
+        self._refused: list[str] = []
+        self._backend: Any = None
+        self._dispatcher: Any = None
+        self._trace: Callable[[str], None] | None = None
 
     @classmethod
     def load(cls, app_dir: Path | str) -> App:
@@ -72,11 +79,11 @@ class App:
         timeout: float = 30.0,
         trace: Callable[[str], None] | None = None,
     ) -> EvalResult | None:
-        """Open the app's window and run until it closes (or until ``eval_js`` settles).
+        """Open the app's start windows and run until they close (or ``eval_js`` settles).
 
         :param headless: no screen: Qt's offscreen platform.
-        :param eval_js: the body of an async function to run as a page script once the
-            page has loaded; the window closes when its promise settles.
+        :param eval_js: the body of an async function to run as a page script in the
+            main window once its page has loaded; the app exits when its promise settles.
         :param timeout: seconds ``eval_js`` may take.
         :param trace: called with a line for every page console message and bridge call.
         :return: the eval result when ``eval_js`` was given.
@@ -84,67 +91,122 @@ class App:
         _prepare_environment(headless)
         from .backends import get_backend
 
-        backend = get_backend()
-        backend.prepare()
+        self._backend = get_backend()
+        self._backend.prepare()
         import webview
 
         cfg = self.config
-        dispatcher = Dispatcher(cfg.security.command_timeout)
+        self._trace = trace
+        self._dispatcher = Dispatcher(cfg.security.command_timeout)
         if trace is not None:
-            dispatcher.on_call = lambda window, name, outcome, ms: trace(
+            self._dispatcher.on_call = lambda window, name, outcome, ms: trace(
                 f"bridge: {window}: {name} -> {outcome} ({ms:.1f} ms)"
             )
+        result = EvalResult(ok=False) if eval_js is not None else None
+        for spec in cfg.windows:
+            if spec.start:
+                main = spec is cfg.windows[0]
+                self._open(spec, eval_js if main else None, timeout, result if main else None)
+        try:
+            webview.start(gui="qt", private_mode=True)
+        finally:
+            for host in list(self.hosts.values()):
+                host.end()
+            self.hosts.clear()
+            self._dispatcher.close()
+        if self._refused:
+            raise BackendError(
+                f"Ramparts needs the Qt WebEngine backend; pywebview chose {self._refused[0]!r}. "
+                "Refusing to start without the secured bridge."
+            )
+        return result
+
+    def open_window(self, label: str) -> None:
+        """Open the window ``label`` from ``[[tool.ramparts.windows]]`` (any thread).
+
+        An already open window is shown and raised instead.
+
+        :raises KeyError: no window has that label.
+        """
+        spec = self.config.window_named(label)
+        if spec is None:
+            raise KeyError(label)
+        with self._lock:
+            host = self.hosts.get(label)
+            if host is None:
+                self._open(spec, None, 0.0, None)
+                return
+        if host.native is not None:
+            host.native.show()
+
+    def close_window(self, label: str) -> None:
+        """Close the window ``label`` if it is open (any thread)."""
+        host = self.hosts.get(label)
+        if host is not None and host.native is not None:
+            host.native.destroy()
+
+    def emit(self, event: str, payload: Any = None, *, window: str | None = None) -> None:
+        """Send an event to every open window's page, or only to ``window``."""
+        for label, host in list(self.hosts.items()):
+            if (window is None or window == label) and host.session is not None:
+                host.session.emit(event, payload)
+
+    def _open(
+        self, spec: WindowConfig, eval_js: str | None, timeout: float, result: EvalResult | None
+    ) -> WindowHost:
+        import webview
+
+        cfg = self.config
+        backend = self._backend
+        trace = self._trace
         host = WindowHost(
-            label="main",
+            label=spec.label,
             identifier=cfg.identifier,
             ui=cfg.ui,
-            entry=cfg.entry,
+            entry=spec.entry,
             csp=dict(cfg.security.csp),
-            registry=self.registry,
-            dispatcher=dispatcher,
+            registry=self.registry.for_window(spec.capabilities, spec.app_commands),
+            dispatcher=self._dispatcher,
             handle_mode=cfg.security.handles,
             on_session=self._session_changed,
+            app=self,
         )
-        self.hosts.append(host)
-        result = EvalResult(ok=False) if eval_js is not None else None
+        self.hosts[spec.label] = host
         window = webview.create_window(
-            cfg.window.title,
-            html=" ",
-            width=cfg.window.width,
-            height=cfg.window.height,
-            resizable=cfg.window.resizable,
+            spec.title, html=" ", width=spec.width, height=spec.height, resizable=spec.resizable
         )
         if window is None:
             raise BackendError("pywebview could not create a window")
-        refused: list[str] = []
+        host.native = window
 
         def initialized(renderer: str) -> bool:
             if renderer != backend.renderer:
-                refused.append(renderer)
+                self._refused.append(renderer)
                 return False
             return True
 
         def before_show(window: Any) -> None:  # pywebview passes it by this name
             page = backend.attach(window, host)
             if trace is not None:
-                page.console.connect(lambda line: trace(f"console: {line}"))
+                page.console.connect(lambda line: trace(f"console: {spec.label}: {line}"))
             if eval_js is not None and result is not None:
                 _start_eval(window, page, eval_js, timeout, result)
 
+        def closed() -> None:
+            host.end()
+            with self._lock:
+                if self.hosts.get(spec.label) is host:
+                    del self.hosts[spec.label]
+                others = list(self.hosts.values())
+            if spec is cfg.windows[0]:  # the main window takes the others with it
+                for other in others:
+                    if other.native is not None:
+                        other.native.destroy()
+
         window.events.initialized += initialized
         window.events.before_show += before_show
-        window.events.closed += host.end
-        try:
-            webview.start(gui="qt", private_mode=True)
-        finally:
-            host.end()
-            dispatcher.close()
-        if refused:
-            raise BackendError(
-                f"Ramparts needs the Qt WebEngine backend; pywebview chose {refused[0]!r}. "
-                "Refusing to start without the secured bridge."
-            )
-        return result
+        window.events.closed += closed
+        return host
 
     def _session_changed(self, old: WindowSession | None, new: WindowSession | None) -> None:
         if old is not None:
@@ -195,7 +257,7 @@ def _start_eval(win: Any, page: Any, source: str, timeout: float, result: EvalRe
         .replace("__RAMPARTS_SLOT__", json.dumps(slot))
         .replace("__RAMPARTS_SOURCE__", source)
     )
-    deadline = time.monotonic() + timeout
+    deadline = float("inf")  # set when the page has loaded
     started = False
     timer = QTimer(page)
 
@@ -219,10 +281,11 @@ def _start_eval(win: Any, page: Any, source: str, timeout: float, result: EvalRe
         page.runJavaScript(f"JSON.stringify(window[{json.dumps(slot)}] || null)", 0, check)
 
     def loaded(ok: bool) -> None:
-        nonlocal started
+        nonlocal started, deadline
         if started:
             return
         started = True
+        deadline = time.monotonic() + timeout
 
         def ran(value: Any) -> None:
             if value != "started":

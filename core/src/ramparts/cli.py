@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .errors import RampartsError
+from .errors import ConfigError, RampartsError
 
 app = typer.Typer(
     name="ramparts",
@@ -128,8 +128,9 @@ def plugins(app_dir: AppDir = Path(".")) -> None:
     if (app_dir / "pyproject.toml").exists():
         try:
             listed = set(load_config(app_dir).capabilities)
-        except RampartsError as e:
-            raise _fail(str(e)) from None
+        except ConfigError as e:
+            if e.key != "tool.ramparts":  # a pyproject.toml that is not an app's is fine
+                raise _fail(str(e)) from None
     found = installed_plugins()
     if not found:
         typer.echo("no capability plugins installed")

@@ -50,6 +50,11 @@ class CallContext:
         """Send an event to the calling window (``ramparts.events.on(event, ...)`` in JS)."""
         self.session.emit(event, payload)
 
+    @property
+    def app(self) -> Any:
+        """The running :class:`~ramparts.app.App` (open windows, emit to all windows)."""
+        return self.session.host.app if self.session.host is not None else None
+
 
 @attrs.frozen
 class Param:
@@ -162,12 +167,17 @@ def as_command(obj: Any) -> Command | None:
     return found if isinstance(found, Command) else None
 
 
-def commands_in(namespace: Any) -> dict[str, Command]:
-    """Every ``@command`` in a module or object, by command name."""
+def commands_in(module: Any) -> dict[str, Command]:
+    """Every ``@command`` *defined* in ``module``, by command name.
+
+    Commands imported from elsewhere (say, a capability plugin's) are skipped: importing
+    ``read_text`` into the app's commands module must not expose it by its bare name,
+    around the capability's ``allow`` list.
+    """
     found: dict[str, Command] = {}
-    for value in vars(namespace).values():
+    for value in vars(module).values():
         cmd = as_command(value)
-        if cmd is not None:
+        if cmd is not None and getattr(cmd.func, "__module__", None) == module.__name__:
             if cmd.name in found and found[cmd.name].func is not cmd.func:
                 raise ValueError(f"two commands are named {cmd.name!r}")
             found[cmd.name] = cmd

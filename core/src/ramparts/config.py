@@ -32,6 +32,7 @@ _EVENT = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 #: Names taken by the JS API object (``ramparts.invoke``, ``ramparts.events``, ...).
+_LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _RESERVED = frozenset({"invoke", "events", "stats", "error"})
 
 HandleMode = Literal["per-session", "per-call"]
@@ -39,10 +40,21 @@ HandleMode = Literal["per-session", "per-call"]
 
 @attrs.frozen
 class WindowConfig:
+    """One window. Without ``[[tool.ramparts.windows]]`` the app has one, ``main``."""
+
     title: str
     width: int = 900
     height: int = 640
     resizable: bool = True
+    label: str = "main"
+    #: The page this window opens, inside the UI folder.
+    entry: str = "index.html"
+    #: The capabilities this window's page may use (a subset of the app's).
+    capabilities: tuple[str, ...] = ()
+    #: Whether this window's page may call the app's own commands.
+    app_commands: bool = True
+    #: Opened at launch (the first window always is).
+    start: bool = True
 
 
 @attrs.frozen
@@ -74,11 +86,19 @@ class AppConfig:
     ui: Path
     entry: str
     commands: str | None
-    window: WindowConfig
+    windows: tuple[WindowConfig, ...]
     security: SecurityConfig
     capabilities: Mapping[str, CapabilityConfig]
     #: Event names the page may emit to Python (``ramparts.events.emit``).
     ui_events: frozenset[str]
+
+    @property
+    def window(self) -> WindowConfig:
+        """The first (main) window."""
+        return self.windows[0]
+
+    def window_named(self, label: str) -> WindowConfig | None:
+        return next((w for w in self.windows if w.label == label), None)
 
     @property
     def origin(self) -> str:
@@ -167,15 +187,6 @@ def load_config(app_dir: Path | str) -> AppConfig:
         raise r.error("commands", commands, "a module path like 'myapp.commands'")
     version = r.get("version", str, "a version string", str(project.get("version", "0.0.0")))
 
-    w = r.sub("window")
-    window = WindowConfig(
-        title=w.get("title", str, "a string", name),
-        width=_positive(w, "width", 900),
-        height=_positive(w, "height", 640),
-        resizable=w.get("resizable", bool, "true or false", True),
-    )
-    w.done()
-
     s = r.sub("security")
     csp_raw = s.get("csp", (str, dict), "a CSP string or a table of directive = [sources]", {})
     try:
@@ -199,6 +210,27 @@ def load_config(app_dir: Path | str) -> AppConfig:
     ev.done()
 
     c = r.sub("capabilities")
+    capabilities = _capabilities(c)
+    windows = _windows(r, name, ui, entry, tuple(capabilities))
+    r.done()
+
+    return AppConfig(
+        file=file,
+        app_dir=app_dir,
+        name=name,
+        identifier=identifier,
+        version=version,
+        ui=ui,
+        entry=entry,
+        commands=commands,
+        windows=windows,
+        security=security,
+        capabilities=capabilities,
+        ui_events=frozenset(ui_events),
+    )
+
+
+def _capabilities(c: _Reader) -> dict[str, CapabilityConfig]:
     capabilities: dict[str, CapabilityConfig] = {}
     for cap_name in c.table:
         c.used.add(cap_name)
@@ -214,22 +246,67 @@ def load_config(app_dir: Path | str) -> AppConfig:
         allow = t.str_list("allow", "a list of command names (may be empty)")
         options = {k: v for k, v in t.table.items() if k != "allow"}
         capabilities[cap_name] = CapabilityConfig(name=cap_name, allow=allow, options=options)
-    r.done()
+    return capabilities
 
-    return AppConfig(
-        file=file,
-        app_dir=app_dir,
-        name=name,
-        identifier=identifier,
-        version=version,
-        ui=ui,
-        entry=entry,
-        commands=commands,
-        window=window,
-        security=security,
-        capabilities=capabilities,
-        ui_events=frozenset(ui_events),
-    )
+
+def _windows(
+    r: _Reader, name: str, ui: Path, entry: str, declared: tuple[str, ...]
+) -> tuple[WindowConfig, ...]:
+    if "windows" in r.table and "window" in r.table:
+        raise r.error(
+            "window",
+            r.table["window"],
+            "either [tool.ramparts.window] or [[tool.ramparts.windows]], not both",
+        )
+    if "windows" not in r.table:
+        w = r.sub("window")
+        window = WindowConfig(
+            title=w.get("title", str, "a string", name),
+            width=_positive(w, "width", 900),
+            height=_positive(w, "height", 640),
+            resizable=w.get("resizable", bool, "true or false", True),
+            entry=entry,
+            capabilities=declared,
+        )
+        w.done()
+        return (window,)
+    r.used.add("windows")
+    raw = r.table["windows"]
+    if not isinstance(raw, list) or not raw:
+        raise r.error("windows", raw, "an array of tables: [[tool.ramparts.windows]]")
+    windows: list[WindowConfig] = []
+    for i, table in enumerate(raw):
+        w = _Reader(r.file, f"tool.ramparts.windows[{i}]", table)
+        label = w.get("label", str, "a label: lower-case letters, digits, - and _")
+        if not _LABEL.match(label) or any(x.label == label for x in windows):
+            raise w.error("label", label, "a unique label of lower-case letters, digits, - and _")
+        page = w.get("entry", str, "a page inside the UI folder", entry)
+        if page.startswith("/") or ".." in Path(page).parts or not (ui / page).is_file():
+            raise w.error("entry", page, f"a file inside {ui}")
+        caps = w.str_list("capabilities", "a list of the app's capability names", ())
+        for cap in caps:
+            if cap not in declared:
+                raise w.error(
+                    "capabilities",
+                    cap,
+                    "one of the capabilities declared under "
+                    f"[tool.ramparts.capabilities]: {', '.join(declared) or 'none'}",
+                )
+        windows.append(
+            WindowConfig(
+                title=w.get("title", str, "a string", name),
+                width=_positive(w, "width", 900),
+                height=_positive(w, "height", 640),
+                resizable=w.get("resizable", bool, "true or false", True),
+                label=label,
+                entry=page,
+                capabilities=tuple(caps),
+                app_commands=w.get("app_commands", bool, "true or false", True),
+                start=w.get("start", bool, "true or false", False) or i == 0,
+            )
+        )
+        w.done()
+    return tuple(windows)
 
 
 def _positive(r: _Reader, k: str, default: int) -> int:

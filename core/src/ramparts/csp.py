@@ -37,6 +37,8 @@ _REFUSED_FOR_SCRIPTS = {
     "blob:",
 }
 _FIXED = {"frame-ancestors", "base-uri"}  # no app may loosen these
+_VALUELESS = {"upgrade-insecure-requests", "block-all-mixed-content"}
+_SCHEME_ONLY = re.compile(r"^[a-z][a-z0-9+.-]*:$")  # "https:" = any host of that scheme
 
 
 def parse_csp(raw: str | Mapping[str, object]) -> dict[str, tuple[str, ...]]:
@@ -65,8 +67,12 @@ def parse_csp(raw: str | Mapping[str, object]) -> dict[str, tuple[str, ...]]:
         for s in sources:
             if any(c in s for c in ";,\r\n"):
                 raise ValueError(f"a CSP source without ';' or ',' (in {directive})")
-            if directive in _SCRIPT_DIRECTIVES and s.lower() in _REFUSED_FOR_SCRIPTS:
+            if directive in _SCRIPT_DIRECTIVES and (
+                s.lower() in _REFUSED_FOR_SCRIPTS or _SCHEME_ONLY.match(s.lower())
+            ):
                 raise ValueError(f"no {s} in {directive}: it would allow script injection")
+        if directive in _VALUELESS and sources:
+            raise ValueError(f"{directive} takes no sources")
     return table
 
 
@@ -74,6 +80,9 @@ def merge_csp(extra: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]
     """The strict default with the app's sources added."""
     merged = {k: tuple(v) for k, v in DEFAULT_CSP.items()}
     for directive, sources in extra.items():
+        if directive in _VALUELESS:
+            merged[directive] = ()
+            continue
         base = merged.get(directive, ())
         if base == ("'none'",) or not base:
             base = ()

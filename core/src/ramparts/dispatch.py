@@ -55,6 +55,7 @@ class Dispatcher:
             target=self._loop.run_forever, name="ramparts-loop", daemon=True
         )
         self._thread.start()
+        self._count_lock = threading.Lock()
         self.in_flight = 0
         #: ``on_call(window, name, outcome, milliseconds)`` after every call (tracing).
         self.on_call: Callable[[str, str, str, float], None] | None = None
@@ -100,6 +101,8 @@ class Dispatcher:
             if session.closed:
                 raise ProtocolError("session-closed")
             msg = decode(session.key, data)
+            if msg.event is not None and decode is decode_binary:
+                raise ProtocolError("event-on-binary-carrier")  # no reply: use the channel
             if not session.replay.accept(msg.seq):
                 raise ProtocolError("replayed")
             return msg
@@ -155,11 +158,13 @@ class Dispatcher:
         except CommandError as e:
             answer(error=e)
             return
-        self.in_flight += 1
+        with self._count_lock:
+            self.in_flight += 1
         fut = asyncio.run_coroutine_threadsafe(self._run(session, route, kwargs), self._loop)
 
         def done(f: concurrent.futures.Future[Any]) -> None:
-            self.in_flight -= 1
+            with self._count_lock:
+                self.in_flight -= 1
             exc = f.exception()
             if exc is None:
                 answer(result=f.result())

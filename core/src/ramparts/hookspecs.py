@@ -40,7 +40,7 @@ def ramparts_session_started(session: WindowSession) -> None:
     """A window's page got a new bridge session (first load or reload).
 
     :param session: the new session; ``session.window`` is the window label and
-        ``session.scopes`` holds the run-time scope grants of this session.
+        ``session.grants`` holds the run-time scope grants of this session.
     :return: nothing.
     """
 

@@ -36,6 +36,8 @@ SCHEME = "app"
 
 _HEADER_ONLY = {"frame-ancestors", "report-uri", "sandbox"}
 _HEAD = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
+_HTML = re.compile(rb"<html(\s[^>]*)?>", re.IGNORECASE)
+_DOCTYPE = re.compile(rb"<!doctype[^>]*>", re.IGNORECASE)
 
 
 @attrs.frozen
@@ -73,8 +75,12 @@ class WindowHost:
         on_session: Callable[
             [WindowSession | None, WindowSession | None], None
         ] = lambda old, new: None,
+        app: Any = None,
     ) -> None:
         self.label = label
+        #: The :class:`~ramparts.app.App` this window belongs to, and its pywebview window.
+        self.app = app
+        self.native: Any = None
         self.identifier = identifier
         self.origin = f"{SCHEME}://{identifier}"
         self.ui = ui.resolve()
@@ -145,9 +151,10 @@ class WindowHost:
         meta = (
             b'<meta http-equiv="Content-Security-Policy" content="' + self.csp_meta.encode() + b'">'
         )
-        m = _HEAD.search(html)
-        if m:
-            return html[: m.end()] + meta + html[m.end() :]
+        for tag in (_HEAD, _HTML, _DOCTYPE):  # as early as possible, never before a doctype
+            m = tag.search(html)
+            if m:
+                return html[: m.end()] + meta + html[m.end() :]
         return meta + html
 
     # -- navigation and sessions ---------------------------------------------------------
@@ -171,7 +178,9 @@ class WindowHost:
         old = self.session
         if old is not None:
             old.close()
-        self.session = WindowSession(self.label, self.registry, self.handle_mode, self._deliver)
+        self.session = WindowSession(
+            self.label, self.registry, self.handle_mode, self._deliver, host=self
+        )
         self.on_session(old, self.session)
         return self.session
 

@@ -242,6 +242,8 @@ def _to_wire(value: Any, segments: list[bytes] | None, depth: int = 0) -> Any:
         segments.append(bytes(value) if not isinstance(value, bytes) else value)
         return {"$bytes": len(segments) - 1}
     if isinstance(value, dict):
+        if "$bytes" in value:
+            raise Unserializable("a dict with the reserved key '$bytes'")
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):

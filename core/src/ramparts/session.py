@@ -53,6 +53,16 @@ class Registry:
             raise ValueError(f"two commands are named {route.name!r}")
         self.routes[route.name] = route
 
+    def for_window(self, capabilities: Iterable[str], app_commands: bool) -> Registry:
+        """The routes one window may call: its capabilities, and maybe the app's commands."""
+        caps = set(capabilities)
+        routes = {
+            name: r
+            for name, r in self.routes.items()
+            if (r.capability is None and app_commands) or r.capability in caps
+        }
+        return Registry(routes, self.ui_events, self.event_handlers)
+
 
 class WindowSession:
     """The bridge state of one document in one window.
@@ -70,8 +80,11 @@ class WindowSession:
         registry: Registry,
         handle_mode: Literal["per-session", "per-call"],
         send: Callable[[str], None],
+        host: Any = None,
     ) -> None:
         self.window = window
+        #: The :class:`~ramparts.host.WindowHost` of this session's window, if any.
+        self.host = host
         self.id = secrets.token_hex(8)
         self.key = secrets.token_bytes(32)
         self.registry = registry

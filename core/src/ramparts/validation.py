@@ -10,6 +10,7 @@ the value) and attrs classes (built from a JSON object, unknown keys refused).
 
 from __future__ import annotations
 
+import collections.abc
 import math
 import types
 import typing
@@ -160,7 +161,9 @@ def compile_hint(hint: Any) -> Validator:
             _fail(where, expected, value)
 
         return check_union
-    if origin in (list, typing.List, typing.Sequence) or hint in (list, tuple):  # noqa: UP006
+    if hint is tuple:
+        hint, origin, args = tuple[Any, ...], tuple, (Any, Ellipsis)
+    if origin in (list, collections.abc.Sequence) or hint is list:
         item = compile_hint(args[0]) if args else compile_hint(Any)
 
         def check_list(value: Any, where: str) -> list[Any]:

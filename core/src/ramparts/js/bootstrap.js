@@ -220,6 +220,8 @@
           if (segs.length || apply(mapHas, binary, [name])) await sendBinary(header, segs);
           else await sendChannel(header);
         } catch (e) {
+          // A rejected message never reached the handle table: the handle is still live.
+          if (CONFIG.perCall && e instanceof RampartsError && e.code === "rejected") giveHandle(name, handle);
           if (apply(mapHas, pending, [c])) { apply(mapDelete, pending, [c]); reject(e); }
         }
       };

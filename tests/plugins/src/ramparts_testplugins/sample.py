@@ -85,11 +85,17 @@ def unsendable() -> Any:
     return {1, 2, 3}
 
 
+@command
+def grant(ctx: CallContext, path: str) -> str:
+    """Grant one path to the calling session, as the dialog capability does."""
+    return ctx.session.grants.add_path(path)
+
+
 @ramparts.hookimpl
 def ramparts_capability() -> Capability:
     return Capability(
         name="sample",
-        commands=[echo, echo_bytes, say, secret, boom, hang, slow_async, unsendable],
+        commands=[echo, echo_bytes, say, secret, boom, hang, slow_async, unsendable, grant],
         configure=configure,
         description="test capability",
     )

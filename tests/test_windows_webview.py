@@ -1,0 +1,168 @@
+"""Per-window capabilities in real windows: each window gets handles only for its own
+commands, under its own session key, and run-time grants stay where they were made."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import read_keylog, write_app
+
+from ramparts.protocol import sign_binary
+from ramparts.testing import eval_in_app
+
+pytestmark = pytest.mark.webview
+
+COMMANDS = """
+from typing import Any
+from ramparts import command
+
+REPORTS: list[Any] = []
+
+@command
+def report(value: Any) -> None:
+    REPORTS.append(value)
+
+@command
+def reports() -> list[Any]:
+    return REPORTS
+"""
+
+SECOND_JS = """
+(async () => {
+  const out = { sampleType: typeof ramparts.sample, windowType: typeof ramparts.window };
+  out.echo = await ramparts.sample.echo({ value: "from second" });
+  out.granted = await ramparts.sample.grant({ path: document.body.dataset.file || "" }).catch((e) => e.code);
+  out.openOther = await ramparts.invoke("window.open", { label: "main" }).catch((e) => e.code);
+  await ramparts.invoke("report", { value: out });
+})();
+"""
+
+
+def windows_app(root: Path, secret: Path) -> Path:
+    caps = textwrap.dedent(
+        """
+        [tool.ramparts.capabilities.window]
+        allow = ["open"]
+        labels = ["second"]
+        [tool.ramparts.capabilities.sample]
+        allow = ["echo", "grant"]
+        [tool.ramparts.capabilities.fs]
+        allow = ["read_text"]
+        [tool.ramparts.capabilities.fs.scope]
+        allow = []
+        [[tool.ramparts.windows]]
+        label = "main"
+        capabilities = ["window", "fs"]
+        [[tool.ramparts.windows]]
+        label = "second"
+        entry = "second.html"
+        capabilities = ["sample", "fs"]
+        """
+    )
+    second_html = (
+        "<!doctype html><html><head><script src='second.js' defer></script></head>"
+        f"<body data-file='{secret}'>second</body></html>"
+    )
+    return write_app(
+        root,
+        capabilities=caps,
+        commands=COMMANDS,
+        module="windows_cmds",
+        files={"second.html": second_html, "second.js": SECOND_JS},
+    )
+
+
+def test_window_b_commands_and_grants_stay_in_window_b(tmp_path: Path) -> None:
+    secret = tmp_path / "granted.txt"
+    secret.write_text("only for the second window")
+    app_dir = windows_app(tmp_path / "app", secret)
+    keylog = tmp_path / "keys.log"
+    drop = app_dir / "ui" / "__messages.json"
+    stop = threading.Event()
+
+    def forge() -> None:
+        """Once both windows have sessions, sign B's handle with A's key (and with B's)."""
+        while not stop.is_set():
+            entries = {e["window"]: e for e in read_keylog(keylog)}
+            if {"main", "second"} <= set(entries):
+                a, b = entries["main"], entries["second"]
+                b_handle = b["handles"]["sample.echo"][0]
+                msgs = {
+                    "aKeyBHandle": sign_binary(
+                        bytes.fromhex(a["key"]),
+                        {"s": 10**6, "h": b_handle, "c": "x", "a": {"value": 1}},
+                    ),
+                    "bKeyBHandle": sign_binary(
+                        bytes.fromhex(b["key"]),
+                        {"s": 10**6 + 1, "h": b_handle, "c": "y", "a": {"value": 1}},
+                    ),
+                }
+                tmp = drop.with_suffix(".tmp")
+                tmp.write_text(json.dumps({k: v.hex() for k, v in msgs.items()}))
+                tmp.replace(drop)
+                return
+            stop.wait(0.02)
+
+    thread = threading.Thread(target=forge)
+    thread.start()
+    try:
+        result: dict[str, Any] = eval_in_app(
+            app_dir,
+            f"""
+            const out = {{ sampleType: typeof ramparts.sample, keys: Object.keys(ramparts).sort() }};
+            out.echoFromA = await ramparts.invoke("sample.echo", {{ value: 1 }}).catch((e) => e.code);
+            out.opened = await ramparts.window.open({{ label: "second" }});
+            out.notListed = await ramparts.window.open({{ label: "main2" }}).catch((e) => e.code);
+            let reports = [];
+            while (!reports.length) {{
+              reports = await ramparts.invoke("reports");
+              await new Promise((r) => setTimeout(r, 20));
+            }}
+            out.second = reports[0];
+            out.readInA = await ramparts.fs.read_text({{ path: {json.dumps(str(secret))} }}).catch((e) => e.code);
+            let messages;
+            for (;;) {{
+              const r = await fetch("/__messages.json").catch(() => null);
+              if (r && r.ok) {{ messages = await r.json(); break; }}
+              await new Promise((res) => setTimeout(res, 20));
+            }}
+            const post = async (name) => {{
+              const body = new Uint8Array(messages[name].match(/../g).map((h) => parseInt(h, 16)));
+              const r = await fetch("/.ramparts/ipc?n=" + body.length, {{ method: "POST", body }});
+              if (r.status !== 200) return r.status;
+              const buf = await r.arrayBuffer();
+              const n = new DataView(buf).getUint32(0);
+              return JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n))).e.code;
+            }};
+            out.aKeyBHandle = await post("aKeyBHandle");
+            out.bKeyBHandle = await post("bKeyBHandle");
+            return out;
+            """,
+            env={"RAMPARTS_KEYLOG": str(keylog)},
+            timeout=60,
+        )
+    finally:
+        stop.set()
+        thread.join()
+    # Window A has no handle for B's capability, in the API or on the wire.
+    assert result["sampleType"] == "undefined"
+    assert result["keys"] == ["Error", "events", "fs", "invoke", "stats", "window"]
+    assert result["echoFromA"] == "not_allowed"
+    assert result["opened"] is None and result["notListed"] == "not_allowed"
+    # Window B works with its own capabilities and not with A's.
+    second = result["second"]
+    assert second["sampleType"] == "object" and second["windowType"] == "undefined"
+    assert second["echo"] == "from second"
+    assert second["granted"] == str(secret)
+    assert second["openOther"] == "not_allowed"
+    # B's grant does not reach A; B's handles do not work in A, under either key.
+    assert result["readInA"] == "out_of_scope"
+    assert result["aKeyBHandle"] == "not_allowed"
+    assert result["bKeyBHandle"] == 403
+    sessions = {e["window"]: e for e in read_keylog(keylog)}
+    assert sessions["main"]["key"] != sessions["second"]["key"]
