@@ -63,12 +63,17 @@ class Capability:
         ``CallContext.state``. Raise ``ctx.error(...)`` for bad values. The default
         accepts no keys.
     :ivar description: one line for ``ramparts plugins`` and ``ramparts audit``.
+    :ivar hookspecs: a module (or class) of pluggy hook specs this capability adds, so
+        that other plugins or the app can extend it (e.g. the dialog capability's
+        ``ramparts_dialog_answer``). Added to the plugin manager when the capability
+        loads; call them through ``ctx.app.pm.hook``.
     """
 
     name: str
     commands: Sequence[Callable[..., Any]]
     configure: Callable[[Mapping[str, Any], ConfigContext], Any] = _no_options
     description: str = ""
+    hookspecs: Any = None
 
     def command_table(self) -> dict[str, Command]:
         table: dict[str, Command] = {}

@@ -151,7 +151,8 @@ def command(func: Any = None, /, *, name: str | None = None, timeout: float | No
 
     :param name: the command's name in JS; defaults to the function name.
     :param timeout: seconds before the call answers ``timeout``; ``None`` uses the app's
-        ``security.command_timeout``.
+        ``security.command_timeout``; ``math.inf`` never times out (a native dialog
+        waits for a person).
     """
 
     def mark(f: F) -> F:

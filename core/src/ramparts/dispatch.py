@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -178,6 +179,7 @@ class Dispatcher:
     async def _run(self, session: WindowSession, route: Route, kwargs: dict[str, Any]) -> Any:
         cmd = route.command
         timeout = cmd.timeout if cmd.timeout is not None else self.command_timeout
+        limit = timeout if math.isfinite(timeout) else None  # inf: waits for a person
         if cmd.wants_context:
             ctx = CallContext(route.capability, cmd.name, session.window, route.state, session)
             call_args: tuple[Any, ...] = (ctx,)
@@ -185,9 +187,9 @@ class Dispatcher:
             call_args = ()
         try:
             if cmd.is_async:
-                return await asyncio.wait_for(cmd.func(*call_args, **kwargs), timeout)
+                return await asyncio.wait_for(cmd.func(*call_args, **kwargs), limit)
             work = self._loop.run_in_executor(self._pool, lambda: cmd.func(*call_args, **kwargs))
-            return await asyncio.wait_for(work, timeout)
+            return await asyncio.wait_for(work, limit)
         except CommandError:
             raise
         except TimeoutError:

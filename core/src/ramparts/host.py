@@ -95,6 +95,7 @@ class WindowHost:
         self.on_session = on_session
         self.session: WindowSession | None = None
         self._send: Callable[[str], None] = lambda text: None
+        self._ui_caller: Callable[[Callable[[], Any]], Any] | None = None
         # Names that only the two injected scripts know; fixed per window.
         self.relay_names = {
             "toRelay": "ramparts:" + secrets.token_hex(16),
@@ -189,6 +190,15 @@ class WindowHost:
         if old is not None:
             old.close()
             self.on_session(old, None)
+
+    def call_on_ui(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the GUI thread and return its result (blocks the caller).
+
+        For capabilities that show native UI (dialogs). Set by the backend.
+        """
+        if self._ui_caller is None:
+            raise RuntimeError(f"window {self.label!r} is not attached to a webview")
+        return self._ui_caller(fn)
 
     def connect(self, send: Callable[[str], None]) -> None:
         """The backend's way to put a text message on the channel (GUI thread)."""

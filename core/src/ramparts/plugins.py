@@ -96,6 +96,9 @@ def load_capabilities(config: AppConfig, pm: pluggy.PluginManager) -> dict[str, 
                 f"{getattr(cap, 'name', cap)!r}"
             )
         caps[name] = cap
+    for cap in caps.values():
+        if cap.hookspecs is not None:
+            pm.add_hookspecs(cap.hookspecs)
     return caps
 
 

@@ -5,7 +5,8 @@ Arguments come from an untrusted page, so nothing is coerced: ``"1"`` is not an 
 number type). Supported hints: ``str int float bool bytes None Any``, ``list[T]``,
 ``tuple[T, ...]``, ``dict[str, T]``, unions (``T | None``), ``Literal[...]``,
 ``Annotated[T, *checks]`` (each check a callable that raises ``InvalidArgs`` or returns
-the value) and attrs classes (built from a JSON object, unknown keys refused).
+the value), ``TypedDict`` classes and attrs classes (from a JSON object; unknown keys
+refused).
 """
 
 from __future__ import annotations
@@ -205,6 +206,8 @@ def compile_hint(hint: Any) -> Validator:
         return check_dict
     if isinstance(hint, type) and attrs.has(hint):
         return _compile_attrs(hint)
+    if typing.is_typeddict(hint):
+        return _compile_typeddict(hint)
     raise TypeError(f"unsupported type hint in a command signature: {hint!r}")
 
 
@@ -227,6 +230,26 @@ def _compile_attrs(cls: type) -> Validator:
         return cls(**kwargs)
 
     return check_attrs
+
+
+def _compile_typeddict(cls: Any) -> Validator:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields = {k: compile_hint(h) for k, h in hints.items()}
+    required = frozenset(cls.__required_keys__)
+
+    def check_typeddict(value: Any, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            _fail(where, f"object ({cls.__name__})", value)
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            raise InvalidArgs(f"{where}: unknown field {unknown[0]!r}", data={"path": where})
+        missing = sorted(required - set(value))
+        if missing:
+            path = f"{where}.{missing[0]}"
+            raise InvalidArgs(f"{path}: missing", data={"path": path})
+        return {k: fields[k](v, f"{where}.{k}") for k, v in value.items()}
+
+    return check_typeddict
 
 
 def mentions_bytes(hint: Any, _depth: int = 0) -> bool:

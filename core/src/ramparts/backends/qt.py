@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -66,6 +67,28 @@ class _Invoker(QObject):
             fn()
         except Exception:
             log.exception("error on the GUI thread")
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the GUI thread, wait for it, and return (or raise) its outcome."""
+        if threading.current_thread() is threading.main_thread():
+            return fn()
+        done = threading.Event()
+        outcome: list[Any] = []
+
+        def run() -> None:
+            try:
+                outcome.append((True, fn()))
+            except BaseException as e:  # handed back to the calling thread
+                outcome.append((False, e))
+            finally:
+                done.set()
+
+        self.run.emit(run)
+        done.wait()
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return value
 
 
 class _Bridge(QObject):
@@ -288,6 +311,7 @@ class QtBackend:
         # The channel lives in an isolated world: page scripts never see `qt`.
         page.setWebChannel(channel, QWebEngineScript.ScriptWorldId.ApplicationWorld)
         host.connect(lambda text: invoker.run.emit(lambda: bridge.deliver.emit(text)))
+        host._ui_caller = invoker.call
         view.setPage(page)
         old.deleteLater()
         page.setUrl(QUrl(host.start_url))
