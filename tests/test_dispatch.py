@@ -176,3 +176,27 @@ def test_events_are_refused_on_the_binary_carrier(dispatcher: Dispatcher) -> Non
     assert got.get(timeout=5) == 403
     assert sum(page.session.stats.values()) == 1  # bad-event or event-on-binary-carrier
     assert EVENTS.empty()
+
+
+def test_finished_calls_leave_no_timeout_pending(dispatcher: Dispatcher) -> None:
+    page = Page()
+    for i in range(200):
+        assert page.call(dispatcher, "double", {"n": i})["r"] == 2 * i
+    assert len(dispatcher._watchdog) == 0 and dispatcher.in_flight == 0
+
+
+@command
+async def raises_timeout() -> None:
+    raise TimeoutError("the command's own")
+
+
+def test_a_commands_own_timeout_error_is_a_failure_not_a_timeout(dispatcher: Dispatcher) -> None:
+    cmd = as_command(raises_timeout)
+    assert cmd is not None
+    reg = registry()
+    reg.add(Route(cmd.name, None, cmd, None))
+    replies: queue.Queue[dict[str, Any]] = queue.Queue()
+    session = WindowSession("main", reg, "per-session", lambda t: replies.put(json.loads(t)))
+    header = {"s": 1, "h": session.initial_handles["raises_timeout"][0], "c": "c", "a": {}}
+    dispatcher.channel_message(session, sign_channel(session.key, json.dumps(header)))
+    assert replies.get(timeout=5)["e"]["code"] == "failed"

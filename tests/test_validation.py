@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 import attrs
 import pytest
@@ -126,3 +126,15 @@ def test_sequences_and_bare_tuples() -> None:
     with pytest.raises(InvalidArgs):
         compile_hint(Sequence[int])(["x"], "s")
     assert compile_hint(tuple)([1, "a"], "t") == (1, "a")
+
+
+class Blob(TypedDict):
+    data: bytes
+
+
+def test_bytes_inside_a_typeddict_selects_the_binary_carrier() -> None:
+    @command
+    def get() -> Blob:
+        return {"data": b""}
+
+    assert as_command(get).binary  # type: ignore[union-attr]

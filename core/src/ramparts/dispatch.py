@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import heapq
 import logging
 import math
 import threading
@@ -56,12 +57,14 @@ class Dispatcher:
             target=self._loop.run_forever, name="ramparts-loop", daemon=True
         )
         self._thread.start()
+        self._watchdog = _Watchdog()
         self._count_lock = threading.Lock()
         self.in_flight = 0
         #: ``on_call(window, name, outcome, milliseconds)`` after every call (tracing).
         self.on_call: Callable[[str, str, str, float], None] | None = None
 
     def close(self) -> None:
+        self._watchdog.stop()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -161,35 +164,64 @@ class Dispatcher:
             return
         with self._count_lock:
             self.in_flight += 1
-        fut = asyncio.run_coroutine_threadsafe(self._run(session, route, kwargs), self._loop)
+        once = threading.Lock()  # the first of result and timeout answers; the other is dropped
+
+        def finish(result: Any = None, error: CommandError | None = None) -> None:
+            if once.acquire(blocking=False):
+                with self._count_lock:
+                    self.in_flight -= 1
+                answer(result, error)
+
+        cmd = route.command
+        timeout = cmd.timeout if cmd.timeout is not None else self.command_timeout
+        args = self._call_args(session, route)
+        token: int | None = None
+        if cmd.is_async:
+            fut = asyncio.run_coroutine_threadsafe(
+                self._run_async(route, args, kwargs, timeout), self._loop
+            )
+        else:
+            # Sync commands go straight to the pool (no event-loop hops on the hot path);
+            # the watchdog answers "timeout" if they overrun. The thread runs on: Python
+            # cannot stop it, and the docs say so.
+            fut = self._pool.submit(_run_sync, route, args, kwargs)
+            if math.isfinite(timeout):
+                timed_out = CommandTimeout(f"{route.name} did not finish within {timeout:g} s")
+                token = self._watchdog.after(timeout, lambda: finish(error=timed_out))
 
         def done(f: concurrent.futures.Future[Any]) -> None:
-            with self._count_lock:
-                self.in_flight -= 1
+            if token is not None:
+                self._watchdog.cancel(token)
             exc = f.exception()
             if exc is None:
-                answer(result=f.result())
+                finish(result=f.result())
             elif isinstance(exc, CommandError):
-                answer(error=exc)
-            else:  # _run converts everything; this is a bug guard
-                answer(error=CommandFailed(f"{route.name} failed"))
+                finish(error=exc)
+            else:  # _run_* convert everything; this is a bug guard
+                finish(error=CommandFailed(f"{route.name} failed"))
 
         fut.add_done_callback(done)
 
-    async def _run(self, session: WindowSession, route: Route, kwargs: dict[str, Any]) -> Any:
+    @staticmethod
+    def _call_args(session: WindowSession, route: Route) -> tuple[Any, ...]:
         cmd = route.command
-        timeout = cmd.timeout if cmd.timeout is not None else self.command_timeout
+        if not cmd.wants_context:
+            return ()
+        return (CallContext(route.capability, cmd.name, session.window, route.state, session),)
+
+    async def _run_async(
+        self, route: Route, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float
+    ) -> Any:
         limit = timeout if math.isfinite(timeout) else None  # inf: waits for a person
-        if cmd.wants_context:
-            ctx = CallContext(route.capability, cmd.name, session.window, route.state, session)
-            call_args: tuple[Any, ...] = (ctx,)
-        else:
-            call_args = ()
+
+        async def guarded() -> Any:
+            try:
+                return await route.command.func(*args, **kwargs)
+            except TimeoutError as e:  # the command's own, not our deadline
+                raise _OwnTimeout from e
+
         try:
-            if cmd.is_async:
-                return await asyncio.wait_for(cmd.func(*call_args, **kwargs), limit)
-            work = self._loop.run_in_executor(self._pool, lambda: cmd.func(*call_args, **kwargs))
-            return await asyncio.wait_for(work, limit)
+            return await asyncio.wait_for(guarded(), limit)
         except CommandError:
             raise
         except TimeoutError:
@@ -224,6 +256,76 @@ class Dispatcher:
             return
         for handler in reg.event_handlers.get(msg.event, ()):
             self._pool.submit(_safe_event, handler, session, msg.event, msg.payload)
+
+
+class _OwnTimeout(Exception):
+    """A command raised TimeoutError itself: report it as a failure, not our timeout."""
+
+
+def _run_sync(route: Route, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        return route.command.func(*args, **kwargs)
+    except CommandError:
+        raise
+    except Exception:
+        log.exception("command %s raised", route.name)
+        raise CommandFailed(f"{route.name} failed (details are in the app's log)") from None
+
+
+class _Watchdog:
+    """One thread that runs callbacks after deadlines (cheaper than a timer per call).
+
+    Cancelled entries leave only a small (deadline, id) pair in the heap, and the heap is
+    rebuilt when those outnumber the live entries, so memory follows calls in flight.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int]] = []
+        self._live: dict[int, Callable[[], None]] = {}
+        self._cv = threading.Condition()
+        self._seq = 0
+        self._stopped = False
+        self._thread = threading.Thread(target=self._loop, name="ramparts-watchdog", daemon=True)
+        self._thread.start()
+
+    def after(self, seconds: float, fn: Callable[[], None]) -> int:
+        with self._cv:
+            self._seq += 1
+            self._live[self._seq] = fn
+            heapq.heappush(self._heap, (time.monotonic() + seconds, self._seq))
+            self._cv.notify()
+            return self._seq
+
+    def cancel(self, token: int) -> None:
+        with self._cv:
+            self._live.pop(token, None)
+            if len(self._heap) > 64 and len(self._heap) > 2 * len(self._live):
+                self._heap = [e for e in self._heap if e[1] in self._live]
+                heapq.heapify(self._heap)
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stopped = True
+            self._cv.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._stopped and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cv.wait(wait)
+                if self._stopped:
+                    return
+                _, token = heapq.heappop(self._heap)
+                fn = self._live.pop(token, None)
+            if fn is not None:
+                try:
+                    fn()
+                except Exception:
+                    log.exception("watchdog callback failed")
 
 
 def _log_rejection(session: WindowSession, reason: str) -> None:

@@ -258,7 +258,7 @@ def mentions_bytes(hint: Any, _depth: int = 0) -> bool:
         return False
     if hint is bytes:
         return True
-    if isinstance(hint, type) and attrs.has(hint):
+    if (isinstance(hint, type) and attrs.has(hint)) or typing.is_typeddict(hint):
         hints = typing.get_type_hints(hint)
         return any(mentions_bytes(h, _depth + 1) for h in hints.values())
     return any(mentions_bytes(a, _depth + 1) for a in typing.get_args(hint))
