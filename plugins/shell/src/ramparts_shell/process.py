@@ -1,0 +1,229 @@
+"""Starting, watching, killing and reaping children: what ``execute`` and ``spawn`` share.
+
+Every child is started with ``shell=False`` from an argument list, in a new session
+(so it leads its own process group), with an explicit environment and working
+directory. Killing is always ``SIGKILL`` to the whole group, and only while the leader
+is not yet reaped: an unreaped leader (running or a zombie) keeps its id, so the group
+id cannot have been reused by an unrelated process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from ramparts.errors import CommandFailed, CommandTimeout
+
+__all__ = ["CHUNK", "Proc", "pump"]
+
+CHUNK = 64 * 1024
+#: Seconds between exit checks where the OS has no pidfd to wait on.
+_POLL = 0.05
+_HAS_WAITID = hasattr(os, "waitid") and hasattr(os, "WNOWAIT")
+
+#: ``on_output(stream, chunk)``: stream 1 is stdout, 2 is stderr; ``b""`` means EOF.
+OnOutput = Callable[[int, bytes], None]
+
+
+class Proc:
+    """One started child and the locks that keep kill, reap and stdin writes apart."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+        #: Held by every stdin operation, so a close never races a write.
+        self.stdin_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._reaped = False
+        self.pidfd: int | None = None
+        if hasattr(os, "pidfd_open"):
+            with contextlib.suppress(OSError):
+                self.pidfd = os.pidfd_open(self.pid)
+
+    @classmethod
+    def start(
+        cls, argv: Sequence[str], env: Mapping[str, str], cwd: str, *, pipe_stdin: bool
+    ) -> Proc:
+        """Start ``argv`` (``argv[0]`` an absolute path); stdin is ``/dev/null`` unless piped."""
+        try:
+            popen = subprocess.Popen(
+                list(argv),
+                shell=False,
+                env=dict(env),
+                cwd=cwd,
+                stdin=subprocess.PIPE if pipe_stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as e:
+            raise CommandFailed(
+                f"{os.path.basename(argv[0])} could not be started: {e.strerror}"
+            ) from None
+        return cls(popen)
+
+    @property
+    def reaped(self) -> bool:
+        return self._reaped
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group, unless the leader was already reaped."""
+        with self._lock:
+            if not self._reaped:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.pid, signal.SIGKILL)
+
+    def exited(self) -> bool:
+        """Has the leader exited? Where possible it is left unreaped (see module docs)."""
+        if self._reaped:
+            return True
+        if _HAS_WAITID:
+            try:
+                return (
+                    os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+                )
+            except ChildProcessError:
+                return True
+        with self._lock:
+            # No waitid (macOS before Python 3.13): poll() reaps, so the group is killed
+            # right after; the leader's id cannot be handed out again that fast.
+            if self.popen.poll() is not None:
+                self._reaped = True
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.pid, signal.SIGKILL)
+            return self._reaped
+
+    def reap(self) -> int:
+        """Kill what is left of the group, collect the leader, close every pipe.
+
+        :return: the exit status (negative: killed by that signal).
+        """
+        self.kill()
+        with self._lock:
+            if not self._reaped:
+                self.popen.wait()
+                self._reaped = True
+            if self.pidfd is not None:
+                os.close(self.pidfd)
+                self.pidfd = None
+        with self.stdin_lock:
+            for f in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
+                if f is not None:
+                    with contextlib.suppress(OSError):
+                        f.close()
+        code = self.popen.returncode
+        assert code is not None
+        return code
+
+    def write_stdin(self, data: bytes, *, close: bool, timeout: float) -> None:
+        """Write all of ``data`` to the child's stdin within ``timeout`` seconds."""
+        with self.stdin_lock:
+            f = self.popen.stdin
+            if f is None or f.closed:
+                raise CommandFailed("this child's stdin is closed")
+            fd = f.fileno()
+            os.set_blocking(fd, False)
+            deadline = time.monotonic() + timeout
+            view = memoryview(data)
+            with selectors.DefaultSelector() as sel:
+                sel.register(fd, selectors.EVENT_WRITE)
+                while view:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise CommandTimeout(
+                            f"the child did not read its input within {timeout:g} s"
+                        )
+                    if not sel.select(remaining):
+                        continue
+                    try:
+                        view = view[os.write(fd, view[:CHUNK]) :]
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:
+                        f.close()
+                        raise CommandFailed("the child closed its stdin") from None
+            if close:
+                f.close()
+
+    def close_stdin(self) -> None:
+        with self.stdin_lock:
+            if self.popen.stdin is not None:
+                with contextlib.suppress(OSError):
+                    self.popen.stdin.close()
+
+
+def pump(
+    proc: Proc,
+    on_output: OnOutput,
+    *,
+    stdin_data: bytes | None = None,
+    deadline: float | None = None,
+) -> bool:
+    """Feed ``stdin_data``, pass stdout and stderr to ``on_output`` until the leader has
+    exited and both pipes are closed.
+
+    When the leader exits, whatever it left running in its group is killed, so pipes
+    held open by a background grandchild cannot keep the call waiting.
+
+    :return: ``False`` if ``deadline`` (``time.monotonic()``) came first; the whole
+        group has then been killed. Exceptions from ``on_output`` propagate.
+    """
+    popen = proc.popen
+    assert popen.stdout is not None and popen.stderr is not None
+    with selectors.DefaultSelector() as sel:
+        for tag, f in ((1, popen.stdout), (2, popen.stderr)):
+            os.set_blocking(f.fileno(), False)
+            sel.register(f.fileno(), selectors.EVENT_READ, tag)
+        pending = memoryview(stdin_data or b"")
+        if popen.stdin is not None and stdin_data is not None:
+            if pending:
+                os.set_blocking(popen.stdin.fileno(), False)
+                sel.register(popen.stdin.fileno(), selectors.EVENT_WRITE, 0)
+            else:
+                proc.close_stdin()
+        if proc.pidfd is not None:
+            sel.register(proc.pidfd, selectors.EVENT_READ, -1)
+        open_pipes = 2
+        exited = False
+        while open_pipes or not exited:
+            wait = None if deadline is None else deadline - time.monotonic()
+            if wait is not None and wait <= 0:
+                proc.kill()
+                return False
+            if proc.pidfd is None and not exited:
+                wait = _POLL if wait is None else min(wait, _POLL)
+            for key, _ in sel.select(wait):
+                if key.data == -1:  # the pidfd: the leader exited
+                    sel.unregister(key.fd)
+                    exited = True
+                    proc.kill()
+                elif key.data == 0:  # stdin has room
+                    try:
+                        pending = pending[os.write(key.fd, pending[:CHUNK]) :]
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:  # it stopped reading: the rest is dropped
+                        pending = pending[:0]
+                    if not pending:
+                        sel.unregister(key.fd)
+                        proc.close_stdin()
+                else:
+                    try:
+                        chunk = os.read(key.fd, CHUNK)
+                    except BlockingIOError:
+                        continue
+                    if not chunk:
+                        sel.unregister(key.fd)
+                        open_pipes -= 1
+                    on_output(key.data, chunk)
+            if not exited and proc.pidfd is None and proc.exited():
+                exited = True
+                proc.kill()
+    return True

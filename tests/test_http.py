@@ -1,0 +1,1026 @@
+"""The ``http`` capability without a window, against REAL servers on 127.0.0.1.
+
+Each command is called the way the bridge calls it (arguments bound against the
+signature, a real ``CallContext`` and ``WindowSession``). The servers (defined here and
+reused by ``test_http_webview.py``) listen on loopback only, and the test configs allow
+them explicitly by IP and port. Nothing here touches any other address: names that must
+not resolve are checked not to be looked up at all, and names that must resolve use a
+fake ``getaddrinfo`` answering with loopback addresses.
+
+For every refusal the test proves it happened before any connection: the transport
+was never called, the :class:`Tripwire` port got no connection, and names out of
+scope were never resolved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import gzip
+import http.server
+import json
+import socket
+import ssl
+import threading
+import time
+import tracemalloc
+import zlib
+from collections.abc import Iterator
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import attrs
+import httpx
+import pytest
+
+import ramparts_http
+from ramparts import CallContext, ConfigContext
+from ramparts.commands import as_command
+from ramparts.errors import CommandError, ConfigError
+from ramparts.session import Registry, WindowSession
+
+CHUNK = 64 * 1024
+
+# -- real loopback servers ---------------------------------------------------------
+
+
+@attrs.frozen
+class Seen:
+    method: str
+    path: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        found = [v for k, v in self.headers if k.lower() == name.lower()]
+        return found[0] if found else None
+
+
+def _bomb(size: int) -> bytes:
+    """``size`` zero bytes, gzip-compressed (about 1000:1), made without holding them."""
+    comp = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = bytes(CHUNK)
+    parts = [comp.compress(zeros) for _ in range(size // CHUNK)]
+    return b"".join(parts) + comp.flush()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        owner = self.server.owner
+        seen = Seen(self.command, self.path, list(self.headers.items()), body)
+        owner.requests.append(seen)
+        url = urlsplit(self.path)
+        q = {k: v[0] for k, v in parse_qs(url.query).items()}
+        route = getattr(self, "route_" + url.path.strip("/").replace("-", "_"), None)
+        try:
+            if route is None:
+                self.reply(404, b"no such route", "text/plain")
+            else:
+                route(q, seen)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            pass  # the client hung up (too_large, timeout): expected
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _handle
+
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def do_PROPFIND(self) -> None:
+        self._handle()
+
+    def reply(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/octet-stream",
+        headers: dict[str, str] | None = None,
+        length: bool = True,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        if length:
+            self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    # -- routes ---------------------------------------------------------------------
+
+    def route_info(self, q: dict[str, str], seen: Seen) -> None:
+        info = {
+            "method": seen.method,
+            "path": seen.path,
+            "headers": {k.lower(): v for k, v in seen.headers},
+            "body": seen.body.decode("latin-1"),
+        }
+        self.reply(200, json.dumps(info).encode(), "application/json")
+
+    def route_echo(self, q: dict[str, str], seen: Seen) -> None:
+        self.reply(200, seen.body, "application/octet-stream")
+
+    def route_bytes(self, q: dict[str, str], seen: Seen) -> None:
+        self.reply(200, bytes(range(256)) * 4)
+
+    def route_json(self, q: dict[str, str], seen: Seen) -> None:
+        self.reply(
+            200, q.get("v", '{"ok": true, "n": [1, 2.5, null]}').encode(), "application/json"
+        )
+
+    def route_latin1(self, q: dict[str, str], seen: Seen) -> None:
+        self.reply(200, "café".encode("latin-1"), "text/plain; charset=ISO-8859-1")
+
+    def route_status(self, q: dict[str, str], seen: Seen) -> None:
+        self.reply(int(q["code"]), b"status body", "text/plain")
+
+    def route_redirect(self, q: dict[str, str], seen: Seen) -> None:
+        status = int(q.get("status", "302"))
+        self.reply(status, b"", "text/plain", {"Location": q["to"]})
+
+    def route_loop(self, q: dict[str, str], seen: Seen) -> None:
+        self.reply(302, b"", "text/plain", {"Location": "/loop"})
+
+    def route_cookie(self, q: dict[str, str], seen: Seen) -> None:
+        self.reply(200, b"ok", "text/plain", {"Set-Cookie": "session=secret; HttpOnly"})
+
+    def route_big(self, q: dict[str, str], seen: Seen) -> None:
+        self.reply(200, b"x" * int(q["n"]))
+
+    def route_nolength(self, q: dict[str, str], seen: Seen) -> None:
+        self.reply(200, b"x" * int(q["n"]), length=False)
+
+    def route_forever(self, q: dict[str, str], seen: Seen) -> None:
+        self.reply(200, b"", length=False)
+        chunk = b"y" * CHUNK
+        while not self.server.owner.stopping.is_set():
+            self.wfile.write(chunk)
+            self.server.owner.streamed += len(chunk)
+
+    def route_drip(self, q: dict[str, str], seen: Seen) -> None:
+        self.reply(200, b"", length=False)
+        while not self.server.owner.stopping.wait(0.05):
+            self.wfile.write(b".")
+            self.wfile.flush()
+
+    def route_sleep(self, q: dict[str, str], seen: Seen) -> None:
+        self.server.owner.stopping.wait(float(q["s"]))
+        self.reply(200, b"late", "text/plain")
+
+    def route_gzip(self, q: dict[str, str], seen: Seen) -> None:
+        self.reply(
+            200,
+            gzip.compress(q.get("text", "hello").encode()),
+            "text/plain",
+            {"Content-Encoding": "gzip"},
+        )
+
+    def route_deflate(self, q: dict[str, str], seen: Seen) -> None:
+        comp = zlib.compressobj(wbits=-zlib.MAX_WBITS)  # raw deflate, as some servers send
+        data = comp.compress(b"raw deflate") + comp.flush()
+        self.reply(200, data, "text/plain", {"Content-Encoding": "deflate"})
+
+    def route_bomb(self, q: dict[str, str], seen: Seen) -> None:
+        self.reply(200, self.server.owner.bomb, "text/plain", {"Content-Encoding": "gzip"})
+
+    def route_brotli(self, q: dict[str, str], seen: Seen) -> None:
+        self.reply(200, b"\x0b\x02\x80hi\x03", "text/plain", {"Content-Encoding": "br"})
+
+    def route_garbage(self, q: dict[str, str], seen: Seen) -> None:
+        self.wfile.write(b"THIS IS NOT HTTP\r\n\r\n")
+
+
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    owner: Server
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        self.owner.connections += 1
+        if self.owner.tls is not None:
+            sock = self.owner.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
+
+class Server:
+    """An HTTP (or HTTPS, with ``tls``) server on 127.0.0.1 in a thread."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None, bomb_size: int = 0) -> None:
+        self.tls = tls
+        self.requests: list[Seen] = []
+        self.connections = 0
+        self.streamed = 0
+        self.sni: list[str | None] = []
+        self.stopping = threading.Event()
+        self.bomb = _bomb(bomb_size) if bomb_size else b""
+        if tls is not None:
+            tls.sni_callback = lambda _obj, name, _ctx: self.sni.append(name)  # type: ignore[assignment,misc]
+        self.httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.owner = self
+        self.port: int = self.httpd.server_address[1]
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+class Tripwire:
+    """A loopback port that counts the connections it gets and never answers."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.05)
+        self.port: int = self.sock.getsockname()[1]
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.accepted += 1
+            self._held.append(conn)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(5)
+        for conn in self._held:
+            conn.close()
+        self.sock.close()
+
+
+def free_port() -> int:
+    """A loopback port with nothing listening on it (connections are refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_tls(names: list[str]) -> tuple[bytes, ssl.SSLContext]:
+    """A throwaway CA and a server context whose certificate names ``names``.
+
+    :return: the CA certificate (PEM, for the client to trust) and the server context.
+    """
+    import tempfile
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def build(subject: str, key: Any, issuer: str, signer: Any, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if ca:
+            builder = builder.add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                critical=True,
+            )
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = build("ramparts test CA", ca_key, "ramparts test CA", ca_key, True)
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf = build(names[0], leaf_key, "ramparts test CA", ca_key, False)
+    pem = serialization.Encoding.PEM
+    key_pem = leaf_key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.NamedTemporaryFile("wb", suffix=".pem") as f:
+        f.write(leaf.public_bytes(pem) + key_pem)
+        f.flush()
+        ctx.load_cert_chain(f.name)
+    return ca.public_bytes(pem), ctx
+
+
+def wait_until(predicate: Any, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return bool(predicate())
+
+
+# -- harness --------------------------------------------------------------------------
+
+CTX = ConfigContext(
+    Path("/app/pyproject.toml"), "tool.ramparts.capabilities.http", Path("/app"), "dev.test"
+)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+    except OSError:
+        return False
+    return True
+
+
+class Net:
+    """Spies on DNS and on the transport. No real DNS: names not in ``fake`` fail."""
+
+    def __init__(self) -> None:
+        self.lookups: list[str] = []
+        self.sent: list[str] = []  # URLs handed to the transport: connection attempts
+        self.fake: dict[str, list[list[str]]] = {}  # name -> successive answers
+
+    def names(self) -> list[str]:
+        return [n for n in self.lookups if not _is_ip(n)]
+
+
+@pytest.fixture
+def net(monkeypatch: pytest.MonkeyPatch) -> Net:
+    spy = Net()
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        spy.lookups.append(name)
+        if name in spy.fake:
+            answers = spy.fake[name]
+            answer = answers.pop(0) if len(answers) > 1 else answers[0]
+            return [
+                (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (a, port, 0, 0))
+                if ":" in a
+                else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+                for a in answer
+            ]
+        if name != "localhost" and not _is_ip(name):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    original = httpx.AsyncHTTPTransport.handle_async_request
+
+    async def handle(self: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
+        spy.sent.append(str(request.url))
+        return await original(self, request)
+
+    monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", handle)
+    return spy
+
+
+class Http:
+    """A configured http capability and one real window session."""
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        self.state = ramparts_http.configure(table, CTX)
+        self.session = WindowSession("main", Registry(), "per-session", lambda _m: None)
+
+    def __call__(self, **args: Any) -> ramparts_http.HttpResponse:
+        """Call ``fetch`` as the bridge does: validate the page's arguments, then run."""
+        cmd = as_command(ramparts_http.fetch)
+        assert cmd is not None and cmd.wants_context and cmd.is_async
+        kwargs = cmd.bind(args)
+        ctx = CallContext("http", "fetch", self.session.window, self.state, self.session)
+        result: ramparts_http.HttpResponse = asyncio.run(ramparts_http.fetch(ctx, **kwargs))
+        return result
+
+    def error(self, **args: Any) -> CommandError:
+        with pytest.raises(CommandError) as info:
+            self(**args)
+        return info.value
+
+    def code(self, **args: Any) -> str:
+        try:
+            self(**args)
+        except CommandError as e:
+            return e.code
+        return "ok"
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    s = Server()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def other() -> Iterator[Server]:
+    s = Server()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def trip() -> Iterator[Tripwire]:
+    t = Tripwire()
+    yield t
+    t.close()
+
+
+def allow(*servers: Server, **options: Any) -> Http:
+    return Http({"scope": [f"{s.base}/**" for s in servers], **options})
+
+
+# -- the command and its config ----------------------------------------------------------
+
+
+def test_the_plugin_is_registered_and_binary() -> None:
+    names = {ep.name: ep.value for ep in entry_points(group="ramparts.capabilities")}
+    assert names["http"] == "ramparts_http"
+    cap = ramparts_http.ramparts_capability()
+    assert cap.name == "http" and set(cap.command_table()) == {"fetch"}
+    cmd = as_command(ramparts_http.fetch)
+    assert cmd is not None and cmd.binary  # bytes travel raw, both ways
+
+
+def test_config_defaults_and_errors() -> None:
+    state = ramparts_http.configure({}, CTX)
+    assert state.timeout == 30 and state.max_response_bytes == 16 * 1024 * 1024
+    assert state.max_redirects == 10 and state.allow_cookies is False
+    assert state.scope.patterns == ()
+    bad: list[tuple[str, Any]] = [
+        ("timeout", 0),
+        ("timeout", -1),
+        ("timeout", "30"),
+        ("timeout", True),
+        ("timeout", 601),
+        ("max_response_bytes", 1.5),
+        ("max_response_bytes", -1),
+        ("max_response_bytes", 2**31),
+        ("max_redirects", 51),
+        ("max_redirects", "3"),
+        ("allow_cookies", "yes"),
+        ("scope", "https://a.example/**"),
+        ("proxy", "http://p.example"),
+    ]
+    for key, value in bad:
+        with pytest.raises(ConfigError) as info:
+            ramparts_http.configure({key: value}, CTX)
+        assert info.value.key == f"tool.ramparts.capabilities.http.{key}", key
+    with pytest.raises(ConfigError) as info:
+        ramparts_http.configure({"scope": ["https://a.example/**", "https://b@c/"]}, CTX)
+    assert info.value.key.endswith("http.scope[1]")
+
+
+# -- requests that work ---------------------------------------------------------------
+
+
+def test_get_text_json_and_headers(server: Server, net: Net) -> None:
+    http = allow(server)
+    r = http(url=f"{server.base}/info?x=1#fragment", response_type="json")
+    assert r.status == 200 and r.status_text == "OK" and r.redirected is False
+    assert r.url == f"{server.base}/info?x=1"
+    assert r.headers["content-type"] == "application/json"
+    assert r.body["method"] == "GET" and r.body["path"] == "/info?x=1"
+    sent = r.body["headers"]
+    assert sent["host"] == f"127.0.0.1:{server.port}"
+    assert sent["user-agent"].startswith("ramparts-http/")
+    assert sent["accept-encoding"] == "gzip, deflate"
+    assert "cookie" not in sent and "authorization" not in sent
+    assert http(url=f"{server.base}/json", response_type="json").body == {
+        "ok": True,
+        "n": [1, 2.5, None],
+    }
+    text = http(url=f"{server.base}/json").body
+    assert isinstance(text, str) and json.loads(text)["ok"] is True
+    assert http(url=f"{server.base}/latin1").body == "café"
+    assert http(url=f"{server.base}/gzip?text=zipped").body == "zipped"
+    assert http(url=f"{server.base}/deflate").body == "raw deflate"
+    assert http(url=f"{server.base}/status?code=404").status == 404
+    head = http(url=f"{server.base}/bytes", method="head", response_type="bytes")
+    assert head.body == b"" and head.headers["content-length"] == "1024"
+    assert server.requests[-1].method == "HEAD"
+
+
+def test_custom_headers_methods_and_paths(server: Server, net: Net) -> None:
+    http = allow(server)
+    r = http(
+        url=f"{server.base}/x/../info",
+        method="PROPFIND",
+        headers={"X-Custom": " v1 ", "Authorization": "Bearer t", "User-Agent": "mine/1"},
+        response_type="json",
+    )
+    assert r.body["method"] == "PROPFIND" and r.body["path"] == "/info"
+    assert r.body["headers"]["x-custom"] == "v1"
+    assert r.body["headers"]["authorization"] == "Bearer t"
+    assert r.body["headers"]["user-agent"] == "mine/1"
+    for m in ("delete", "put", "patch", "options"):
+        assert (
+            http(url=f"{server.base}/info", method=m, response_type="json").body["method"]
+            == m.upper()
+        )
+
+
+def test_binary_bodies_both_ways(server: Server, net: Net) -> None:
+    http = allow(server)
+    data = bytes(range(256)) * 64
+    r = http(url=f"{server.base}/echo", method="POST", body=data, response_type="bytes")
+    assert isinstance(r.body, bytes) and r.body == data
+    assert server.requests[-1].body == data
+    assert server.requests[-1].header("Content-Type") is None  # raw bytes: no type invented
+    assert http(url=f"{server.base}/bytes", response_type="bytes").body == bytes(range(256)) * 4
+    # A memoryview/bytearray from the bridge is bytes too; text is sent as UTF-8.
+    r = http(url=f"{server.base}/echo", method="PUT", body="héllo ✓", response_type="bytes")
+    assert r.body == "héllo ✓".encode()
+    assert server.requests[-1].header("Content-Type") == "text/plain;charset=UTF-8"
+    r = http(
+        url=f"{server.base}/echo",
+        method="POST",
+        body='{"a":1}',
+        headers={"Content-Type": "application/json"},
+        response_type="json",
+    )
+    assert r.body == {"a": 1}
+    empty = http(url=f"{server.base}/echo", method="POST", body=b"", response_type="bytes")
+    assert empty.body == b""
+
+
+def test_response_type_errors(server: Server, net: Net) -> None:
+    http = allow(server)
+    assert http(url=f"{server.base}/echo", method="POST", response_type="json").body is None
+    for v in ("not json", "NaN", "[1, Infinity]", "{"):
+        e = http.error(url=f"{server.base}/json?v={quote(v)}", response_type="json")
+        assert e.code == "failed" and e.data == {"reason": "json"}, v
+    assert http.code(url=f"{server.base}/info", response_type="xml") == "invalid_args"
+
+
+# -- arguments refused before any connection -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Host",
+        "hOsT",
+        "Cookie",
+        "Cookie2",
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authorization",
+        "Proxy-Connection",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+        "Content-Length",
+        "Accept-Encoding",
+        "Expect",
+    ],
+)
+def test_refused_headers(server: Server, net: Net, name: str) -> None:
+    e = allow(server).error(url=f"{server.base}/info", headers={name: "x"})
+    assert e.code == "invalid_args" and e.data == {"path": f"headers.{name}"}
+    assert net.sent == [] and server.connections == 0
+
+
+def test_malformed_headers_methods_and_limits(server: Server, net: Net) -> None:
+    http = allow(server, timeout=5, max_response_bytes=1000)
+    url = f"{server.base}/info"
+    for headers in (
+        {"X-A": "b\r\nHost: evil.example"},
+        {"X-A": "b\nc"},
+        {"X-A": "nul\x00"},
+        {"X A": "b"},
+        {"": "b"},
+        {"X-A:": "b"},
+        {"X-A": "snowman ☃"},
+        {"X-A": 1},
+        {"X-Big": "x" * 70_000},
+    ):
+        assert http.code(url=url, headers=headers) == "invalid_args", headers
+    for method in ("TRACE", "connect", "Track", "GE T", "", "GET\r\n"):
+        assert http.code(url=url, method=method) == "invalid_args", method
+    assert http.code(url=url, body="x") == "invalid_args"  # GET has no body
+    assert http.code(url=url, method="HEAD", body=b"x") == "invalid_args"
+    assert http.code(url=url, body=[1, 2]) == "invalid_args"
+    for t in (0, -1, 5.01, 60, "1", True):
+        assert http.code(url=url, timeout=t) == "invalid_args", t
+    for n in (-1, 1001, 1.5):
+        assert http.code(url=url, max_response_bytes=n) == "invalid_args", n
+    assert http.code(url=url, nope=1) == "invalid_args"
+    assert http.code(url=7) == "invalid_args"
+    assert net.sent == [] and server.connections == 0
+
+
+# -- the SSRF corpus: the page's URL -------------------------------------------------------
+
+
+def test_ssrf_corpus_refused_before_any_connection(
+    server: Server, trip: Tripwire, net: Net
+) -> None:
+    """Only ``127.0.0.1:<server>`` is in scope. Everything else that could reach this
+    machine is refused, with no DNS lookup of the names involved and no connection."""
+    http = allow(server)
+    a, b = server.port, trip.port
+    refused = {
+        "out_of_scope": [
+            f"http://127.0.0.1:{b}/",
+            f"http://127.0.0.1:{b}#@127.0.0.1:{a}/",
+            f"http://127.0.0.1:{b}?@127.0.0.1:{a}/",
+            f"http://127.0.0.1:{b}/@127.0.0.1:{a}/",
+            f"http://2130706433:{b}/",
+            f"http://0x7f.0.0.1:{b}/",
+            f"http://0x7f000001:{b}/",
+            f"http://0177.0.0.1:{b}/",
+            f"http://017700000001:{b}/",
+            f"http://127.1:{b}/",
+            f"http://127.0.1:{b}/",
+            f"http://[::ffff:127.0.0.1]:{b}/",
+            f"http://[::ffff:7f00:1]:{b}/",
+            f"http://127.0.0.2:{a}/",
+            f"http://2130706434:{a}/",
+            f"http://0:{a}/",
+            f"http://0.0.0.0:{a}/",
+            f"http://[::1]:{a}/",
+            f"http://[0:0:0:0:0:0:0:1]:{a}/",
+            f"http://[::]:{a}/",
+            f"http://[::ffff:7f00:2]:{a}/",
+            f"http://[::127.0.0.1]:{a}/",
+            f"https://127.0.0.1:{a}/",
+            f"http://localhost:{a}/",
+            f"http://localhost.:{a}/",
+            f"http://127.0.0.1.nip.io:{a}/",
+            f"http://localtest.me:{a}/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://metadata.google.internal/",
+            "http://evil.example/",
+        ],
+        "invalid_args": [
+            f"http://allowed.example@127.0.0.1:{a}/",
+            f"http://127.0.0.1:{a}@127.0.0.1:{b}/",
+            f"http://user:pw@127.0.0.1:{a}/",
+            f"http://@127.0.0.1:{a}/",
+            f"http://127.0.0.1:{b}\\@127.0.0.1:{a}/",
+            f"http://127.0.0.1:{a}\\@127.0.0.1:{b}/",
+            f"http://127.0.0.1%3A{b}/",
+            f"http://127.0.0.1:{a}:{b}/",
+            f"http://127.0.0.1:{a}/../../etc/passwd",
+            f"http://127.0.0.1:{a}/%2e%2e/x",
+            f"http://127.0.0.1:{a}/a%2F..%2F..%2Fx",
+            f"http://127.0.0.1:{a}/..;/x",
+            f"http://127.0.0.1:{a}/\r\nX-Injected: 1",
+            f"http://127.0.0.1:{a} /",
+            f"http://1.2.3.4.5:{a}/",
+            f"http://0x7f.0.0.1.2:{a}/",
+            f"http://[fe80::1%25lo]:{a}/",
+            f"gopher://127.0.0.1:{a}/_GET",
+            "file:///etc/passwd",
+            "ftp://127.0.0.1/",
+            "javascript:alert(1)",
+            f"//127.0.0.1:{a}/",
+            "/info",
+            "",
+        ],
+    }
+    for expected, urls in refused.items():
+        for url in urls:
+            assert http.code(url=url) == expected, url
+    assert net.sent == [], "a refused URL reached the transport"
+    assert trip.accepted == 0 and server.connections == 0
+    assert net.names() == [], "a refused URL's host was resolved"
+
+
+def test_other_spellings_of_the_allowed_address_are_that_address(server: Server, net: Net) -> None:
+    """Numeric and IPv4-mapped forms are understood as the address they mean: here that
+    address is the one the scope names, so they reach it (and nothing else)."""
+    http = allow(server)
+    for host in ("2130706433", "0x7f.0.0.1", "0177.0.0.1", "127.1", "[::ffff:127.0.0.1]"):
+        r = http(url=f"http://{host}:{server.port}/info", response_type="json")
+        assert r.url == f"{server.base}/info"
+        assert r.body["headers"]["host"] == f"127.0.0.1:{server.port}"
+    assert net.sent == [f"{server.base}/info"] * 5
+
+
+# -- address rules after DNS ------------------------------------------------------------
+
+
+def test_a_name_that_resolves_to_loopback_is_refused_unless_private(
+    server: Server, net: Net
+) -> None:
+    """``localhost`` (the system's real answer: loopback) is in scope by name only: it is
+    refused after resolving, before connecting. ``private = true`` on that exact host
+    lets it through; an IP pattern for 127.0.0.1 never makes a name acceptable."""
+    both = Http({"scope": [f"{server.base}/**", f"http://localhost:{server.port}/**"]})
+    e = both.error(url=f"http://localhost:{server.port}/info")
+    assert e.code == "out_of_scope" and e.data["kind"] == "loopback"
+    assert "localhost" in net.lookups and net.sent == [] and server.connections == 0
+
+    private = Http({"scope": [{"url": f"http://localhost:{server.port}/**", "private": True}]})
+    r = private(url=f"http://localhost:{server.port}/info", response_type="json")
+    assert r.status == 200 and r.url == f"http://localhost:{server.port}/info"
+    assert r.body["headers"]["host"] == f"localhost:{server.port}"  # the name, not the IP
+    assert all(u.startswith(("http://127.0.0.1:", "http://[::1]:")) for u in net.sent)
+
+
+def test_names_with_internal_answers(server: Server, net: Net) -> None:
+    net.fake = {
+        "internal.test": [["127.0.0.1"]],
+        "mixed.test": [["93.184.216.34", "127.0.0.1"]],
+        "mapped.test": [["::ffff:10.0.0.1"]],
+        "meta.test": [["169.254.169.254"]],
+        "six.test": [["::1"]],
+        "zero.test": [["0.0.0.0"]],
+    }
+    http = Http({"scope": [f"http://{n}:{server.port}/**" for n in net.fake]})
+    kinds = {}
+    for name in net.fake:
+        e = http.error(url=f"http://{name}:{server.port}/info")
+        assert e.code == "out_of_scope", name
+        kinds[name] = e.data["kind"]
+    assert kinds == {
+        "internal.test": "loopback",
+        "mixed.test": "loopback",
+        "mapped.test": "private",
+        "meta.test": "link-local",
+        "six.test": "loopback",
+        "zero.test": "unspecified",
+    }
+    assert net.sent == [] and server.connections == 0
+
+
+def test_the_connection_goes_to_the_checked_address(server: Server, net: Net) -> None:
+    """DNS rebinding: the name is resolved once per hop, checked, and that address is
+    the one connected to (a second lookup would have answered differently)."""
+    net.fake = {"rebind.test": [["127.0.0.1"], ["169.254.169.254"]]}
+    http = Http({"scope": [{"url": f"http://rebind.test:{server.port}/**", "private": True}]})
+    r = http(url=f"http://rebind.test:{server.port}/info", response_type="json", timeout=5)
+    assert r.body["headers"]["host"] == f"rebind.test:{server.port}"
+    assert net.names() == ["rebind.test"]
+    assert net.sent == [f"{server.base}/info"]
+
+
+def test_dns_failure_and_unreachable_ports(net: Net) -> None:
+    port = free_port()
+    http = Http({"scope": ["http://nx.test/**", f"http://127.0.0.1:{port}/**"]})
+    e = http.error(url="http://nx.test/")
+    assert e.code == "failed" and e.data == {"reason": "dns"}
+    e = http.error(url=f"http://127.0.0.1:{port}/")
+    assert e.code == "failed" and e.data == {"reason": "connect"}
+
+
+def test_a_broken_server_is_a_failure(server: Server, net: Net) -> None:
+    http = allow(server)
+    e = http.error(url=f"{server.base}/garbage")
+    assert e.code == "failed" and e.data == {"reason": "protocol"}
+    e = http.error(url=f"{server.base}/brotli")
+    assert e.code == "failed" and e.data == {"reason": "encoding"}
+
+
+# -- redirects ------------------------------------------------------------------------
+
+
+def redirect(s: Server, to: str, status: int = 302) -> str:
+    return f"{s.base}/redirect?status={status}&to={quote(to, safe='')}"
+
+
+def test_redirects_inside_the_scope_are_followed(server: Server, net: Net) -> None:
+    http = allow(server)
+    r = http(url=redirect(server, "/info?hop=1"), response_type="json")
+    assert r.redirected and r.url == f"{server.base}/info?hop=1" and r.status == 200
+    r = http(url=redirect(server, f"http://2130706433:{server.port}/info"), response_type="json")
+    assert r.url == f"{server.base}/info"
+    r = http(url=redirect(server, redirect(server, "info")), response_type="json")
+    assert r.body["path"] == "/info"
+    r = http(url=redirect(server, "/info"), follow_redirects=False)
+    assert r.status == 302 and r.headers["location"] == "/info" and not r.redirected
+
+
+@pytest.mark.parametrize(
+    ("status", "method", "after"),
+    [
+        (301, "POST", "GET"),
+        (302, "POST", "GET"),
+        (303, "POST", "GET"),
+        (303, "PUT", "GET"),
+        (307, "POST", "POST"),
+        (308, "PUT", "PUT"),
+        (301, "PUT", "PUT"),
+    ],
+)
+def test_redirect_methods_like_a_browser(
+    server: Server, net: Net, status: int, method: str, after: str
+) -> None:
+    http = allow(server)
+    r = http(
+        url=redirect(server, "/info", status), method=method, body="data", response_type="json"
+    )
+    assert r.body["method"] == after
+    if after == "GET":
+        assert r.body["body"] == "" and "content-type" not in r.body["headers"]
+    else:
+        assert r.body["body"] == "data"
+
+
+def test_credentials_do_not_follow_a_redirect_to_another_origin(
+    server: Server, other: Server, net: Net
+) -> None:
+    http = allow(server, other, allow_cookies=True)
+    creds = {"Authorization": "Bearer secret", "Cookie": "a=b", "X-Other": "kept"}
+    same = http(url=redirect(server, "/info"), headers=creds, response_type="json")
+    assert same.body["headers"]["authorization"] == "Bearer secret"
+    assert same.body["headers"]["cookie"] == "a=b"
+    cross = http(url=redirect(server, f"{other.base}/info"), headers=creds, response_type="json")
+    assert "authorization" not in cross.body["headers"]
+    assert "cookie" not in cross.body["headers"]
+    assert cross.body["headers"]["x-other"] == "kept"
+
+
+def test_ssrf_corpus_of_redirects(server: Server, trip: Tripwire, net: Net) -> None:
+    """Every hop is checked again: scope first (no DNS, no connection), then addresses."""
+    net.fake = {"sneaky.test": [["127.0.0.1"]]}
+    http = Http({"scope": [f"{server.base}/**", f"http://sneaky.test:{server.port}/**"]})
+    a, b = server.port, trip.port
+    cases = {
+        f"http://127.0.0.1:{b}/": "out_of_scope",
+        f"http://2130706433:{b}/": "out_of_scope",
+        f"http://[::ffff:127.0.0.1]:{b}/": "out_of_scope",
+        f"http://[::1]:{a}/": "out_of_scope",
+        f"http://localhost:{a}/info": "out_of_scope",
+        "http://169.254.169.254/latest/meta-data/": "out_of_scope",
+        "http://evil.example/": "out_of_scope",
+        f"https://127.0.0.1:{a}/info": "out_of_scope",
+        f"http://127.0.0.1:{b}#@127.0.0.1:{a}/": "out_of_scope",
+        f"//127.0.0.1:{b}/": "out_of_scope",
+        f"http://sneaky.test:{a}/info": "out_of_scope",  # in scope by name; loopback answer
+        f"http://allowed@127.0.0.1:{a}/info": "invalid_args",
+        f"http://127.0.0.1:{b}\\@127.0.0.1:{a}/": "invalid_args",
+        "/../../etc/passwd": "ok",  # joined like a browser: /etc/passwd on the same host
+        "file:///etc/passwd": "invalid_args",
+        f"gopher://127.0.0.1:{b}/": "invalid_args",
+        "javascript:alert(1)": "invalid_args",
+    }
+    for to, expected in cases.items():
+        for status in (302, 307):
+            before = len(server.requests)
+            assert http.code(url=redirect(server, to, status)) == expected, (to, status)
+            assert len(server.requests) == before + 1 + (expected == "ok"), to
+    assert trip.accepted == 0
+    assert not any(u.startswith("http://[") or f":{b}/" in u for u in net.sent)
+    assert net.names() == ["sneaky.test", "sneaky.test"]  # resolved, then refused
+
+
+def test_too_many_redirects(server: Server, net: Net) -> None:
+    http = allow(server, max_redirects=3)
+    e = http.error(url=f"{server.base}/loop")
+    assert e.code == "failed" and e.data == {"reason": "redirects"}
+    assert len(server.requests) == 4
+    assert allow(server, max_redirects=0).code(url=redirect(server, "/info")) == "failed"
+
+
+# -- size and time limits ----------------------------------------------------------------
+
+
+def test_size_limits(server: Server, net: Net) -> None:
+    http = allow(server, max_response_bytes=1000)
+    assert len(http(url=f"{server.base}/big?n=1000", response_type="bytes").body) == 1000
+    for path in ("/big?n=1001", "/nolength?n=1001", "/nolength?n=5000000"):
+        e = http.error(url=server.base + path)
+        assert e.code == "too_large" and e.data == {"limit": 1000}, path
+    assert http.code(url=f"{server.base}/big?n=11", max_response_bytes=10) == "too_large"
+    assert http.code(url=f"{server.base}/big?n=10", max_response_bytes=10) == "ok"
+    assert http.code(url=f"{server.base}/big?n=1", max_response_bytes=0) == "too_large"
+
+
+def test_an_endless_stream_stops_at_the_limit(server: Server, net: Net) -> None:
+    http = allow(server, max_response_bytes=256 * 1024)
+    started = time.monotonic()
+    assert http.code(url=f"{server.base}/forever") == "too_large"
+    assert time.monotonic() - started < 5
+    # The connection was closed: the server's writes start failing soon after.
+    sent = server.streamed
+    time.sleep(0.3)
+    assert server.streamed - sent < 16 * 1024 * 1024
+
+
+def test_a_compression_bomb_is_stopped_without_inflating_it(net: Net) -> None:
+    bomb = Server(bomb_size=256 * 1024 * 1024)  # 256 MiB of zeros in ~256 KiB
+    try:
+        assert len(bomb.bomb) < 1024 * 1024
+        http = allow(bomb, max_response_bytes=1024 * 1024)
+        tracemalloc.start()
+        try:
+            e = http.error(url=f"{bomb.base}/bomb")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert e.code == "too_large"
+        assert peak < 24 * 1024 * 1024, peak
+    finally:
+        bomb.close()
+
+
+def test_time_limits(server: Server, net: Net) -> None:
+    http = allow(server, timeout=5)
+    for path in ("/sleep?s=30", "/drip"):
+        started = time.monotonic()
+        e = http.error(url=server.base + path, timeout=0.5)
+        elapsed = time.monotonic() - started
+        assert e.code == "timeout", path
+        assert 0.4 < elapsed < 3, (path, elapsed)
+    started = time.monotonic()
+    assert allow(server, timeout=0.5).code(url=f"{server.base}/sleep?s=30") == "timeout"
+    assert time.monotonic() - started < 3
+    # The deadline covers the whole call, redirects included.
+    slow = redirect(server, "/sleep?s=30")
+    assert http.code(url=slow, timeout=0.5) == "timeout"
+
+
+# -- cookies ---------------------------------------------------------------------------
+
+
+def test_cookies_only_when_the_config_says_so(server: Server, net: Net) -> None:
+    closed = allow(server)
+    assert "set-cookie" not in closed(url=f"{server.base}/cookie").headers
+    assert closed.code(url=f"{server.base}/info", headers={"cookie": "a=b"}) == "invalid_args"
+    opened = allow(server, allow_cookies=True)
+    assert opened(url=f"{server.base}/cookie").headers["set-cookie"].startswith("session=")
+    r = opened(url=f"{server.base}/info", headers={"Cookie": "a=b"}, response_type="json")
+    assert r.body["headers"]["cookie"] == "a=b"
+    # No cookie jar: a cookie set by one response is never sent by the next request.
+    opened(url=f"{server.base}/cookie")
+    r = opened(url=redirect(server, "/info"), response_type="json")
+    assert "cookie" not in r.body["headers"]
+
+
+# -- TLS: SNI and the certificate check use the name, the socket uses the checked IP ------
+
+
+def test_tls_checks_the_name_while_connecting_to_the_checked_address(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca, tls = make_tls(["localhost"])
+    s = Server(tls=tls)
+    try:
+        url = f"https://localhost:{s.port}/info"
+        http = Http({"scope": [{"url": f"https://localhost:{s.port}/**", "private": True}]})
+        # The system's trust store does not know this CA: refused.
+        e = http.error(url=url)
+        assert e.code == "failed" and e.data == {"reason": "tls"}
+        trusting = ssl.create_default_context(cadata=ca.decode())
+        monkeypatch.setattr(ramparts_http, "_tls_context", lambda: trusting)
+        r = http(url=url, response_type="json")
+        assert r.status == 200 and r.body["headers"]["host"] == f"localhost:{s.port}"
+        assert s.sni[-1] == "localhost"
+        assert all(u.startswith(("https://127.0.0.1:", "https://[::1]:")) for u in net.sent)
+    finally:
+        s.close()
+
+
+def test_tls_refuses_a_certificate_for_another_name(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca, tls = make_tls(["other.test"])
+    s = Server(tls=tls)
+    try:
+        trusting = ssl.create_default_context(cadata=ca.decode())
+        monkeypatch.setattr(ramparts_http, "_tls_context", lambda: trusting)
+        http = Http(
+            {
+                "scope": [
+                    {"url": f"https://localhost:{s.port}/**", "private": True},
+                    f"https://127.0.0.1:{s.port}/**",
+                ]
+            }
+        )
+        for url in (f"https://localhost:{s.port}/info", f"https://127.0.0.1:{s.port}/info"):
+            e = http.error(url=url)
+            assert e.code == "failed" and e.data == {"reason": "tls"}, url
+        assert len(s.requests) == 0
+    finally:
+        s.close()
