@@ -292,8 +292,11 @@ class _Watchdog:
         with self._cv:
             self._seq += 1
             self._live[self._seq] = fn
-            heapq.heappush(self._heap, (time.monotonic() + seconds, self._seq))
-            self._cv.notify()
+            deadline = time.monotonic() + seconds
+            earliest = not self._heap or deadline < self._heap[0][0]
+            heapq.heappush(self._heap, (deadline, self._seq))
+            if earliest:  # only then must the sleeping thread wake up earlier
+                self._cv.notify()
             return self._seq
 
     def cancel(self, token: int) -> None:
