@@ -1,0 +1,236 @@
+"""Start-up, import cost and memory: a Ramparts hello app against a plain pywebview one.
+
+    uv run python benchmarks/startup.py [--runs 5] [--out FILE]
+
+- **time to first call**: from just before the process is spawned to the page's first
+  bridge call answered (the page records ``Date.now()`` when its first call resolves;
+  both apps make that call as early as their bridge allows);
+- **peak RSS**: the largest summed RSS of the whole process tree (Python and the
+  QtWebEngineProcess children), sampled every 20 ms;
+- **core import**: ``python -X importtime -c "import ramparts.app"`` (no webview stack);
+- **modules imported** after loading an app that lists one capability against one
+  listing four (the same plugins installed in both cases).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bridge import machine, qt_env  # the same environment and description as bridge.py
+
+PYWEBVIEW_APP = '''
+import json, sys, time, webview
+
+class Api:
+    def add(self, a, b):
+        return a + b
+
+HTML = """<!doctype html><html><body><script>
+(async () => {
+  while (!(window.pywebview && window.pywebview.api && window.pywebview.api.add))
+    await new Promise((r) => setTimeout(r, 1));
+  await window.pywebview.api.add(1, 2);
+  window.firstCall = Date.now();
+})();
+</script></body></html>"""
+
+def watch(window):
+    while True:
+        t = window.evaluate_js("window.firstCall || null")
+        if t:
+            print(json.dumps({"first_call_ms": t}), flush=True)
+            window.destroy()
+            return
+        time.sleep(0.005)
+
+w = webview.create_window("hello", html=HTML, js_api=Api())
+webview.start(watch, w, gui="qt", private_mode=True)
+'''
+
+RAMPARTS_APP_JS = """
+ramparts.invoke("add", { a: 1, b: 2 }).then(() => { window.firstCall = Date.now(); });
+"""
+
+
+def ramparts_app(root: Path) -> Path:
+    (root / "ui").mkdir(parents=True)
+    (root / "ui" / "index.html").write_text(
+        "<!doctype html><html><head><script src='app.js'></script></head><body></body></html>"
+    )
+    (root / "ui" / "app.js").write_text(RAMPARTS_APP_JS)
+    (root / "hello_bench.py").write_text(
+        "from ramparts import command\n\n"
+        "@command\ndef add(a: int, b: int) -> int:\n    return a + b\n"
+    )
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """
+            [tool.ramparts]
+            name = "hello"
+            identifier = "dev.ramparts.hellobench"
+            commands = "hello_bench"
+            """
+        )
+    )
+    (root / "wait.js").write_text(
+        "while (!window.firstCall) await new Promise((r) => setTimeout(r, 1));\n"
+        "return { first_call_ms: window.firstCall };\n"
+    )
+    return root
+
+
+def run_measured(cmd: list[str]) -> tuple[float, float]:
+    """(ms from spawn to the page's first answered call, peak RSS of the tree in MB)."""
+    start_ms = time.time() * 1000
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=qt_env()
+    )
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            try:
+                root = psutil.Process(proc.pid)
+                procs = [root, *root.children(recursive=True)]
+                rss = 0
+                for p in procs:
+                    with contextlib.suppress(psutil.Error):  # a child may just have exited
+                        rss += p.memory_info().rss
+                peak = max(peak, rss)
+            except psutil.Error:
+                pass
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        done.set()
+        sampler.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:4]} failed: {err[-2000:]}")
+    first = json.loads(out.strip().splitlines()[-1])["first_call_ms"]
+    return first - start_ms, peak / 1024 / 1024
+
+
+def import_time_ms(module: str) -> float:
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    last = [line for line in out.splitlines() if re.search(rf"\| {re.escape(module)}$", line)]
+    return int(last[-1].split("|")[1]) / 1000
+
+
+MODULES_PROBE = """
+import sys, json
+from ramparts.app import App
+App.load(sys.argv[1])
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def modules_for(root: Path, caps: list[str]) -> list[str]:
+    app = root / ("caps_" + "_".join(caps))
+    (app / "ui").mkdir(parents=True)
+    (app / "ui" / "index.html").write_text("<!doctype html>")
+    tables = "".join(f"[tool.ramparts.capabilities.{c}]\nallow = []\n" for c in caps)
+    (app / "pyproject.toml").write_text(
+        f'[tool.ramparts]\nname = "m"\nidentifier = "dev.ramparts.mods"\n{tables}'
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", MODULES_PROBE, str(app)], capture_output=True, text=True, check=True
+    ).stdout
+    return list(json.loads(out))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "startup.json")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        pyw = root / "pywebview_hello.py"
+        pyw.write_text(PYWEBVIEW_APP)
+        app = ramparts_app(root / "hello")
+        rows: dict[str, list[tuple[float, float]]] = {"pywebview": [], "ramparts": []}
+        for _ in range(args.runs):  # alternate, so drift hits both alike
+            rows["pywebview"].append(run_measured([sys.executable, str(pyw)]))
+            rows["ramparts"].append(
+                run_measured(
+                    [
+                        sys.executable,
+                        "-m",
+                        "ramparts",
+                        "dev",
+                        str(app),
+                        "--headless",
+                        "--eval",
+                        str(app / "wait.js"),
+                    ]
+                )
+            )
+        one = modules_for(root, ["fs"])
+        four = modules_for(root, ["fs", "shell", "http", "dialog"])
+    imports = [import_time_ms("ramparts.app") for _ in range(args.runs)]
+    result: dict[str, Any] = {"runs": args.runs, "machine": machine()}
+    for name, samples in rows.items():
+        result[name] = {
+            "first_call_ms": statistics.median(s[0] for s in samples),
+            "peak_rss_mb": statistics.median(s[1] for s in samples),
+            "samples": samples,
+        }
+    base, ours = result["pywebview"], result["ramparts"]
+    result["startup_ratio"] = ours["first_call_ms"] / base["first_call_ms"]
+    result["rss_ratio"] = ours["peak_rss_mb"] / base["peak_rss_mb"]
+    result["core_import_ms"] = statistics.median(imports)
+    result["core_import_runs_ms"] = imports
+    result["modules_one_capability"] = len(one)
+    result["modules_four_capabilities"] = len(four)
+    result["modules_added_by_three_more"] = sorted(set(four) - set(one))
+    print(f"start-up and memory, median of {args.runs} runs")
+    print(f"{'':12}{'first call ms':>15}{'peak RSS MB':>14}")
+    for name in ("pywebview", "ramparts"):
+        print(
+            f"{name:12}{result[name]['first_call_ms']:>15.0f}{result[name]['peak_rss_mb']:>14.0f}"
+        )
+    print(
+        f"start-up ratio x{result['startup_ratio']:.2f} (target <= 1.15); "
+        f"RSS ratio x{result['rss_ratio']:.2f}"
+    )
+    print(
+        f"core import (ramparts.app, no webview): {result['core_import_ms']:.0f} ms (target < 50)"
+    )
+    print(
+        f"modules after App.load: one capability {len(one)}, four {len(four)} "
+        f"(+{len(set(four) - set(one))})"
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
