@@ -9,7 +9,7 @@ Public API (everything else is internal)::
 
 from . import errors
 from .capability import Capability, ConfigContext
-from .commands import CallContext, command
+from .commands import CallContext, command, on
 from .errors import (
     CommandError,
     CommandFailed,
@@ -21,7 +21,6 @@ from .errors import (
     TooLarge,
 )
 from .hookspecs import hookimpl
-from .plugins import on
 
 __all__ = [
     "CallContext",

@@ -17,7 +17,6 @@ import pluggy
 
 from .capability import Capability
 from .config import AppConfig, WindowConfig, load_config
-from .dispatch import Dispatcher
 from .errors import BackendError
 from .host import WindowHost
 from .plugins import build_registry, load_capabilities, make_plugin_manager
@@ -97,6 +96,8 @@ class App:
 
         cfg = self.config
         self._trace = trace
+        from .dispatch import Dispatcher  # asyncio and threads: only when an app runs
+
         self._dispatcher = Dispatcher(cfg.security.command_timeout)
         if trace is not None:
             self._dispatcher.on_call = lambda window, name, outcome, ms: trace(

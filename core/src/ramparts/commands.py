@@ -22,11 +22,12 @@ from .validation import Validator, compile_hint, mentions_bytes
 if TYPE_CHECKING:
     from .session import WindowSession
 
-__all__ = ["CallContext", "Command", "command", "commands_in"]
+__all__ = ["CallContext", "Command", "command", "commands_in", "on"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _MARK = "__ramparts_command__"
+EVENT_MARK = "__ramparts_ui_event__"
 
 
 @attrs.frozen
@@ -183,3 +184,17 @@ def commands_in(module: Any) -> dict[str, Command]:
                 raise ValueError(f"two commands are named {cmd.name!r}")
             found[cmd.name] = cmd
     return found
+
+
+def on(event: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+    """Mark a function in the app's commands module as the handler of a UI event.
+
+    The event must be listed in ``[tool.ramparts.events] from_ui``. The handler gets the
+    event's payload (already JSON-decoded); what it returns is ignored.
+    """
+
+    def mark(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        setattr(func, EVENT_MARK, event)
+        return func
+
+    return mark

@@ -16,15 +16,17 @@ import secrets
 from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import attrs
 
 from .csp import merge_csp, render_csp
-from .dispatch import BinaryReply, Dispatcher
 from .errors import NotAllowed
 from .session import Registry, WindowSession
+
+if TYPE_CHECKING:
+    from .dispatch import BinaryReply, Dispatcher
 
 __all__ = ["IPC_PATH", "Response", "WindowHost"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.metadata as md
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -13,7 +12,7 @@ import pluggy
 
 from . import hookspecs
 from .capability import Capability, ConfigContext
-from .commands import commands_in
+from .commands import EVENT_MARK, commands_in
 from .config import AppConfig
 from .errors import ConfigError, PluginError
 from .session import Registry, Route
@@ -24,11 +23,9 @@ __all__ = [
     "build_registry",
     "installed_plugins",
     "load_capabilities",
-    "on",
 ]
 
 ENTRY_POINT_GROUP = "ramparts.capabilities"
-_EVENT_MARK = "__ramparts_ui_event__"
 
 
 @attrs.frozen
@@ -43,6 +40,8 @@ class InstalledPlugin:
 
 def installed_plugins() -> dict[str, InstalledPlugin]:
     """Every capability plugin installed in this environment, by capability name."""
+    import importlib.metadata as md  # imported when needed: it costs ~20 ms at start-up
+
     found: dict[str, InstalledPlugin] = {}
     for ep in md.entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
@@ -67,6 +66,8 @@ def make_plugin_manager() -> pluggy.PluginManager:
 
 def load_capabilities(config: AppConfig, pm: pluggy.PluginManager) -> dict[str, Capability]:
     """Import and register exactly the capability plugins the config declares."""
+    import importlib.metadata as md
+
     eps = {ep.name: ep for ep in md.entry_points(group=ENTRY_POINT_GROUP)}
     caps: dict[str, Capability] = {}
     for name in config.capabilities:
@@ -102,20 +103,6 @@ def load_capabilities(config: AppConfig, pm: pluggy.PluginManager) -> dict[str, 
     return caps
 
 
-def on(event: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
-    """Mark a function in the app's commands module as the handler of a UI event.
-
-    The event must be listed in ``[tool.ramparts.events] from_ui``. The handler gets the
-    event's payload (already JSON-decoded); what it returns is ignored.
-    """
-
-    def mark(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        setattr(func, _EVENT_MARK, event)
-        return func
-
-    return mark
-
-
 def import_app_module(config: AppConfig) -> Any:
     """Import the app's commands module, from the app folder (or its ``src/``) if needed."""
     assert config.commands is not None
@@ -139,7 +126,7 @@ def build_registry(config: AppConfig, capabilities: Mapping[str, Capability]) ->
         for name, cmd in commands_in(module).items():
             registry.add(Route(name, None, cmd, None))
         for value in vars(module).values():
-            event = getattr(value, _EVENT_MARK, None)
+            event = getattr(value, EVENT_MARK, None)
             if isinstance(event, str):
                 if event not in config.ui_events:
                     raise ConfigError(
