@@ -109,7 +109,8 @@ def test_forged_and_replayed_messages_never_run(dispatcher: Dispatcher) -> None:
     text = sign_channel(page.session.key, header)
     dispatcher.channel_message(page.session, text)
     dispatcher.channel_message(page.session, text)
-    assert page.replies.get(timeout=5)["r"] == 2
+    assert dispatcher.wait_idle()
+    assert page.replies.get_nowait()["r"] == 2
     assert page.replies.empty()
     assert page.session.stats == {"bad-mac": 1, "replayed": 1}
 
@@ -155,6 +156,7 @@ def test_ui_events_reach_declared_handlers_only(dispatcher: Dispatcher) -> None:
             sign_channel(page.session.key, json.dumps({"s": seq, "e": name, "p": {"n": seq}})),
         )
     assert EVENTS.get(timeout=5) == {"n": 1}
+    assert dispatcher.wait_idle()
     assert page.session.stats["undeclared-event"] == 1
 
 
@@ -165,6 +167,7 @@ def test_closed_session_gets_nothing(dispatcher: Dispatcher) -> None:
         page.session,
         sign_channel(page.session.key, json.dumps({"s": 1, "h": "x", "c": "c", "a": {}})),
     )
+    assert dispatcher.wait_idle()
     assert page.session.stats["session-closed"] == 1 and page.replies.empty()
 
 
@@ -174,6 +177,7 @@ def test_events_are_refused_on_the_binary_carrier(dispatcher: Dispatcher) -> Non
     body = sign_binary(page.session.key, {"s": 1, "e": "ping", "p": {"n": 99}})
     dispatcher.binary_message(page.session, body, lambda status, chunks: got.put(status))
     assert got.get(timeout=5) == 403
+    assert dispatcher.wait_idle()
     assert sum(page.session.stats.values()) == 1  # bad-event or event-on-binary-carrier
     assert EVENTS.empty()
 

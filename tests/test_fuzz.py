@@ -64,13 +64,8 @@ headers = st.dictionaries(
 
 
 def settle(d: Dispatcher) -> None:
-    """Wait for every dispatched command to finish (no sleeping on luck)."""
-    d._loop.call_soon_threadsafe(lambda: None)
-    for _ in range(1000):
-        if d.in_flight == 0:
-            return
-        threading.Event().wait(0.001)
-    raise AssertionError("commands still in flight")
+    """Wait until every message was handled and answered (no sleeping on luck)."""
+    assert d.wait_idle(timeout=30), "messages still being handled"
 
 
 FUZZ = settings(

@@ -58,7 +58,8 @@ class Dispatcher:
         )
         self._thread.start()
         self._watchdog = _Watchdog()
-        self._count_lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._queued = 0
         self.in_flight = 0
         #: ``on_call(window, name, outcome, milliseconds)`` after every call (tracing).
         self.on_call: Callable[[str, str, str, float], None] | None = None
@@ -74,12 +75,12 @@ class Dispatcher:
     def channel_message(
         self, session: WindowSession, text: Any, refuse: CommandError | None = None
     ) -> None:
-        """A channel-carrier message. ``refuse``: verify it, then answer with this error."""
-        try:
-            msg = self._verify(session, decode_channel, text)
-        except ProtocolError:
-            return
-        self._route(session, msg, binary_reply=None, refuse=refuse)
+        """A channel-carrier message. ``refuse``: verify it, then answer with this error.
+
+        Returns at once: verifying and running happen on a worker thread, so the GUI
+        thread (which is also Chromium's UI thread) goes straight back to the webview.
+        """
+        self._submit(self._channel_work, session, text, refuse)
 
     def binary_message(
         self,
@@ -89,6 +90,39 @@ class Dispatcher:
         refuse: CommandError | None = None,
     ) -> None:
         """A binary-carrier message; ``reply`` is called once, from any thread."""
+        self._submit(self._binary_work, session, body, reply, refuse)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every received message has been handled and answered (tests)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._queued == 0 and self.in_flight == 0, timeout)
+
+    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+        with self._idle:
+            self._queued += 1
+
+        def work() -> None:
+            try:
+                fn(*args)
+            except Exception:  # a bug guard: nothing a page sends may kill a worker
+                log.exception("bridge: message handling failed")
+            finally:
+                with self._idle:
+                    self._queued -= 1
+                    self._idle.notify_all()
+
+        self._pool.submit(work)
+
+    def _channel_work(self, session: WindowSession, text: Any, refuse: CommandError | None) -> None:
+        try:
+            msg = self._verify(session, decode_channel, text)
+        except ProtocolError:
+            return
+        self._route(session, msg, binary_reply=None, refuse=refuse)
+
+    def _binary_work(
+        self, session: WindowSession, body: bytes, reply: BinaryReply, refuse: CommandError | None
+    ) -> None:
         try:
             msg = self._verify(session, decode_binary, body)
         except ProtocolError as e:
@@ -107,7 +141,7 @@ class Dispatcher:
             msg = decode(session.key, data)
             if msg.event is not None and decode is decode_binary:
                 raise ProtocolError("event-on-binary-carrier")  # no reply: use the channel
-            if not session.replay.accept(msg.seq):
+            if not session.accept_seq(msg.seq):
                 raise ProtocolError("replayed")
             return msg
         except ProtocolError as e:
@@ -162,45 +196,52 @@ class Dispatcher:
         except CommandError as e:
             answer(error=e)
             return
-        with self._count_lock:
+        with self._idle:
             self.in_flight += 1
         once = threading.Lock()  # the first of result and timeout answers; the other is dropped
 
         def finish(result: Any = None, error: CommandError | None = None) -> None:
             if once.acquire(blocking=False):
-                with self._count_lock:
-                    self.in_flight -= 1
                 answer(result, error)
+                with self._idle:
+                    self.in_flight -= 1
+                    self._idle.notify_all()
 
         cmd = route.command
         timeout = cmd.timeout if cmd.timeout is not None else self.command_timeout
         args = self._call_args(session, route)
-        token: int | None = None
         if cmd.is_async:
             fut = asyncio.run_coroutine_threadsafe(
                 self._run_async(route, args, kwargs, timeout), self._loop
             )
-        else:
-            # Sync commands go straight to the pool (no event-loop hops on the hot path);
-            # the watchdog answers "timeout" if they overrun. The thread runs on: Python
-            # cannot stop it, and the docs say so.
-            fut = self._pool.submit(_run_sync, route, args, kwargs)
-            if math.isfinite(timeout):
-                timed_out = CommandTimeout(f"{route.name} did not finish within {timeout:g} s")
-                token = self._watchdog.after(timeout, lambda: finish(error=timed_out))
 
-        def done(f: concurrent.futures.Future[Any]) -> None:
+            def done(f: concurrent.futures.Future[Any]) -> None:
+                exc = f.exception()
+                if exc is None:
+                    finish(result=f.result())
+                elif isinstance(exc, CommandError):
+                    finish(error=exc)
+                else:  # _run_async converts everything; this is a bug guard
+                    finish(error=CommandFailed(f"{route.name} failed"))
+
+            fut.add_done_callback(done)
+            return
+        # A sync command runs right here, on the worker that verified its message. The
+        # watchdog answers "timeout" if it overruns; the thread runs on (Python cannot
+        # stop it, and the docs say so).
+        token = None
+        if math.isfinite(timeout):
+            timed_out = CommandTimeout(f"{route.name} did not finish within {timeout:g} s")
+            token = self._watchdog.after(timeout, lambda: finish(error=timed_out))
+        try:
+            result = _run_sync(route, args, kwargs)
+        except CommandError as e:
+            finish(error=e)
+        else:
+            finish(result=result)
+        finally:
             if token is not None:
                 self._watchdog.cancel(token)
-            exc = f.exception()
-            if exc is None:
-                finish(result=f.result())
-            elif isinstance(exc, CommandError):
-                finish(error=exc)
-            else:  # _run_* convert everything; this is a bug guard
-                finish(error=CommandFailed(f"{route.name} failed"))
-
-        fut.add_done_callback(done)
 
     @staticmethod
     def _call_args(session: WindowSession, route: Route) -> tuple[Any, ...]:

@@ -89,7 +89,7 @@ class WindowSession:
         self.key = secrets.token_bytes(32)
         self.registry = registry
         self.handle_mode = handle_mode
-        self.replay = ReplayWindow()
+        self._replay = ReplayWindow()
         self.stats: Counter[str] = Counter()
         self.closed = False
         self.grants = Grants()
@@ -120,6 +120,11 @@ class WindowSession:
             if route is None:
                 return None, None
             return route, self._new_handle(route)
+
+    def accept_seq(self, seq: int) -> bool:
+        """Accept each sequence number once (messages are verified on several threads)."""
+        with self._lock:
+            return self._replay.accept(seq)
 
     @property
     def live_handles(self) -> int:
