@@ -166,3 +166,76 @@ def test_window_b_commands_and_grants_stay_in_window_b(tmp_path: Path) -> None:
     assert result["bKeyBHandle"] == 403
     sessions = {e["window"]: e for e in read_keylog(keylog)}
     assert sessions["main"]["key"] != sessions["second"]["key"]
+
+
+OPENER = """
+from typing import Any
+from ramparts import CallContext, command
+
+REPORTS: list[Any] = []
+
+@command
+def open_from_python(ctx: CallContext, label: str) -> str:
+    try:
+        ctx.app.open_window(label)
+    except KeyError:
+        return "no such window"
+    return "opened"
+
+@command
+def report(ctx: CallContext, value: Any) -> None:
+    REPORTS.append({"window": ctx.window, "value": value})
+
+@command
+def reports() -> list[Any]:
+    return REPORTS
+"""
+
+
+def test_python_opens_a_declared_window_without_the_window_capability(tmp_path: Path) -> None:
+    """An app command opens a window through ``ctx.app.open_window``; the page that asked
+    holds no ``window`` capability, and an undeclared label opens nothing."""
+    caps = textwrap.dedent(
+        """
+        [[tool.ramparts.windows]]
+        label = "main"
+        capabilities = []
+        [[tool.ramparts.windows]]
+        label = "second"
+        entry = "second.html"
+        capabilities = []
+        """
+    )
+    second_js = "ramparts.invoke('report', { value: Object.keys(ramparts).sort() });\n"
+    app_dir = write_app(
+        tmp_path / "app",
+        capabilities=caps,
+        commands=OPENER,
+        module="opener_cmds",
+        files={
+            "second.html": "<!doctype html><script src='second.js'></script>",
+            "second.js": second_js,
+        },
+    )
+    result = eval_in_app(
+        app_dir,
+        """
+        const out = { windowType: typeof ramparts.window };
+        out.unknown = await ramparts.invoke("open_from_python", { label: "nope" });
+        out.opened = await ramparts.invoke("open_from_python", { label: "second" });
+        let reports = [];
+        while (!reports.length) {
+          reports = await ramparts.invoke("reports");
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        out.reports = reports;
+        return out;
+        """,
+        timeout=60,
+    )
+    assert result["windowType"] == "undefined"
+    assert result["unknown"] == "no such window"
+    assert result["opened"] == "opened"
+    assert result["reports"] == [
+        {"window": "second", "value": ["Error", "events", "invoke", "stats"]}
+    ]
