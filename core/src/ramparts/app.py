@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -21,6 +21,9 @@ from .errors import BackendError
 from .host import WindowHost
 from .plugins import build_registry, load_capabilities, make_plugin_manager
 from .session import Registry, WindowSession
+
+if TYPE_CHECKING:
+    from .dispatch import Dispatcher
 
 __all__ = ["App", "EvalResult"]
 
@@ -160,18 +163,7 @@ class App:
         cfg = self.config
         backend = self._backend
         trace = self._trace
-        host = WindowHost(
-            label=spec.label,
-            identifier=cfg.identifier,
-            ui=cfg.ui,
-            entry=spec.entry,
-            csp=dict(cfg.security.csp),
-            registry=self.registry.for_window(spec.capabilities, spec.app_commands),
-            dispatcher=self._dispatcher,
-            handle_mode=cfg.security.handles,
-            on_session=self._session_changed,
-            app=self,
-        )
+        host = self.make_host(spec, self._dispatcher)
         self.hosts[spec.label] = host
         window = webview.create_window(
             spec.title, html=" ", width=spec.width, height=spec.height, resizable=spec.resizable
@@ -208,6 +200,25 @@ class App:
         window.events.before_show += before_show
         window.events.closed += closed
         return host
+
+    def make_host(self, spec: WindowConfig, dispatcher: Dispatcher) -> WindowHost:
+        """The policy side of window ``spec``: its routes, CSP and sessions, no webview.
+
+        ``run`` attaches a webview to it; :mod:`ramparts.testing` drives it directly.
+        """
+        cfg = self.config
+        return WindowHost(
+            label=spec.label,
+            identifier=cfg.identifier,
+            ui=cfg.ui,
+            entry=spec.entry,
+            csp=dict(cfg.security.csp),
+            registry=self.registry.for_window(spec.capabilities, spec.app_commands),
+            dispatcher=dispatcher,
+            handle_mode=cfg.security.handles,
+            on_session=self._session_changed,
+            app=self,
+        )
 
     def _session_changed(self, old: WindowSession | None, new: WindowSession | None) -> None:
         if old is not None:

@@ -32,6 +32,7 @@ __all__ = [
     "ProtocolError",
     "ReplayWindow",
     "decode_binary",
+    "decode_binary_reply",
     "decode_channel",
     "encode_binary_reply",
     "encode_channel_reply",
@@ -280,3 +281,29 @@ def iter_placeholders(value: Any) -> Iterator[int]:
     elif isinstance(value, list):
         for v in value:
             yield from iter_placeholders(v)
+
+
+def decode_binary_reply(body: bytes) -> dict[str, Any]:
+    """What the bootstrap does with a binary-carrier reply, in Python (for tests).
+
+    ``{"$bytes": i}`` placeholders become ``bytes``.
+    """
+    (hlen,) = struct.unpack(">I", body[:4])
+    header = json.loads(body[4 : 4 + hlen])
+    pos = 4 + hlen
+    segments = []
+    for n in header.pop("b", []):
+        segments.append(memoryview(body)[pos : pos + n])
+        pos += n
+    reply: dict[str, Any] = _materialize(_splice(header, segments))
+    return reply
+
+
+def _materialize(value: Any) -> Any:
+    if isinstance(value, memoryview):
+        return value.tobytes()
+    if isinstance(value, dict):
+        return {k: _materialize(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_materialize(v) for v in value]
+    return value

@@ -1,0 +1,63 @@
+"""Pytest fixtures for Ramparts apps and capability plugins.
+
+Registered through the ``pytest11`` entry point, so any project that has ``ramparts``
+installed gets them without a ``conftest.py``:
+
+* ``ramparts_home``: a throwaway ``$HOME`` (and XDG directories); ``$APPDATA`` and the
+  other app directories of every scope land under it.
+* ``ramparts_bridge``: a factory, ``ramparts_bridge(app_dir)`` or
+  ``ramparts_bridge(capabilities={...})``, returning a :class:`ramparts.testing.Bridge`
+  that is closed when the test ends.
+
+Nothing is imported from Ramparts until a fixture is used: every pytest run in an
+environment that has Ramparts loads this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .testing import Bridge
+
+
+@pytest.fixture
+def ramparts_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh home folder for this test; ``$APPDATA`` is ``<home>/.local/share/<id>``.
+
+    The app subprocess of ``eval_in_app`` inherits these variables too.
+    """
+    from .testing import home_env
+
+    home = tmp_path / "home"
+    home.mkdir()
+    for key, value in home_env(home).items():
+        monkeypatch.setenv(key, value)
+        # As in a real home, the XDG bases exist; the fs capability creates only the
+        # app's own directories below them.
+        Path(value).mkdir(parents=True, exist_ok=True)
+    return home
+
+
+@pytest.fixture
+def ramparts_bridge(ramparts_home: Path) -> Iterator[Callable[..., Bridge]]:
+    """``ramparts_bridge(app_dir=None, *, capabilities=None, ...)``: see ``open_bridge``.
+
+    Uses ``ramparts_home``, so scopes resolve under a throwaway home.
+    """
+    from .testing import open_bridge
+
+    opened: list[Bridge] = []
+
+    def factory(*args: Any, **kwargs: Any) -> Bridge:
+        bridge = open_bridge(*args, **kwargs)
+        opened.append(bridge)
+        return bridge
+
+    yield factory
+    for bridge in opened:
+        bridge.close()
