@@ -6,6 +6,8 @@
     ├── ConfigError                bad [tool.ramparts] config: names file, key, found, expected
     ├── PluginError                a declared capability is missing or broken
     ├── BackendError               the webview backend cannot give the bridge its guarantees
+    ├── BuildError                 `ramparts build` cannot make a correct artifact
+    ├── VerificationError          a built app does not match its signed manifest
     └── CommandError               a call failed; carries a stable ``code`` that reaches JS
         ├── NotAllowed             code "not_allowed": no such command, handle or event here
         ├── InvalidArgs            code "invalid_args": arguments do not match the signature
@@ -26,6 +28,7 @@ from typing import Any, ClassVar
 __all__ = [
     "MISSING",
     "BackendError",
+    "BuildError",
     "CommandError",
     "CommandFailed",
     "CommandTimeout",
@@ -36,6 +39,7 @@ __all__ = [
     "PluginError",
     "RampartsError",
     "TooLarge",
+    "VerificationError",
 ]
 
 
@@ -76,6 +80,26 @@ class PluginError(RampartsError):
 
 class BackendError(RampartsError):
     """The webview backend in use cannot provide the secured bridge."""
+
+
+class BuildError(RampartsError):
+    """``ramparts build`` cannot produce a correct artifact (or a signing key is unusable)."""
+
+
+class VerificationError(RampartsError):
+    """A built app does not match its signed manifest.
+
+    :ivar problems: one line per finding, each naming the file or field concerned.
+    """
+
+    def __init__(self, summary: str, problems: list[str] | None = None) -> None:
+        self.problems = problems or []
+        shown = self.problems[:20]
+        more = len(self.problems) - len(shown)
+        lines = [summary, *(f"  {p}" for p in shown)]
+        if more > 0:
+            lines.append(f"  ... and {more} more")
+        super().__init__("\n".join(lines))
 
 
 class CommandError(RampartsError):

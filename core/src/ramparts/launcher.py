@@ -1,0 +1,92 @@
+"""The entry point of a built app: verify everything, then run the app from the bundle.
+
+``ramparts build`` generates a two-line entry script that calls :func:`launch` with the
+public key baked in. Verification happens before the app's commands module or any
+capability plugin is imported. Only this module, :mod:`ramparts.signing` and what they
+import (the standard library, ``cryptography``, the core's error tree) run first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from .errors import VerificationError
+from .signing import load_public_key, verify_artifact
+
+__all__ = ["EXIT_REFUSED", "launch", "locate"]
+
+#: Exit code of a built app that refuses to start because verification failed.
+EXIT_REFUSED = 3
+
+
+def locate(executable: Path, meipass: Path | None, layout: str) -> tuple[Path, Path | None]:
+    """``(artifact, unpacked tree)`` of the running app.
+
+    onedir: the artifact is the executable's folder, and everything is in it.
+    onefile: the artifact is the executable itself; PyInstaller unpacked its files to
+    ``sys._MEIPASS``, which is checked too (for files changed or added after unpacking).
+    """
+    if layout == "onefile":
+        if meipass is None:
+            raise VerificationError("a onefile app is running without an unpacked bundle")
+        return executable, meipass
+    return executable.parent, None
+
+
+def _refuse(message: str) -> NoReturn:
+    print(f"refusing to start: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(EXIT_REFUSED)
+
+
+def launch(public_key: str | None, layout: str, allow_eval: bool) -> None:
+    """Verify the running app, then run it. Called by the generated entry script.
+
+    :param public_key: PEM of the key the manifest must be signed with (``None``: the
+        build is unsigned; file hashes and expiry are still checked, and a warning says
+        the app's origin is not proven).
+    :param layout: ``onedir`` or ``onefile``.
+    :param allow_eval: accept ``--eval`` (built with ``ramparts build --allow-eval``).
+    """
+    meipass = getattr(sys, "_MEIPASS", None)
+    executable = Path(sys.executable).resolve()
+    try:
+        trusted = [load_public_key(public_key, "the built-in key")] if public_key else []
+        artifact, unpacked = locate(executable, Path(meipass) if meipass else None, layout)
+        manifest = verify_artifact(artifact, trusted, unpacked=unpacked)
+    except VerificationError as e:
+        _refuse(str(e))
+    if not trusted:
+        print(
+            "warning: this is an UNSIGNED build: its files match its manifest, "
+            "but nothing proves who built it",
+            file=sys.stderr,
+            flush=True,
+        )
+    _run(Path(meipass or executable.parent) / "app", manifest["app"]["name"], allow_eval)
+
+
+def _run(app_dir: Path, name: str, allow_eval: bool) -> None:
+    parser = argparse.ArgumentParser(prog=name, description=f"{name} (built with Ramparts)")
+    parser.add_argument("--headless", action="store_true", help="run with no screen")
+    if allow_eval:
+        parser.add_argument("--eval", type=Path, help="JS file run as a page script")
+        parser.add_argument("--timeout", type=float, default=30.0, help="seconds --eval may take")
+    parser.add_argument("--trace", action="store_true", help="print console and bridge lines")
+    args = parser.parse_args()
+    import typer
+
+    from .cli import dev  # the app, Qt and the plugins load only from here on
+
+    try:
+        dev(
+            app_dir,
+            headless=args.headless,
+            eval_file=getattr(args, "eval", None),
+            timeout=getattr(args, "timeout", 30.0),
+            trace=args.trace,
+        )
+    except typer.Exit as e:  # how `dev` reports its outcome outside typer
+        raise SystemExit(e.exit_code) from None

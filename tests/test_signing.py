@@ -1,0 +1,351 @@
+"""Keys, the signed manifest, tree checks, expiry and key rotation: no PyInstaller needed.
+
+The end-to-end versions of these checks, on a real PyInstaller build, are in
+``tests/test_build.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typer.testing import CliRunner
+
+from ramparts.audit import find_undeclared, module_roots
+from ramparts.cli import app as cli
+from ramparts.errors import BuildError, VerificationError
+from ramparts.launcher import EXIT_REFUSED, locate
+from ramparts.signing import (
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    atomic_write,
+    canonical_json,
+    check_files,
+    generate_key,
+    hash_tree,
+    key_id,
+    load_private_key,
+    make_link,
+    public_pem,
+    sign,
+    utc_stamp,
+    verify_artifact,
+    verify_manifest,
+)
+
+APP_ID = "dev.ramparts.test"
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def manifest_for(files: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "format": 1,
+        "app": {"name": "Test", "identifier": APP_ID, "version": "1"},
+        "layout": "onedir",
+        "executable": "test",
+        "created": utc_stamp(NOW),
+        "expires": utc_stamp(NOW + timedelta(days=30)),
+        "files": files,
+        **extra,
+    }
+
+
+def write_signed(artifact: Path, manifest: dict[str, Any], key: Ed25519PrivateKey | None) -> None:
+    """What ``ramparts build`` writes beside the files: the manifest and its signature."""
+    data = canonical_json(manifest)
+    target = artifact if artifact.is_dir() else artifact.parent
+    prefix = "" if artifact.is_dir() else f"{artifact.name}."
+    atomic_write(target / f"{prefix}{MANIFEST_NAME}", data)
+    if key is not None:
+        atomic_write(target / f"{prefix}{SIGNATURE_NAME}", sign(data, key))
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A small onedir-like app folder, with a symlink like PyInstaller makes."""
+    root = tmp_path / "app"
+    (root / "_internal" / "pkg").mkdir(parents=True)
+    (root / "test").write_bytes(b"\x7fELF launcher")
+    (root / "_internal" / "pkg" / "mod.py").write_text("x = 1\n")
+    (root / "_internal" / "libQt.so.6").write_bytes(os.urandom(4096))
+    (root / "libQt.so.6").symlink_to("_internal/libQt.so.6")
+    return root
+
+
+@pytest.fixture
+def key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+# -- keys --------------------------------------------------------------------------------
+
+
+def test_keygen_encrypts_the_private_key_and_it_round_trips() -> None:
+    private, public = generate_key(b"correct horse")
+    assert b"ENCRYPTED PRIVATE KEY" in private
+    assert public.startswith(b"-----BEGIN PUBLIC KEY-----")
+    loaded = load_private_key(private, b"correct horse", "k")
+    assert public_pem(loaded.public_key()) == public
+    with pytest.raises(BuildError, match="wrong passphrase"):
+        load_private_key(private, b"wrong", "k")
+    with pytest.raises(BuildError, match="RAMPARTS_SIGNING_PASSPHRASE"):
+        load_private_key(private, None, "k")
+    with pytest.raises(BuildError, match="non-empty passphrase"):
+        generate_key(b"")
+
+
+def test_keygen_command_writes_a_0600_key_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"RAMPARTS_SIGNING_PASSPHRASE": "s3cret"}
+    result = runner.invoke(cli, ["keygen", "--out", str(tmp_path)], env=env)
+    assert result.exit_code == 0, result.output
+    key_file = tmp_path / "ramparts-signing.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    load_private_key(key_file.read_bytes(), b"s3cret", str(key_file))
+    again = runner.invoke(cli, ["keygen", "--out", str(tmp_path)], env=env)
+    assert again.exit_code == 1 and "--force" in again.output
+
+
+def test_atomic_write_leaves_no_temp_file_and_sets_the_mode(tmp_path: Path) -> None:
+    target = tmp_path / "k"
+    atomic_write(target, b"secret", mode=0o600)
+    assert target.read_bytes() == b"secret"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["k"]
+
+
+def test_canonical_json_is_one_byte_form() -> None:
+    a = canonical_json({"b": [1, "é"], "a": {"y": 1, "x": None}})
+    b = canonical_json({"a": {"x": None, "y": 1}, "b": [1, "é"]})
+    assert a == b == '{"a":{"x":null,"y":1},"b":[1,"é"]}'.encode()
+
+
+# -- trees -------------------------------------------------------------------------------
+
+
+def test_check_files_names_changed_missing_added_and_relinked(tree: Path) -> None:
+    expected = hash_tree(tree)
+    assert expected["libQt.so.6"] == {"symlink": "_internal/libQt.so.6"}
+    assert check_files(tree, expected) == []
+    lib = tree / "_internal" / "libQt.so.6"
+    data = bytearray(lib.read_bytes())
+    data[100] ^= 1
+    lib.write_bytes(bytes(data))
+    (tree / "_internal" / "pkg" / "mod.py").unlink()
+    (tree / "_internal" / "pkg" / "evil.py").write_text("import os\n")
+    (tree / "libQt.so.6").unlink()
+    (tree / "libQt.so.6").symlink_to("/usr/lib/libevil.so")
+    assert check_files(tree, expected) == [
+        "changed: _internal/libQt.so.6 (SHA-256 differs)",
+        "missing: _internal/pkg/mod.py",
+        "changed: libQt.so.6 (symlink to /usr/lib/libevil.so, expected symlink to "
+        "_internal/libQt.so.6)",
+        "added: _internal/pkg/evil.py",
+    ]
+
+
+# -- signatures, expiry ------------------------------------------------------------------
+
+
+def test_a_signed_manifest_verifies_and_any_change_to_it_does_not(key: Ed25519PrivateKey) -> None:
+    data = canonical_json(manifest_for({}))
+    sig = sign(data, key)
+    assert verify_manifest(data, sig, [key.public_key()], now=NOW)["app"]["identifier"] == APP_ID
+    forged = data.replace(b'"version":"1"', b'"version":"2"')
+    with pytest.raises(VerificationError, match="not signed by a trusted key"):
+        verify_manifest(forged, sig, [key.public_key()], now=NOW)
+
+
+def test_a_manifest_signed_by_another_key_is_refused(key: Ed25519PrivateKey) -> None:
+    data = canonical_json(manifest_for({}))
+    other = Ed25519PrivateKey.generate()
+    with pytest.raises(VerificationError, match=key_id(key.public_key())):
+        verify_manifest(data, sign(data, other), [key.public_key()], now=NOW)
+
+
+def test_signed_or_unsigned_is_decided_by_the_verifier_not_the_files(
+    key: Ed25519PrivateKey,
+) -> None:
+    data = canonical_json(manifest_for({}))
+    with pytest.raises(VerificationError, match="is missing"):
+        verify_manifest(data, None, [key.public_key()], now=NOW)  # signature stripped
+    with pytest.raises(VerificationError, match="no public key"):
+        verify_manifest(data, sign(data, key), [], now=NOW)
+    assert verify_manifest(data, None, [], now=NOW)["format"] == 1
+
+
+def test_an_expired_manifest_is_refused(key: Ed25519PrivateKey) -> None:
+    data = canonical_json(manifest_for({}))
+    sig = sign(data, key)
+    verify_manifest(data, sig, [key.public_key()], now=NOW + timedelta(days=29))
+    with pytest.raises(VerificationError, match="expired at 2026-07-01T12:00:00Z"):
+        verify_manifest(data, sig, [key.public_key()], now=NOW + timedelta(days=30))
+
+
+def test_the_build_refuses_a_non_positive_expiry() -> None:
+    from ramparts.signing import expiry
+
+    with pytest.raises(BuildError, match="--expires-in"):
+        expiry(NOW, 0)
+
+
+# -- key rotation ------------------------------------------------------------------------
+
+
+def test_rotation_a_manifest_signed_by_the_announced_next_key_is_accepted() -> None:
+    k0, k1 = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    link = make_link(APP_ID, k1.public_key(), k0)
+    # Release N, signed by k0, announces k1; release N+1 is signed by k1 and carries the link.
+    release_n = canonical_json(manifest_for({}, next_public_key=link))
+    verify_manifest(release_n, sign(release_n, k0), [k0.public_key()], now=NOW)
+    release_n1 = canonical_json(manifest_for({}, key_chain=[link]))
+    verified = verify_manifest(release_n1, sign(release_n1, k1), [k0.public_key()], now=NOW)
+    assert verified["key_chain"] == [link]
+    # Without the chain, k1 is just an unknown key.
+    bare = canonical_json(manifest_for({}))
+    with pytest.raises(VerificationError, match="not signed by a trusted key"):
+        verify_manifest(bare, sign(bare, k1), [k0.public_key()], now=NOW)
+
+
+@pytest.mark.parametrize("flaw", ["untrusted signer", "other app", "swapped key"])
+def test_rotation_a_link_not_signed_by_a_trusted_key_for_this_app_is_ignored(flaw: str) -> None:
+    k0, k1, mallory = (Ed25519PrivateKey.generate() for _ in range(3))
+    if flaw == "untrusted signer":
+        link = make_link(APP_ID, k1.public_key(), mallory)
+    elif flaw == "other app":
+        link = make_link("dev.ramparts.other", k1.public_key(), k0)
+    else:  # a genuine link whose key was replaced by the attacker's
+        link = make_link(APP_ID, k1.public_key(), k0)
+        link["public_key"] = public_pem(mallory.public_key()).decode()
+        k1 = mallory
+    data = canonical_json(manifest_for({}, key_chain=[link]))
+    with pytest.raises(VerificationError, match="not signed by a trusted key"):
+        verify_manifest(data, sign(data, k1), [k0.public_key()], now=NOW)
+
+
+def test_rotation_chains_over_several_keys_in_order() -> None:
+    k0, k1, k2 = (Ed25519PrivateKey.generate() for _ in range(3))
+    chain = [make_link(APP_ID, k1.public_key(), k0), make_link(APP_ID, k2.public_key(), k1)]
+    data = canonical_json(manifest_for({}, key_chain=chain))
+    verify_manifest(data, sign(data, k2), [k0.public_key()], now=NOW)
+    reversed_chain = canonical_json(manifest_for({}, key_chain=chain[::-1]))
+    with pytest.raises(VerificationError):
+        verify_manifest(reversed_chain, sign(reversed_chain, k2), [k0.public_key()], now=NOW)
+
+
+# -- artifacts: onedir and onefile -------------------------------------------------------
+
+
+def test_verify_artifact_onedir(tree: Path, key: Ed25519PrivateKey) -> None:
+    write_signed(tree, manifest_for(hash_tree(tree)), key)
+    verify_artifact(tree, [key.public_key()], now=NOW)
+    (tree / "_internal" / "added.py").write_text("")
+    with pytest.raises(VerificationError) as e:
+        verify_artifact(tree, [key.public_key()], now=NOW)
+    assert e.value.problems == ["added: _internal/added.py"]
+    assert "1 file(s) differ" in str(e.value)
+
+
+def test_verify_artifact_onefile_checks_the_executable_and_the_unpacked_tree(
+    tmp_path: Path, tree: Path, key: Ed25519PrivateKey
+) -> None:
+    exe = tmp_path / "dist" / "test"
+    exe.parent.mkdir()
+    exe.write_bytes(b"\x7fELF onefile archive")
+    (exe.parent / "unrelated.txt").write_text("other artifacts may share dist/")
+    files = {"test": hash_tree(exe.parent)["test"]}
+    manifest = manifest_for(files, layout="onefile", bundle=hash_tree(tree))
+    write_signed(exe, manifest, key)
+    assert locate(exe, tree, "onefile") == (exe, tree)
+    verify_artifact(exe, [key.public_key()], now=NOW, unpacked=tree)
+    (tree / "_internal" / "pkg" / "mod.py").write_text("x = 2\n")
+    with pytest.raises(VerificationError) as e:
+        verify_artifact(exe, [key.public_key()], now=NOW, unpacked=tree)
+    assert e.value.problems == [f"changed: _internal/pkg/mod.py (SHA-256 differs) (in {tree})"]
+    exe.write_bytes(b"\x7fELF onefile archivX")
+    with pytest.raises(VerificationError, match="changed: test"):
+        verify_artifact(exe, [key.public_key()], now=NOW)
+    with pytest.raises(VerificationError, match="onefile build, but this is a onedir"):
+        write_signed(tree, manifest, key)
+        verify_artifact(tree, [key.public_key()], now=NOW)
+
+
+def test_launcher_locates_onedir_by_the_executable_folder(tree: Path) -> None:
+    assert locate(tree / "test", None, "onedir") == (tree, None)
+    with pytest.raises(VerificationError, match="without an unpacked bundle"):
+        locate(tree / "test", None, "onefile")
+
+
+def test_launcher_refuses_before_importing_the_app_qt_or_any_plugin(
+    tree: Path, key: Ed25519PrivateKey
+) -> None:
+    """Run the launcher as a frozen app would, on an intact and a tampered tree."""
+    expires = utc_stamp(datetime.now(UTC) + timedelta(days=1))
+    write_signed(tree, manifest_for(hash_tree(tree), expires=expires), key)
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        sys.executable = {str(tree / "test")!r}
+        from ramparts.launcher import launch
+        try:
+            launch(public_key={public_pem(key.public_key()).decode()!r},
+                   layout="onedir", allow_eval=False)
+        except SystemExit as e:
+            loaded = [m for m in ("ramparts.app", "ramparts.plugins", "ramparts_fs",
+                                  "webview", "PyQt6") if m in sys.modules]
+            print(json.dumps({{"code": e.code, "loaded": loaded}}))
+        """
+    )
+
+    def launch() -> tuple[Any, str]:
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        return json.loads(proc.stdout), proc.stderr
+
+    # Intact: verification passes and the app starts loading (this tree has no app/).
+    result, stderr = launch()
+    assert result["code"] == 1 and "ramparts.app" in result["loaded"], stderr
+    assert "refusing" not in stderr
+    (tree / "_internal" / "pkg" / "mod.py").write_text("x = 666\n")
+    result, stderr = launch()
+    assert result == {"code": EXIT_REFUSED, "loaded": []}, stderr
+    assert "refusing to start" in stderr
+    assert "changed: _internal/pkg/mod.py" in stderr
+
+
+# -- audit: which modules belong to undeclared plugins -----------------------------------
+
+
+def test_module_roots_spare_the_core_and_packages_shared_with_declared_plugins() -> None:
+    eps = {
+        "fs": "ramparts_fs",
+        "shell": "ramparts_shell:plugin",
+        "window": "ramparts.builtins.window",
+        "sample": "ramparts_testplugins.sample",
+        "spy": "ramparts_testplugins.spy",
+    }
+    assert module_roots(["fs", "sample"], eps) == {
+        "shell": ["ramparts_shell"],
+        "spy": ["ramparts_testplugins.spy"],
+        "window": ["ramparts.builtins.window"],
+    }
+    assert module_roots(["fs"], eps)["spy"] == [
+        "ramparts_testplugins",
+        "ramparts_testplugins.spy",
+    ]
+    modules = [
+        "ramparts",
+        "ramparts.builtins",
+        "ramparts_fs",
+        "ramparts_shellfish",
+        "ramparts_shell.x",
+    ]
+    assert find_undeclared(modules, module_roots(["fs"], eps)) == {"shell": ["ramparts_shell.x"]}
