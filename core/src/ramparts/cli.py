@@ -141,5 +141,83 @@ def plugins(app_dir: AppDir = Path(".")) -> None:
         typer.echo(f"{name:12} MISSING  listed")
 
 
+# -- new, add, remove (docs/cli.md; templates in cookiecutter/) ------------------------
+
+new_app = typer.Typer(help="Create an app or a capability plugin from a template.")
+app.add_typer(new_app, name="new")
+OutputDir = Annotated[
+    Path, typer.Option("--output-dir", "-o", help="Where to create the project folder.")
+]
+NoInput = Annotated[bool, typer.Option(help="Use defaults for everything not given.")]
+
+
+@new_app.command("app")
+def new_app_(
+    name: Annotated[str, typer.Argument(help="The app's display name, e.g. 'Notes'.")],
+    capabilities: Annotated[
+        str, typer.Option(help="Comma-separated capabilities to set up narrowly: fs, dialog.")
+    ] = "",
+    output_dir: OutputDir = Path("."),
+    no_input: NoInput = False,
+) -> None:
+    """Create an app: config, one command, UI, and tests that run it headless."""
+    context = {"app_name": name, "capabilities": capabilities.replace(" ", "")}
+    _new("app", context, output_dir, no_input, "ramparts dev && pytest")
+
+
+@new_app.command("plugin")
+def new_plugin(
+    name: Annotated[str, typer.Argument(help="The capability's name, e.g. 'clipboard'.")],
+    output_dir: OutputDir = Path("."),
+    no_input: NoInput = False,
+) -> None:
+    """Create a third-party capability plugin: entry point, a scoped command, docs, tests."""
+    _new("plugin", {"capability": name}, output_dir, no_input, "pip install -e . && pytest")
+
+
+def _new(kind: str, context: dict[str, str], output_dir: Path, no_input: bool, then: str) -> None:
+    from .scaffold import new_project
+
+    try:
+        made = new_project(kind, context, output_dir=output_dir, no_input=no_input)
+    except RampartsError as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"created {made}\nnext: cd {made} && {then}")
+
+
+@app.command()
+def add(
+    capability: Annotated[str, typer.Argument(help="The capability's name, e.g. 'fs'.")],
+    app_dir: AppDir = Path("."),
+    source: Annotated[
+        str | None,
+        typer.Option("--from", help="Install this (a local path or a requirement) instead."),
+    ] = None,
+    install: Annotated[bool, typer.Option(help="Install its distribution if needed.")] = True,
+) -> None:
+    """Install a capability plugin and declare it, with an empty allow list."""
+    from .scaffold import add_capability
+
+    try:
+        add_capability(app_dir, capability, source=source, do_install=install, say=typer.echo)
+    except RampartsError as e:
+        raise _fail(str(e)) from None
+
+
+@app.command()
+def remove(
+    capability: Annotated[str, typer.Argument(help="The capability's name.")],
+    app_dir: AppDir = Path("."),
+    uninstall: Annotated[bool, typer.Option(help="Uninstall its distribution too.")] = True,
+) -> None:
+    """Remove a capability's config table and uninstall its distribution."""
+    from .scaffold import remove_capability
+
+    try:
+        remove_capability(app_dir, capability, do_uninstall=uninstall, say=typer.echo)
+    except RampartsError as e:
+        raise _fail(str(e)) from None
+
+
 def main() -> None:
     app()

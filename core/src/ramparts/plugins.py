@@ -23,6 +23,7 @@ __all__ = [
     "build_registry",
     "installed_plugins",
     "load_capabilities",
+    "load_capability",
 ]
 
 ENTRY_POINT_GROUP = "ramparts.capabilities"
@@ -78,29 +79,40 @@ def load_capabilities(config: AppConfig, pm: pluggy.PluginManager) -> dict[str, 
                 f"package provides the '{name}' capability; install it with "
                 f"`pip install {suggested_package(name)}` (or `uv add {suggested_package(name)}`)"
             )
-        try:
-            plugin = ep.load()
-        except Exception as e:
-            raise PluginError(f"capability '{name}' ({ep.value}) failed to import: {e!r}") from e
-        pm.register(plugin, name=f"capability:{name}")
-        impls = [
-            impl for impl in pm.hook.ramparts_capability.get_hookimpls() if impl.plugin is plugin
-        ]
-        if len(impls) != 1:
-            raise PluginError(
-                f"capability '{name}' ({ep.value}) implements no ramparts_capability hook"
-            )
-        cap = impls[0].function()
-        if not isinstance(cap, Capability) or cap.name != name:
-            raise PluginError(
-                f"capability plugin {ep.value} is installed as '{name}' but describes "
-                f"{getattr(cap, 'name', cap)!r}"
-            )
-        caps[name] = cap
+        caps[name] = _load(name, ep, pm)
     for cap in caps.values():
         if cap.hookspecs is not None:
             pm.add_hookspecs(cap.hookspecs)
     return caps
+
+
+def load_capability(name: str) -> Capability:
+    """Import one installed capability plugin, outside any app, and describe it."""
+    import importlib.metadata as md
+
+    for ep in md.entry_points(group=ENTRY_POINT_GROUP, name=name):
+        return _load(name, ep, make_plugin_manager())
+    raise PluginError(f"no installed package provides the '{name}' capability")
+
+
+def _load(name: str, ep: Any, pm: pluggy.PluginManager) -> Capability:
+    try:
+        plugin = ep.load()
+    except Exception as e:
+        raise PluginError(f"capability '{name}' ({ep.value}) failed to import: {e!r}") from e
+    pm.register(plugin, name=f"capability:{name}")
+    impls = [impl for impl in pm.hook.ramparts_capability.get_hookimpls() if impl.plugin is plugin]
+    if len(impls) != 1:
+        raise PluginError(
+            f"capability '{name}' ({ep.value}) implements no ramparts_capability hook"
+        )
+    cap = impls[0].function()
+    if not isinstance(cap, Capability) or cap.name != name:
+        raise PluginError(
+            f"capability plugin {ep.value} is installed as '{name}' but describes "
+            f"{getattr(cap, 'name', cap)!r}"
+        )
+    return cap
 
 
 def import_app_module(config: AppConfig) -> Any:

@@ -1,0 +1,84 @@
+"""The ``{{ cookiecutter.capability }}`` capability: {{ cookiecutter.description | replace('A Ramparts capability: ', '') }}
+
+Every path goes through the core's scope engine (:class:`ramparts.scope.PathScope`: no
+``..``, symlinks resolved, deny wins, nothing allowed by default, plus the session's
+run-time grants), and every open proves the descriptor is the file that was checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict
+
+import attrs
+import ramparts
+from ramparts import CallContext, Capability, ConfigContext, command
+from ramparts.errors import TooLarge
+from ramparts.scope import PathScope, open_checked
+
+__all__ = ["Digest", "State", "configure", "digest", "ramparts_capability"]
+
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+
+
+@attrs.frozen
+class State:
+    """The parsed config: what every command receives as ``ctx.state``."""
+
+    scope: PathScope
+    max_bytes: int
+
+
+def configure(table: Mapping[str, Any], ctx: ConfigContext) -> State:
+    """Parse ``[tool.ramparts.capabilities.{{ cookiecutter.capability }}]`` (all but ``allow``).
+
+    Errors go through ``ctx.error`` so they name the file and the exact key.
+    """
+    unknown = sorted(set(table) - {"scope", "max_bytes"})
+    if unknown:
+        raise ctx.error(unknown[0], table[unknown[0]], "no such key (scope, max_bytes)")
+    max_bytes = table.get("max_bytes", DEFAULT_MAX_BYTES)
+    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes <= 0:
+        raise ctx.error("max_bytes", max_bytes, "a whole number of bytes > 0")
+    return State(PathScope.from_config(table, ctx), max_bytes)
+
+
+class Digest(TypedDict):
+    algorithm: str
+    hexdigest: str
+    size: int
+
+
+@command
+def digest(
+    ctx: CallContext, path: str, algorithm: Literal["sha256", "blake2b"] = "sha256"
+) -> Digest:
+    """The checksum of a file inside the scope.
+
+    The bridge has already checked the argument types (``algorithm`` can only be one of
+    the two names); the scope check happens here, before the file is opened.
+    """
+    state: State = ctx.state
+    canonical = state.scope.resolve(path, ctx.session.grants)
+    fd = open_checked(canonical, os.O_RDONLY)
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > state.max_bytes:
+            raise TooLarge(f"{path} is {size} bytes; this app hashes at most {state.max_bytes}")
+        h = hashlib.new(algorithm)
+        while chunk := f.read(1024 * 1024):
+            h.update(chunk)
+    return {"algorithm": algorithm, "hexdigest": h.hexdigest(), "size": size}
+
+
+@ramparts.hookimpl
+def ramparts_capability() -> Capability:
+    """Called once when an app that declares this capability starts."""
+    return Capability(
+        name="{{ cookiecutter.capability }}",
+        commands=[digest],
+        configure=configure,
+        description="checksums of files inside the declared scope",
+    )

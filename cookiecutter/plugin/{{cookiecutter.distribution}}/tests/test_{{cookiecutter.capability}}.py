@@ -1,0 +1,109 @@
+"""Tests for the ``{{ cookiecutter.capability }}`` capability.
+
+``ramparts_bridge`` calls commands through the real bridge (config validation, the
+allow list, argument checks, scopes) without a window; ``ramparts_home`` makes
+``$APPDATA`` a throwaway folder. Both are fixtures that come with ramparts. The last
+test runs a real app headless and calls the command from page JS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from ramparts import ConfigError, InvalidArgs, NotAllowed, OutOfScope
+from ramparts.testing import Bridge, eval_in_app
+
+CAP = "{{ cookiecutter.capability }}"
+IDENT = "dev.example.{{ cookiecutter.capability | replace('_', '-') }}-test"
+CONFIG = {
+    CAP: {
+        "allow": ["digest"],
+        "scope": {"allow": ["$APPDATA/**"], "deny": ["$APPDATA/private/**"]},
+    }
+}
+
+
+def appdata(home: Path) -> Path:
+    folder = home / ".local" / "share" / IDENT
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_digest_of_a_file_in_scope(
+    ramparts_bridge: Callable[..., Bridge], ramparts_home: Path
+) -> None:
+    (appdata(ramparts_home) / "a.txt").write_bytes(b"hello")
+    bridge = ramparts_bridge(capabilities=CONFIG, identifier=IDENT)
+    got = bridge.call(f"{CAP}.digest", {"path": "$APPDATA/a.txt"})
+    assert got == {
+        "algorithm": "sha256",
+        "hexdigest": hashlib.sha256(b"hello").hexdigest(),
+        "size": 5,
+    }
+    got = bridge.call(f"{CAP}.digest", {"path": "$APPDATA/a.txt", "algorithm": "blake2b"})
+    assert got["hexdigest"] == hashlib.blake2b(b"hello").hexdigest()
+
+
+def test_the_scope_holds(ramparts_bridge: Callable[..., Bridge], ramparts_home: Path) -> None:
+    (appdata(ramparts_home) / "private").mkdir()
+    (appdata(ramparts_home) / "private" / "key").write_text("secret")
+    (ramparts_home / "outside.txt").write_text("not in scope")
+    bridge = ramparts_bridge(capabilities=CONFIG, identifier=IDENT)
+    for path in ("$APPDATA/private/key", str(ramparts_home / "outside.txt")):
+        with pytest.raises(OutOfScope):
+            bridge.call(f"{CAP}.digest", {"path": path})
+    with pytest.raises(InvalidArgs):
+        bridge.call(f"{CAP}.digest", {"path": "$APPDATA/../../outside.txt"})
+    bridge.session.grants.add_path(ramparts_home / "outside.txt")  # e.g. picked in a dialog
+    assert bridge.call(f"{CAP}.digest", {"path": str(ramparts_home / "outside.txt")})["size"] == 12
+
+
+def test_arguments_are_checked(ramparts_bridge: Callable[..., Bridge]) -> None:
+    bridge = ramparts_bridge(capabilities=CONFIG, identifier=IDENT)
+    with pytest.raises(InvalidArgs):
+        bridge.call(f"{CAP}.digest", {"path": "$APPDATA/a.txt", "algorithm": "md5"})
+    with pytest.raises(InvalidArgs):
+        bridge.call(f"{CAP}.digest", {"path": 42})
+
+
+def test_nothing_is_callable_unless_allowed(ramparts_bridge: Callable[..., Bridge]) -> None:
+    bridge = ramparts_bridge(capabilities={CAP: {"allow": []}}, identifier=IDENT)
+    with pytest.raises(NotAllowed):
+        bridge.call(f"{CAP}.digest", {"path": "$APPDATA/a.txt"})
+
+
+def test_config_errors_name_the_key(ramparts_bridge: Callable[..., Bridge]) -> None:
+    with pytest.raises(ConfigError, match=rf"capabilities\.{CAP}\.max_bytes"):
+        ramparts_bridge(capabilities={CAP: {"allow": [], "max_bytes": -1}})
+    with pytest.raises(ConfigError, match=rf"capabilities\.{CAP}\.scope\.allow"):
+        ramparts_bridge(capabilities={CAP: {"allow": [], "scope": {"allow": ["relative/*"]}}})
+
+
+def test_from_page_js_in_a_headless_app(tmp_path: Path, ramparts_home: Path) -> None:
+    (appdata(ramparts_home) / "a.txt").write_bytes(b"hello")
+    app = tmp_path / "app"
+    (app / "ui").mkdir(parents=True)
+    (app / "ui" / "index.html").write_text("<!doctype html><title>t</title>")
+    (app / "pyproject.toml").write_text(
+        f"""
+[tool.ramparts]
+name = "Test"
+identifier = "{IDENT}"
+
+[tool.ramparts.capabilities.{CAP}]
+allow = ["digest"]
+
+[tool.ramparts.capabilities.{CAP}.scope]
+allow = ["$APPDATA/**"]
+"""
+    )
+    page_js = """
+        const ok = await ramparts.CAP.digest({ path: "$APPDATA/a.txt" });
+        const bad = await ramparts.CAP.digest({ path: "/etc/hostname" }).catch((e) => e.code);
+        return { hexdigest: ok.hexdigest, bad };
+    """
+    result = eval_in_app(app, page_js.replace("CAP", CAP))
+    assert result == {"hexdigest": hashlib.sha256(b"hello").hexdigest(), "bad": "out_of_scope"}

@@ -1,0 +1,364 @@
+"""``ramparts new``, ``ramparts add`` and ``ramparts remove``: making and changing apps.
+
+``new`` renders the cookiecutter templates (``cookiecutter/app`` and
+``cookiecutter/plugin`` in the checkout, ``ramparts/templates`` in the wheel).
+
+``add`` and ``remove`` edit the app's ``pyproject.toml`` as text, touching only the
+lines of the one capability table (and its sub-tables), so comments and layout
+elsewhere stay as they were and ``add`` followed by ``remove`` gives back the same
+bytes. Every edit is checked by parsing the result and comparing it with the intended
+data before it is written, atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from collections.abc import Callable, Mapping
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Literal
+
+from .config import _NAME, _RESERVED
+from .errors import RampartsError
+from .plugins import installed_plugins, suggested_package
+
+__all__ = [
+    "ScaffoldError",
+    "add_capability",
+    "install",
+    "new_project",
+    "remove_capability",
+    "template_dir",
+    "uninstall",
+]
+
+TEMPLATES = ("app", "plugin")
+_HEADER = re.compile(r"^\s*\[\[?([^\[\]]+)\]\]?\s*(#.*)?$")
+_PREFIX = ("tool", "ramparts", "capabilities")
+
+
+class ScaffoldError(RampartsError):
+    """A template, install or config edit could not be done; nothing was changed."""
+
+
+# -- new --------------------------------------------------------------------------------
+
+
+def template_dir(kind: str) -> Path:
+    """The cookiecutter template folder: in the installed package, else in the checkout."""
+    if kind not in TEMPLATES:
+        raise ValueError(f"no template {kind!r}; there are {', '.join(TEMPLATES)}")
+    packaged = Path(str(files("ramparts"))) / "templates" / kind
+    if packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[3] / "cookiecutter" / kind
+    if checkout.is_dir():
+        return checkout
+    raise ScaffoldError(f"the {kind} template is missing from this install ({packaged})")
+
+
+def new_project(
+    kind: str,
+    context: Mapping[str, str],
+    *,
+    output_dir: Path,
+    no_input: bool,
+    overwrite: bool = False,
+) -> Path:
+    """Render a template; return the project folder it made.
+
+    :param context: template variables to set (the rest keep their defaults, or are
+        asked for unless ``no_input``).
+    """
+    from cookiecutter.exceptions import (  # type: ignore[import-untyped]  # lazy: jinja2 etc.
+        CookiecutterException,
+        FailedHookException,
+        OutputDirExistsException,
+    )
+    from cookiecutter.main import cookiecutter  # type: ignore[import-untyped]
+    from jinja2 import TemplateError
+
+    # Cookiecutter logs a traceback when a hook refuses; the hook's own message says it.
+    log = logging.getLogger("cookiecutter")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        made = cookiecutter(
+            str(template_dir(kind)),
+            no_input=no_input,
+            extra_context=dict(context),
+            output_dir=str(output_dir),
+            overwrite_if_exists=overwrite,
+        )
+    except OutputDirExistsException as e:
+        what = str(e).removeprefix("Error: ")
+        raise ScaffoldError(f"{what}; choose another name or --output-dir") from None
+    except FailedHookException:
+        # The template's pre-generation hook printed what is wrong on stderr.
+        raise ScaffoldError("the template refused these values (see above)") from None
+    except (CookiecutterException, TemplateError) as e:
+        raise ScaffoldError(f"the {kind} template failed: {e}") from None
+    finally:
+        log.setLevel(level)
+    return Path(made)
+
+
+# -- installing packages ----------------------------------------------------------------
+
+
+def _installer(action: Literal["install", "uninstall"]) -> list[str]:
+    """``uv pip`` for this interpreter when uv is on PATH, else this interpreter's pip."""
+    uv = shutil.which("uv")
+    if uv:
+        return [uv, "pip", action, "--python", sys.executable]
+    return [sys.executable, "-m", "pip", action] + (["-y"] if action == "uninstall" else [])
+
+
+def install(requirement: str) -> None:
+    """Install ``requirement`` (a name or a local path); the installer's progress shows."""
+    _run([*_installer("install"), requirement], f"installing {requirement}")
+
+
+def uninstall(distribution: str) -> None:
+    """Uninstall ``distribution`` from this environment."""
+    _run([*_installer("uninstall"), distribution], f"uninstalling {distribution}")
+
+
+def _run(cmd: list[str], what: str) -> None:
+    print(f"ramparts: {what}: {' '.join(cmd)}", file=sys.stderr, flush=True)
+    try:
+        proc = subprocess.run(cmd, check=False)
+    except OSError as e:
+        raise ScaffoldError(f"{what} failed: {e}") from None
+    if proc.returncode != 0:
+        raise ScaffoldError(f"{what} failed (exit {proc.returncode}); the config is unchanged")
+
+
+# -- add / remove -----------------------------------------------------------------------
+
+
+def add_capability(
+    app_dir: Path,
+    capability: str,
+    *,
+    source: str | None = None,
+    do_install: bool = True,
+    say: Callable[[str], None] = print,
+) -> Path:
+    """Install the capability's distribution and declare it with an empty allow list.
+
+    :param source: what to install (a local path or a requirement); default
+        ``ramparts-<capability>``. Nothing is installed when the capability is already
+        installed and no ``source`` was given.
+    :return: the edited ``pyproject.toml``.
+    """
+    if not _NAME.match(capability) or capability in _RESERVED:
+        raise ScaffoldError(
+            f"{capability!r} is not a capability name (lower-case letters, digits, _;"
+            f" not {', '.join(sorted(_RESERVED))})"
+        )
+    file, text, data = _read_app(app_dir)
+    if capability in data["tool"]["ramparts"].get("capabilities", {}):
+        raise ScaffoldError(
+            f"{file}: tool.ramparts.capabilities.{capability} is already declared; nothing changed"
+        )
+    if do_install and (source is not None or capability not in installed_plugins()):
+        install(source or suggested_package(capability))
+    plugin = installed_plugins().get(capability)
+    if plugin is None:
+        raise ScaffoldError(
+            f"no installed package provides the '{capability}' capability"
+            + (f" (installed {source or suggested_package(capability)})" if do_install else "")
+            + "; its entry point must be in the group 'ramparts.capabilities'"
+        )
+    commands = _command_names(capability)
+    block = [
+        f"# Added by `ramparts add {capability}`: the page can call none of its commands",
+        "# until you list them in allow. Its other keys (scopes) are on its docs page.",
+        f"[tool.ramparts.capabilities.{capability}]",
+        f"allow = []  # any of: {', '.join(commands) or '(it has no commands)'}",
+    ]
+    lines = text.splitlines(keepends=True)
+    at = _end_of_ramparts_tables(lines)
+    if at > 0 and not lines[at - 1].endswith("\n"):
+        lines[at - 1] += "\n"
+    new_text = "".join(lines[:at] + ["\n"] + [b + "\n" for b in block] + lines[at:])
+    expected = _with_capability(data, capability, {"allow": []})
+    _write_checked(file, new_text, expected)
+    say(
+        f"declared [tool.ramparts.capabilities.{capability}] in {file} with an empty allow "
+        f"list ({plugin.distribution} {plugin.version})"
+    )
+    return file
+
+
+def remove_capability(
+    app_dir: Path,
+    capability: str,
+    *,
+    do_uninstall: bool = True,
+    say: Callable[[str], None] = print,
+) -> Path:
+    """Remove the capability's table (and sub-tables) from the config, then uninstall it.
+
+    The comment lines directly above the table go with it, as does one blank line.
+    """
+    file, text, data = _read_app(app_dir)
+    caps = data["tool"]["ramparts"].get("capabilities", {})
+    if capability not in caps:
+        raise ScaffoldError(f"{file}: tool.ramparts.capabilities.{capability} is not declared")
+    lines = text.splitlines(keepends=True)
+    spans = _table_spans(lines, capability)
+    if not spans:
+        raise ScaffoldError(
+            f"{file}: tool.ramparts.capabilities.{capability} is written as an inline table "
+            "or with dotted keys, which `ramparts remove` does not edit; remove it by hand"
+        )
+    drop: set[int] = set()
+    for start, end in spans:
+        drop.update(range(start, end))
+    new_text = "".join(line for i, line in enumerate(lines) if i not in drop)
+    expected = _with_capability(data, capability, None)
+    _write_checked(file, new_text, expected)
+    say(f"removed tool.ramparts.capabilities.{capability} from {file}")
+    plugin = installed_plugins().get(capability)
+    if do_uninstall and plugin is not None and plugin.distribution:
+        if plugin.distribution == "ramparts":
+            say(f"'{capability}' is built into ramparts; nothing to uninstall")
+        else:
+            uninstall(plugin.distribution)
+    return file
+
+
+def _read_app(app_dir: Path) -> tuple[Path, str, dict[str, Any]]:
+    file = Path(app_dir) / "pyproject.toml"
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ScaffoldError(f"cannot read {file}: {e.strerror or e}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScaffoldError(f"{file}: not valid TOML ({e})") from None
+    if not isinstance(data.get("tool", {}).get("ramparts"), dict):
+        raise ScaffoldError(f"{file}: no [tool.ramparts] table: not a Ramparts app")
+    return file, text, data
+
+
+def _command_names(capability: str) -> list[str]:
+    """The capability's command names, to put in the comment (importing the plugin)."""
+    from .plugins import load_capability
+
+    try:
+        cap = load_capability(capability)
+    except RampartsError as e:
+        raise ScaffoldError(str(e)) from None
+    return sorted(cap.command_table())
+
+
+def _key_path(header: str) -> tuple[str, ...]:
+    """``tool . ramparts."capabilities".fs`` -> ``("tool", "ramparts", "capabilities", "fs")``."""
+    parts = re.findall(r'"[^"]*"|\'[^\']*\'|[^.\s]+', header)
+    return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
+
+
+def _headers(lines: list[str]) -> list[tuple[int, tuple[str, ...]]]:
+    found = []
+    in_multiline = False
+    for i, line in enumerate(lines):
+        if line.count('"""') % 2 or line.count("'''") % 2:  # skip multi-line strings
+            in_multiline = not in_multiline
+            continue
+        m = None if in_multiline else _HEADER.match(line)
+        if m:
+            found.append((i, _key_path(m.group(1))))
+    return found
+
+
+def _body_end(lines: list[str], start: int, next_header: int) -> int:
+    """Where the table at ``start`` ends: before the blank lines and the comment block
+    that lead into the next header."""
+    end = next_header
+    while end > start + 1 and lines[end - 1].lstrip().startswith("#"):
+        end -= 1
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1
+    return end
+
+
+def _end_of_ramparts_tables(lines: list[str]) -> int:
+    headers = _headers(lines)
+    ours = [k for k, (_, path) in enumerate(headers) if path[:2] == ("tool", "ramparts")]
+    if not ours:
+        raise ScaffoldError("[tool.ramparts] is not written as a table header")
+    k = ours[-1]
+    next_header = headers[k + 1][0] if k + 1 < len(headers) else len(lines)
+    return _body_end(lines, headers[k][0], next_header)
+
+
+def _table_spans(lines: list[str], capability: str) -> list[tuple[int, int]]:
+    """Line ranges of the capability's table and sub-tables, with their lead-in."""
+    headers = _headers(lines)
+    target = (*_PREFIX, capability)
+    spans = []
+    for k, (i, path) in enumerate(headers):
+        if path[: len(target)] != target:
+            continue
+        next_header = headers[k + 1][0] if k + 1 < len(headers) else len(lines)
+        start = i
+        while start > 0 and lines[start - 1].lstrip().startswith("#"):
+            start -= 1
+        if start > 0 and not lines[start - 1].strip():
+            start -= 1
+        spans.append((start, _body_end(lines, i, next_header)))
+    return spans
+
+
+def _with_capability(data: dict[str, Any], capability: str, table: Any) -> dict[str, Any]:
+    """``data`` with the capability's table set to ``table`` (``None``: removed)."""
+    ramparts = dict(data["tool"]["ramparts"])
+    caps = dict(ramparts.get("capabilities", {}))
+    if table is None:
+        caps.pop(capability, None)
+    else:
+        caps[capability] = table
+    ramparts["capabilities"] = caps
+    if not caps and "capabilities" not in data["tool"]["ramparts"]:
+        del ramparts["capabilities"]
+    return {**data, "tool": {**data["tool"], "ramparts": ramparts}}
+
+
+def _write_checked(file: Path, text: str, expected: dict[str, Any]) -> None:
+    """Write ``text`` atomically, but only if it parses to ``expected``."""
+    try:
+        got = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        got = {"error": str(e)}
+    if not got.get("tool", {}).get("ramparts", {}).get("capabilities"):
+        # An emptied [tool.ramparts.capabilities] and a missing one mean the same.
+        for d in (got, expected):
+            d.get("tool", {}).get("ramparts", {}).pop("capabilities", None)
+    if got != expected:
+        raise ScaffoldError(
+            f"{file}: editing it as text would change more than the capability's table "
+            "(an unusual layout?); nothing changed. Edit it by hand."
+        )
+    mode = file.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", dir=file.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
