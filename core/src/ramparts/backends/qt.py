@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PyQt6 import sip
+from PyQt6 import QtCore, sip
 from PyQt6.QtCore import (
     QBuffer,
     QByteArray,
@@ -17,7 +17,6 @@ from PyQt6.QtCore import (
     QUrl,
     QUrlQuery,
     pyqtSignal,
-    pyqtSlot,
 )
 from PyQt6.QtWebChannel import QWebChannel
 from PyQt6.QtWebEngineCore import (
@@ -91,22 +90,47 @@ class _Invoker(QObject):
         return value
 
 
+class _Outbox(QObject):
+    """Carries texts for the page from any thread to the GUI thread.
+
+    Workers emit ``text``; it is connected signal-to-signal to the page's
+    ``_Bridge.deliver`` (a queued connection, since the bridge lives on the GUI
+    thread), so Qt hands the text over in C++: the GUI thread runs no Python and
+    takes no GIL per reply. The outbox belongs to the profile, which outlives the
+    page: a worker never emits on a destroyed object, and Qt drops the connection
+    (and any queued text) when the bridge goes away.
+    """
+
+    text = pyqtSignal(str)
+
+
 class _Bridge(QObject):
     """The object the isolated-world relay talks to over QWebChannel."""
 
     deliver = pyqtSignal(str)
+    #: Declared only so that QWebChannel accepts ``inbox`` as a property; never emitted.
+    inboxChanged = pyqtSignal()
 
     def __init__(self, page: QWebEnginePage, host: WindowHost) -> None:
         super().__init__(page)
         self._page = page
         self._host = host
 
-    @pyqtSlot(str)
-    def receive(self, text: str) -> None:
+    def _read_inbox(self) -> str:
+        return ""
+
+    def _write_inbox(self, text: str) -> None:
         # The origin is what the webview says the main frame shows, not what JS claims.
         self._host.channel_message(
             self._page.url().toString(), text, _same_origin_frames(self._page)
         )
+
+    #: The relay sends each message by setting this property rather than calling a
+    #: slot: QWebChannel answers every method call with a response message, but not a
+    #: property write, so this saves one webview round of IPC and JSON per message.
+    inbox = QtCore.pyqtProperty(  # type: ignore[attr-defined]  # missing from PyQt6's stubs
+        str, fget=_read_inbox, fset=_write_inbox, notify=inboxChanged
+    )
 
 
 def _same_origin_frames(page: QWebEnginePage | None) -> bool:
@@ -310,7 +334,9 @@ class QtBackend:
         channel.registerObject(host.relay_names["object"], bridge)
         # The channel lives in an isolated world: page scripts never see `qt`.
         page.setWebChannel(channel, QWebEngineScript.ScriptWorldId.ApplicationWorld)
-        host.connect(lambda text: invoker.run.emit(lambda: bridge.deliver.emit(text)))
+        outbox = _Outbox(profile)
+        outbox.text.connect(bridge.deliver)
+        host.connect(outbox.text.emit)
         host._ui_caller = invoker.call
         view.setPage(page)
         old.deleteLater()

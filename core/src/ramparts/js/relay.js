@@ -11,7 +11,8 @@
     const bridge = channel.objects[NAMES.object];
     bridge.deliver.connect(send);
     doc.addEventListener(NAMES.toRelay, (ev) => {
-      if (typeof ev.detail === "string") bridge.receive(ev.detail);
+      // A property write, not a method call: QWebChannel sends no response for it.
+      if (typeof ev.detail === "string") bridge.inbox = ev.detail;
     });
     send('{"ready":true}');
   });
