@@ -36,6 +36,9 @@
   const detailGet = O.getOwnPropertyDescriptor(CustomEvent.prototype, "detail").get;
   const btoaF = btoa, fromCharCode = String.fromCharCode, strReplace = String.prototype.replace;
   const queueMicrotask_ = queueMicrotask;
+  // window.length is [Replaceable]: keep the getter, not whatever the page puts there.
+  const framesLength = (O.getOwnPropertyDescriptor(win, "length") ||
+    O.getOwnPropertyDescriptor(Window.prototype, "length")).get;
 
   // --- the session key: imported non-extractable, the hex dropped ---------------
   let keyHex = CONFIG.key;
@@ -193,6 +196,19 @@
     deliver(reply, parts);
   }
 
+  // A same-origin child frame (srcdoc, about:blank) can call through `parent.ramparts`.
+  // Python refuses calls while one exists when a message *arrives*; checking when the
+  // call is *made* also stops a frame that calls and then removes itself before then.
+  const FRAME_REFUSAL = "the bridge does not answer while the page holds a same-origin frame " +
+    "(about:blank, srcdoc): such a frame could call through the parent";
+  function sameOriginFrame() {
+    const n = apply(framesLength, win, []);
+    for (let i = 0; i < n; i++) {
+      try { void win[i].document; return true; } catch (e) { /* another origin: cannot reach us */ }
+    }
+    return false;
+  }
+
   async function sendChannel(header) {
     const json = JSONstringify(header);
     toRelay(b64url(await mac(0x43, apply(encode, encoder, [json]))) + "." + json);
@@ -200,6 +216,7 @@
 
   function invoke(name, args) {
     return new PromiseC((resolve, reject) => {
+      if (sameOriginFrame()) { reject(new RampartsError("not_allowed", FRAME_REFUSAL)); return; }
       if (typeof name !== "string" || !apply(hasOwn, handles, [name])) {
         reject(new RampartsError("not_allowed", `no command '${name}' is allowed in this window`));
         return;
@@ -238,6 +255,7 @@
       return () => { const i = fns.indexOf(fn); if (i >= 0) apply(spliceA, fns, [i, 1]); };
     },
     async emit(name, payload) {
+      if (sameOriginFrame()) throw new RampartsError("not_allowed", FRAME_REFUSAL);
       if (!apply(mapHas, uiEvents, [name])) {
         throw new RampartsError("not_allowed", `event '${name}' is not declared in [tool.ramparts.events] from_ui`);
       }
