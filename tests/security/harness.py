@@ -1,0 +1,311 @@
+"""Runs the attack corpus in the real webview and judges each case by what Python did.
+
+One app launch (``ramparts dev APP --headless --trace --eval``) per launch group; the
+cases of a group run one after the other in the same page. Python-side evidence:
+
+* ``RAMPARTS_CANARY``: the file the canary command appends each call's tag to;
+* ``RAMPARTS_KEYLOG``: the session keys and handles, to build forged messages and to
+  search everything a case collected for a leaked secret;
+* the ``--trace`` lines: every call that passed MAC and replay checks, by outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import attrs
+from attacks import CASES, PRELUDE, UI_FILES, Case
+from conftest import read_keylog, write_app
+
+CANARY_COMMANDS = '''
+import os
+from ramparts import command
+
+
+def _mark(tag: str) -> None:
+    with open(os.environ["RAMPARTS_CANARY"], "a", encoding="utf-8") as f:
+        f.write(tag + "\\n")
+
+
+@command
+def canary(tag: str) -> str:
+    """Leaves a trace outside the page: the test reads the file to see whether Python ran."""
+    _mark(tag)
+    return "ran:" + tag
+
+
+@command
+def canary_bytes(tag: str, data: bytes) -> bytes:
+    """The same on the binary carrier."""
+    _mark(tag)
+    return bytes(data)
+'''
+
+CAPABILITIES = textwrap.dedent(
+    """
+    [tool.ramparts.capabilities.sample]
+    allow = ["echo", "echo_bytes", "slow_async"]
+    """
+)
+
+RELOAD_ONCE = (
+    "if (!sessionStorage.getItem('r')) { sessionStorage.setItem('r', '1'); location.reload(); }\n"
+)
+
+
+@attrs.frozen
+class Launch:
+    security: str = ""
+    app_js: str = "window.appLoaded = true;\n"
+    before_app: tuple[str, ...] = ()  # scripts the page loads before app.js
+    sessions: int = 1  # sessions to wait for before forging (a reload makes two)
+
+
+LAUNCHES: dict[str, Launch] = {
+    "shared": Launch(),
+    "keylog": Launch(),
+    "reload": Launch(app_js=RELOAD_ONCE, sessions=2),
+    "per-call": Launch(security='handles = "per-call"'),
+    "poison": Launch(before_app=("poison.js",)),
+    "poison-2": Launch(),
+    "navigation": Launch(),
+}
+
+#: Seconds one case may take in the page before it counts as an error.
+CASE_TIMEOUT_MS = 10_000
+
+
+@attrs.define
+class Outcome:
+    case: Case
+    status: str  # "blocked" | "escaped" | "error" | "known-limit"
+    reasons: list[str]
+    result: Any
+    traces: int
+    launch_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.case
+        return {
+            "id": c.id,
+            "category": c.category,
+            "ability": c.ability,
+            "description": c.description,
+            "expected": c.expected,
+            "status": self.status,
+            "reasons": self.reasons,
+            "canary_traces": self.traces,
+            "result": _trim(self.result),
+        }
+
+
+def _trim(value: Any) -> Any:
+    """Keep the report readable: drop the bulky text dumps cases collect for leak checks."""
+    if isinstance(value, dict):
+        return {k: _trim(v) for k, v in value.items() if k != "texts"}
+    if isinstance(value, list):
+        return [_trim(v) for v in value[:20]]
+    return value
+
+
+def page_script(cases: list[Case]) -> str:
+    """The eval body: the prelude, then each case and its control call, in order."""
+    entries = ",\n".join(
+        f"[{json.dumps(c.id)}, {json.dumps(c.control)}, async (ID) => {{\n{c.js}\n}}]"
+        for c in cases
+    )
+    return f"""
+{PRELUDE}
+const CASES = [{entries}];
+const results = {{}};
+const timeout = (ms) => sleep(ms).then(() => ({{ error: "the case did not finish in " + ms + " ms" }}));
+for (const [id, control, fn] of CASES) {{
+  let result;
+  try {{ result = await _race([fn(id), timeout({CASE_TIMEOUT_MS})]); }}
+  catch (e) {{ result = {{ error: String((e && e.stack) || e) }}; }}
+  let check = null;
+  if (control) check = await _race([settle(canary("control:" + id)), timeout(5000)]);
+  results[id] = {{ result, control: check }};
+}}
+return results;
+"""
+
+
+def _forger(
+    cases: list[Case], launch: Launch, keylog: Path, target: Path, stop: threading.Event
+) -> None:
+    """Once the key log has the sessions, write every case's forged messages for the page."""
+    while not stop.is_set():
+        sessions = read_keylog(keylog)
+        if len(sessions) >= launch.sessions:
+            out = {
+                c.id: {k: v.hex() for k, v in c.forge(sessions).items()}
+                for c in cases
+                if c.forge is not None
+            }
+            tmp = target.with_suffix(".tmp")
+            tmp.write_text(json.dumps(out))
+            tmp.replace(target)
+            return
+        stop.wait(0.02)
+
+
+def run_launch(name: str, cases: list[Case], workdir: Path) -> list[Outcome]:
+    launch = LAUNCHES[name]
+    root = workdir / name
+    files = dict(UI_FILES)
+    files["app.js"] = launch.app_js
+    if launch.before_app:
+        tags = "".join(f"<script src='{s}'></script>" for s in launch.before_app)
+        files["index.html"] = files["index.html"].replace(
+            "<script src='app.js'>", tags + "<script src='app.js'>"
+        )
+    app_dir = write_app(
+        root,
+        capabilities=CAPABILITIES,
+        commands=CANARY_COMMANDS,
+        module=f"corpus_{name.replace('-', '_')}",
+        files=files,
+        security=launch.security,
+    )
+    canary_log, keylog = root / "canary.log", root / "keys.log"
+    script = root / "attack.js"
+    script.write_text(page_script(cases))
+    stop = threading.Event()
+    forger = None
+    if any(c.forge for c in cases):
+        target = app_dir / "ui" / "__forged.json"
+        forger = threading.Thread(target=_forger, args=(cases, launch, keylog, target, stop))
+        forger.start()
+    env = {**os.environ, "RAMPARTS_CANARY": str(canary_log), "RAMPARTS_KEYLOG": str(keylog)}
+    timeout = 30 + len(cases) * (CASE_TIMEOUT_MS / 1000 + 6)
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ramparts",
+                "dev",
+                str(app_dir),
+                "--headless",
+                "--trace",
+                "--eval",
+                str(script),
+                "--timeout",
+                str(timeout),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout + 60,
+            env=env,
+        )
+    finally:
+        stop.set()
+        if forger is not None:
+            forger.join()
+    seconds = time.monotonic() - started
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    try:
+        results = json.loads(lines[-1]) if proc.returncode == 0 and lines else None
+    except json.JSONDecodeError:
+        results = None
+    tags = Counter(canary_log.read_text().split()) if canary_log.exists() else Counter()
+    secrets = _secrets(read_keylog(keylog))
+    outcomes = []
+    for case in cases:
+        if results is None or case.id not in results:
+            tail = "\n".join(proc.stderr.splitlines()[-15:])
+            outcome = Outcome(
+                case,
+                "error",
+                [f"launch {name!r} failed (exit {proc.returncode}):\n{tail}"],
+                None,
+                tags[case.id],
+                seconds,
+            )
+        else:
+            outcome = judge(case, results[case.id], tags, secrets, seconds)
+        outcomes.append(outcome)
+    ids = {c.id for c in CASES}
+    stray = [
+        t
+        for t in tags
+        if t not in ids
+        and t.split(":", 1)[0] not in ids  # "<id>:<part>": a genuine step of a case
+        and not t.startswith(("control:", "control-", "spend-"))
+    ]
+    if stray:  # a tag no case or control sent: something ran that nobody asked for
+        outcomes[0].status = "escaped"
+        outcomes[0].reasons.append(f"unexpected canary tags in launch {name!r}: {stray}")
+    return outcomes
+
+
+def _secrets(sessions: list[dict[str, Any]]) -> dict[str, str]:
+    out = {}
+    for s in sessions:
+        out[s["key"]] = "session key"
+        for name, pool in s["handles"].items():
+            for h in pool:
+                out[h] = f"a handle of {name}"
+    return out
+
+
+def judge(
+    case: Case, got: dict[str, Any], tags: Counter[str], secrets: dict[str, str], seconds: float
+) -> Outcome:
+    result, control = got.get("result"), got.get("control")
+    traces = tags[case.id]
+    reasons: list[str] = []
+    status = "blocked"
+    if not isinstance(result, dict) or "error" in result or "escaped" not in result:
+        status = "error"
+        reasons.append(f"the case did not complete: {result!r}")
+    elif result["escaped"]:
+        status = "escaped"
+        reasons.append("the page saw the attack succeed")
+    if traces > case.traces:
+        status = "escaped"
+        reasons.append(
+            f"Python ran the canary {traces} time(s) for this attack (expected {case.traces})"
+        )
+    elif traces < case.traces and status != "escaped":
+        status = "error"
+        reasons.append(
+            f"the genuine part of the attack did not run ({traces}/{case.traces} traces)"
+        )
+    dump = json.dumps(result)
+    for secret, what in secrets.items():
+        if secret in dump:
+            status = "escaped"
+            reasons.append(f"{what} leaked into what the page collected")
+    control_ran = (
+        isinstance(control, dict) and control.get("ok") and tags[f"control:{case.id}"] == 1
+    )
+    if case.control and not control_ran:
+        if status != "escaped":
+            status = "error"
+        reasons.append(f"the control call after the case did not run: {control!r}")
+    if status == "escaped" and case.known_limit:
+        status = "known-limit"
+    return Outcome(case, status, reasons, result, traces, seconds)
+
+
+def run_corpus(workdir: Path, cases: list[Case] = CASES) -> list[Outcome]:
+    """Run every case, grouped by launch (one launch at a time: one webview at a time)."""
+    groups: dict[str, list[Case]] = {}
+    for c in cases:
+        groups.setdefault(c.launch, []).append(c)
+    outcomes: list[Outcome] = []
+    for name, group in groups.items():
+        outcomes.extend(run_launch(name, group, workdir))
+    return outcomes

@@ -1,0 +1,122 @@
+"""The security report: parts written by each suite, merged into JSON and markdown.
+
+Each test module writes its part (``report/parts/<name>.json``) when it has run, and
+the merged ``report/report.json`` and ``report/report.md`` are rebuilt from whatever
+parts exist, so running one suite alone refreshes only its own figures.
+``update_docs.py`` puts the summary table into ``docs/security.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+REPORT_DIR = Path(__file__).parent / "report"
+PARTS = REPORT_DIR / "parts"
+
+
+def write_part(name: str, data: Any) -> None:
+    PARTS.mkdir(parents=True, exist_ok=True)
+    part = {"written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "data": data}
+    (PARTS / f"{name}.json").write_text(json.dumps(part, indent=1))
+    build()
+
+
+def load() -> dict[str, Any]:
+    return json.loads((REPORT_DIR / "report.json").read_text())
+
+
+def build() -> dict[str, Any]:
+    """Merge the parts into report.json and report.md; return the merged report."""
+    parts = {p.stem: json.loads(p.read_text()) for p in sorted(PARTS.glob("*.json"))}
+    cases = []
+    for name in ("corpus", "local_process"):
+        if name in parts:
+            cases.extend(parts[name]["data"])
+    report = {
+        "parts": {k: v["written"] for k, v in parts.items()},
+        "cases": cases,
+        "categories": categories(cases),
+        "fuzz": parts.get("fuzz", {}).get("data"),
+        "soak": parts.get("soak", {}).get("data"),
+    }
+    (REPORT_DIR / "report.json").write_text(json.dumps(report, indent=1))
+    (REPORT_DIR / "report.md").write_text(markdown(report))
+    return report
+
+
+def categories(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by: dict[str, Counter[str]] = {}
+    for c in cases:
+        by.setdefault(c["category"], Counter())[c["status"]] += 1
+    return [{"category": k, "tried": sum(v.values()), **v} for k, v in by.items()]
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    """The figures table for docs/security.md."""
+    from attacks import CATEGORIES
+
+    rows = [
+        "| category | cases tried | blocked | known limit | got through / error |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    total: Counter[str] = Counter()
+    for c in report["categories"]:
+        bad = c.get("escaped", 0) + c.get("error", 0)
+        rows.append(
+            f"| {CATEGORIES.get(c['category'], c['category'])} | {c['tried']} | "
+            f"{c.get('blocked', 0)} | {c.get('known-limit', 0)} | {bad} |"
+        )
+        total.update({k: v for k, v in c.items() if isinstance(v, int)})
+    rows.append(
+        f"| **all** | **{total['tried']}** | **{total['blocked']}** | "
+        f"**{total['known-limit']}** | **{total['escaped'] + total['error']}** |"
+    )
+    lines = ["\n".join(rows), ""]
+    fuzz, soak = report.get("fuzz"), report.get("soak")
+    if fuzz:
+        lines.append(
+            f"- Fuzzing: **{fuzz['executions']:,}** decoder/dispatcher executions "
+            f"({fuzz['examples_per_target']:,} examples per target, {fuzz['targets']} targets), "
+            f"**{fuzz['commands_run']}** commands run, memory growth "
+            f"{fuzz['memory_growth_bytes']:,} bytes over {fuzz['memory_messages']:,} messages."
+        )
+    if soak:
+        lines.append(
+            f"- Soak: **{soak['calls']:,}** calls through the real webview with per-call "
+            f"handles ({soak['calls_per_second']:,.0f} calls/s), **{soak['concurrent']:,}** in "
+            f"flight at once; lost {soak['lost']}, duplicated {soak['duplicated']}, misrouted "
+            f"{soak['misrouted']}; resolvers left {soak['pending_after']}; app RSS "
+            f"{soak['rss_mib'][0]:.0f} → {soak['rss_mib'][-1]:.0f} MiB."
+        )
+        lines.append(
+            f"- Faults survived: **{soak['faults_survived']}** "
+            f"({', '.join(soak['faults'])}), each failing alone with its own error code "
+            "while concurrent good calls succeeded."
+        )
+    lines.append("")
+    lines.append(
+        "Generated from the last run: "
+        + ", ".join(f"{k} {v}" for k, v in report["parts"].items())
+        + "."
+    )
+    return "\n".join(lines)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    out = ["# Ramparts security report", "", summary_table(report), "", "## Cases", ""]
+    out.append("| id | category | attacker | status | expected |")
+    out.append("| --- | --- | --- | --- | --- |")
+    for c in report["cases"]:
+        out.append(
+            f"| `{c['id']}` | {c['category']} | {c['ability']} | **{c['status']}** | {c['expected']} |"
+        )
+    bad = [c for c in report["cases"] if c["status"] not in ("blocked", "known-limit")]
+    if bad:
+        out += ["", "## Failures", ""]
+        for c in bad:
+            out.append(f"- `{c['id']}`: {'; '.join(c['reasons'])}")
+    return "\n".join(out) + "\n"

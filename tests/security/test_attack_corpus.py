@@ -1,0 +1,41 @@
+"""The attack corpus against the real webview: every case must be blocked.
+
+All launches run once per module (one webview at a time); each case is then its own
+test, so a failure names the attack. The run writes ``tests/security/report/``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import report
+from attacks import ABILITIES, CASES, CATEGORIES, Case
+from harness import Outcome, run_corpus
+
+pytestmark = pytest.mark.webview
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    results = run_corpus(tmp_path_factory.mktemp("corpus"))
+    report.write_part("corpus", [o.to_json() for o in results])
+    return {o.case.id: o for o in results}
+
+
+def test_catalogue_is_well_formed() -> None:
+    ids = [c.id for c in CASES]
+    assert len(ids) == len(set(ids))
+    assert {c.category for c in CASES} | {"local-process"} == set(CATEGORIES)
+    assert {c.ability for c in CASES} | {"local-process"} == set(ABILITIES)
+    for c in CASES:
+        assert c.js.strip() and c.description and c.expected
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_attack(outcomes: dict[str, Outcome], case: Case) -> None:
+    got = outcomes[case.id]
+    detail = f"{case.description}\n" + "\n".join(got.reasons) + f"\nresult: {got.result!r}"
+    if case.known_limit:
+        # Documented as getting through; if it ever stops, update the catalogue and docs.
+        assert got.status == "known-limit", detail
+    else:
+        assert got.status == "blocked", detail
