@@ -1,0 +1,228 @@
+"""``ramparts add`` and ``ramparts remove``: the config edit and the install, for real.
+
+The edits run through the CLI on copies of real app configs. The install test makes a
+throwaway venv that sees the workspace's packages (through ``site.addsitedir``) but
+installs into its own ``site-packages``, so a real ``uv pip install`` and ``uninstall``
+of a local plugin run without touching the workspace venv or the network.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import write_app
+
+from ramparts.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Comments, a sub-table, an array of tables, and a comment leading into the next table:
+# everything but the removed capability's lines must survive byte for byte.
+TRICKY = """\
+# The app's config; these comments must survive.
+[project]
+name = "tricky"  # trailing comment
+version = "1.0"
+
+[tool.ramparts]
+name = "Tricky"
+identifier = "dev.ramparts.tricky"
+
+# Files, narrowly.
+[tool.ramparts.capabilities.fs]
+allow = ["read_text"]  # keep me
+
+[tool.ramparts.capabilities.fs.scope]
+allow = ["$APPDATA/**"]
+
+[tool.ramparts.capabilities.shell]
+allow = ["execute"]
+
+[[tool.ramparts.capabilities.shell.programs]]
+name = "echo"
+cmd = "/bin/echo"
+args = true
+
+# The window, with a comment that belongs to it.
+[tool.ramparts.window]
+title = "Tricky"
+
+[tool.other]
+x = 1
+"""
+
+
+def ramparts(*args: str, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [python, "-m", "ramparts", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture
+def tricky(tmp_path: Path) -> Path:
+    app = write_app(tmp_path / "app", module="tricky_cmds")
+    (app / "pyproject.toml").write_text(TRICKY)
+    return app
+
+
+def test_add_declares_an_empty_allow_list_and_remove_gives_back_the_same_bytes(
+    tricky: Path,
+) -> None:
+    before = (tricky / "pyproject.toml").read_bytes()
+    proc = ramparts("add", "http", str(tricky), "--no-install")
+    assert proc.returncode == 0, proc.stderr
+    text = (tricky / "pyproject.toml").read_text()
+    added = textwrap.dedent(
+        """
+        # Added by `ramparts add http`: the page can call none of its commands
+        # until you list them in allow. Its other keys (scopes) are on its docs page.
+        [tool.ramparts.capabilities.http]
+        allow = []  # any of: fetch
+        """
+    )
+    # After the last [tool.ramparts...] table, before [tool.other].
+    assert text == before.decode().replace('title = "Tricky"\n', 'title = "Tricky"\n' + added)
+    config = load_config(tricky)
+    assert config.capabilities["http"].allow == ()
+    assert ramparts("check", str(tricky)).returncode == 0  # loads with the real plugin
+
+    proc = ramparts("remove", "http", str(tricky), "--no-uninstall")
+    assert proc.returncode == 0, proc.stderr
+    assert (tricky / "pyproject.toml").read_bytes() == before
+
+
+def test_remove_takes_sub_tables_and_arrays_of_tables_and_nothing_else(tricky: Path) -> None:
+    before = tomllib.loads(TRICKY)
+    assert ramparts("remove", "shell", str(tricky), "--no-uninstall").returncode == 0
+    text = (tricky / "pyproject.toml").read_text()
+    expected = before
+    del expected["tool"]["ramparts"]["capabilities"]["shell"]
+    assert tomllib.loads(text) == expected
+    assert "# The window, with a comment that belongs to it.\n[tool.ramparts.window]" in text
+    assert 'allow = ["read_text"]  # keep me' in text
+
+    assert ramparts("remove", "fs", str(tricky), "--no-uninstall").returncode == 0
+    text = (tricky / "pyproject.toml").read_text()
+    assert "capabilities" not in text and "# Files, narrowly." not in text
+    assert text.startswith("# The app's config; these comments must survive.\n")
+    assert 'name = "tricky"  # trailing comment' in text
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        (None, ["add", "fs"], "tool.ramparts.capabilities.fs is already declared"),
+        (None, ["remove", "http"], "tool.ramparts.capabilities.http is not declared"),
+        (None, ["add", "stats"], "'stats' is not a capability name"),
+        (None, ["add", "nope", "--no-install"], "no installed package provides the 'nope'"),
+        ("[tool.x]\n", ["add", "fs"], "no [tool.ramparts] table: not a Ramparts app"),
+        (
+            '[tool.ramparts]\nname = "I"\nidentifier = "a.b"\n'
+            "capabilities = { http = { allow = [] } }\n",
+            ["remove", "http"],
+            "written as an inline table or with dotted keys",
+        ),
+    ],
+)
+def test_clear_errors_and_the_file_left_alone(
+    tricky: Path, setup: str | None, args: list[str], message: str
+) -> None:
+    if setup is not None:
+        (tricky / "pyproject.toml").write_text(setup)
+    before = (tricky / "pyproject.toml").read_bytes()
+    proc = ramparts(*args[:2], str(tricky), *args[2:])
+    assert proc.returncode == 1
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert (tricky / "pyproject.toml").read_bytes() == before
+
+
+def _venv_over_the_workspace(tmp_path: Path) -> Path:
+    """A venv that imports the workspace's packages but installs into its own folder."""
+    uv = shutil.which("uv")
+    assert uv, "needs uv (scripts/setup.sh installs it)"
+    venv = tmp_path / "venv"
+    proc = subprocess.run(
+        [uv, "venv", "--python", sys.executable, str(venv)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    workspace = sysconfig.get_path("purelib")
+    # An "import" line in a .pth runs at start-up; addsitedir also runs the editable
+    # installs' own .pth files there.
+    (Path(site) / "_workspace.pth").write_text(f"import site; site.addsitedir({workspace!r})\n")
+    return python
+
+
+def test_add_installs_a_local_plugin_and_remove_uninstalls_it(tmp_path: Path) -> None:
+    plugin = tmp_path / "tiny"
+    (plugin / "src" / "ramparts_tiny").mkdir(parents=True)
+    (plugin / "src" / "ramparts_tiny" / "__init__.py").write_text(
+        textwrap.dedent(
+            """
+            import ramparts
+            from ramparts import Capability, command
+
+            @command
+            def ping(word: str) -> str:
+                return word
+
+            @command
+            def pong() -> str:
+                return "pong"
+
+            @ramparts.hookimpl
+            def ramparts_capability() -> Capability:
+                return Capability(name="tiny", commands=[ping, pong])
+            """
+        )
+    )
+    (plugin / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """
+            [project]
+            name = "ramparts-tiny"
+            version = "0.3.0"
+            dependencies = []  # ramparts comes from the workspace; nothing to download
+
+            [project.entry-points."ramparts.capabilities"]
+            tiny = "ramparts_tiny"
+
+            [build-system]
+            requires = ["hatchling"]
+            build-backend = "hatchling.build"
+
+            [tool.hatch.build.targets.wheel]
+            packages = ["src/ramparts_tiny"]
+            """
+        )
+    )
+    python = str(_venv_over_the_workspace(tmp_path))
+    app = write_app(tmp_path / "app", module="tiny_app_cmds", capabilities="")
+    before = (app / "pyproject.toml").read_bytes()
+
+    proc = ramparts("add", "tiny", str(app), "--from", str(plugin), python=python)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "(ramparts-tiny 0.3.0)" in proc.stdout
+    assert "allow = []  # any of: ping, pong" in (app / "pyproject.toml").read_text()
+    check = ramparts("check", str(app), python=python)
+    assert check.returncode == 0, check.stderr
+    assert "tiny         installed; allow = []" in check.stdout
+    # Installed into the throwaway venv only.
+    assert ramparts("plugins", python=sys.executable).stdout.count("ramparts-tiny") == 0
+
+    proc = ramparts("remove", "tiny", str(app), python=python)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (app / "pyproject.toml").read_bytes() == before
+    assert "ramparts-tiny" not in ramparts("plugins", python=python).stdout
