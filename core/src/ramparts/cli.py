@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -139,6 +139,213 @@ def plugins(app_dir: AppDir = Path(".")) -> None:
         typer.echo(f"{name:12} {p.distribution or '?'} {p.version or ''}  ({p.value})  {mark}")
     for name in sorted(listed - set(found)):
         typer.echo(f"{name:12} MISSING  listed")
+
+
+# -- build, sign, verify, audit (docs/build.md) --------------------------------------------
+
+
+def _passphrase(confirm: bool) -> bytes:
+    """From RAMPARTS_SIGNING_PASSPHRASE (CI), else asked for on the terminal."""
+    import os
+
+    from .signing import ENV_PASSPHRASE
+
+    value = os.environ.get(ENV_PASSPHRASE)
+    if value is None:
+        if not sys.stdin.isatty():
+            raise _fail(f"no passphrase: set {ENV_PASSPHRASE} or run on a terminal")
+        value = typer.prompt("passphrase", hide_input=True, confirmation_prompt=confirm)
+    return value.encode()
+
+
+def _private_key(key_file: Path | None) -> Any:
+    """``--key FILE``, else RAMPARTS_SIGNING_KEY (a PEM text or a path); None: unsigned."""
+    import os
+
+    from .signing import ENV_KEY, load_private_key
+
+    source = str(key_file) if key_file else os.environ.get(ENV_KEY)
+    if not source:
+        return None
+    if source.lstrip().startswith("-----BEGIN"):
+        pem, where = source.encode(), f"${ENV_KEY}"
+    else:
+        try:
+            pem, where = Path(source).read_bytes(), source
+        except OSError as e:
+            raise _fail(f"cannot read the signing key {source}: {e.strerror}") from None
+    return load_private_key(pem, _passphrase(confirm=False), where)
+
+
+def _public_keys(files: list[Path] | None) -> Any:
+    from .signing import load_public_key
+
+    keys = []
+    for file in files or []:
+        try:
+            keys.append(load_public_key(file.read_bytes(), str(file)))
+        except OSError as e:
+            raise _fail(f"cannot read {file}: {e.strerror}") from None
+    return keys if files else None
+
+
+Artifact = Annotated[
+    Path, typer.Argument(help="A built app: the onedir folder or the onefile executable.")
+]
+PubKeys = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--pubkey", help="Trusted public key (repeatable). Default: the key the manifest names."
+    ),
+]
+
+
+@app.command()
+def keygen(
+    out: Annotated[Path, typer.Option(help="Folder for the key pair.")] = Path("."),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing key pair.")] = False,
+) -> None:
+    """Create an Ed25519 signing key pair (the private key encrypted with a passphrase)."""
+    from .signing import KEY_FILE, PUB_FILE, atomic_write, generate_key
+
+    key_path, pub_path = out / KEY_FILE, out / PUB_FILE
+    if key_path.exists() and not force:
+        raise _fail(
+            f"{key_path} exists; pass --force to replace it (old signatures stay valid "
+            "only for those who trust the old public key)"
+        )
+    try:
+        private, public = generate_key(_passphrase(confirm=True))
+        atomic_write(key_path, private, mode=0o600)
+        atomic_write(pub_path, public)
+    except (RampartsError, OSError) as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"private key: {key_path} (mode 600, encrypted; keep it secret)")
+    typer.echo(f"public key:  {pub_path}")
+
+
+@app.command()
+def build(
+    app_dir: AppDir = Path("."),
+    onefile: Annotated[bool, typer.Option("--onefile", help="One executable.")] = False,
+    key: Annotated[
+        Path | None, typer.Option(help="Private key to sign with (or $RAMPARTS_SIGNING_KEY).")
+    ] = None,
+    expires_in: Annotated[float, typer.Option(help="Days the signed manifest stays valid.")] = 365,
+    next_pubkey: Annotated[
+        Path | None, typer.Option(help="Announce this public key as the next signing key.")
+    ] = None,
+    chain_from: Annotated[
+        Path | None,
+        typer.Option(help="Previous release (artifact) whose manifest announced this key."),
+    ] = None,
+    allow_eval: Annotated[
+        bool, typer.Option("--allow-eval", help="Let the built app accept --eval FILE.js.")
+    ] = False,
+    out: Annotated[Path | None, typer.Option(help="Output folder [default: APP_DIR/dist].")] = None,
+) -> None:
+    """Build a distributable app with PyInstaller, holding only the declared plugins."""
+    from .build import Signer
+    from .build import build as run_build
+
+    try:
+        private = _private_key(key)
+        signer = None
+        if private is not None:
+            nxt = _public_keys([next_pubkey]) if next_pubkey else None
+            signer = Signer(
+                private, nxt[0] if nxt else None, _chain_to(chain_from, private.public_key())
+            )
+        elif next_pubkey or chain_from:
+            raise _fail("--next-pubkey and --chain-from need a signing key (--key)")
+        result = run_build(
+            app_dir,
+            out=out,
+            onefile=onefile,
+            signer=signer,
+            expires_in_days=expires_in,
+            allow_eval=allow_eval,
+            say=lambda line: typer.echo(line, err=True),
+        )
+    except RampartsError as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"built:        {result.artifact}")
+    typer.echo(f"size:         {result.size / 1e6:.1f} MB in {result.files} files")
+    typer.echo(f"capabilities: {', '.join(result.capabilities) or '(none)'}")
+    typer.echo(f"excluded:     {', '.join(result.excluded) or '(none)'}")
+    signed = f"signed by {result.signer}" if result.signer else "UNSIGNED (no --key)"
+    typer.echo(f"manifest:     {signed}; expires {result.expires}")
+    typer.echo(f"time:         {result.seconds:.0f} s")
+
+
+def _chain_to(previous: Path | None, key: Any) -> tuple[Any, ...]:
+    """The rotation links in ``previous``'s manifest that lead to ``key``.
+
+    Nothing here needs trusting: every verifier re-checks each link's signature.
+    """
+    if previous is None:
+        return ()
+    from .signing import public_pem, read_manifest
+
+    manifest = json.loads(read_manifest(previous)[0])
+    link = manifest.get("next_public_key")
+    if not isinstance(link, dict) or link.get("public_key") != public_pem(key).decode():
+        raise _fail(f"{previous}: its manifest does not announce this key as next_public_key")
+    return (*manifest.get("key_chain", []), link)
+
+
+@app.command()
+def verify(artifact: Artifact, pubkey: PubKeys = None) -> None:
+    """Check a built app offline: signature, expiry and every file's hash."""
+    from .signing import key_id, verify_artifact
+
+    keys = _public_keys(pubkey)
+    try:
+        if keys is None:
+            from .audit import _own_key
+            from .signing import read_manifest
+
+            keys = _own_key(json.loads(read_manifest(artifact)[0]))
+            typer.secho(
+                "note: no --pubkey: checking against the key inside the artifact, which "
+                "proves the files are intact, not who built them",
+                err=True,
+            )
+        manifest = verify_artifact(artifact, keys)
+    except (RampartsError, ValueError) as e:
+        raise _fail(f"verification FAILED: {e}") from None
+    signer = f"signed by {manifest['signer']}" if keys else "UNSIGNED"
+    trusted = ", ".join(key_id(k) for k in keys) or "none"
+    typer.echo(
+        f"OK: {len(manifest['files'])} files match; {signer} (trusted: {trusted}); "
+        f"expires {manifest['expires']}"
+    )
+    if not keys:
+        raise _fail("the build is unsigned: its origin cannot be verified")
+
+
+@app.command()
+def audit(
+    artifact: Artifact,
+    pubkey: PubKeys = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (format 1).")] = False,
+) -> None:
+    """Report what a built app can reach, without running it; fail on undeclared plugins."""
+    from .audit import audit as run_audit
+    from .audit import render_table
+    from .plugins import installed_plugins
+
+    try:
+        installed = {n: p.value for n, p in installed_plugins().items()}
+        result = run_audit(artifact, _public_keys(pubkey), installed)
+    except RampartsError as e:
+        raise _fail(str(e)) from None
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+    else:
+        typer.echo(render_table(result))
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 # -- new, add, remove (docs/cli.md; templates in cookiecutter/) ------------------------

@@ -1,0 +1,265 @@
+"""``ramparts audit``: read a built app without running it and report what it can reach.
+
+The report comes from the signed manifest (capabilities, commands, scopes, CSP) and from
+the artifact itself: every Python module inside PyInstaller's archives and every file in
+the tree, searched for modules of capability plugins the config does not declare. The
+same search is the proof step of ``ramparts build``.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from .errors import BuildError, VerificationError
+from .signing import (
+    artifact_files,
+    load_public_key,
+    read_manifest,
+    verify_artifact,
+)
+
+__all__ = ["Audit", "audit", "find_undeclared", "module_roots", "scan_artifact"]
+
+_GROUP = "ramparts.capabilities"
+#: CArchive entries PyInstaller's onefile bootloader writes to disk when it unpacks.
+_UNPACKED_TYPES = frozenset("bxZnd")
+PYINSTALLER_MISSING = (
+    "reading a built app needs PyInstaller's archive readers: "
+    "pip install 'ramparts[build]' (or `uv add 'ramparts[build]'`)"
+)
+
+
+def module_roots(declared: Iterable[str], entry_points: Mapping[str, str]) -> dict[str, list[str]]:
+    """For each capability that is *not* declared, the module names that belong to it.
+
+    That is its entry point's module, plus the module's top-level package unless the
+    core or a declared capability lives in that package too (the built-in ``window``
+    capability lives in ``ramparts``; one distribution may provide several).
+    """
+    wanted = set(declared)
+    shared = {"ramparts"} | {
+        _module(value).split(".")[0] for name, value in entry_points.items() if name in wanted
+    }
+    roots: dict[str, list[str]] = {}
+    for name, value in sorted(entry_points.items()):
+        if name in wanted:
+            continue
+        module = _module(value)
+        top = module.split(".")[0]
+        roots[name] = sorted({module} | ({top} if top not in shared else set()))
+    return roots
+
+
+def _module(entry_point_value: str) -> str:
+    return entry_point_value.split(":")[0].strip()
+
+
+def find_undeclared(modules: Iterable[str], roots: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """``{capability: [module found, ...]}`` for modules under any undeclared root."""
+    found: dict[str, list[str]] = {}
+    names = sorted(set(modules))
+    for capability, prefixes in roots.items():
+        hits = [m for m in names if any(m == p or m.startswith(p + ".") for p in prefixes)]
+        if hits:
+            found[capability] = hits
+    return found
+
+
+@attrs.frozen
+class Scan:
+    """What a built app holds: module names, and capability entry points in its metadata."""
+
+    modules: frozenset[str]
+    entry_points: Mapping[str, str]
+
+
+def scan_artifact(artifact: Path, executable: str) -> Scan:
+    """Every module name in the artifact: PyInstaller's archives and the file tree."""
+    try:
+        from PyInstaller.archive.readers import CArchiveReader
+    except ImportError:
+        raise BuildError(PYINSTALLER_MISSING) from None
+    root, _, _, layout = artifact_files(artifact)
+    exe = artifact if layout == "onefile" else root / executable
+    try:
+        archive = CArchiveReader(str(exe))
+    except Exception as e:  # PyInstaller raises bare exceptions for non-archives
+        raise VerificationError(f"{exe}: not a PyInstaller executable ({e})") from None
+    modules: set[str] = set()
+    paths: list[str] = []
+    for name, entry in archive.toc.items():
+        typecode = entry[-1]
+        if typecode in ("m", "M", "s"):
+            modules.add(name)
+        elif typecode in _UNPACKED_TYPES:
+            paths.append(name)
+        elif typecode == "z":
+            modules.update(archive.open_embedded_archive(name).toc)
+    if layout == "onedir":
+        for dirpath, dirnames, filenames in os.walk(root):
+            rel = Path(dirpath).relative_to(root)
+            paths.extend((rel / n).as_posix() for n in [*dirnames, *filenames])
+    entry_points: dict[str, str] = {}
+    for path in paths:
+        parts = path.split("/")
+        if parts[0] == "_internal":  # PyInstaller 6's onedir contents folder
+            parts = parts[1:]
+        if not parts:
+            continue
+        if parts[0].endswith(".dist-info") and parts[-1] == "entry_points.txt" and len(parts) == 2:
+            entry_points.update(_read_entry_points(root, path, archive, layout))
+        modules.add(_path_module(parts))
+    return Scan(frozenset(modules), entry_points)
+
+
+def _path_module(parts: list[str]) -> str:
+    """``pkg/sub/mod.cpython-311-x86_64-linux-gnu.so`` -> ``pkg.sub.mod``.
+
+    ``pkg/__init__.py`` -> ``pkg``.
+    """
+    *dirs, last = parts
+    stem = last.split(".")[0]
+    return ".".join(dirs if stem in ("", "__init__") else [*dirs, stem])
+
+
+def _read_entry_points(root: Path, path: str, archive: Any, layout: str) -> dict[str, str]:
+    text = (
+        (root / path).read_text(encoding="utf-8")
+        if layout == "onedir"
+        else archive.extract(path).decode("utf-8")
+    )
+    parser = configparser.ConfigParser(delimiters=("=",))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(text)
+    return dict(parser.items(_GROUP)) if parser.has_section(_GROUP) else {}
+
+
+@attrs.frozen
+class Audit:
+    """The result of :func:`audit`. ``ok`` is false when the audit fails."""
+
+    artifact: Path
+    manifest: dict[str, Any]
+    signature: str  # "valid", "unsigned", or "invalid: <why>"
+    #: Where the trusted key came from: "pubkey" (given) or "manifest" (its own key,
+    #: which shows the files are intact, not who built them).
+    key_source: str
+    undeclared: dict[str, list[str]]
+    metadata_entry_points: Mapping[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.undeclared and not self.signature.startswith("invalid")
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable ``--json`` form (documented in docs/build.md)."""
+        m = self.manifest
+        return {
+            "format": 1,
+            "artifact": str(self.artifact),
+            "ok": self.ok,
+            "app": m.get("app"),
+            "layout": m.get("layout"),
+            "signature": {
+                "status": self.signature,
+                "signer": m.get("signer"),
+                "key_source": self.key_source,
+            },
+            "created": m.get("created"),
+            "expires": m.get("expires"),
+            "capabilities": m.get("capabilities", {}),
+            "commands": m.get("commands", []),
+            "windows": m.get("windows", {}),
+            "csp": m.get("csp"),
+            "eval_allowed": m.get("eval_allowed", False),
+            "undeclared_plugin_modules": self.undeclared,
+            "metadata_entry_points": dict(self.metadata_entry_points),
+        }
+
+
+def audit(
+    artifact: Path,
+    trusted: Iterable[Ed25519PublicKey] | None,
+    installed: Mapping[str, str],
+) -> Audit:
+    """Audit a built app.
+
+    :param trusted: keys to check the signature with; ``None``: the key the manifest
+        names (which shows the files are intact, not who built them).
+    :param installed: capability entry points of the auditing environment, by name;
+        merged with those found in the artifact's own metadata.
+    """
+    data, _ = read_manifest(artifact)
+    try:
+        manifest = json.loads(data)
+    except ValueError as e:
+        raise VerificationError(f"{artifact}: the manifest is not valid JSON ({e})") from None
+    keys = list(trusted) if trusted is not None else _own_key(manifest)
+    try:
+        verify_artifact(artifact, keys)
+        status = "valid" if keys else "unsigned"
+    except VerificationError as e:
+        status = f"invalid: {e}"
+    scan = scan_artifact(artifact, str(manifest.get("executable", "")))
+    declared = manifest.get("capabilities", {})
+    roots = module_roots(declared, {**installed, **scan.entry_points})
+    return Audit(
+        artifact,
+        manifest,
+        status,
+        "pubkey" if trusted is not None else "manifest",
+        find_undeclared(scan.modules, roots),
+        scan.entry_points,
+    )
+
+
+def _own_key(manifest: dict[str, Any]) -> list[Ed25519PublicKey]:
+    pem = manifest.get("public_key")
+    return [load_public_key(pem, "the manifest's public_key")] if isinstance(pem, str) else []
+
+
+def render_table(result: Audit) -> str:
+    """The readable form of an audit."""
+    m = result.manifest
+    app = m.get("app", {})
+    lines = [
+        f"artifact:   {result.artifact} ({m.get('layout')})",
+        f"app:        {app.get('name')} {app.get('version')} ({app.get('identifier')})",
+        f"signature:  {result.signature.splitlines()[0]}"
+        + (f" (signer {m.get('signer')}, key from {result.key_source})" if m.get("signer") else ""),
+        f"expires:    {m.get('expires')} (built {m.get('created')})",
+        f"csp:        {m.get('csp')}",
+        f"--eval:     {'accepted' if m.get('eval_allowed') else 'refused'}",
+        "",
+        f"{'capability':12} {'command':24} scope / options",
+    ]
+    for name, cap in sorted(m.get("capabilities", {}).items()):
+        scope = json.dumps(cap.get("options", {}), sort_keys=True)
+        allow = cap.get("allow") or ["(no commands)"]
+        for i, cmd in enumerate(allow):
+            lines.append(f"{name if i == 0 else '':12} {cmd:24} {scope if i == 0 else ''}")
+    app_cmds = [c for c in m.get("commands", []) if "." not in c]
+    lines.append(f"{'(app)':12} {', '.join(app_cmds) or '(none)'}")
+    lines.append("")
+    for label, routes in sorted(m.get("windows", {}).items()):
+        lines.append(f"window {label}: {', '.join(routes) or '(no commands)'}")
+    if result.undeclared:
+        lines.append("")
+        lines.append("FAIL: modules of capability plugins the config does not declare:")
+        for cap, mods in sorted(result.undeclared.items()):
+            shown = ", ".join(mods[:8]) + (f" (+{len(mods) - 8})" if len(mods) > 8 else "")
+            lines.append(f"  {cap}: {shown}")
+    else:
+        lines.append("undeclared plugin modules: none")
+    for problem in result.signature.splitlines()[1:]:
+        lines.append(problem)
+    lines.append("audit: " + ("PASSED" if result.ok else "FAILED"))
+    return "\n".join(lines)

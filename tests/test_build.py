@@ -1,0 +1,309 @@
+"""``ramparts build``, ``verify`` and ``audit`` on a real PyInstaller build.
+
+One build per test session (about a minute on 2 cores): the ``examples/notes-fs`` app,
+which declares only ``fs``, while shell, http, dialog and the test plugins are installed
+in this environment. Every tamper case runs on a hard-linked clone of that build, with
+only the file under test replaced by a modified copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ramparts.audit import scan_artifact
+from ramparts.launcher import EXIT_REFUSED
+from ramparts.signing import (
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    canonical_json,
+    load_private_key,
+    make_link,
+    sign,
+    utc_stamp,
+)
+
+pytestmark = pytest.mark.build
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSPHRASE = "build-test passphrase"
+NOTES_JS = """
+await ramparts.fs.mkdir({ path: "$APPDATA/notes" });
+await ramparts.fs.write_text({ path: "$APPDATA/notes/a.txt", contents: "Groceries\\nmilk" });
+const text = await ramparts.fs.read_text({ path: "$APPDATA/notes/a.txt" });
+const title = await ramparts.invoke("title", { text });
+const outside = await ramparts.fs.read_text({ path: "/etc/hostname" }).catch((e) => e.code);
+const shell = await ramparts.invoke("shell.run", { program: "ls" }).catch((e) => e.code);
+return { title, outside, shell, api: Object.keys(ramparts).sort() };
+"""
+
+
+@attrs.frozen
+class Built:
+    artifact: Path
+    pubkey: Path
+    key: Ed25519PrivateKey
+    output: str
+    tmp: Path
+
+
+def ramparts_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ramparts", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    tmp = tmp_path_factory.mktemp("build")
+    app = tmp / "notes-fs"
+    shutil.copytree(
+        ROOT / "examples" / "notes-fs", app, ignore=shutil.ignore_patterns("dist", "build")
+    )
+    env = {"RAMPARTS_SIGNING_PASSPHRASE": PASSPHRASE}
+    keys = ramparts_cli("keygen", "--out", str(tmp / "keys"), **env)
+    assert keys.returncode == 0, keys.stderr
+    result = ramparts_cli(
+        "build",
+        str(app),
+        "--key",
+        str(tmp / "keys" / "ramparts-signing.key"),
+        "--allow-eval",
+        "--out",
+        str(tmp / "dist"),
+        **env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    key = load_private_key(
+        (tmp / "keys" / "ramparts-signing.key").read_bytes(), PASSPHRASE.encode(), "test key"
+    )
+    return Built(
+        tmp / "dist" / "notes",
+        tmp / "keys" / "ramparts-signing.pub",
+        key,
+        result.stdout + result.stderr,
+        tmp,
+    )
+
+
+def run_app(artifact: Path, home: Path, script: str = NOTES_JS) -> subprocess.CompletedProcess[str]:
+    """Run the built executable headless with a page script, as a user would."""
+    js = home / "check.js"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "data").mkdir(exist_ok=True)
+    js.write_text(script)
+    return subprocess.run(
+        [str(artifact / "notes"), "--headless", "--eval", str(js), "--timeout", "60"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / "data")},
+    )
+
+
+def clone(built: Built, name: str) -> Path:
+    """A copy of the artifact made of hard links: instant, and the original stays intact
+    as long as a test replaces a file (unlink + write) instead of writing into it."""
+    target = built.tmp / "clones" / name
+    shutil.copytree(built.artifact, target, symlinks=True, copy_function=os.link)
+    return target
+
+
+def replace(path: Path, data: bytes) -> None:
+    mode = path.stat().st_mode
+    path.unlink()
+    path.write_bytes(data)
+    path.chmod(mode)
+
+
+def flip_byte(path: Path, offset: int | None = None) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 if offset is None else offset] ^= 0x01
+    replace(path, bytes(data))
+
+
+def commands_module_offset(executable: Path) -> int:
+    """Where the app's compiled commands module sits inside the executable's archive.
+
+    A byte flipped at random in the executable may land in code the verifier itself
+    needs, which then crashes instead of refusing (see docs/build.md); a byte of the
+    app's own code must be refused cleanly.
+    """
+    from PyInstaller.archive.readers import CArchiveReader
+
+    pyz = CArchiveReader(str(executable)).open_embedded_archive("PYZ.pyz")
+    _, offset, length = pyz.toc["notes_commands"]
+    return int(pyz._start_offset + offset + length // 2)
+
+
+def resign(
+    artifact: Path, key: Ed25519PrivateKey, change: Callable[[dict[str, Any]], None]
+) -> None:
+    manifest = json.loads((artifact / MANIFEST_NAME).read_bytes())
+    change(manifest)
+    data = canonical_json(manifest)
+    replace(artifact / MANIFEST_NAME, data)
+    replace(artifact / SIGNATURE_NAME, sign(data, key))
+
+
+def assert_refused(built: Built, artifact: Path, *needles: str) -> None:
+    """The launch refuses (exit 3) and ``ramparts verify`` fails, both naming the cause."""
+    launch = subprocess.run(
+        [str(artifact / "notes"), "--headless"], capture_output=True, text=True, timeout=120
+    )
+    assert launch.returncode == EXIT_REFUSED, launch.stderr
+    assert "refusing to start" in launch.stderr
+    check = ramparts_cli("verify", str(artifact), "--pubkey", str(built.pubkey))
+    assert check.returncode == 1, check.stdout
+    for needle in needles:
+        assert needle in launch.stderr, launch.stderr
+        assert needle in check.stderr, check.stderr
+
+
+# -- the build ---------------------------------------------------------------------------
+
+
+def test_build_summary_names_path_capabilities_and_signer(built: Built) -> None:
+    out = built.output
+    assert f"built:        {built.artifact}" in out
+    assert "capabilities: fs\n" in out
+    assert "signed by " in out and "UNSIGNED" not in out
+    for phase in ("[1/5]", "[3/5]", "packing Python modules", "[4/5]", "[5/5]"):
+        assert phase in out
+    assert (built.artifact.parent / "SHA256SUMS").is_file()
+    assert (built.artifact.parent / "SHA256SUMS.sig").is_file()
+
+
+def test_the_built_app_runs_headless_and_answers_the_bridge(built: Built) -> None:
+    proc = run_app(built.artifact, built.tmp / "home")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["title"] == "Groceries"
+    assert result["outside"] == "out_of_scope"
+    assert result["shell"] == "not_allowed"
+    assert "shell" not in result["api"] and "fs" in result["api"]
+    # Running it wrote nothing into the app folder: it still verifies.
+    check = ramparts_cli("verify", str(built.artifact), "--pubkey", str(built.pubkey))
+    assert check.returncode == 0, check.stderr
+
+
+def test_audit_shows_only_fs_and_no_other_plugin_is_inside(built: Built) -> None:
+    proc = ramparts_cli("audit", str(built.artifact), "--pubkey", str(built.pubkey), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["ok"] is True
+    assert list(report["capabilities"]) == ["fs"]
+    assert report["capabilities"]["fs"]["options"]["scope"]["allow"][0] == "$APPDATA"
+    assert report["commands"] == [
+        "fs.list_dir",
+        "fs.mkdir",
+        "fs.read_text",
+        "fs.write_text",
+        "title",
+    ]
+    assert report["signature"]["status"] == "valid"
+    assert report["undeclared_plugin_modules"] == {}
+    assert report["metadata_entry_points"] == {"fs": "ramparts_fs"}
+    assert "script-src 'self'" in report["csp"]
+    # The scan really reads PyInstaller's archives: the app's own modules are seen.
+    modules = scan_artifact(built.artifact, "notes").modules
+    assert {"ramparts_fs", "notes_commands", "ramparts.launcher"} <= modules
+    for absent in ("ramparts_shell", "ramparts_http", "ramparts_dialog", "ramparts_testplugins"):
+        assert not any(m == absent or m.startswith(absent + ".") for m in modules)
+    table = ramparts_cli("audit", str(built.artifact), "--pubkey", str(built.pubkey))
+    assert "audit: PASSED" in table.stdout and "fs           read_text" in table.stdout
+
+
+def test_audit_fails_on_an_undeclared_plugin_module(built: Built) -> None:
+    artifact = clone(built, "smuggled")
+    smuggled = artifact / "_internal" / "ramparts_shell" / "__init__.py"
+    smuggled.parent.mkdir()
+    smuggled.write_text("# a plugin the config does not declare\n")
+    proc = ramparts_cli("audit", str(artifact), "--pubkey", str(built.pubkey), "--json")
+    assert proc.returncode == 1
+    report = json.loads(proc.stdout)
+    assert report["undeclared_plugin_modules"] == {"shell": ["ramparts_shell"]}
+    assert report["signature"]["status"].startswith("invalid")
+    assert "added: _internal/ramparts_shell/__init__.py" in report["signature"]["status"]
+
+
+# -- tampering ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "notes",
+        "_internal/base_library.zip",
+        "_internal/app/ui/app.js",
+        "_internal/libQt6WebEngineCore.so.6",
+    ],
+)
+def test_one_changed_byte_in_any_shipped_file_is_refused(built: Built, target: str) -> None:
+    artifact = clone(built, "byte-" + target.replace("/", "_")).resolve()
+    path = artifact / target
+    if path.is_symlink():
+        path = path.resolve()
+    flip_byte(path, commands_module_offset(path) if target == "notes" else None)
+    assert_refused(built, artifact, f"changed: {path.relative_to(artifact).as_posix()}")
+
+
+def test_a_removed_file_is_refused(built: Built) -> None:
+    artifact = clone(built, "removed")
+    (artifact / "_internal" / "app" / "ui" / "style.css").unlink()
+    assert_refused(built, artifact, "missing: _internal/app/ui/style.css")
+
+
+def test_an_added_file_is_refused(built: Built) -> None:
+    artifact = clone(built, "added")
+    (artifact / "_internal" / "sitecustomize.py").write_text("print('hi')\n")
+    assert_refused(built, artifact, "added: _internal/sitecustomize.py")
+
+
+def test_an_expired_manifest_is_refused(built: Built) -> None:
+    artifact = clone(built, "expired")
+    past = utc_stamp(datetime.now(UTC) - timedelta(minutes=1))
+    resign(artifact, built.key, lambda m: m.update(expires=past))
+    assert_refused(built, artifact, f"expired at {past}")
+
+
+def test_a_manifest_signed_by_another_key_is_refused(built: Built) -> None:
+    artifact = clone(built, "other-key")
+    resign(artifact, Ed25519PrivateKey.generate(), lambda m: None)
+    assert_refused(built, artifact, "not signed by a trusted key")
+
+
+def test_a_stripped_signature_is_refused(built: Built) -> None:
+    artifact = clone(built, "stripped")
+    (artifact / SIGNATURE_NAME).unlink()
+    assert_refused(built, artifact, f"{SIGNATURE_NAME} is missing")
+
+
+def test_rotation_the_built_app_accepts_a_manifest_signed_by_a_chained_next_key(
+    built: Built,
+) -> None:
+    artifact = clone(built, "rotated")
+    next_key = Ed25519PrivateKey.generate()
+    link = make_link("dev.ramparts.notes", next_key.public_key(), built.key)
+    resign(artifact, next_key, lambda m: m.update(key_chain=[link]))
+    proc = run_app(artifact, built.tmp / "home-rotated", "return 'started';")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == '"started"'
+    # Without the link, the new key is just a stranger to this app.
+    resign(artifact, next_key, lambda m: m.update(key_chain=[]))
+    assert_refused(built, artifact, "not signed by a trusted key")
