@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -235,13 +236,23 @@ def _prepare_environment(headless: bool) -> None:
     if os.name == "posix" and os.geteuid() == 0:
         # Chromium's sandbox refuses to run as root.
         os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
-    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
+    # Never let a debugging port open: that would be a TCP door into the page (DevTools
+    # runs any script there, unauthenticated). Qt takes one from this variable, from
+    # Chromium switches in QTWEBENGINE_CHROMIUM_FLAGS, and from the QApplication's
+    # arguments (pywebview passes sys.argv: think of a file name given to the app).
+    os.environ.pop("QTWEBENGINE_REMOTE_DEBUGGING", None)
+    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "").split()
+    flags = [f for f in flags if not _debug_switch(f)]
     for flag in ("--disable-background-networking", "--disable-component-update"):
         if flag not in flags:
-            flags += " " + flag
-    os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = flags.strip()
-    # Never let a debugging port open: that would be a TCP door into the page.
-    os.environ.pop("QTWEBENGINE_REMOTE_DEBUGGING", None)
+            flags.append(flag)
+    os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = " ".join(flags)
+    sys.argv[1:] = [a for a in sys.argv[1:] if not _debug_switch(a)]
+
+
+def _debug_switch(arg: str) -> bool:
+    """``--remote-debugging-port=...``, ``-remote-debugging-pipe`` and the like."""
+    return arg.lstrip("-/").lower().startswith("remote-debugging")
 
 
 def _keylog(session: WindowSession) -> None:
