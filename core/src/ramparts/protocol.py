@@ -89,16 +89,27 @@ def sign_binary(key: bytes, header: dict[str, Any], segments: list[bytes] = ()) 
     return _mac(key, b"B", rest) + rest
 
 
+_JSON_CONTAINERS = frozenset({dict, list})
+
+
 def _check_depth(value: Any) -> None:
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        v, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            raise ProtocolError("too-deep")
-        if isinstance(v, dict):
-            stack.extend((x, depth + 1) for x in v.values())
-        elif isinstance(v, list):
-            stack.extend((x, depth + 1) for x in v)
+    """Refuse anything nested deeper than ``MAX_JSON_DEPTH`` (the header is level 0).
+
+    Walks level by level and only through containers: a document of many small records
+    has far more leaves than containers, and leaves never need a visit of their own.
+    """
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        deeper: list[Any] = []
+        for v in level:
+            children = v.values() if isinstance(v, dict) else v
+            if depth >= MAX_JSON_DEPTH and children:
+                raise ProtocolError("too-deep")
+            # json.loads makes exact dicts and lists only: a type lookup is enough.
+            deeper += [x for x in children if type(x) in _JSON_CONTAINERS]
+        level = deeper
+        depth += 1
 
 
 def _parse_header(raw: bytes) -> dict[str, Any]:
@@ -252,14 +263,18 @@ def _to_wire(value: Any, segments: list[bytes] | None, depth: int = 0) -> Any:
         if "$bytes" in value:
             raise Unserializable("a dict with the reserved key '$bytes'")
         out = {}
+        deep_ok = depth < MAX_JSON_DEPTH
         for k, v in value.items():
             if not isinstance(k, str):
                 raise Unserializable(f"a dict key of type {type(k).__name__}")
             # Plain str/int/bool/None leaves pass as they are, without a call per leaf.
-            out[k] = v if type(v) in _LEAVES else _to_wire(v, segments, depth + 1)
+            out[k] = v if type(v) in _LEAVES and deep_ok else _to_wire(v, segments, depth + 1)
         return out
     if isinstance(value, (list, tuple)):
-        return [v if type(v) in _LEAVES else _to_wire(v, segments, depth + 1) for v in value]
+        deep_ok = depth < MAX_JSON_DEPTH
+        return [
+            v if type(v) in _LEAVES and deep_ok else _to_wire(v, segments, depth + 1) for v in value
+        ]
     if attrs.has(type(value)):
         return _to_wire(attrs.asdict(value, recurse=False), segments, depth + 1)
     raise Unserializable(f"a value of type {type(value).__name__}")
