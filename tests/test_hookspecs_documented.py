@@ -1,0 +1,88 @@
+"""Every hook a plugin can implement is documented in docs/plugins.md, with the
+parameters of its spec, and exercised by at least one test (as datasette and llm do).
+
+Hooks come from ``ramparts.hookspecs`` and from the ``hookspecs`` module of every
+capability in this repository (``dialog`` adds ``ramparts_dialog_answer``).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from ramparts import hookspecs
+from ramparts.plugins import installed_plugins, load_capability
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "plugins.md"
+MARK = f"{hookspecs.PROJECT}_spec"  # the attribute pluggy's HookspecMarker sets
+
+
+def specs_in(module: Any) -> dict[str, Callable[..., Any]]:
+    return {n: f for n, f in vars(module).items() if callable(f) and hasattr(f, MARK)}
+
+
+def all_specs() -> dict[str, Callable[..., Any]]:
+    found = specs_in(hookspecs)
+    for name, plugin in installed_plugins().items():
+        if plugin.distribution in (None, "ramparts-testplugins"):
+            continue  # test-only plugins (one of them is broken on purpose)
+        extra = load_capability(name).hookspecs
+        if isinstance(extra, ModuleType | type):
+            found.update(specs_in(extra))
+    return found
+
+
+SPECS = all_specs()
+
+
+def documented() -> dict[str, list[str]]:
+    """``### `name` `` headings of docs/plugins.md, each with the parameters of the
+    ``def name(...)`` in the code block under it."""
+    text = DOC.read_text(encoding="utf-8")
+    found: dict[str, list[str]] = {}
+    for m in re.finditer(r"^### `(ramparts_\w+)`\n+```python\n(.*?)```", text, re.M | re.S):
+        name, code = m.groups()
+        defs = [n for n in ast.walk(ast.parse(code)) if isinstance(n, ast.FunctionDef)]
+        assert [d.name for d in defs] == [name], f"docs/plugins.md: the block under {name}"
+        found[name] = [a.arg for a in defs[0].args.args if a.arg != "self"]
+    return found
+
+
+def test_the_specs_were_found() -> None:
+    assert {"ramparts_capability", "ramparts_session_started", "ramparts_session_ended"} <= set(
+        SPECS
+    )
+    assert "ramparts_dialog_answer" in SPECS  # a capability-defined hook
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_hook_is_documented_with_its_parameters(name: str) -> None:
+    docs = documented()
+    assert name in docs, f"docs/plugins.md has no '### `{name}`' section"
+    assert docs[name] == list(inspect.signature(SPECS[name]).parameters), (
+        f"docs/plugins.md documents {name}({', '.join(docs[name])}), "
+        f"but the spec is {name}{inspect.signature(SPECS[name])}"
+    )
+
+
+def test_no_documented_hook_is_stale() -> None:
+    assert set(documented()) <= set(SPECS)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_hook_is_exercised_by_a_test(name: str) -> None:
+    """Implemented (``def name(``) or called (``.name(``) in a test or a test plugin."""
+    used = re.compile(rf"(def |\.){name}\(")
+    me = Path(__file__).resolve()
+    for path in (ROOT / "tests").rglob("*.py"):
+        if path.resolve() != me and used.search(path.read_text(encoding="utf-8")):
+            return
+    pytest.fail(f"no test implements or calls the hook {name}")
