@@ -24,7 +24,7 @@ from conftest import write_app
 from test_fs import Fs
 from test_scope import World, point_dirs_at
 
-from ramparts.testing import eval_in_app
+from ramparts.testing import eval_in_app, home_env
 
 COMMANDS = [
     "read_text",
@@ -107,14 +107,7 @@ class Hostile(World):
         assert os.path.realpath(data / "rel") == str(self.secret)
 
     def env(self) -> dict[str, str]:
-        home = self.home
-        return {
-            "HOME": str(home),
-            "XDG_DATA_HOME": str(home / ".local" / "share"),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_CACHE_HOME": str(home / ".cache"),
-            "XDG_STATE_HOME": str(home / ".local" / "state"),
-        }
+        return home_env(self.home)
 
     def snapshot(self) -> dict[str, Any]:
         """Everything about the outside folder a write, create or delete would change."""

@@ -30,6 +30,7 @@ from ramparts.scope import (
     open_checked,
     open_dir_checked,
 )
+from ramparts.testing import home_env
 
 IDENT = "dev.ramparts.test"
 PREFIX = "tool.ramparts.capabilities.fs"
@@ -62,11 +63,8 @@ class World:
 
 
 def point_dirs_at(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    for key, value in home_env(home).items():
+        monkeypatch.setenv(key, value)
 
 
 @pytest.fixture
