@@ -13,12 +13,10 @@ data before it is written, atomically.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from importlib.resources import files
@@ -28,6 +26,7 @@ from typing import Any, Literal
 from .config import _NAME, _RESERVED
 from .errors import RampartsError
 from .plugins import installed_plugins, suggested_package
+from .signing import atomic_write
 
 __all__ = [
     "ScaffoldError",
@@ -330,8 +329,6 @@ def _with_capability(data: dict[str, Any], capability: str, table: Any) -> dict[
     else:
         caps[capability] = table
     ramparts["capabilities"] = caps
-    if not caps and "capabilities" not in data["tool"]["ramparts"]:
-        del ramparts["capabilities"]
     return {**data, "tool": {**data["tool"], "ramparts": ramparts}}
 
 
@@ -341,24 +338,13 @@ def _write_checked(file: Path, text: str, expected: dict[str, Any]) -> None:
         got = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         got = {"error": str(e)}
-    if not got.get("tool", {}).get("ramparts", {}).get("capabilities"):
-        # An emptied [tool.ramparts.capabilities] and a missing one mean the same.
-        for d in (got, expected):
-            d.get("tool", {}).get("ramparts", {}).pop("capabilities", None)
+    for d in (got, expected):  # an emptied [tool.ramparts.capabilities] means none
+        ramparts = d.get("tool", {}).get("ramparts", {})
+        if ramparts.get("capabilities") == {}:
+            del ramparts["capabilities"]
     if got != expected:
         raise ScaffoldError(
             f"{file}: editing it as text would change more than the capability's table "
             "(an unusual layout?); nothing changed. Edit it by hand."
         )
-    mode = file.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", dir=file.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(file, text.encode("utf-8"), mode=file.stat().st_mode & 0o7777)
