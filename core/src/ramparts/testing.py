@@ -84,12 +84,17 @@ class Bridge:
         self._replies: dict[str, queue.Queue[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
+        self._cleanup: list[Path] = []
+        self._closed = False
         self._dispatcher = Dispatcher(app.config.security.command_timeout)
         self._host: WindowHost = app.make_host(spec, self._dispatcher)
         self._host.connect(self._receive)
-        self._session = self._host.new_session()
+        try:
+            self._session = self._host.new_session()  # ramparts_session_started runs
+        except BaseException:
+            self._dispatcher.close()
+            raise
         self._handles = {k: list(v) for k, v in self._session.initial_handles.items()}
-        self._cleanup: list[Path] = []
 
     @property
     def session(self) -> WindowSession:
@@ -156,6 +161,9 @@ class Bridge:
 
     def close(self) -> None:
         """End the session (its ``ramparts_session_ended`` hooks run) and stop the workers."""
+        if self._closed:
+            return
+        self._closed = True
         self._dispatcher.wait_idle()
         self._host.end()
         self._dispatcher.close()
