@@ -98,6 +98,27 @@ def test_add_declares_an_empty_allow_list_and_remove_gives_back_the_same_bytes(
     assert (tricky / "pyproject.toml").read_bytes() == before
 
 
+def test_the_plugin_joins_and_leaves_the_project_dependencies(tmp_path: Path) -> None:
+    """As in a generated app: a multi-line dependencies array, with a comment."""
+    app = write_app(tmp_path / "app", module="deps_cmds", capabilities="")
+    text = (app / "pyproject.toml").read_text()
+    text = text.replace(
+        'version = "1.2.3"\n',
+        'version = "1.2.3"\ndependencies = [\n    "ramparts>=0.1",  # the core\n]\n',
+    )
+    (app / "pyproject.toml").write_text(text)
+    assert ramparts("add", "http", str(app), "--no-install").returncode == 0
+    data = tomllib.loads((app / "pyproject.toml").read_text())
+    assert data["project"]["dependencies"] == ["ramparts>=0.1", "ramparts-http"]
+    assert (
+        '    "ramparts>=0.1",  # the core\n    "ramparts-http",\n]'
+        in (app / "pyproject.toml").read_text()
+    )
+    proc = ramparts("remove", "http", str(app), "--no-uninstall")
+    assert "and ramparts-http from its [project] dependencies" in proc.stdout
+    assert (app / "pyproject.toml").read_text() == text
+
+
 def test_remove_takes_sub_tables_and_arrays_of_tables_and_nothing_else(tricky: Path) -> None:
     before = tomllib.loads(TRICKY)
     assert ramparts("remove", "shell", str(tricky), "--no-uninstall").returncode == 0
@@ -210,12 +231,17 @@ def test_add_installs_a_local_plugin_and_remove_uninstalls_it(tmp_path: Path) ->
     )
     python = str(_venv_over_the_workspace(tmp_path))
     app = write_app(tmp_path / "app", module="tiny_app_cmds", capabilities="")
+    pyproject = (app / "pyproject.toml").read_text()
+    (app / "pyproject.toml").write_text(
+        pyproject.replace('version = "1.2.3"\n', 'version = "1.2.3"\ndependencies = ["ramparts"]\n')
+    )
     before = (app / "pyproject.toml").read_bytes()
 
     proc = ramparts("add", "tiny", str(app), "--from", str(plugin), python=python)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "(ramparts-tiny 0.3.0)" in proc.stdout
+    assert "(ramparts-tiny 0.3.0, added to [project] dependencies)" in proc.stdout
     assert "allow = []  # any of: ping, pong" in (app / "pyproject.toml").read_text()
+    assert 'dependencies = ["ramparts", "ramparts-tiny"]' in (app / "pyproject.toml").read_text()
     check = ramparts("check", str(app), python=python)
     assert check.returncode == 0, check.stderr
     assert "tiny         installed; allow = []" in check.stdout

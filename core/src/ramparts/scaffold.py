@@ -4,10 +4,11 @@
 ``cookiecutter/plugin`` in the checkout, ``ramparts/templates`` in the wheel).
 
 ``add`` and ``remove`` edit the app's ``pyproject.toml`` as text, touching only the
-lines of the one capability table (and its sub-tables), so comments and layout
-elsewhere stay as they were and ``add`` followed by ``remove`` gives back the same
-bytes. Every edit is checked by parsing the result and comparing it with the intended
-data before it is written, atomically.
+lines of the one capability table (and its sub-tables) and the plugin's entry in
+``[project] dependencies`` (through tomlkit), so comments and layout elsewhere stay as
+they were and ``add`` followed by ``remove`` gives back the same bytes. Every edit is
+checked by parsing the result and comparing it with the intended data before it is
+written, atomically.
 """
 
 from __future__ import annotations
@@ -153,6 +154,9 @@ def add_capability(
 ) -> Path:
     """Install the capability's distribution and declare it with an empty allow list.
 
+    The distribution is also added to ``[project] dependencies`` when the file has that
+    array, so that installing the app installs the plugin.
+
     :param source: what to install (a local path or a requirement); default
         ``ramparts-<capability>``. Nothing is installed when the capability is already
         installed and no ``source`` was given.
@@ -190,10 +194,12 @@ def add_capability(
         lines[at - 1] += "\n"
     new_text = "".join(lines[:at] + ["\n"] + [b + "\n" for b in block] + lines[at:])
     expected = _with_capability(data, capability, {"allow": []})
+    new_text, listed = _dependency(new_text, expected, plugin.distribution, present=True)
     _write_checked(file, new_text, expected)
     say(
         f"declared [tool.ramparts.capabilities.{capability}] in {file} with an empty allow "
-        f"list ({plugin.distribution} {plugin.version})"
+        f"list ({plugin.distribution} {plugin.version}"
+        + (", added to [project] dependencies)" if listed else ")")
     )
     return file
 
@@ -207,7 +213,8 @@ def remove_capability(
 ) -> Path:
     """Remove the capability's table (and sub-tables) from the config, then uninstall it.
 
-    The comment lines directly above the table go with it, as does one blank line.
+    The comment lines directly above the table go with it, as does one blank line, and
+    the distribution's entry in ``[project] dependencies``.
     """
     file, text, data = _read_app(app_dir)
     caps = data["tool"]["ramparts"].get("capabilities", {})
@@ -225,9 +232,14 @@ def remove_capability(
         drop.update(range(start, end))
     new_text = "".join(line for i, line in enumerate(lines) if i not in drop)
     expected = _with_capability(data, capability, None)
-    _write_checked(file, new_text, expected)
-    say(f"removed tool.ramparts.capabilities.{capability} from {file}")
     plugin = installed_plugins().get(capability)
+    distribution = plugin.distribution if plugin else suggested_package(capability)
+    new_text, unlisted = _dependency(new_text, expected, distribution, present=False)
+    _write_checked(file, new_text, expected)
+    say(
+        f"removed tool.ramparts.capabilities.{capability} from {file}"
+        + (f" and {distribution} from its [project] dependencies" if unlisted else "")
+    )
     if do_uninstall and plugin is not None and plugin.distribution:
         if plugin.distribution == "ramparts":
             say(f"'{capability}' is built into ramparts; nothing to uninstall")
@@ -318,6 +330,46 @@ def _table_spans(lines: list[str], capability: str) -> list[tuple[int, int]]:
             start -= 1
         spans.append((start, _body_end(lines, i, next_header)))
     return spans
+
+
+def _canonical(requirement: str) -> str:
+    """The normalized distribution name a requirement string starts with."""
+    m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return re.sub(r"[-_.]+", "-", m.group(1)).lower() if m else ""
+
+
+def _dependency(
+    text: str, expected: dict[str, Any], distribution: str | None, *, present: bool
+) -> tuple[str, bool]:
+    """Add (or remove) ``distribution`` in ``[project] dependencies``, so that installing
+    the app (``uv sync``, ``pip install .``) keeps (or drops) the plugin too.
+
+    Edited with tomlkit, which keeps the array's layout and comments; ``expected`` gets
+    the same change. Nothing happens without a ``dependencies`` array, for the core's
+    own built-in capabilities, or when the state is already the wanted one.
+
+    :return: the text, and whether it changed.
+    """
+    import tomlkit  # only here: the rest of the edit is plain text
+
+    if distribution is None or _canonical(distribution) == "ramparts":
+        return text, False
+    doc = tomlkit.parse(text)
+    project = doc.get("project")
+    deps = project.get("dependencies") if project is not None else None
+    if not isinstance(deps, list):
+        return text, False
+    key = _canonical(distribution)
+    matches = [i for i, req in enumerate(deps) if _canonical(str(req)) == key]
+    if present == bool(matches):
+        return text, False
+    if present:
+        deps.append(distribution)
+    else:
+        for i in reversed(matches):
+            del deps[i]
+    expected["project"] = {**expected["project"], "dependencies": [str(d) for d in deps]}
+    return tomlkit.dumps(doc), True
 
 
 def _with_capability(data: dict[str, Any], capability: str, table: Any) -> dict[str, Any]:
