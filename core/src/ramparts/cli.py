@@ -350,12 +350,14 @@ def audit(
 
 # -- new, add, remove (docs/cli.md; templates in cookiecutter/) ------------------------
 
-new_app = typer.Typer(help="Create an app or a capability plugin from a template.")
+new_app = typer.Typer(
+    help="Create an app or a capability plugin from a template.", no_args_is_help=True
+)
 app.add_typer(new_app, name="new")
 OutputDir = Annotated[
     Path, typer.Option("--output-dir", "-o", help="Where to create the project folder.")
 ]
-NoInput = Annotated[bool, typer.Option(help="Use defaults for everything not given.")]
+NoInput = Annotated[bool, typer.Option("--no-input", help="Use defaults for everything not given.")]
 
 
 @new_app.command("app")
