@@ -3,6 +3,8 @@ its dialog flows through the bridge with the dialogs answered by a hook."""
 
 from __future__ import annotations
 
+import re
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,8 @@ import ramparts
 from ramparts.errors import InvalidArgs, NotAllowed, OutOfScope
 from ramparts.testing import Bridge, eval_in_app
 
-APP = Path(__file__).resolve().parent.parent / "examples" / "notes"
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "examples" / "notes"
 
 
 def notes_dir(home: Path) -> Path:
@@ -97,3 +100,37 @@ def test_import_export_and_delete_go_through_the_dialogs(
     with pytest.raises(InvalidArgs):
         bridge.call("note_path", {"title": "   "})
     assert bridge.call("note_path", {"title": "Café au lait"}) == "$APPDATA/notes/cafe-au-lait.md"
+
+
+def blocks(markdown: str, lang: str) -> list[str]:
+    return re.findall(rf"^```{lang}\n(.*?)^```", markdown, re.M | re.S)
+
+
+def code_lines(block: str, comment: str) -> list[str]:
+    """The code of each line, without trailing comments and ``...`` placeholders."""
+    lines = (line.split(comment)[0].strip() for line in block.splitlines())
+    return [line for line in lines if line and line != "..."]
+
+
+def test_the_tutorial_shows_the_real_config_and_code() -> None:
+    """docs/tutorial.md quotes examples/notes: its config must be the app's (less the
+    window), and every line of code it shows must be in the app's files."""
+    tutorial = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8")
+    (config,) = [b for b in blocks(tutorial, "toml") if "[tool.ramparts]" in b]
+    real = tomllib.loads((APP / "pyproject.toml").read_text())["tool"]["ramparts"]
+    del real["window"]
+    assert tomllib.loads(config)["tool"]["ramparts"] == real
+
+    sources = {
+        "python": (APP / "notes" / "commands.py", "#"),
+        "js": (APP / "ui" / "app.js", "//"),
+    }
+    for lang, (path, comment) in sources.items():
+        real_lines = set(code_lines(path.read_text(encoding="utf-8"), comment))
+        shown = [
+            b for b in blocks(tutorial, lang) if "eval_in_app" not in b and "hookimpl" not in b
+        ]
+        assert shown, lang
+        for block in shown:
+            missing = [line for line in code_lines(block, comment) if line not in real_lines]
+            assert not missing, f"{lang} lines in the tutorial that {path.name} lacks: {missing}"
