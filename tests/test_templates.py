@@ -195,6 +195,13 @@ def test_generated_plugin_installs_and_works_in_an_app(tmp_path: Path) -> None:
     project = tmp_path / "ramparts-digest"
     assert (project / "docs" / "digest.md").is_file()
     lint(project)
+    # docs/plugins.md walks through this module: every line it shows must be in it.
+    module = (project / "src" / "ramparts_digest" / "__init__.py").read_text()
+    docs = (ROOT / "docs" / "plugins.md").read_text().split("## Worked example")[1]
+    shown = docs.split("```python\n")[1].split("```")[0]
+    missing = [line for line in shown.splitlines() if line.strip() and line not in module]
+    assert not missing, f"docs/plugins.md shows lines the template lacks: {missing}"
+
     target = tmp_path / "site"
     install_into(target, project)
     assert "6 passed" in run_own_tests(project, target)
