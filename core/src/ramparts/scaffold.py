@@ -14,6 +14,7 @@ written, atomically.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -114,8 +115,11 @@ def new_project(
 
 
 def _installer(action: Literal["install", "uninstall"]) -> list[str]:
-    """``uv pip`` for this interpreter when uv is on PATH, else this interpreter's pip."""
-    uv = shutil.which("uv")
+    """``uv pip`` for this interpreter when uv is at hand, else this interpreter's pip.
+
+    ``uv run`` puts its own path in ``$UV``; otherwise uv is looked for on ``PATH``.
+    """
+    uv = os.environ.get("UV") or shutil.which("uv")
     if uv:
         return [uv, "pip", action, "--python", sys.executable]
     return [sys.executable, "-m", "pip", action] + (["-y"] if action == "uninstall" else [])
