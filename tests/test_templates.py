@@ -21,6 +21,7 @@ from __future__ import annotations
 import filecmp
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -143,6 +144,34 @@ def test_generated_app_checks_installs_and_passes_its_own_tests(
     install_into(target, project)
     assert (target / "field_notes" / "commands.py").is_file()
     assert f"{tests} passed" in run_own_tests(project, target)
+
+
+def test_getting_started_quotes_the_template(tmp_path: Path) -> None:
+    """docs/getting-started.md shows the generated config, command and page code."""
+    ramparts(
+        "new",
+        "app",
+        "Hello",
+        "--capabilities",
+        "fs",
+        "-o",
+        str(tmp_path),
+        "--no-input",
+        cwd=tmp_path,
+    )
+    project = tmp_path / "hello"
+    doc = (ROOT / "docs" / "getting-started.md").read_text()
+    for lang, file in (
+        ("toml", "pyproject.toml"),
+        ("python", "src/hello/commands.py"),
+        ("js", "ui/app.js"),
+    ):
+        lines = {line.strip() for line in (project / file).read_text().splitlines()}
+        for block in re.findall(rf"^```{lang}\n(.*?)^```", doc, re.M | re.S):
+            if "Added by `ramparts add" in block:
+                continue  # what `ramparts add` writes: tests/test_scaffold.py checks it
+            missing = [x for x in block.splitlines() if x.strip() and x.strip() not in lines]
+            assert not missing, f"getting-started.md shows lines {file} lacks: {missing}"
 
 
 def test_plain_cookiecutter_makes_the_same_app(tmp_path: Path) -> None:
