@@ -8,12 +8,13 @@ only the file under test replaced by a modified copy.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,14 @@ return { title, outside, shell, api: Object.keys(ramparts).sort() };
 """
 
 
+#: Stands in for codesign/signtool: it writes a file next to the executable, which must
+#: then be in the manifest (it ran before hashing) and verify like any other file.
+FAKE_PLATFORM_SIGN = (
+    f"{sys.executable} -c \"import sys; open(sys.argv[1] + '.platform-sig', 'w').write('ok')\" "
+    "{executable}"
+)
+
+
 @attrs.frozen
 class Built:
     artifact: Path
@@ -58,12 +67,15 @@ class Built:
     tmp: Path
 
 
-def ramparts_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def ramparts_cli(
+    *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m ramparts ARGS`` with ``env`` (default: this process's environment)."""
     return subprocess.run(
         [sys.executable, "-m", "ramparts", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **env},
+        env=dict(os.environ if env is None else env),
         timeout=900,
     )
 
@@ -75,8 +87,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     shutil.copytree(
         ROOT / "examples" / "notes-fs", app, ignore=shutil.ignore_patterns("dist", "build")
     )
-    env = {"RAMPARTS_SIGNING_PASSPHRASE": PASSPHRASE}
-    keys = ramparts_cli("keygen", "--out", str(tmp / "keys"), **env)
+    env = {**os.environ, "RAMPARTS_SIGNING_PASSPHRASE": PASSPHRASE}
+    keys = ramparts_cli("keygen", "--out", str(tmp / "keys"), env=env)
     assert keys.returncode == 0, keys.stderr
     result = ramparts_cli(
         "build",
@@ -86,7 +98,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         "--allow-eval",
         "--out",
         str(tmp / "dist"),
-        **env,
+        "--sign-command",
+        FAKE_PLATFORM_SIGN,
+        env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     key = load_private_key(
@@ -101,14 +115,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     )
 
 
-def run_app(artifact: Path, home: Path, script: str = NOTES_JS) -> subprocess.CompletedProcess[str]:
-    """Run the built executable headless with a page script, as a user would."""
+def run_app(folder: Path, home: Path, script: str = NOTES_JS) -> subprocess.CompletedProcess[str]:
+    """Run ``folder/notes`` headless with a page script, as a user would."""
     js = home / "check.js"
     home.mkdir(parents=True, exist_ok=True)
     (home / "data").mkdir(exist_ok=True)
     js.write_text(script)
     return subprocess.run(
-        [str(artifact / "notes"), "--headless", "--eval", str(js), "--timeout", "60"],
+        [str(folder / "notes"), "--headless", "--eval", str(js), "--timeout", "60"],
         capture_output=True,
         text=True,
         timeout=180,
@@ -185,8 +199,21 @@ def test_build_summary_names_path_capabilities_and_signer(built: Built) -> None:
     assert "signed by " in out and "UNSIGNED" not in out
     for phase in ("[1/5]", "[3/5]", "packing Python modules", "[4/5]", "[5/5]"):
         assert phase in out
-    assert (built.artifact.parent / "SHA256SUMS").is_file()
-    assert (built.artifact.parent / "SHA256SUMS.sig").is_file()
+    assert "platform signing: " in out
+    manifest = json.loads((built.artifact / MANIFEST_NAME).read_bytes())
+    assert "notes.platform-sig" in manifest["files"]
+    sums = (built.artifact.parent / "SHA256SUMS").read_bytes()
+    sig = base64.b64decode((built.artifact.parent / "SHA256SUMS.sig").read_bytes())
+    built.key.public_key().verify(sig, sums)  # raises if the signature is wrong
+    check = subprocess.run(
+        ["sha256sum", "--check", "--quiet", "SHA256SUMS"],
+        cwd=built.artifact.parent,
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    listed = {line.split("  ", 1)[1] for line in sums.decode().splitlines()}
+    assert {f"notes/{MANIFEST_NAME}", f"notes/{SIGNATURE_NAME}", "notes/notes"} <= listed
 
 
 def test_the_built_app_runs_headless_and_answers_the_bridge(built: Built) -> None:
@@ -307,3 +334,40 @@ def test_rotation_the_built_app_accepts_a_manifest_signed_by_a_chained_next_key(
     # Without the link, the new key is just a stranger to this app.
     resign(artifact, next_key, lambda m: m.update(key_chain=[]))
     assert_refused(built, artifact, "not signed by a trusted key")
+
+
+# -- onefile, unsigned -------------------------------------------------------------------
+
+
+def test_onefile_unsigned_build_runs_checks_itself_and_is_marked_unsigned(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The other layout and the other signing mode, in one (~2 min) build."""
+    tmp = tmp_path_factory.mktemp("onefile")
+    app = tmp / "notes-fs"
+    shutil.copytree(ROOT / "examples" / "notes-fs", app)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAMPARTS_SIGNING")}
+    result = ramparts_cli("build", str(app), "--onefile", "--allow-eval", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "UNSIGNED" in result.stdout
+    exe = app / "dist" / "notes"
+    assert exe.is_file() and not (exe.parent / f"notes.{SIGNATURE_NAME}").exists()
+
+    # It runs: its bundle list matches what the bootloader unpacked, file for file.
+    proc = run_app(
+        exe.parent, tmp / "home", 'return await ramparts.invoke("title", { text: "a\\nb" });'
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == '"a"'
+    assert "UNSIGNED build" in proc.stderr
+
+    check = ramparts_cli("verify", str(exe))
+    assert check.returncode == 1 and "unsigned" in check.stderr
+    audit = json.loads(ramparts_cli("audit", str(exe), "--json").stdout)
+    assert audit["ok"] is True and audit["signature"]["status"] == "unsigned"
+    assert list(audit["capabilities"]) == ["fs"] and audit["undeclared_plugin_modules"] == {}
+
+    flip_byte(exe, commands_module_offset(exe))
+    refused = subprocess.run([str(exe), "--headless"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == EXIT_REFUSED
+    assert "changed: notes (SHA-256 differs)" in refused.stderr

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from .errors import BuildError, VerificationError
 from .signing import (
     artifact_files,
-    load_public_key,
+    own_key,
     read_manifest,
     verify_artifact,
 )
@@ -31,10 +31,6 @@ __all__ = ["Audit", "audit", "find_undeclared", "module_roots", "scan_artifact"]
 _GROUP = "ramparts.capabilities"
 #: CArchive entries PyInstaller's onefile bootloader writes to disk when it unpacks.
 _UNPACKED_TYPES = frozenset("bxZnd")
-PYINSTALLER_MISSING = (
-    "reading a built app needs PyInstaller's archive readers: "
-    "pip install 'ramparts[build]' (or `uv add 'ramparts[build]'`)"
-)
 
 
 def module_roots(declared: Iterable[str], entry_points: Mapping[str, str]) -> dict[str, list[str]]:
@@ -86,7 +82,9 @@ def scan_artifact(artifact: Path, executable: str) -> Scan:
     try:
         from PyInstaller.archive.readers import CArchiveReader
     except ImportError:
-        raise BuildError(PYINSTALLER_MISSING) from None
+        from .build import pyinstaller_missing
+
+        raise BuildError(pyinstaller_missing("reading a built app")) from None
     root, _, _, layout = artifact_files(artifact)
     exe = artifact if layout == "onefile" else root / executable
     try:
@@ -202,7 +200,7 @@ def audit(
         manifest = json.loads(data)
     except ValueError as e:
         raise VerificationError(f"{artifact}: the manifest is not valid JSON ({e})") from None
-    keys = list(trusted) if trusted is not None else _own_key(manifest)
+    keys = list(trusted) if trusted is not None else own_key(manifest)
     try:
         verify_artifact(artifact, keys)
         status = "valid" if keys else "unsigned"
@@ -219,11 +217,6 @@ def audit(
         find_undeclared(scan.modules, roots),
         scan.entry_points,
     )
-
-
-def _own_key(manifest: dict[str, Any]) -> list[Ed25519PublicKey]:
-    pem = manifest.get("public_key")
-    return [load_public_key(pem, "the manifest's public_key")] if isinstance(pem, str) else []
 
 
 def render_table(result: Audit) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -19,15 +20,16 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from . import __version__
-from .audit import PYINSTALLER_MISSING, find_undeclared, module_roots, scan_artifact
+from .audit import find_undeclared, module_roots, scan_artifact
 from .config import AppConfig
 from .errors import BuildError
+from .plugins import InstalledPlugin
 from .signing import (
     MANIFEST_FORMAT,
     artifact_files,
@@ -42,6 +44,9 @@ from .signing import (
     sign,
     utc_stamp,
 )
+
+if TYPE_CHECKING:
+    from .app import App
 
 __all__ = ["BuildResult", "Signer", "build"]
 
@@ -95,23 +100,25 @@ def build(
     signer: Signer | None = None,
     expires_in_days: float = 365.0,
     allow_eval: bool = False,
+    sign_command: str | None = None,
     say: Callable[[str], None] = print,
 ) -> BuildResult:
     """Build the app in ``app_dir``; see ``docs/build.md``.
 
-    :raises BuildError: PyInstaller is missing or failed, or the artifact holds a module
-        of an undeclared plugin.
+    :param sign_command: a platform code-signing command run on the built files before
+        they are hashed; ``{executable}`` and ``{artifact}`` in it are replaced.
+    :raises BuildError: PyInstaller is missing or failed, the sign command failed, or the
+        artifact holds a module of an undeclared plugin.
     :raises ConfigError, PluginError: the app itself is wrong (as for ``ramparts check``).
     """
     if importlib.util.find_spec("PyInstaller") is None:
-        raise BuildError(PYINSTALLER_MISSING.replace("reading a built app", "ramparts build"))
+        raise BuildError(pyinstaller_missing("ramparts build"))
     started = time.monotonic()
     now = datetime.now(UTC)
     expires = expiry(now, expires_in_days)  # bad --expires-in fails before minutes of work
 
     say("[1/5] loading the app")
     from .app import App
-    from .plugins import installed_plugins
 
     the_app = App.load(app_dir)
     config = the_app.config
@@ -120,21 +127,16 @@ def build(
     work = (work or config.app_dir / "build" / name).resolve()
 
     say("[2/5] choosing plugins")
-    installed = installed_plugins()
-    entry_points = {n: p.value for n, p in installed.items()}
-    excluded = module_roots(config.capabilities, entry_points)
+    plan = _Plan.of(config)
     for cap in config.capabilities:
-        say(f"      include {cap:12} {installed[cap].distribution} ({installed[cap].value})")
-    for cap, roots in excluded.items():
+        plugin = plan.installed[cap]
+        say(f"      include {cap:12} {plugin.distribution} ({plugin.value})")
+    for cap, roots in plan.excluded.items():
         say(f"      exclude {cap:12} {', '.join(roots)}")
-    metadata = sorted({d for c in config.capabilities if (d := installed[c].distribution)})
-    included = sorted({installed[c].value.split(":")[0] for c in config.capabilities})
-    excludes = sorted({m for roots in excluded.values() for m in roots} | set(_DEV_ONLY))
 
     say(f"[3/5] PyInstaller (its log: {work / 'pyinstaller.log'})")
-    public_key = public_pem(signer.key.public_key()).decode() if signer else None
     layout = "onefile" if onefile else "onedir"
-    stage = _stage(config, work)
+    public_key = public_pem(signer.key.public_key()).decode() if signer else None
     entry = work / "ramparts_main.py"
     atomic_write(
         entry,
@@ -147,76 +149,48 @@ def build(
     args = [
         *("--noconfirm", "--log-level", "INFO", "--name", name),
         *("--distpath", str(out), "--workpath", str(work / "pyinstaller")),
-        *("--specpath", str(work), "--onefile" if onefile else "--onedir"),
-        *("--add-data", f"{stage}{_SEP}app"),
+        *("--specpath", str(work), f"--{layout}"),
+        *("--add-data", f"{_stage(config, work)}{os.pathsep}app"),
         *("--collect-data", "ramparts"),
         *("--hidden-import", "webview.platforms.qt"),  # pywebview imports it by name
-        *(a for d in metadata for a in ("--copy-metadata", d)),
-        *(a for m in included for a in ("--collect-submodules", m)),
-        *(a for m in excludes for a in ("--exclude-module", m)),
+        *plan.pyinstaller_args(),
     ]
     if config.commands:
         args += ["--hidden-import", config.commands]
         args += [a for p in (config.app_dir / "src", config.app_dir) for a in ("--paths", str(p))]
     _pyinstaller([*args, str(entry)], work / "pyinstaller.log", say)
-    artifact = out / name
-    _, manifest_path, signature_path, _ = artifact_files(artifact)
+    exe = name + (".exe" if sys.platform == "win32" else "")
+    artifact = out / (exe if onefile else name)
+    if sign_command:
+        _platform_sign(sign_command, artifact, artifact if onefile else artifact / exe, say)
 
     say("[4/5] proving undeclared plugins are absent")
-    found = find_undeclared(scan_artifact(artifact, name).modules, excluded)
+    found = find_undeclared(scan_artifact(artifact, exe).modules, plan.excluded)
     if found:
         problems = "; ".join(f"{cap}: {', '.join(mods[:5])}" for cap, mods in found.items())
         raise BuildError(
             f"{artifact} contains modules of capability plugins the config does not declare "
             f"({problems}). Does the app's code import them directly?"
         )
-    say("      none of " + (", ".join(excluded) or "(no other plugins installed)") + " is inside")
+    others = ", ".join(plan.excluded) or "(no other plugins installed)"
+    say(f"      none of {others} is inside")
 
     say("[5/5] hashing and " + ("signing" if signer else "writing (UNSIGNED)") + " the manifest")
-    files = (
-        hash_tree(artifact, skip=(manifest_path.name, signature_path.name))
-        if not onefile
-        else {name: file_digest(artifact)}
-    )
+    _, manifest_path, signature_path, _ = artifact_files(artifact)
     manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
-        "app": {"name": config.name, "identifier": config.identifier, "version": config.version},
         "layout": layout,
-        "executable": name,
-        "capabilities": {
-            cap: {
-                "allow": list(c.allow),
-                "options": _jsonable(c.options),
-                "module": installed[cap].value,
-                "distribution": installed[cap].distribution,
-                "version": installed[cap].version,
-            }
-            for cap, c in config.capabilities.items()
-        },
-        "commands": sorted(the_app.registry.routes),
-        "windows": {
-            w.label: sorted(the_app.registry.for_window(w.capabilities, w.app_commands).routes)
-            for w in config.windows
-        },
-        "csp": _csp(config),
+        "executable": exe,
+        **_describe(the_app, plan),
         "eval_allowed": allow_eval,
-        "excluded_plugins": excluded,
         "created": utc_stamp(now),
         "expires": expires,
-        "builder": {
-            "ramparts": __version__,
-            "python": platform.python_version(),
-            "platform": f"{sys.platform}-{platform.machine()}",
-        },
-        "signer": key_id(signer.key.public_key()) if signer else None,
-        "public_key": public_key,
-        "next_public_key": (
-            make_link(config.identifier, signer.next_key, signer.key)
-            if signer and signer.next_key
-            else None
+        **_signing_fields(config.identifier, signer),
+        "files": (
+            {exe: file_digest(artifact)}
+            if onefile
+            else hash_tree(artifact, skip=(manifest_path.name, signature_path.name))
         ),
-        "key_chain": list(signer.chain) if signer else [],
-        "files": files,
     }
     if onefile:
         manifest["bundle"] = _onefile_bundle(artifact)
@@ -226,20 +200,98 @@ def build(
     if signer:
         atomic_write(signature_path, sign(data, signer.key))
     _write_sums(out, artifact, signer)
-    shipped = [p for p in ([artifact] if onefile else artifact.rglob("*")) if p.is_file()]
     return BuildResult(
         artifact=artifact,
-        size=sum(p.stat().st_size for p in shipped),
-        files=len(shipped),
+        size=sum(e.get("size", 0) for e in manifest["files"].values()),
+        files=sum(1 for e in manifest["files"].values() if "sha256" in e),
         capabilities=tuple(config.capabilities),
-        excluded=excluded,
+        excluded=plan.excluded,
         signer=manifest["signer"],
         expires=expires,
         seconds=time.monotonic() - started,
     )
 
 
-_SEP = ";" if sys.platform == "win32" else ":"
+def pyinstaller_missing(what: str) -> str:
+    return f"{what} needs PyInstaller: pip install 'ramparts[build]' (or uv add 'ramparts[build]')"
+
+
+@attrs.frozen
+class _Plan:
+    """Which plugins go in, and which modules PyInstaller must leave out."""
+
+    installed: Mapping[str, InstalledPlugin]
+    #: Per undeclared capability, its module roots (see :func:`audit.module_roots`).
+    excluded: Mapping[str, list[str]]
+    #: Distributions whose metadata ships: the runtime finds capabilities through it.
+    metadata: list[str]
+    #: Entry-point modules of the declared capabilities, collected with their submodules.
+    included: list[str]
+
+    @classmethod
+    def of(cls, config: AppConfig) -> _Plan:
+        from .plugins import installed_plugins
+
+        installed = installed_plugins()
+        declared = [installed[c] for c in config.capabilities]
+        return cls(
+            installed,
+            module_roots(config.capabilities, {n: p.value for n, p in installed.items()}),
+            sorted({p.distribution for p in declared if p.distribution}),
+            sorted({p.value.split(":")[0] for p in declared}),
+        )
+
+    def pyinstaller_args(self) -> list[str]:
+        excludes = {m for roots in self.excluded.values() for m in roots} | set(_DEV_ONLY)
+        return [
+            *(a for d in self.metadata for a in ("--copy-metadata", d)),
+            *(a for m in self.included for a in ("--collect-submodules", m)),
+            *(a for m in sorted(excludes) for a in ("--exclude-module", m)),
+        ]
+
+
+def _describe(the_app: App, plan: _Plan) -> dict[str, Any]:
+    """What the manifest says the app is and can reach."""
+    config, registry = the_app.config, the_app.registry
+    return {
+        "app": {"name": config.name, "identifier": config.identifier, "version": config.version},
+        "capabilities": {
+            cap: {
+                "allow": list(c.allow),
+                "options": _jsonable(c.options),
+                "module": plan.installed[cap].value,
+                "distribution": plan.installed[cap].distribution,
+                "version": plan.installed[cap].version,
+            }
+            for cap, c in config.capabilities.items()
+        },
+        "commands": sorted(registry.routes),
+        "windows": {
+            w.label: sorted(registry.for_window(w.capabilities, w.app_commands).routes)
+            for w in config.windows
+        },
+        "csp": _csp(config),
+        "excluded_plugins": dict(plan.excluded),
+        "builder": {
+            "ramparts": __version__,
+            "python": platform.python_version(),
+            "platform": f"{sys.platform}-{platform.machine()}",
+        },
+    }
+
+
+def _signing_fields(identifier: str, signer: Signer | None) -> dict[str, Any]:
+    if signer is None:
+        return {"signer": None, "public_key": None, "next_public_key": None, "key_chain": []}
+    public = signer.key.public_key()
+    return {
+        "signer": key_id(public),
+        "public_key": public_pem(public).decode(),
+        "next_public_key": (
+            make_link(identifier, signer.next_key, signer.key) if signer.next_key else None
+        ),
+        "key_chain": list(signer.chain),
+    }
 
 
 def _stage(config: AppConfig, work: Path) -> Path:
@@ -298,6 +350,28 @@ def _pyinstaller(args: list[str], log: Path, say: Callable[[str], None]) -> None
         )
 
 
+def _platform_sign(
+    command: str, artifact: Path, executable: Path, say: Callable[[str], None]
+) -> None:
+    """Run the OS code-signing command: it changes the executable, so it runs before hashing."""
+    import shlex
+
+    argv = [
+        a.replace("{executable}", str(executable)).replace("{artifact}", str(artifact))
+        for a in shlex.split(command)
+    ]
+    say(f"      platform signing: {shlex.join(argv)}")
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True)
+    except OSError as e:
+        raise BuildError(f"--sign-command: cannot run {argv[0]!r}: {e.strerror}") from None
+    if done.returncode != 0:
+        raise BuildError(
+            f"--sign-command failed (exit {done.returncode}): {shlex.join(argv)}\n"
+            + (done.stderr or done.stdout).strip()[-2000:]
+        )
+
+
 def _onefile_bundle(executable: Path) -> dict[str, Any]:
     """What the onefile bootloader will unpack, hashed from the executable's archive."""
     from PyInstaller.archive.readers import CArchiveReader
@@ -311,7 +385,7 @@ def _onefile_bundle(executable: Path) -> dict[str, Any]:
             continue
         data = archive.extract(name)
         if entry[-1] == "n":
-            bundle[name] = {"symlink": data.decode()}
+            bundle[name] = {"symlink": data.rstrip(b"\0").decode()}  # stored NUL-terminated
         else:
             bundle[name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     return bundle

@@ -243,6 +243,13 @@ def build(
         bool, typer.Option("--allow-eval", help="Let the built app accept --eval FILE.js.")
     ] = False,
     out: Annotated[Path | None, typer.Option(help="Output folder [default: APP_DIR/dist].")] = None,
+    sign_command: Annotated[
+        str | None,
+        typer.Option(
+            help="OS code-signing command run before hashing, e.g. "
+            "'codesign --force --sign ID {executable}'."
+        ),
+    ] = None,
 ) -> None:
     """Build a distributable app with PyInstaller, holding only the declared plugins."""
     from .build import Signer
@@ -265,12 +272,14 @@ def build(
             signer=signer,
             expires_in_days=expires_in,
             allow_eval=allow_eval,
+            sign_command=sign_command,
             say=lambda line: typer.echo(line, err=True),
         )
     except RampartsError as e:
         raise _fail(str(e)) from None
     typer.echo(f"built:        {result.artifact}")
-    typer.echo(f"size:         {result.size / 1e6:.1f} MB in {result.files} files")
+    files = f"{result.files} file{'s' if result.files != 1 else ''}"
+    typer.echo(f"size:         {result.size / 1e6:.1f} MB in {files}")
     typer.echo(f"capabilities: {', '.join(result.capabilities) or '(none)'}")
     typer.echo(f"excluded:     {', '.join(result.excluded) or '(none)'}")
     signed = f"signed by {result.signer}" if result.signer else "UNSIGNED (no --key)"
@@ -302,10 +311,9 @@ def verify(artifact: Artifact, pubkey: PubKeys = None) -> None:
     keys = _public_keys(pubkey)
     try:
         if keys is None:
-            from .audit import _own_key
-            from .signing import read_manifest
+            from .signing import own_key, read_manifest
 
-            keys = _own_key(json.loads(read_manifest(artifact)[0]))
+            keys = own_key(json.loads(read_manifest(artifact)[0]))
             typer.secho(
                 "note: no --pubkey: checking against the key inside the artifact, which "
                 "proves the files are intact, not who built them",

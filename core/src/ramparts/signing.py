@@ -42,6 +42,7 @@ __all__ = [
     "load_private_key",
     "load_public_key",
     "make_link",
+    "own_key",
     "public_pem",
     "sign",
     "verify_manifest",
@@ -330,6 +331,16 @@ def verify_manifest(
     if not isinstance(manifest.get("files"), dict):
         raise VerificationError(f"{MANIFEST_NAME} has no file list")
     return manifest
+
+
+def own_key(manifest: Mapping[str, Any]) -> list[Ed25519PublicKey]:
+    """The key a manifest says it is signed with (none if unsigned).
+
+    Trusting it shows that the files are intact, not who built them: only for when the
+    caller has no key of its own (``verify`` and ``audit`` without ``--pubkey``).
+    """
+    pem = manifest.get("public_key")
+    return [load_public_key(pem, "the manifest's public_key")] if isinstance(pem, str) else []
 
 
 # -- artifacts ---------------------------------------------------------------------------
