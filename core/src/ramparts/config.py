@@ -27,13 +27,13 @@ __all__ = [
 ]
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$")
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+CAPABILITY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _EVENT = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
-#: Names taken by the JS API object (``ramparts.invoke``, ``ramparts.events``, ...).
 _LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-_RESERVED = frozenset({"invoke", "events", "stats", "error"})
+#: Names taken by the JS API object (``ramparts.invoke``, ``ramparts.events``, ...).
+RESERVED_NAMES = frozenset({"invoke", "events", "stats", "error"})
 
 HandleMode = Literal["per-session", "per-call"]
 
@@ -234,13 +234,13 @@ def _capabilities(c: _Reader) -> dict[str, CapabilityConfig]:
     capabilities: dict[str, CapabilityConfig] = {}
     for cap_name in c.table:
         c.used.add(cap_name)
-        if not _NAME.match(cap_name):
+        if not CAPABILITY_NAME.match(cap_name):
             raise c.error(cap_name, cap_name, "a capability name (lower-case letters, digits, _)")
-        if cap_name in _RESERVED:
+        if cap_name in RESERVED_NAMES:
             raise c.error(
                 cap_name,
                 cap_name,
-                f"a name other than {', '.join(sorted(_RESERVED))} (reserved by the JS API)",
+                f"a name other than {', '.join(sorted(RESERVED_NAMES))} (reserved by the JS API)",
             )
         t = c.sub(cap_name)
         allow = t.str_list("allow", "a list of command names (may be empty)")

@@ -25,7 +25,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import _NAME, _RESERVED
+from .config import CAPABILITY_NAME, RESERVED_NAMES
 from .errors import RampartsError
 from .plugins import installed_plugins, suggested_package
 from .signing import atomic_write
@@ -166,10 +166,10 @@ def add_capability(
         installed and no ``source`` was given.
     :return: the edited ``pyproject.toml``.
     """
-    if not _NAME.match(capability) or capability in _RESERVED:
+    if not CAPABILITY_NAME.match(capability) or capability in RESERVED_NAMES:
         raise ScaffoldError(
             f"{capability!r} is not a capability name (lower-case letters, digits, _;"
-            f" not {', '.join(sorted(_RESERVED))})"
+            f" not {', '.join(sorted(RESERVED_NAMES))})"
         )
     file, text, data = _read_app(app_dir)
     if capability in data["tool"]["ramparts"].get("capabilities", {}):
