@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import heapq
 import logging
 import math
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -49,9 +51,7 @@ class Dispatcher:
 
     def __init__(self, command_timeout: float, workers: int = 32) -> None:
         self.command_timeout = command_timeout
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            workers, thread_name_prefix="ramparts-cmd"
-        )
+        self._pool = _Workers(workers, "ramparts-cmd")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="ramparts-loop", daemon=True
@@ -68,7 +68,7 @@ class Dispatcher:
         self._watchdog.stop()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
 
     # -- entry points (called on the GUI thread by the backend) ----------------------
 
@@ -297,6 +297,55 @@ class Dispatcher:
             return
         for handler in reg.event_handlers.get(msg.event, ()):
             self._pool.submit(_safe_event, handler, session, msg.event, msg.payload)
+
+
+class _Workers:
+    """A pool of up to ``size`` daemon threads, started as needed.
+
+    Not ``concurrent.futures.ThreadPoolExecutor``: its threads are joined when the
+    interpreter exits, so one command blocked in its thread (which Python cannot stop)
+    kept the app's process alive after its last window had closed.
+    """
+
+    def __init__(self, size: int, name: str) -> None:
+        self._size = size
+        self._name = name
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)  # released by a thread each time it waits
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._closed = False
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._queue.put(functools.partial(fn, *args))
+            if self._idle.acquire(blocking=False) or self._threads >= self._size:
+                return  # a waiting thread, or the next one to finish, takes it
+            self._threads += 1
+            name = f"{self._name}_{self._threads}"
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def _run(self) -> None:
+        while (fn := self._queue.get()) is not None:
+            try:
+                fn()
+            except Exception:
+                log.exception("bridge: a worker task failed")
+            self._idle.release()
+
+    def shutdown(self) -> None:
+        """Drop queued work and let idle threads end; busy ones end with the process."""
+        with self._lock:
+            self._closed = True
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            for _ in range(self._threads):
+                self._queue.put(None)
 
 
 class _OwnTimeout(Exception):
