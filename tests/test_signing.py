@@ -349,3 +349,65 @@ def test_module_roots_spare_the_core_and_packages_shared_with_declared_plugins()
         "ramparts_shell.x",
     ]
     assert find_undeclared(modules, module_roots(["fs"], eps)) == {"shell": ["ramparts_shell.x"]}
+
+
+def test_build_names_app_code_that_imports_an_undeclared_plugin() -> None:
+    from ramparts.build import undeclared_imports
+
+    # The format of PyInstaller's warn-<name>.txt, as PyInstaller 6.22 writes it.
+    warnings = textwrap.dedent(
+        """
+        excluded module named _frozen_importlib - imported by importlib (optional), zipimport (top-level)
+        excluded module named ramparts_shell - imported by notes_commands (top-level), ramparts_shell.extra (delayed)
+        excluded module named ramparts_testplugins.spy - imported by ramparts_testplugins (top-level)
+        missing module named ramparts_http - imported by somewhere (top-level)
+        """
+    )
+    excluded = {
+        "shell": ["ramparts_shell"],
+        "spy": ["ramparts_testplugins"],
+        "http": ["ramparts_http"],
+    }
+    assert undeclared_imports(warnings, excluded) == ["notes_commands imports ramparts_shell"]
+
+
+def test_chain_from_previous_releases_carries_trust_forward(tmp_path: Path) -> None:
+    """``build --next-pubkey`` then ``build --chain-from``, over three keys."""
+    from ramparts.signing import chain_to
+
+    k0, k1, k2 = (Ed25519PrivateKey.generate() for _ in range(3))
+    release = {n: tmp_path / f"r{n}" for n in range(3)}
+    for folder in release.values():
+        folder.mkdir()
+    write_signed(
+        release[0], manifest_for({}, next_public_key=make_link(APP_ID, k1.public_key(), k0)), k0
+    )
+    chain1 = chain_to(release[0], k1.public_key())
+    manifest1 = manifest_for(
+        {}, key_chain=list(chain1), next_public_key=make_link(APP_ID, k2.public_key(), k1)
+    )
+    write_signed(release[1], manifest1, k1)
+    chain2 = chain_to(release[1], k2.public_key())
+    assert len(chain2) == 2
+    write_signed(release[2], manifest_for({}, key_chain=list(chain2)), k2)
+    for folder in release.values():  # someone who only ever trusted k0 accepts all three
+        verify_artifact(folder, [k0.public_key()], now=NOW)
+    with pytest.raises(BuildError, match="does not announce this signing key"):
+        chain_to(release[0], k2.public_key())
+
+
+def test_build_command_errors_are_one_clear_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    unset = {"RAMPARTS_SIGNING_KEY": None, "RAMPARTS_SIGNING_PASSPHRASE": None}
+    rotation = runner.invoke(cli, ["build", str(tmp_path), "--next-pubkey", "k.pub"], env=unset)
+    assert rotation.exit_code == 1
+    assert "--next-pubkey and --chain-from need a signing key" in rotation.output
+    private, _ = generate_key(b"right")
+    (tmp_path / "k.key").write_bytes(private)
+    wrong = runner.invoke(
+        cli,
+        ["build", str(tmp_path), "--key", str(tmp_path / "k.key")],
+        env={**unset, "RAMPARTS_SIGNING_PASSPHRASE": "wrong"},
+    )
+    assert wrong.exit_code == 1 and "wrong passphrase?" in wrong.output
+    assert "Traceback" not in wrong.output

@@ -159,6 +159,15 @@ def build(
         args += ["--hidden-import", config.commands]
         args += [a for p in (config.app_dir / "src", config.app_dir) for a in ("--paths", str(p))]
     _pyinstaller([*args, str(entry)], work / "pyinstaller.log", say)
+    warnings = work / "pyinstaller" / name / f"warn-{name}.txt"
+    if warnings.is_file():
+        imports = undeclared_imports(warnings.read_text(encoding="utf-8"), plan.excluded)
+        if imports:
+            raise BuildError(
+                "the app imports capability plugins its config does not declare, so the "
+                f"built app would fail when it reaches them: {'; '.join(imports)}. Declare "
+                "the capability under [tool.ramparts.capabilities] or remove the import."
+            )
     exe = name + (".exe" if sys.platform == "win32" else "")
     artifact = out / (exe if onefile else name)
     if sign_command:
@@ -320,6 +329,30 @@ def _csp(config: AppConfig) -> str:
 def _jsonable(value: Any) -> Any:
     """TOML values as JSON (dates become ISO strings), so they can be signed."""
     return json.loads(json.dumps(value, default=str))
+
+
+def undeclared_imports(warnings: str, excluded: Mapping[str, list[str]]) -> list[str]:
+    """``"a imports b"`` for each module outside the excluded plugins importing one of them.
+
+    ``warnings`` is PyInstaller's ``warn-<name>.txt``, which has a line per excluded
+    module: ``excluded module named X - imported by A (top-level), B (optional)``.
+    """
+    roots = [r for rs in excluded.values() for r in rs]
+
+    def inside(module: str) -> bool:
+        return any(module == r or module.startswith(r + ".") for r in roots)
+
+    found: list[str] = []
+    for line in warnings.splitlines():
+        head, sep, importers = line.partition(" - imported by ")
+        module = head.removeprefix("excluded module named ")
+        if not sep or module == head or not inside(module):
+            continue
+        for importer in importers.split(", "):
+            name = importer.split(" (")[0].strip()
+            if name and not inside(name):
+                found.append(f"{name} imports {module}")
+    return found
 
 
 def _pyinstaller(args: list[str], log: Path, say: Callable[[str], None]) -> None:

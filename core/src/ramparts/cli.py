@@ -254,15 +254,15 @@ def build(
     """Build a distributable app with PyInstaller, holding only the declared plugins."""
     from .build import Signer
     from .build import build as run_build
+    from .signing import chain_to
 
     try:
         private = _private_key(key)
         signer = None
         if private is not None:
             nxt = _public_keys([next_pubkey]) if next_pubkey else None
-            signer = Signer(
-                private, nxt[0] if nxt else None, _chain_to(chain_from, private.public_key())
-            )
+            chain = chain_to(chain_from, private.public_key()) if chain_from else ()
+            signer = Signer(private, nxt[0] if nxt else None, chain)
         elif next_pubkey or chain_from:
             raise _fail("--next-pubkey and --chain-from need a signing key (--key)")
         result = run_build(
@@ -285,22 +285,6 @@ def build(
     signed = f"signed by {result.signer}" if result.signer else "UNSIGNED (no --key)"
     typer.echo(f"manifest:     {signed}; expires {result.expires}")
     typer.echo(f"time:         {result.seconds:.0f} s")
-
-
-def _chain_to(previous: Path | None, key: Any) -> tuple[Any, ...]:
-    """The rotation links in ``previous``'s manifest that lead to ``key``.
-
-    Nothing here needs trusting: every verifier re-checks each link's signature.
-    """
-    if previous is None:
-        return ()
-    from .signing import public_pem, read_manifest
-
-    manifest = json.loads(read_manifest(previous)[0])
-    link = manifest.get("next_public_key")
-    if not isinstance(link, dict) or link.get("public_key") != public_pem(key).decode():
-        raise _fail(f"{previous}: its manifest does not announce this key as next_public_key")
-    return (*manifest.get("key_chain", []), link)
 
 
 @app.command()

@@ -35,6 +35,7 @@ __all__ = [
     "SIGNATURE_NAME",
     "atomic_write",
     "canonical_json",
+    "chain_to",
     "check_files",
     "generate_key",
     "hash_tree",
@@ -244,6 +245,23 @@ def make_link(identifier: str, next_key: Ed25519PublicKey, signer: Ed25519Privat
     pem = public_pem(next_key).decode()
     statement = {"purpose": _LINK_PURPOSE, "identifier": identifier, "public_key": pem}
     return {"public_key": pem, "signature": sign(canonical_json(statement), signer).decode()}
+
+
+def chain_to(previous: Path, key: Ed25519PublicKey) -> tuple[Any, ...]:
+    """The rotation links a release signed by ``key`` carries: ``previous``'s chain plus
+    the link with which ``previous`` (an artifact) announced ``key``.
+
+    Nothing here needs trusting: every verifier re-checks each link's signature.
+    """
+    data, _ = read_manifest(previous)
+    manifest = json.loads(data)
+    link = manifest.get("next_public_key")
+    if not isinstance(link, dict) or link.get("public_key") != public_pem(key).decode():
+        raise BuildError(
+            f"{previous}: its manifest does not announce this signing key ({key_id(key)}) "
+            "as next_public_key; build that release with --next-pubkey first"
+        )
+    return (*manifest.get("key_chain", []), link)
 
 
 def _walk_chain(identifier: str, chain: Any, trusted: list[Ed25519PublicKey]) -> None:
