@@ -295,6 +295,7 @@ def test_launcher_refuses_before_importing_the_app_qt_or_any_plugin(
         f"""
         import json, sys
         sys.executable = {str(tree / "test")!r}
+        sys.argv[1:] = json.loads(sys.argv[1])
         from ramparts.launcher import launch
         try:
             launch(public_key={public_pem(key.public_key()).decode()!r},
@@ -306,14 +307,19 @@ def test_launcher_refuses_before_importing_the_app_qt_or_any_plugin(
         """
     )
 
-    def launch() -> tuple[Any, str]:
-        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    def launch(*argv: str) -> tuple[Any, str]:
+        cmd = [sys.executable, "-c", script, json.dumps(argv)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
         return json.loads(proc.stdout), proc.stderr
 
     # Intact: verification passes and the app starts loading (this tree has no app/).
     result, stderr = launch()
     assert result["code"] == 1 and "ramparts.app" in result["loaded"], stderr
     assert "refusing" not in stderr
+    # Built without --allow-eval: --eval is not an option at all.
+    result, stderr = launch("--eval", "x.js")
+    assert result == {"code": 2, "loaded": []}
+    assert "unrecognized arguments: --eval" in stderr
     (tree / "_internal" / "pkg" / "mod.py").write_text("x = 666\n")
     result, stderr = launch()
     assert result == {"code": EXIT_REFUSED, "loaded": []}, stderr
