@@ -87,10 +87,15 @@ def summary_table(report: dict[str, Any]) -> str:
     if soak:
         lines.append(
             f"- Soak: **{soak['calls']:,}** calls through the real webview with per-call "
-            f"handles ({soak['calls_per_second']:,.0f} calls/s), **{soak['concurrent']:,}** in "
-            f"flight at once; lost {soak['lost']}, duplicated {soak['duplicated']}, misrouted "
-            f"{soak['misrouted']}; resolvers left {soak['pending_after']}; app RSS "
-            f"{soak['rss_mib'][0]:.0f} → {soak['rss_mib'][-1]:.0f} MiB."
+            f"handles, {soak['batch']:,} at a time ({soak['calls_per_second']:,.0f} calls/s); "
+            f"lost {soak['lost']}, duplicated {soak['duplicated']}, misrouted "
+            f"{soak['misrouted']}; resolvers left {soak['pending_after']}. RSS after warm-up "
+            f"and a forced GC: Python {soak['rss_mib'][2]:.0f} → {soak['rss_mib'][-1]:.0f} MiB, "
+            f"Chromium {soak['renderer_rss_mib'][2]:.0f} → {soak['renderer_rss_mib'][-1]:.0f} MiB."
+        )
+        lines.append(
+            f"- Concurrency: **{soak['concurrent']:,}** calls in flight in Python at once "
+            "(per-session handles, an async command), all answered correctly."
         )
         lines.append(
             f"- Faults survived: **{soak['faults_survived']}** "
