@@ -192,16 +192,43 @@ const post = async (body) => {
 };
 // Messages the test built in Python from the key log, served at /__forged.json.
 let _forged = null;
-const forged = async (id, name) => {
+const forgedFor = async (id) => {
   while (!_forged) {
     const r = await _fetch("/__forged.json").catch(() => null);
     if (r && r.ok) _forged = await r.json(); else await sleep(20);
   }
-  const hex = _forged[id] && _forged[id][name];
+  if (!_forged[id]) throw new Error(`no forged messages for ${id}`);
+  return _forged[id];
+};
+const forged = async (id, name) => {
+  const hex = (await forgedFor(id))[name];
   if (!hex) throw new Error(`no forged message ${id}/${name}`);
   return new Uint8Array(hex.match(/../g).map((h) => parseInt(h, 16)));
 };
+// Post every message forged for a case, in order: {escaped, out: {name: status or reply}}.
+const postAll = async (id) => {
+  const out = {};
+  for (const name of Object.keys(await forgedFor(id))) out[name] = await post(await forged(id, name));
+  return { escaped: Object.values(out).some(reached), out };
+};
 const reached = (r) => r && r.ok === true;  // a binary-carrier reply that ran the command
+// Signed messages must get past the MAC and replay checks to the handle lookup, and
+// stop there: otherwise the case tested the MAC, not the handles.
+const handleCheck = (r) => {
+  const codes = Object.values(r.out).map((x) => x && x.e && x.e.code);
+  if (!codes.length || codes.some((c) => c !== "not_allowed")) throw new Error("not a handle rejection: " + _stringify(r.out));
+  return { escaped: r.escaped, codes };
+};
+// A srcdoc frame running an app script that reports its call's outcome in body.dataset.
+const frameCall = (script, key) => {
+  frame({ srcdoc: `<script src='/${script}'></scr` + "ipt>" });
+  return waitFor(() => document.body.dataset[key], "the frame's call");
+};
+// Poll instead of sleeping on luck: the value, or throw (the attempt never happened).
+const waitFor = async (fn, what, ms = 5000) => {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(20)) { const v = fn(); if (v) return v; }
+  throw new Error(`${what} did not happen within ${ms} ms`);
+};
 """
 
 # --- the catalogue -------------------------------------------------------------------------
@@ -417,7 +444,7 @@ CASES: list[Case] = [
         "messages",
         "captured-messages",
         "A well-formed message for the real canary handle, signed with a wrong key.",
-        "const r = await post(await forged(ID, 'wrong-key')); return { escaped: reached(r), r };",
+        "return await postAll(ID);",
         forge=_forge_wrong_key,
         launch="keylog",
     ),
@@ -427,13 +454,7 @@ CASES: list[Case] = [
         "captured-messages",
         "A validly signed message with one bit flipped in the MAC, the length, the header and "
         "the arguments.",
-        r"""
-        const out = {};
-        for (const n of ["flip0", "flip31", "flip33", "flip40"]) out[n] = await post(await forged(ID, n));
-        const keys = Object.keys(_forged[ID]);
-        out.last = await post(await forged(ID, keys[keys.length - 1]));
-        return { escaped: Object.values(out).some(reached), out };
-        """,
+        "return await postAll(ID);",
         forge=_forge_flip,
         launch="keylog",
     ),
@@ -443,11 +464,7 @@ CASES: list[Case] = [
         "captured-messages",
         "A validly signed message truncated, padded by a byte, cut inside its header, and with "
         "a header length that points past the end.",
-        r"""
-        const out = {};
-        for (const n of ["truncated", "padded", "header-cut", "length-lie"]) out[n] = await post(await forged(ID, n));
-        return { escaped: Object.values(out).some(reached), out };
-        """,
+        "return await postAll(ID);",
         forge=_forge_truncate,
         launch="keylog",
     ),
@@ -456,7 +473,7 @@ CASES: list[Case] = [
         "messages",
         "captured-messages",
         "A binary-carrier body MACed with the channel carrier's domain tag.",
-        "const r = await post(await forged(ID, 'c-tag')); return { escaped: reached(r), r };",
+        "return await postAll(ID);",
         forge=_forge_cross_carrier,
         launch="keylog",
     ),
@@ -513,11 +530,7 @@ CASES: list[Case] = [
         "messages",
         "captured-messages",
         "After a reload, deliver messages signed with the previous session's key and handles.",
-        r"""
-        const out = {};
-        for (const n of ["old", "old-2"]) out[n] = await post(await forged(ID, n));
-        return { escaped: Object.values(out).some(reached), out };
-        """,
+        "return await postAll(ID);",
         forge=_forge_old_session,
         launch="reload",
     ),
@@ -530,10 +543,7 @@ CASES: list[Case] = [
         "calls that reuse every spent handle.",
         r"""
         await Promise.all(Array.from({ length: 40 }, (_, i) => canary("spend-" + ID)));
-        const out = [];
-        await forged(ID, "dead0");
-        for (const k of Object.keys(_forged[ID])) out.push(await post(await forged(ID, k)));
-        return { escaped: out.some(reached), codes: out.map((r) => r.e && r.e.code), spent: out.length };
+        return handleCheck(await postAll(ID));
         """,
         forge=_forge_dead_handle,
         launch="per-call",
@@ -545,10 +555,7 @@ CASES: list[Case] = [
         "Signed calls with guessed handles: the command's name, a constant, and near misses of "
         "the real handle (one character changed, changed case).",
         r"""
-        await forged(ID, "guess0");
-        const out = {};
-        for (const k of Object.keys(_forged[ID])) out[k] = await post(await forged(ID, k));
-        return { escaped: Object.values(out).some(reached), codes: Object.values(out).map((r) => r.e && r.e.code) };
+        return handleCheck(await postAll(ID));
         """,
         forge=_forge_guess_handle,
         launch="per-call",
@@ -596,7 +603,7 @@ CASES: list[Case] = [
         await sleep(50);  // its own header is out before the hook goes in
         let forcedC = null;
         Object.defineProperty(Object.prototype, "toJSON", { configurable: true, value: function () {
-          if (forcedC && typeof this.h === "string" && typeof this.c === "string" && "s" in this) {
+          if (forcedC !== null && typeof this.h === "string" && typeof this.c === "string" && "s" in this) {
             const copy = Object.assign({}, this); copy.c = forcedC; return copy;
           }
           return this;
@@ -607,7 +614,9 @@ CASES: list[Case] = [
           for (const g of guesses) { forcedC = g; outcomes.push(await _race([settle(ramparts.sample.echo({ value: "evil" })), sleep(150).then(() => "no reply")])); }
         } finally { forcedC = null; delete Object.prototype.toJSON; }
         const own = await slow;
-        return { escaped: own !== 1500, slowResult: own, evil: outcomes };
+        // A reply to a guessed id must resolve nothing: not the decoy, not the slow call.
+        const answered = outcomes.filter((o) => o !== "no reply").length;
+        return { escaped: own !== 1500 || answered > 0, slowResult: own, evil: outcomes };
         """,
         expected="blocked: a reply to an unknown callback id is dropped; the pending call gets its own result",
     ),
@@ -692,11 +701,13 @@ CASES: list[Case] = [
         "iframe",
         "An app-origin frame loading a page whose script calls parent.ramparts (and its own).",
         r"""
-        frame({ src: "/frame.html" });
-        await sleep(400);
+        const f = frame({ src: "/frame.html" });
+        await new Promise((r) => { f.onload = r; _setTimeout(r, 2000); });  // the refused load ends
+        await sleep(300);
         const ran = document.body.dataset.frameRan || "never ran";
+        const url = f.contentWindow.location.href;
         dropFrames();
-        return { escaped: ran !== "never ran" };
+        return { escaped: ran !== "never ran" || url !== "about:blank", url };
         """,
         expected="blocked: the frame's navigation is refused (it stays about:blank); its script never runs",
     ),
@@ -707,12 +718,9 @@ CASES: list[Case] = [
         "A srcdoc frame (same origin, no navigation Qt sees) whose app-origin script calls "
         "parent.ramparts and posts to the binary carrier from the frame.",
         r"""
-        frame({ srcdoc: "<script src='/srcdoc.js'></scr" + "ipt>" });
-        await sleep(400);
-        const r = document.body.dataset.srcdoc || "never ran";
+        const r = await frameCall("srcdoc.js", "srcdoc");
         dropFrames();
-        await sleep(50);
-        return { escaped: r.startsWith("answered"), result: r };
+        return { escaped: r !== "not_allowed", result: r };
         """,
         expected="blocked: while a same-origin frame exists the bridge answers not_allowed",
     ),
@@ -737,10 +745,8 @@ CASES: list[Case] = [
         "A srcdoc frame's script takes parent.ramparts, removes its own frame, then calls: "
         "by the time the message arrives no frame exists.",
         r"""
-        frame({ srcdoc: "<script src='/detach.js'></scr" + "ipt>" });
-        await sleep(500);
-        const r = document.body.dataset.detach || "never ran";
-        return { escaped: r.startsWith("answered"), result: r };
+        const r = await frameCall("detach.js", "detach");
+        return { escaped: r !== "not_allowed", result: r };
         """,
         expected="gets through (known limit): the frame is gone before the call is made",
         known_limit="A script that has already detached its frame calls like main-frame code, "
@@ -754,10 +760,8 @@ CASES: list[Case] = [
         "A srcdoc frame's script calls parent.ramparts and removes its own frame in the same "
         "task, so the frame is gone before the message reaches Python.",
         r"""
-        frame({ srcdoc: "<script src='/call-detach.js'></scr" + "ipt>" });
-        await sleep(500);
-        const r = document.body.dataset.callDetach || "never ran";
-        return { escaped: r.startsWith("answered"), result: r };
+        const r = await frameCall("call-detach.js", "callDetach");
+        return { escaped: r !== "not_allowed", result: r };
         """,
         expected="blocked: the bridge refuses a call made while a same-origin frame exists",
     ),

@@ -117,6 +117,14 @@ def _trim(value: Any) -> Any:
     return value
 
 
+def dev_command(app_dir: Path, script: Path, timeout: float) -> list[str]:
+    """``ramparts dev APP --headless --trace --eval SCRIPT``: bridge calls go to stderr."""
+    return [
+        *(sys.executable, "-m", "ramparts", "dev", str(app_dir), "--headless", "--trace"),
+        *("--eval", str(script), "--timeout", str(timeout)),
+    ]
+
+
 def page_script(cases: list[Case]) -> str:
     """The eval body: the prelude, then each case and its control call, in order."""
     entries = ",\n".join(
@@ -191,19 +199,7 @@ def run_launch(name: str, cases: list[Case], workdir: Path) -> list[Outcome]:
     started = time.monotonic()
     try:
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ramparts",
-                "dev",
-                str(app_dir),
-                "--headless",
-                "--trace",
-                "--eval",
-                str(script),
-                "--timeout",
-                str(timeout),
-            ],
+            dev_command(app_dir, script, timeout),
             capture_output=True,
             text=True,
             timeout=timeout + 60,

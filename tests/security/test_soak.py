@@ -15,9 +15,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ import psutil
 import pytest
 import report
 from conftest import write_app
+from harness import dev_command
 
 from ramparts.testing import eval_in_app
 
@@ -240,23 +239,10 @@ def test_closing_the_window_mid_call_leaves_nothing_behind(tmp_path: Path) -> No
         """
     )
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ramparts",
-            "dev",
-            str(app_dir),
-            "--headless",
-            "--trace",
-            "--eval",
-            str(script),
-            "--timeout",
-            "600",
-        ],
+        dev_command(app_dir, script, 600),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=os.environ.copy(),
     )
     assert proc.stderr is not None
     children: list[psutil.Process] = []
