@@ -65,14 +65,19 @@ def _read_all(ctx: CallContext, canonical: Path) -> bytes:
         size = os.fstat(fd).st_size
         if size > limit:
             raise TooLarge(f"{canonical} is {size} bytes; this app reads at most {limit}")
-        # Read to EOF (sizes of procfs-like files lie) but never past the limit.
-        buf = bytearray()
+        # Read to EOF (sizes of procfs-like files lie) but never past the limit. Asking for
+        # one byte more than the size usually gets the whole file in one read, returned
+        # as it came: growing a bytearray and converting it copied a large file twice more.
+        chunks: list[bytes] = []
+        total = 0
         while True:
-            chunk = os.read(fd, min(max(size, _CHUNK), limit + 1 - len(buf)) or 1)
+            want = min(max(size + 1 - total, _CHUNK), limit + 1 - total)
+            chunk = os.read(fd, want or 1)
             if not chunk:
-                return bytes(buf)
-            buf += chunk
-            if len(buf) > limit:
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
                 raise TooLarge(f"{canonical} is larger than {limit} bytes")
     finally:
         os.close(fd)
