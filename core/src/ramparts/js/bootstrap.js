@@ -76,11 +76,15 @@
   }
 
   async function mac(tag, bytes) {
-    const key = await keyPromise;
     const data = new U8(bytes.length + 1);
     data[0] = tag;
     apply(u8Set, data, [bytes, 1]);
-    return new U8(await apply(sign, subtle, ["HMAC", key, data]));
+    return macTagged(data);
+  }
+  // HMAC over bytes that already start with their tag byte: no copy of a large body.
+  async function macTagged(tagged) {
+    const key = await keyPromise;
+    return new U8(await apply(sign, subtle, ["HMAC", key, tagged]));
   }
 
   function b64url(u8) {
@@ -182,7 +186,10 @@
     apply(u8Set, body, [hj, 36]);
     let pos = 36 + hj.length;
     for (const s of segs) { apply(u8Set, body, [s, pos]); pos += s.length; }
-    apply(u8Set, body, [await mac(0x42, apply(u8Sub, body, [32])), 0]);
+    // The tag byte goes just before what the MAC covers, in the MAC's own slot (which the
+    // MAC then overwrites): the body is signed where it is, not copied first.
+    body[31] = 0x42;
+    apply(u8Set, body, [await macTagged(apply(u8Sub, body, [31])), 0]);
     // ?n= is the body length: Qt can only read a request body in one piece of known size.
     const url = CONFIG.ipcUrl + "?n=" + total;
     const resp = await apply(fetchF, win, [url, { method: "POST", body, cache: "no-store" }]);
