@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .errors import ConfigError, RampartsError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 app = typer.Typer(
     name="ramparts",
@@ -158,7 +164,7 @@ def _passphrase(confirm: bool) -> bytes:
     return value.encode()
 
 
-def _private_key(key_file: Path | None) -> Any:
+def _private_key(key_file: Path | None) -> Ed25519PrivateKey | None:
     """``--key FILE``, else RAMPARTS_SIGNING_KEY (a PEM text or a path); None: unsigned."""
     import os
 
@@ -177,7 +183,7 @@ def _private_key(key_file: Path | None) -> Any:
     return load_private_key(pem, _passphrase(confirm=False), where)
 
 
-def _public_keys(files: list[Path] | None) -> Any:
+def _public_keys(files: list[Path] | None) -> list[Ed25519PublicKey] | None:
     from .signing import load_public_key
 
     keys = []
@@ -290,13 +296,11 @@ def build(
 @app.command()
 def verify(artifact: Artifact, pubkey: PubKeys = None) -> None:
     """Check a built app offline: signature, expiry and every file's hash."""
-    from .signing import key_id, verify_artifact
+    from .signing import key_id, own_key, read_manifest, verify_artifact
 
-    keys = _public_keys(pubkey)
     try:
+        keys = _public_keys(pubkey)
         if keys is None:
-            from .signing import own_key, read_manifest
-
             keys = own_key(json.loads(read_manifest(artifact)[0]))
             typer.secho(
                 "note: no --pubkey: checking against the key inside the artifact, which "
