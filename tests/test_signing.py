@@ -417,3 +417,13 @@ def test_build_command_errors_are_one_clear_line(tmp_path: Path) -> None:
     )
     assert wrong.exit_code == 1 and "wrong passphrase?" in wrong.output
     assert "Traceback" not in wrong.output
+    # CI: the key's PEM text itself in RAMPARTS_SIGNING_KEY (not a path).
+    from_env = runner.invoke(
+        cli,
+        ["build", str(tmp_path)],
+        env={"RAMPARTS_SIGNING_KEY": private.decode(), "RAMPARTS_SIGNING_PASSPHRASE": "wrong"},
+    )
+    assert from_env.exit_code == 1
+    assert (
+        "$RAMPARTS_SIGNING_KEY: cannot load the signing key: wrong passphrase?" in from_env.output
+    )
