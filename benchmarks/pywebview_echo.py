@@ -45,11 +45,21 @@ __SOURCE__
 POLL_SECONDS = 0.02
 
 
+#: The window, for ``Api.burst`` (not an attribute of Api: pywebview would expose it).
+WINDOW: Any = None
+
+
 class Api:
     """What the page reaches through ``pywebview.api``."""
 
     def echo(self, x: Any) -> Any:
         return x
+
+    def burst(self, n: int) -> int:
+        """Python -> page events, pywebview's way: ``evaluate_js`` into a page handler."""
+        for i in range(n):
+            WINDOW.evaluate_js(f"window.__benchTick({i})")
+        return n
 
 
 def main() -> int:
@@ -61,6 +71,8 @@ def main() -> int:
     if window is None:
         print("pywebview could not create a window", file=sys.stderr)
         return 1
+    global WINDOW
+    WINDOW = window
     outcome: dict[str, Any] = {}
 
     def poll_then_close() -> None:
