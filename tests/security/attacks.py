@@ -306,6 +306,18 @@ texts.push(...sources);
 return { escaped: bootstrapFns.length > 0 || frameCount < 3, frameCount, bootstrapFns: bootstrapFns.length, texts, statsKeys: Object.keys(stats) };
 """
 
+_OTHER_ORIGIN_FRAMES = r"""
+const call = "<script>parent.ramparts.invoke('canary', {tag: '" + ID + "'})</scr" + "ipt>";
+const blob = URL.createObjectURL(new Blob([call], { type: "text/html" }));
+const fs = [frame({ src: "https://example.com/" }), frame({ src: "data:text/html," + encodeURIComponent(call) }),
+  frame({ src: blob })];
+await sleep(400);
+// Only two outcomes are safe: cross-origin (unreachable) or an empty same-origin about:blank.
+const access = fs.map((f) => { try { return f.contentWindow.location.href + " " + typeof f.contentWindow.ramparts; } catch (e) { return "cross-origin"; } });
+dropFrames();
+return { escaped: access.some((a) => a !== "cross-origin" && a !== "about:blank undefined"), access };
+"""
+
 CASES: list[Case] = [
     # --- enumeration -------------------------------------------------------------------
     Case(
@@ -790,16 +802,18 @@ CASES: list[Case] = [
         "iframe",
         "Frames of other origins: https://, data: (with an inline script calling parent) and "
         "blob: HTML.",
-        r"""
-        const blob = URL.createObjectURL(new Blob(["<script>parent.ramparts.invoke('canary', {tag: '" + ID + "'})</scr" + "ipt>"], { type: "text/html" }));
-        const fs = [frame({ src: "https://example.com/" }),
-          frame({ src: "data:text/html,<script>parent.ramparts.invoke('canary',{tag:'" + ID + "'})</scr" + "ipt>" }), frame({ src: blob })];
-        await sleep(400);
-        const access = fs.map((f) => { try { return typeof f.contentWindow.ramparts; } catch (e) { return "cross-origin"; } });
-        dropFrames();
-        return { escaped: false, access };
-        """,
+        _OTHER_ORIGIN_FRAMES,
         expected="blocked: the CSP blocks them (frame-src 'self'); a cross-origin frame cannot reach the parent",
+    ),
+    Case(
+        "iframe-other-origin-csp-allows",
+        "frames",
+        "iframe",
+        "The same frames in an app whose CSP allows https:, data: and blob: frames, so the "
+        "second layer (Qt refusing every subframe navigation) is all that stands.",
+        _OTHER_ORIGIN_FRAMES,
+        expected="blocked: each frame navigation is refused and the frame stays an empty about:blank",
+        launch="loose-csp",
     ),
     Case(
         "object-embed",

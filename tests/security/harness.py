@@ -78,6 +78,8 @@ LAUNCHES: dict[str, Launch] = {
     "poison": Launch(before_app=("poison.js",)),
     "poison-2": Launch(),
     "navigation": Launch(),
+    # The app lets other-origin frames through its CSP: only Qt's navigation check is left.
+    "loose-csp": Launch(security='csp = { "frame-src" = ["https:", "data:", "blob:"] }'),
 }
 
 #: Seconds one case may take in the page before it counts as an error.
