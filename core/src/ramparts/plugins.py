@@ -67,6 +67,8 @@ def make_plugin_manager() -> pluggy.PluginManager:
 
 def load_capabilities(config: AppConfig, pm: pluggy.PluginManager) -> dict[str, Capability]:
     """Import and register exactly the capability plugins the config declares."""
+    if not config.capabilities:
+        return {}  # nothing to find: skip the entry-point scan (~12-20 ms at start-up)
     import importlib.metadata as md
 
     eps = {ep.name: ep for ep in md.entry_points(group=ENTRY_POINT_GROUP)}
