@@ -112,7 +112,7 @@ FULL = Counts(
     big_bytes=10 * MB,
     big_warmup=1,
     big_repeats=3,
-    rounds=3,
+    rounds=5,
     json_bytes=1 * MB,
     huge_bytes=100 * MB,
     events=2000,
@@ -155,7 +155,8 @@ class Row:
     big_payload: str
     small_only: bool = False
     calls_per_s: float | None = None
-    calls_per_s_rounds: list[float] = field(default_factory=list)
+    #: One figure per round, ``None`` where that round failed (aligned across rows).
+    calls_per_s_rounds: list[float | None] = field(default_factory=list)
     p50_ms: float | None = None
     p99_ms: float | None = None
     concurrent_ms: float | None = None
@@ -330,12 +331,15 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[rank - 1]
 
 
-def summarize_small(row: Row, samples: list[dict[str, Any]], counts: Counts) -> None:
+def summarize_small(row: Row, rounds: list[dict[str, Any] | None], counts: Counts) -> None:
     """Median over rounds for the rates; percentiles over every call of every round."""
+    row.calls_per_s_rounds = [
+        counts.calls / (s["sequentialMs"] / 1000) if s is not None else None for s in rounds
+    ]
+    samples = [s for s in rounds if s is not None]
     if not samples:
         return
-    row.calls_per_s_rounds = [counts.calls / (s["sequentialMs"] / 1000) for s in samples]
-    row.calls_per_s = statistics.median(row.calls_per_s_rounds)
+    row.calls_per_s = statistics.median(v for v in row.calls_per_s_rounds if v is not None)
     latencies = sorted(ms for s in samples for ms in s["latencies"])
     row.p50_ms = percentile(latencies, 50)
     row.p99_ms = percentile(latencies, 99)
@@ -398,14 +402,12 @@ class Bench:
     def measure(self, transports: list[Transport]) -> list[Row]:
         counts = self.counts
         rows = [Row(t.name, t.big_payload, t.small_only) for t in transports]
-        samples: list[list[dict[str, Any]]] = [[] for _ in transports]
+        samples: list[list[dict[str, Any] | None]] = [[] for _ in transports]
         for i in range(counts.rounds):
             # Rows take turns, so that a busy moment on the machine hits all of them.
             label = f"small calls, round {i + 1}/{counts.rounds}"
             for t, row, got in zip(transports, rows, samples, strict=True):
-                value = self.run(t, row, "small", label, f"smallPhase({t.echo_js})")
-                if value is not None:
-                    got.append(value)
+                got.append(self.run(t, row, "small", label, f"smallPhase({t.echo_js})"))
         for row, got in zip(rows, samples, strict=True):
             summarize_small(row, got, counts)
         huge = counts.huge_bytes
@@ -454,12 +456,28 @@ def ratio(ours: float | None, base: float | None) -> float | None:
     return ours / base if ours and base else None
 
 
+def paired(ours: list[float | None], theirs: list[float | None]) -> float | None:
+    """Median of the per-round ratios ours/theirs (rounds where both were measured).
+
+    Each round runs the rows one after the other, so a round's ratio compares
+    measurements taken moments apart; its median resists a busy spell on a shared
+    machine better than the ratio of two medians.
+    """
+    got = [o / t for o, t in zip(ours, theirs, strict=False) if o and t]
+    return statistics.median(got) if got else None
+
+
 def ratios(baseline: Row, row: Row) -> dict[str, Any]:
-    """Row against the baseline: rates as ours/theirs, times as theirs/ours (speed-ups)."""
-    calls = ratio(row.calls_per_s, baseline.calls_per_s)
+    """Row against the baseline: rates as ours/theirs, times as theirs/ours (speed-ups).
+
+    The calls/s ratio is paired by round (see :func:`paired`); the ratio of the two
+    medians is kept as ``calls_per_s_ratio_of_medians``.
+    """
+    calls = paired(row.calls_per_s_rounds, baseline.calls_per_s_rounds)
     speedup = ratio(baseline.big_ms, row.big_ms)
     return {
         "calls_per_s_ratio": calls,
+        "calls_per_s_ratio_of_medians": ratio(row.calls_per_s, baseline.calls_per_s),
         "concurrent_speedup": ratio(baseline.concurrent_ms, row.concurrent_ms),
         "json_speedup": ratio(baseline.json_ms, row.json_ms),
         "big_speedup": speedup,
@@ -658,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the Ramparts bridge against pywebview.")
     parser.add_argument("--quick", action="store_true", help="smaller counts: a smoke run")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
-    parser.add_argument("--rounds", type=int, help="small-call processes per row (3; quick 1)")
+    parser.add_argument("--rounds", type=int, help="small-call processes per row (5; quick 1)")
     parser.add_argument(
         "--memory-limit-gb",
         type=float,

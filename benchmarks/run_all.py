@@ -176,9 +176,10 @@ def targets(res: dict[str, Any], counts: bridge.Counts) -> list[dict[str, Any]]:
     for op in ("write", "read"):
         share = fsr.get("rows", {}).get(op, {}).get("share")
         shown = "n/a" if share is None else f"{share:.1%}"
+        mib = f" {fsr['mb']} MiB" if "mb" in fsr else ""
         lines.append(
             (
-                f"fs {op} {fsr.get('mb', '')} MiB through the bridge vs Python",
+                f"fs {op}{mib} through the bridge vs Python",
                 share,
                 shown,
                 f">= {fs.TARGET_SHARE:.0%}",
@@ -252,14 +253,18 @@ def bridge_md(res: dict[str, Any], rows: list[bridge.Row], counts: bridge.Counts
             cells.append("-" if r.small_only and not small else num(getattr(r, attr), digits))
         ours, theirs = getattr(rows[1], attr), getattr(base, attr)
         rel = bridge.ratio(ours, theirs) if higher else bridge.ratio(theirs, ours)
+        if attr == "calls_per_s":  # paired by round, as the target uses it
+            rel = bridge.paired(rows[1].calls_per_s_rounds, base.calls_per_s_rounds)
         note = "" if higher or rel is None else "(faster)" if rel >= 1 else "(slower)"
         table.append([label, *cells, f"{fx(rel)} {note}".strip()])
     out = md_table(headers, table)
     out.append("")
     out.append(
         "Ratios: rates are Ramparts ÷ pywebview; times are pywebview ÷ Ramparts (above 1: "
-        "Ramparts is faster). The large payloads are `Uint8Array` for Ramparts and strings "
-        "for pywebview (it has no binary transport)."
+        "Ramparts is faster). The calls/s ratio is the median of the per-round ratios (the "
+        "rows take turns in each round); the other figures are medians. The large payloads "
+        "are `Uint8Array` for Ramparts and strings for pywebview (it has no binary "
+        "transport)."
     )
     for r in rows:
         for phase, error in r.errors.items():
@@ -280,15 +285,13 @@ def startup_md(st: dict[str, Any], imp: dict[str, Any]) -> list[str]:
     out: list[str] = []
     if "pywebview" in st:
         names = ["pywebview", "ramparts", "ramparts dev"]
-        base = st["pywebview"]
         table = []
-        for label, key, digits in (
-            ("first answered call ms", "first_call_ms", 0),
-            ("peak RSS of the process tree MB", "peak_rss_mb", 0),
+        for label, key, ratio_keys in (
+            ("first answered call ms", "first_call_ms", ("startup_ratio", "startup_ratio_dev")),
+            ("peak RSS of the process tree MB", "peak_rss_mb", ("rss_ratio", "rss_ratio_dev")),
         ):
-            cells = [num(st[n][key], digits) for n in names]
-            ratios = [fx(st[n][key] / base[key]) for n in names[1:]]
-            table.append([label, *cells, *ratios])
+            cells = [num(st[n][key], 0) for n in names]
+            table.append([label, *cells, *(fx(st[k]) for k in ratio_keys)])
         out += md_table(
             [
                 "",
@@ -301,7 +304,10 @@ def startup_md(st: dict[str, Any], imp: dict[str, Any]) -> list[str]:
             table,
         )
         out.append("")
-        out.append(f"Median of {len(st['pywebview']['samples'])} runs of each, alternating.")
+        out.append(
+            f"Medians of {len(st['pywebview']['samples'])} runs of each, the three apps taking "
+            "turns; the ratios are the medians of the per-run ratios (paired by run)."
+        )
     else:
         out.append(why_not(st))
     out.append("")
@@ -411,8 +417,8 @@ def report(result: dict[str, Any], rows: list[bridge.Row], counts: bridge.Counts
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small counts, no build: a smoke run")
-    ap.add_argument("--rounds", type=int, help="small-call processes per bridge row (3)")
-    ap.add_argument("--startup-runs", type=int, help="processes per hello app (5)")
+    ap.add_argument("--rounds", type=int, help="small-call processes per bridge row (5)")
+    ap.add_argument("--startup-runs", type=int, help="processes per hello app (9)")
     ap.add_argument("--fs-mb", type=int, help="file size for the fs section (100)")
     ap.add_argument("--fs-runs", type=int, help="runs of the fs section (3)")
     ap.add_argument("--skip", default="", help=f"comma-separated sections of {SECTIONS}")
@@ -435,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = Plan(
         counts=counts,
         memory_limit=int(args.memory_limit_gb * bridge.GB),
-        startup_runs=args.startup_runs or (1 if args.quick else 5),
+        startup_runs=args.startup_runs or (1 if args.quick else 9),
         import_runs=3 if args.quick else 7,
         fs_mb=args.fs_mb or (10 if args.quick else 100),
         fs_runs=args.fs_runs or (1 if args.quick else 3),
