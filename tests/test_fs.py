@@ -200,7 +200,17 @@ def test_encoding_errors_are_invalid_args(world: FsWorld, fs: Fs) -> None:
     with pytest.raises(InvalidArgs, match=r"not valid utf-8 text \(byte 3\)"):
         fs("read_text", path="$APPDATA/data/latin.txt")
     assert fs("read_text", path="$APPDATA/data/latin.txt", encoding="latin-1") == "café"
-    for bad in ("no-such-codec", "base64", "rot13", "zlib", "hex", "undefined", ""):
+    for bad in (
+        "no-such-codec",
+        "base64",
+        "rot13",
+        "zlib",
+        "hex",
+        "undefined",
+        "idna",
+        "punycode",
+        "",
+    ):
         with pytest.raises(InvalidArgs, match="encoding"):
             fs("read_text", path="$APPDATA/data/latin.txt", encoding=bad)
         with pytest.raises(InvalidArgs, match="encoding"):

@@ -140,6 +140,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def route_latin1(self, q: dict[str, str], seen: Seen) -> None:
         self.reply(200, "café".encode("latin-1"), "text/plain; charset=ISO-8859-1")
 
+    def route_charset(self, q: dict[str, str], seen: Seen) -> None:
+        self.reply(200, "café \xff".encode("latin-1"), f"text/plain; charset={q['cs']}")
+
     def route_status(self, q: dict[str, str], seen: Seen) -> None:
         self.reply(int(q["code"]), b"status body", "text/plain")
 
@@ -519,13 +522,27 @@ def test_get_text_json_and_headers(server: Server, net: Net) -> None:
     }
     text = http(url=f"{server.base}/json").body
     assert isinstance(text, str) and json.loads(text)["ok"] is True
-    assert http(url=f"{server.base}/latin1").body == "café"
+    latin1 = http(url=f"{server.base}/latin1")
+    assert latin1.body == "café" and latin1.charset == "iso8859-1"
     assert http(url=f"{server.base}/gzip?text=zipped").body == "zipped"
     assert http(url=f"{server.base}/deflate").body == "raw deflate"
     assert http(url=f"{server.base}/status?code=404").status == 404
     head = http(url=f"{server.base}/bytes", method="head", response_type="bytes")
     assert head.body == b"" and head.headers["content-length"] == "1024"
     assert server.requests[-1].method == "HEAD"
+
+
+@pytest.mark.parametrize("charset", ["undefined", "idna", "punycode", "base64", "no-such", '""'])
+def test_a_charset_that_is_no_text_encoding_falls_back_to_utf8(
+    server: Server, net: Net, charset: str
+) -> None:
+    # The server's mistake, not the page's: the body still arrives, decoded as UTF-8
+    # with U+FFFD for what does not decode, and ``charset`` says so.
+    http = allow(server)
+    r = http(url=f"{server.base}/charset?cs={charset}")
+    assert r.status == 200 and r.headers["content-type"].endswith(charset)
+    assert r.body == "caf\ufffd \ufffd" and r.charset == "utf-8"
+    assert http(url=f"{server.base}/charset?cs={charset}", response_type="bytes").charset is None
 
 
 def test_custom_headers_methods_and_paths(server: Server, net: Net) -> None:

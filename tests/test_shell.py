@@ -608,8 +608,10 @@ def test_bytes_in_and_out(world: ShellWorld) -> None:
     assert shell("execute", program="cat", stdin="été", encoding="latin-1", output="bytes")[
         "stdout"
     ] == "été".encode("latin-1")
-    assert shell.code("execute", program="cat", encoding="base64") == "invalid_args"
-    assert shell.code("execute", program="cat", encoding="no-such") == "invalid_args"
+    for bad in ("base64", "no-such", "undefined", "idna", "punycode", ""):
+        # "undefined" raises UnicodeError, not LookupError: still the page's mistake.
+        assert shell.code("execute", program="cat", encoding=bad) == "invalid_args", bad
+        assert shell.code("spawn", program="cat", encoding=bad) == "invalid_args", bad
     assert shell.code("execute", program="cat", output="json") == "invalid_args"
     assert shell.code("execute", program="cat", stdin="€", encoding="ascii") == "invalid_args"
 

@@ -8,7 +8,6 @@ directory, flushed and fsynced, then renamed over the target (its permissions ke
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import os
 import secrets
@@ -24,6 +23,7 @@ import ramparts
 from ramparts import CallContext, Capability, ConfigContext, InvalidArgs, OutOfScope, command
 from ramparts.errors import TooLarge
 from ramparts.scope import PathScope, open_checked, open_dir_checked, os_error
+from ramparts.text import text_codec
 
 __all__ = ["FsState", "ramparts_capability"]
 
@@ -81,15 +81,6 @@ def _read_all(ctx: CallContext, canonical: Path) -> bytes:
                 raise TooLarge(f"{canonical} is larger than {limit} bytes")
     finally:
         os.close(fd)
-
-
-def _codec(encoding: str) -> str:
-    try:
-        name = codecs.lookup(encoding).name
-        "".encode(name)  # bytes-to-bytes codecs (base64, rot13, zlib) refuse str here
-    except (LookupError, UnicodeError):  # UnicodeError: the "undefined" codec
-        raise InvalidArgs(f"encoding: unknown text encoding {encoding!r}") from None
-    return name
 
 
 def _check_tree(ctx: CallContext, root: Path, path: str, moved_to: Path | None = None) -> None:
@@ -184,7 +175,7 @@ def read_text(ctx: CallContext, path: str, encoding: str = "utf-8") -> str:
     """Read a whole text file."""
     data = _read_all(ctx, _resolve(ctx, path))
     try:
-        return data.decode(_codec(encoding))
+        return data.decode(text_codec(encoding))
     except UnicodeDecodeError as e:
         raise InvalidArgs(f"{path} is not valid {encoding} text (byte {e.start})") from None
 
@@ -199,7 +190,7 @@ def read_bytes(ctx: CallContext, path: str) -> bytes:
 def write_text(ctx: CallContext, path: str, contents: str, encoding: str = "utf-8") -> None:
     """Replace a file's contents atomically (create it if missing)."""
     try:
-        data = contents.encode(_codec(encoding))
+        data = contents.encode(text_codec(encoding))
     except UnicodeEncodeError as e:
         raise InvalidArgs(f"contents cannot be written as {encoding}: {e.reason}") from None
     _atomic_write(_resolve(ctx, path), [data])
@@ -215,7 +206,7 @@ def write_bytes(ctx: CallContext, path: str, data: bytes) -> None:
 def append_text(ctx: CallContext, path: str, contents: str, encoding: str = "utf-8") -> None:
     """Append to a text file (created if missing). One ``O_APPEND`` write, then fsync."""
     try:
-        data = contents.encode(_codec(encoding))
+        data = contents.encode(text_codec(encoding))
     except UnicodeEncodeError as e:
         raise InvalidArgs(f"contents cannot be written as {encoding}: {e.reason}") from None
     canonical = _resolve(ctx, path)

@@ -21,7 +21,6 @@ the one way out, so it is checked like one (Tauri's http API was a CSP bypass, T
 from __future__ import annotations
 
 import asyncio
-import codecs
 import functools
 import json
 import re
@@ -36,6 +35,7 @@ import httpx
 import ramparts
 from ramparts import CallContext, Capability, ConfigContext, InvalidArgs, command
 from ramparts.errors import CommandError, CommandFailed, CommandTimeout, TooLarge
+from ramparts.text import declared_charset
 from ramparts.urlscope import IPAddress, Target, UrlScope, join_url
 
 __all__ = ["HttpResponse", "HttpState", "configure", "fetch", "ramparts_capability"]
@@ -128,6 +128,9 @@ class HttpResponse:
     :ivar url: the final URL, normalized, after redirects.
     :ivar headers: lower-case names; repeated headers joined with ``", "``.
     :ivar body: ``str`` (text), ``bytes`` or the parsed JSON value.
+    :ivar charset: the codec a text body was decoded with: the ``Content-Type``
+        charset, or ``utf-8`` when there is none or it is not a usable text encoding;
+        ``None`` for bytes and JSON.
     """
 
     status: int
@@ -136,6 +139,7 @@ class HttpResponse:
     redirected: bool
     headers: dict[str, str]
     body: str | bytes | Any
+    charset: str | None = None
 
 
 # -- argument checks (all before any network) ----------------------------------------
@@ -326,27 +330,21 @@ async def _read_body(response: httpx.Response, limit: int, target: Target) -> by
     return bytes(body)
 
 
-def _decode(data: bytes, response: httpx.Response, response_type: str) -> Any:
+def _decode(data: bytes, response: httpx.Response, response_type: str) -> tuple[Any, str | None]:
+    """The body as the page asked for it, and the charset a text body was decoded with."""
     if response_type == "bytes":
-        return data
+        return data, None
     if response_type == "json":
         if not data.strip():
-            return None
+            return None, None
         try:
-            return json.loads(data, parse_constant=_no_constant)
+            return json.loads(data, parse_constant=_no_constant), None
         except (ValueError, RecursionError):
             raise CommandFailed("the response is not valid JSON", data={"reason": "json"}) from None
-    charset = "utf-8"
-    for param in response.headers.get("content-type", "").split(";")[1:]:
-        key, _, value = param.strip().partition("=")
-        if key.lower() == "charset":
-            charset = value.strip().strip('"')
-    try:
-        name = codecs.lookup(charset).name
-        "".encode(name)  # a text encoding, not base64/zlib
-    except (LookupError, TypeError):
-        name = "utf-8"
-    return data.decode("utf-8-sig" if name == "utf-8" else name, errors="replace")
+    # A charset the server got wrong is not the page's error: declared_charset falls back
+    # to UTF-8 (the answer's ``charset`` says which codec was used).
+    name, _ = declared_charset(response.headers.get("content-type", ""))
+    return data.decode("utf-8-sig" if name == "utf-8" else name, errors="replace"), name
 
 
 def _no_constant(name: str) -> Any:
@@ -422,13 +420,15 @@ async def _exchange(
                 target = new
                 continue
             data = b"" if method == "HEAD" else await _read_body(response, limit, target)
+            body, charset = _decode(data, response, response_type)
             return HttpResponse(
                 status=response.status_code,
                 status_text=response.extensions.get("reason_phrase", b"").decode("latin-1"),
                 url=target.url,
                 redirected=hops > 0,
                 headers=_headers(response, state.allow_cookies),
-                body=_decode(data, response, response_type),
+                body=body,
+                charset=charset,
             )
         except httpx.HTTPError as e:
             raise _failure(e, target) from None

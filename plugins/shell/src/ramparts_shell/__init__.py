@@ -36,6 +36,7 @@ from ramparts import CallContext, Capability, InvalidArgs, NotAllowed, OutOfScop
 from ramparts.errors import CommandFailed, CommandTimeout, TooLarge
 from ramparts.scope import open_dir_checked, os_error
 from ramparts.session import WindowSession
+from ramparts.text import text_codec
 
 from .config import DangerousConfigWarning, Program, ShellState, configure
 from .process import Proc, pump
@@ -222,15 +223,6 @@ def _program(state: ShellState, name: str) -> Program:
     return program
 
 
-def _codec(encoding: str) -> str:
-    try:
-        name = codecs.lookup(encoding).name
-        "".encode(name)  # bytes-to-bytes codecs (base64, zlib) refuse str here
-    except LookupError:
-        raise InvalidArgs(f"encoding: unknown text encoding {encoding!r}") from None
-    return name
-
-
 def _encode(data: str | bytes, encoding: str, where: str) -> bytes:
     if isinstance(data, bytes):
         return data
@@ -367,7 +359,7 @@ async def execute(
     state = _state(ctx)
     prog = _program(state, program)
     argv = prog.argv(args)
-    codec = _codec(encoding)
+    codec = text_codec(encoding)
     data = _encode(stdin, codec, "stdin") if stdin is not None else None
     run = _Execution(state, prog, argv, cwd)
     try:
@@ -403,7 +395,7 @@ def spawn(
     state = _state(ctx)
     prog = _program(state, program)
     argv = prog.argv(args)
-    codec = _codec(encoding)
+    codec = text_codec(encoding)
     session = ctx.session
     CHILDREN.reserve(session, state.max_children)
     try:
