@@ -217,9 +217,7 @@ class PathScope:
         raw = table.get(key, {})
         if not isinstance(raw, dict):
             raise ctx.error(key, raw, "a table with 'allow' and 'deny' lists of path patterns")
-        unknown = sorted(set(raw) - {"allow", "deny"})
-        if unknown:
-            raise ctx.error(f"{key}.{unknown[0]}", raw[unknown[0]], "no such key (allow, deny)")
+        ctx.check_keys(raw, ("allow", "deny"), where=key)
         dirs = base_dirs(ctx.identifier, ctx.app_dir)
         lists: dict[str, list[str]] = {}
         for which in ("allow", "deny"):

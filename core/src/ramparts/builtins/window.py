@@ -27,9 +27,7 @@ class WindowState:
 
 
 def configure(table: Mapping[str, Any], ctx: ConfigContext) -> WindowState:
-    unknown = sorted(set(table) - {"labels"})
-    if unknown:
-        raise ctx.error(unknown[0], table[unknown[0]], "no such key (labels)")
+    ctx.check_keys(table, ("labels",))
     labels = table.get("labels", [])
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
         raise ctx.error("labels", labels, "a list of window labels")

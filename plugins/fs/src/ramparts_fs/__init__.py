@@ -39,12 +39,8 @@ class FsState:
 
 
 def configure(table: Mapping[str, Any], ctx: ConfigContext) -> FsState:
-    unknown = sorted(set(table) - {"scope", "max_read_bytes"})
-    if unknown:
-        raise ctx.error(unknown[0], table[unknown[0]], "no such key (scope, max_read_bytes)")
-    cap = table.get("max_read_bytes", DEFAULT_MAX_READ)
-    if not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0:
-        raise ctx.error("max_read_bytes", cap, "a whole number of bytes > 0")
+    ctx.check_keys(table, ("scope", "max_read_bytes"))
+    cap = ctx.whole_number(table, "max_read_bytes", DEFAULT_MAX_READ, unit="bytes")
     return FsState(PathScope.from_config(table, ctx), cap)
 
 

@@ -86,38 +86,24 @@ class HttpState:
     allow_cookies: bool = False
 
 
-def _number(table: Mapping[str, Any], key: str, default: Any, low: float, high: float) -> Any:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        return None
-    return value
-
-
 def configure(table: Mapping[str, Any], ctx: ConfigContext) -> HttpState:
     """Parse the capability's table; every key is optional except a useful ``scope``."""
-    unknown = sorted(set(table) - set(_KEYS))
-    if unknown:
-        raise ctx.error(unknown[0], table[unknown[0]], f"no such key ({', '.join(_KEYS)})")
-    timeout = _number(table, "timeout", DEFAULT_TIMEOUT, 0.001, MAX_TIMEOUT)
-    if timeout is None:
-        raise ctx.error("timeout", table.get("timeout"), f"seconds, > 0 and <= {MAX_TIMEOUT:g}")
-    size = _number(table, "max_response_bytes", DEFAULT_MAX_RESPONSE, 0, MAX_RESPONSE)
-    if size is None or not isinstance(size, int):
-        raise ctx.error(
-            "max_response_bytes", table.get("max_response_bytes"), f"bytes, 0 to {MAX_RESPONSE}"
-        )
-    redirects = _number(table, "max_redirects", DEFAULT_MAX_REDIRECTS, 0, 50)
-    if redirects is None or not isinstance(redirects, int):
-        raise ctx.error("max_redirects", table.get("max_redirects"), "a whole number, 0 to 50")
-    cookies = table.get("allow_cookies", False)
-    if not isinstance(cookies, bool):
-        raise ctx.error("allow_cookies", cookies, "true or false")
+    ctx.check_keys(table, _KEYS)
     return HttpState(
         scope=UrlScope.from_config(table, ctx),
-        timeout=float(timeout),
-        max_response_bytes=size,
-        max_redirects=redirects,
-        allow_cookies=cookies,
+        timeout=ctx.seconds(table, "timeout", DEFAULT_TIMEOUT, maximum=MAX_TIMEOUT),
+        max_response_bytes=ctx.whole_number(
+            table,
+            "max_response_bytes",
+            DEFAULT_MAX_RESPONSE,
+            minimum=0,
+            maximum=MAX_RESPONSE,
+            unit="bytes",
+        ),
+        max_redirects=ctx.whole_number(
+            table, "max_redirects", DEFAULT_MAX_REDIRECTS, minimum=0, maximum=50
+        ),
+        allow_cookies=ctx.flag(table, "allow_cookies", False),
     )
 
 

@@ -8,7 +8,6 @@ every mistake is a :class:`~ramparts.errors.ConfigError` naming its key.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import shutil
@@ -21,7 +20,7 @@ from typing import Any
 import attrs
 
 from ramparts import ConfigContext
-from ramparts.errors import MISSING, InvalidArgs
+from ramparts.errors import InvalidArgs
 from ramparts.scope import PathScope
 
 __all__ = [
@@ -177,12 +176,12 @@ def configure(table: Mapping[str, Any], ctx: ConfigContext) -> ShellState:
     """Parse the capability's table; raise ``ctx.error(...)`` naming the bad key."""
     if os.name != "posix":
         raise ctx.error("programs", sys.platform, "a POSIX system (Linux, macOS)")
-    _no_unknown(table, _CAP_KEYS, ctx)
+    ctx.check_keys(table, _CAP_KEYS)
     env = _env_list(table, "env", ctx, ())
     cwd = PathScope.from_config(table, ctx, key="cwd")
-    timeout = _timeout(table, "timeout", ctx, DEFAULT_TIMEOUT)
-    max_output = _positive_int(table, "max_output_bytes", ctx, DEFAULT_MAX_OUTPUT)
-    max_children = _positive_int(table, "max_children", ctx, DEFAULT_MAX_CHILDREN)
+    timeout = ctx.seconds(table, "timeout", DEFAULT_TIMEOUT)
+    max_output = ctx.whole_number(table, "max_output_bytes", DEFAULT_MAX_OUTPUT)
+    max_children = ctx.whole_number(table, "max_children", DEFAULT_MAX_CHILDREN)
 
     raw_programs = table.get("programs", [])
     if not isinstance(raw_programs, list):
@@ -194,7 +193,7 @@ def configure(table: Mapping[str, Any], ctx: ConfigContext) -> ShellState:
         if not isinstance(raw, dict):
             raise ctx.error(key, raw, "a table with name, cmd and args")
         sub = attrs.evolve(ctx, prefix=f"{ctx.prefix}.{key}")
-        _no_unknown(raw, _PROGRAM_KEYS, sub)
+        sub.check_keys(raw, _PROGRAM_KEYS)
         name = sub.require(raw, "name", str, "a program name the page uses, e.g. 'git-status'")
         if not _PROGRAM_NAME.fullmatch(name):
             raise sub.error("name", name, f"a name matching {_PROGRAM_NAME.pattern}")
@@ -213,8 +212,8 @@ def configure(table: Mapping[str, Any], ctx: ConfigContext) -> ShellState:
             args=args,
             env=_env_list(raw, "env", sub, env),
             cwd=PathScope.from_config(raw, sub, key="cwd") if "cwd" in raw else cwd,
-            timeout=_timeout(raw, "timeout", sub, timeout),
-            max_output_bytes=_positive_int(raw, "max_output_bytes", sub, max_output),
+            timeout=sub.seconds(raw, "timeout", timeout),
+            max_output_bytes=sub.whole_number(raw, "max_output_bytes", max_output),
         )
 
     open_raw = table.get("open", DEFAULT_OPEN)
@@ -243,12 +242,6 @@ def configure(table: Mapping[str, Any], ctx: ConfigContext) -> ShellState:
     )
 
 
-def _no_unknown(table: Mapping[str, Any], known: tuple[str, ...], ctx: ConfigContext) -> None:
-    unknown = sorted(set(table) - set(known))
-    if unknown:
-        raise ctx.error(unknown[0], table[unknown[0]], f"no such key ({', '.join(known)})")
-
-
 def _args(raw: Mapping[str, Any], ctx: ConfigContext) -> tuple[ArgRule, ...] | None:
     value = raw.get("args", [])
     if value is True:
@@ -264,20 +257,11 @@ def _args(raw: Mapping[str, Any], ctx: ConfigContext) -> tuple[ArgRule, ...] | N
                 raise ctx.error(key, item, "a string without NUL bytes")
             rules.append(ArgRule(fixed=item))
         elif isinstance(item, dict):
-            unknown = sorted(set(item) - {"validator", "leading_dash"})
-            if unknown:
-                raise ctx.error(
-                    f"{key}.{unknown[0]}", item[unknown[0]], "no such key (validator, leading_dash)"
-                )
-            pattern = item.get("validator", MISSING)
-            if not isinstance(pattern, str):
-                raise ctx.error(f"{key}.validator", pattern, "a regex for the whole argument")
-            dash = item.get("leading_dash", False)
-            if not isinstance(dash, bool):
-                raise ctx.error(f"{key}.leading_dash", dash, "true or false")
-            rules.append(
-                ArgRule(pattern=_compile(pattern, ctx, f"{key}.validator"), leading_dash=dash)
-            )
+            rule = attrs.evolve(ctx, prefix=f"{ctx.prefix}.{key}")
+            rule.check_keys(item, ("validator", "leading_dash"))
+            pattern = rule.require(item, "validator", str, "a regex for the whole argument")
+            dash = rule.flag(item, "leading_dash", False)
+            rules.append(ArgRule(pattern=_compile(pattern, rule, "validator"), leading_dash=dash))
         else:
             raise ctx.error(key, item, 'a fixed string or a { validator = "regex" } table')
     return tuple(rules)
@@ -331,22 +315,3 @@ def _env_list(
         if not _ENV_NAME.fullmatch(name):
             raise ctx.error(key, name, f"an environment variable name ({_ENV_NAME.pattern})")
     return tuple(dict.fromkeys(value))
-
-
-def _timeout(table: Mapping[str, Any], key: str, ctx: ConfigContext, default: float) -> float:
-    value = table.get(key, default)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ctx.error(key, value, "a number of seconds > 0")
-    return float(value)
-
-
-def _positive_int(table: Mapping[str, Any], key: str, ctx: ConfigContext, default: int) -> int:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ctx.error(key, value, "a whole number > 0")
-    return value
