@@ -20,6 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
+from ramparts.atomic import atomic_write
 from ramparts.audit import find_undeclared, module_roots
 from ramparts.cli import app as cli
 from ramparts.errors import BuildError, VerificationError
@@ -27,7 +28,6 @@ from ramparts.launcher import EXIT_REFUSED, locate
 from ramparts.signing import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
-    atomic_write,
     canonical_json,
     check_files,
     generate_key,
@@ -113,14 +113,6 @@ def test_keygen_command_writes_a_0600_key_and_refuses_to_overwrite(tmp_path: Pat
     load_private_key(key_file.read_bytes(), b"s3cret", str(key_file))
     again = runner.invoke(cli, ["keygen", "--out", str(tmp_path)], env=env)
     assert again.exit_code == 1 and "--force" in again.output
-
-
-def test_atomic_write_leaves_no_temp_file_and_sets_the_mode(tmp_path: Path) -> None:
-    target = tmp_path / "k"
-    atomic_write(target, b"secret", mode=0o600)
-    assert target.read_bytes() == b"secret"
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    assert [p.name for p in tmp_path.iterdir()] == ["k"]
 
 
 def test_canonical_json_is_one_byte_form() -> None:

@@ -26,6 +26,7 @@ import attrs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from . import __version__
+from .atomic import atomic_write
 from .audit import find_undeclared, module_roots, scan_artifact
 from .config import AppConfig
 from .errors import BuildError
@@ -33,7 +34,6 @@ from .plugins import InstalledPlugin
 from .signing import (
     MANIFEST_FORMAT,
     artifact_files,
-    atomic_write,
     canonical_json,
     expiry,
     file_digest,
@@ -138,6 +138,7 @@ def build(
     layout = "onefile" if onefile else "onedir"
     public_key = public_pem(signer.key.public_key()).decode() if signer else None
     entry = work / "ramparts_main.py"
+    work.mkdir(parents=True, exist_ok=True)
     atomic_write(
         entry,
         (

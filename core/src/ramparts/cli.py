@@ -212,7 +212,8 @@ def keygen(
     force: Annotated[bool, typer.Option(help="Overwrite an existing key pair.")] = False,
 ) -> None:
     """Create an Ed25519 signing key pair (the private key encrypted with a passphrase)."""
-    from .signing import KEY_FILE, PUB_FILE, atomic_write, generate_key
+    from .atomic import atomic_write
+    from .signing import KEY_FILE, PUB_FILE, generate_key
 
     key_path, pub_path = out / KEY_FILE, out / PUB_FILE
     if key_path.exists() and not force:
@@ -222,6 +223,7 @@ def keygen(
         )
     try:
         private, public = generate_key(_passphrase(confirm=True))
+        out.mkdir(parents=True, exist_ok=True)
         atomic_write(key_path, private, mode=0o600)
         atomic_write(pub_path, public)
     except (RampartsError, OSError) as e:

@@ -25,10 +25,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
+from .atomic import atomic_write
 from .config import CAPABILITY_NAME, RESERVED_NAMES
 from .errors import RampartsError
 from .plugins import installed_plugins, suggested_package
-from .signing import atomic_write
 
 __all__ = [
     "ScaffoldError",
@@ -403,4 +403,7 @@ def _write_checked(file: Path, text: str, expected: dict[str, Any]) -> None:
             f"{file}: editing it as text would change more than the capability's table "
             "(an unusual layout?); nothing changed. Edit it by hand."
         )
-    atomic_write(file, text.encode("utf-8"), mode=file.stat().st_mode & 0o7777)
+    try:
+        atomic_write(file, text.encode("utf-8"))  # keeps the file's permissions
+    except OSError as e:
+        raise ScaffoldError(f"cannot write {file}: {e.strerror or e}") from None

@@ -8,9 +8,7 @@ directory, flushed and fsynced, then renamed over the target (its permissions ke
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import shutil
 import stat as st
 from collections.abc import Iterable, Iterator, Mapping
@@ -21,6 +19,7 @@ import attrs
 
 import ramparts
 from ramparts import CallContext, Capability, ConfigContext, InvalidArgs, OutOfScope, command
+from ramparts.atomic import NotARegularFile, atomic_write
 from ramparts.errors import TooLarge
 from ramparts.scope import PathScope, open_checked, open_dir_checked, os_error
 from ramparts.text import text_codec
@@ -104,38 +103,11 @@ def _check_tree(ctx: CallContext, root: Path, path: str, moved_to: Path | None =
 
 def _atomic_write(canonical: Path, chunks: Iterable[bytes]) -> None:
     """Write all of ``chunks`` to ``canonical`` or leave the old file untouched."""
-    dfd = open_dir_checked(canonical.parent)
+    dfd = open_dir_checked(canonical.parent)  # the checked directory, not a swapped one
     try:
-        name = canonical.name
-        try:
-            old = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-        except FileNotFoundError:
-            old = None
-        if old is not None and not st.S_ISREG(old.st_mode):
-            raise InvalidArgs(f"{canonical} exists and is not a regular file")
-        tmp = f".ramparts-{secrets.token_hex(8)}.tmp"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        try:
-            fd = os.open(tmp, flags, 0o666, dir_fd=dfd)
-        except OSError as e:
-            raise os_error(e, canonical.parent) from None
-        try:
-            try:
-                for chunk in chunks:
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fd, view) :]
-                if old is not None:
-                    os.fchmod(fd, st.S_IMODE(old.st_mode))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp, dir_fd=dfd)
-            raise
-        os.fsync(dfd)  # make the rename itself durable
+        atomic_write(canonical, chunks, dir_fd=dfd)
+    except NotARegularFile:
+        raise InvalidArgs(f"{canonical} exists and is not a regular file") from None
     except OSError as e:
         raise os_error(e, canonical) from None
     finally:
