@@ -7,7 +7,7 @@ import json
 import queue
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 
@@ -204,3 +204,54 @@ def test_a_commands_own_timeout_error_is_a_failure_not_a_timeout(dispatcher: Dis
     header = {"s": 1, "h": session.initial_handles["raises_timeout"][0], "c": "c", "a": {}}
     dispatcher.channel_message(session, sign_channel(session.key, json.dumps(header)))
     assert replies.get(timeout=5)["e"]["code"] == "failed"
+
+
+def _crashing_check(value: int, where: str) -> None:
+    raise KeyError("a bug in the check, not a bad argument")
+
+
+@command
+def scale(x: float) -> float:
+    return x * 2
+
+
+@command
+def checked(n: Annotated[int, _crashing_check]) -> int:
+    return n
+
+
+@pytest.mark.parametrize("mode", ["per-session", "per-call"])
+def test_argument_checks_that_overflow_or_crash_still_answer(
+    dispatcher: Dispatcher, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A call whose arguments make a check raise gets a reply (and its next handle)."""
+    reg = registry()
+    for f in (scale, checked):
+        cmd = as_command(f)
+        assert cmd is not None
+        reg.add(Route(cmd.name, None, cmd, None))
+    replies: queue.Queue[dict[str, Any]] = queue.Queue()
+    session = WindowSession("main", reg, mode, lambda t: replies.put(json.loads(t)))  # type: ignore[arg-type]
+
+    def call(seq: int, name: str, args_json: str, h: str | None = None) -> dict[str, Any]:
+        h = h or session.initial_handles[name][0]
+        header = f'{{"s":{seq},"h":"{h}","c":"c{seq}","a":{args_json}}}'
+        dispatcher.channel_message(session, sign_channel(session.key, header))
+        return replies.get(timeout=5)
+
+    huge = call(1, "scale", '{"x":' + "9" * 400 + "}")
+    assert huge["e"] == {
+        "code": "invalid_args",
+        "message": "x: number too large (beyond the range of a float)",
+        "data": {"path": "x", "expected": "finite number"},
+    }
+    crashed = call(2, "checked", '{"n":1}')
+    assert crashed["e"] == {
+        "code": "failed",
+        "message": "checking the arguments of checked failed (details are in the app's log)",
+    }
+    assert "a bug in the check" in caplog.text and "'main'" in caplog.text
+    if mode == "per-call":
+        assert "n" in huge and "n" in crashed
+        assert session.live_handles == len(reg.routes) * PER_CALL_POOL  # no handle lost
+    assert call(3, "scale", '{"x":2}', huge.get("n"))["r"] == 4.0

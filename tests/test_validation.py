@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any, Literal, TypedDict
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ramparts.commands import as_command, command
 from ramparts.errors import InvalidArgs
@@ -138,3 +141,102 @@ def test_bytes_inside_a_typeddict_selects_the_binary_carrier() -> None:
         return {"data": b""}
 
     assert as_command(get).binary  # type: ignore[union-attr]
+
+
+HUGE = 10**400  # JSON has integers of any size; float(HUGE) raises OverflowError
+
+
+@pytest.mark.parametrize(
+    ("hint", "value", "message"),
+    [
+        (float, HUGE, r"x: number too large"),
+        (float, -HUGE, r"x: number too large"),
+        (list[float], [1, HUGE], r"x\[1\]: number too large"),
+        (dict[str, float], {"k": HUGE}, r"x\.k: number too large"),
+        (float | None, HUGE, r"x: expected number or null"),
+    ],
+)
+def test_integers_too_large_for_a_float_are_invalid_args(
+    hint: Any, value: Any, message: str
+) -> None:
+    with pytest.raises(InvalidArgs, match=message):
+        compile_hint(hint)(value, "x")
+    assert compile_hint(float)(2**1000, "x") == float(2**1000)  # large but representable
+
+
+def _crashes_with_value_error(value: int, where: str) -> None:
+    if value < 0:
+        raise ValueError("internal: negative")
+
+
+@attrs.frozen
+class Bounded:
+    n: int = attrs.field(validator=attrs.validators.gt(0))
+
+
+def test_value_and_type_errors_from_checks_are_invalid_args() -> None:
+    check = compile_hint(Annotated[int, _crashes_with_value_error])
+    assert check(1, "n") == 1
+    with pytest.raises(InvalidArgs, match="n: refused by the check _crashes_with_value_error") as e:
+        check(-1, "n")
+    assert "internal" not in e.value.message and e.value.data == {"path": "n"}
+    with pytest.raises(InvalidArgs, match=r"b: refused by the check Bounded \(ValueError\)"):
+        compile_hint(Bounded)({"n": 0}, "b")
+    assert compile_hint(Bounded | None)(None, "b") is None
+    with pytest.raises(InvalidArgs):  # the union tries the next option, then refuses
+        compile_hint(Bounded | None)({"n": 0}, "b")
+
+
+class Opts(TypedDict, total=False):
+    depth: int
+    ratio: float
+
+
+@command
+def _signatures(
+    a: int,
+    b: float,
+    c: list[float | None],
+    d: dict[str, Literal["x", 1]],
+    e: tuple[int, str],
+    f: Annotated[float, _crashes_with_value_error],
+    g: Bounded | None,
+    h: Opts,
+    i: Point = Point(0),
+    j: bool = False,
+    k: str | bytes = "",
+) -> None: ...
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=10**300, max_value=10**500)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["x", "y", "n", "depth", "ratio", "k"]), inner, max_size=4
+        )
+    ),
+    max_leaves=20,
+)
+_VALID = {"a": 1, "b": 1.5, "c": [], "d": {}, "e": [1, "x"], "f": 0, "g": None, "h": {}}
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([*"abcdefghijk", "zz"]), _JSON, _JSON)
+def test_bind_raises_only_invalid_args_for_any_json(name: str, value: Any, whole: Any) -> None:
+    """Whatever JSON a page sends, binding either succeeds or says invalid_args.
+
+    One argument at a time gets an arbitrary value (the others are valid, so its check is
+    reached), and the whole argument object is arbitrary too.
+    """
+    cmd = as_command(_signatures)
+    assert cmd is not None
+    assert cmd.bind(_VALID)["b"] == 1.5
+    for args in ({**_VALID, name: value}, whole):
+        with contextlib.suppress(InvalidArgs):
+            cmd.bind(args)

@@ -196,6 +196,20 @@ class Dispatcher:
         except CommandError as e:
             answer(error=e)
             return
+        except Exception:
+            # A check that crashed (not one that refused): still answer, so the page's
+            # call settles and a per-call handle comes back with the reply.
+            log.exception(
+                "bridge: checking the arguments of %s in window %r raised",
+                route.name,
+                session.window,
+            )
+            answer(
+                error=CommandFailed(
+                    f"checking the arguments of {route.name} failed (details are in the app's log)"
+                )
+            )
+            return
         with self._idle:
             self.in_flight += 1
         once = threading.Lock()  # the first of result and timeout answers; the other is dropped

@@ -5,13 +5,15 @@ Arguments come from an untrusted page, so nothing is coerced: ``"1"`` is not an 
 number type). Supported hints: ``str int float bool bytes None Any``, ``list[T]``,
 ``tuple[T, ...]``, ``dict[str, T]``, unions (``T | None``), ``Literal[...]``,
 ``Annotated[T, *checks]`` (each check a callable that raises ``InvalidArgs`` or returns
-the value), ``TypedDict`` classes and attrs classes (from a JSON object; unknown keys
+the value; ``ValueError``/``TypeError``, as attrs validators raise, also count as a
+refusal), ``TypedDict`` classes and attrs classes (from a JSON object; unknown keys
 refused).
 """
 
 from __future__ import annotations
 
 import collections.abc
+import logging
 import math
 import types
 import typing
@@ -28,6 +30,8 @@ Validator = Callable[[Any, str], Any]
 """Checks ``value`` found at ``where`` (e.g. ``args.items[2]``) and returns the value."""
 
 _MAX_DEPTH = 64
+
+log = logging.getLogger("ramparts.bridge")
 
 
 def _type_name(value: Any) -> str:
@@ -52,6 +56,19 @@ def _fail(where: str, expected: str, value: Any) -> typing.NoReturn:
     raise InvalidArgs(
         f"{where}: expected {expected}, got {_type_name(value)}",
         data={"path": where, "expected": expected},
+    )
+
+
+def _refused_by_check(where: str, check: Any, error: Exception) -> InvalidArgs:
+    """A value refused by an app check with ``ValueError``/``TypeError`` (the way attrs
+    validators and plain checks say "bad value"): ``invalid_args``, not a lost call.
+
+    The check's own message stays in the log: it may describe app internals.
+    """
+    name = getattr(check, "__qualname__", None) or type(check).__name__
+    log.info("%s: refused by %s: %s: %s", where, name, type(error).__name__, error)
+    return InvalidArgs(
+        f"{where}: refused by the check {name} ({type(error).__name__})", data={"path": where}
     )
 
 
@@ -97,9 +114,16 @@ def compile_hint(hint: Any) -> Validator:
         def check_float(value: Any, where: str) -> float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 _fail(where, "number", value)
-            if not math.isfinite(value):
+            try:
+                number = float(value)  # an int of ~310+ digits has no float: OverflowError
+            except OverflowError:
+                raise InvalidArgs(
+                    f"{where}: number too large (beyond the range of a float)",
+                    data={"path": where, "expected": "finite number"},
+                ) from None
+            if not math.isfinite(number):
                 _fail(where, "finite number", value)
-            return float(value)
+            return number
 
         return check_float
     if hint is str:
@@ -132,7 +156,10 @@ def compile_hint(hint: Any) -> Validator:
             value = inner(value, where)
             for check in checks:
                 if callable(check):
-                    result = check(value, where)
+                    try:
+                        result = check(value, where)
+                    except (ValueError, TypeError, OverflowError) as e:
+                        raise _refused_by_check(where, check, e) from None
                     if result is not None:
                         value = result
             return value
@@ -227,7 +254,10 @@ def _compile_attrs(cls: type) -> Validator:
                 kwargs[name] = check(value[name], f"{where}.{name}")
             elif field.default is attrs.NOTHING:
                 raise InvalidArgs(f"{where}.{name}: missing", data={"path": f"{where}.{name}"})
-        return cls(**kwargs)
+        try:
+            return cls(**kwargs)
+        except (ValueError, TypeError, OverflowError) as e:  # what attrs validators raise
+            raise _refused_by_check(where, cls, e) from None
 
     return check_attrs
 
