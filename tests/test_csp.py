@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,60 @@ def test_valueless_directives_and_scheme_only_script_sources() -> None:
         "'self'",
         "https://cdn.example.com",
     )
+
+
+@pytest.mark.parametrize("directive", ["default-src", "script-src", "script-src-elem"])
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        ("'nonce-r4nd0m'", "fixed nonce"),
+        ("'NONCE-abc'", "fixed nonce"),
+        ("'strict-dynamic'", "load more scripts"),
+        ("https://*", "wildcard"),
+        ("https://*.example.com", "wildcard"),
+        ("https://cdn.example.com:*", "wildcard"),
+        ("http://localhost:*", "wildcard"),
+        ("http://localhost:8080", "local process"),
+        ("localhost", "local process"),
+        ("http://app.localhost", "local process"),
+        ("http://127.0.0.1:3000/x.js", "local process"),
+        ("http://127.8.9.10", "local process"),
+        ("http://[::1]:5173", "local process"),
+        ("http://[::ffff:127.0.0.1]", "local process"),
+        ("http://0.0.0.0:80", "local process"),
+    ],
+)
+def test_script_sources_that_widen_script_origins_are_refused(
+    directive: str, source: str, why: str
+) -> None:
+    with pytest.raises(ValueError, match=f"no {re.escape(source)} in {directive}: .*{why}"):
+        parse_csp({directive: ["'self'", source]})
+
+
+def test_named_script_hosts_hashes_and_other_directives_stay_allowed() -> None:
+    sources = ["https://cdn.example.com", "https://cdn.example.com:8443/lib/", "'sha256-AbC='"]
+    assert parse_csp({"script-src": sources})["script-src"] == tuple(sources)
+    # Only script directives are restricted: a dev server may be a connect-src.
+    assert parse_csp("connect-src http://localhost:* https://*.example.com") == {
+        "connect-src": ("http://localhost:*", "https://*.example.com")
+    }
+
+
+def test_a_refused_script_source_is_a_config_error_naming_key_and_value(tmp_path: Path) -> None:
+    from ramparts.config import load_config
+    from ramparts.errors import ConfigError
+
+    (tmp_path / "ui").mkdir()
+    (tmp_path / "ui" / "index.html").write_text("<!doctype html>")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nversion = "1.0.0"\n[tool.ramparts]\nname = "X"\n'
+        'identifier = "com.example.x"\n[tool.ramparts.security]\n'
+        "csp = { script-src = [\"'nonce-abc'\"] }\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert err.value.key == "tool.ramparts.security.csp"
+    assert "no 'nonce-abc' in script-src" in str(err.value)
 
 
 @pytest.mark.parametrize(

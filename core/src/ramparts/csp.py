@@ -9,6 +9,7 @@ The merged policy is sent as a response header by the scheme handler and injecte
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 
@@ -67,13 +68,52 @@ def parse_csp(raw: str | Mapping[str, object]) -> dict[str, tuple[str, ...]]:
         for s in sources:
             if any(c in s for c in ";,\r\n"):
                 raise ValueError(f"a CSP source without ';' or ',' (in {directive})")
-            if directive in _SCRIPT_DIRECTIVES and (
-                s.lower() in _REFUSED_FOR_SCRIPTS or _SCHEME_ONLY.match(s.lower())
-            ):
-                raise ValueError(f"no {s} in {directive}: it would allow script injection")
+            if directive in _SCRIPT_DIRECTIVES:
+                why = _script_source_refusal(s.lower())
+                if why:
+                    raise ValueError(f"no {s} in {directive}: {why}")
         if directive in _VALUELESS and sources:
             raise ValueError(f"{directive} takes no sources")
     return table
+
+
+def _script_source_refusal(source: str) -> str | None:
+    """Why ``source`` (lower case) may not be a script source, or ``None`` if it may."""
+    if source in _REFUSED_FOR_SCRIPTS or _SCHEME_ONLY.match(source):
+        return "it would allow script injection"
+    if source.startswith("'nonce-"):
+        # A nonce written in the config is the same in every response, and readable in
+        # the page: any injected <script nonce=...> carries it. As good as unsafe-inline.
+        return "a fixed nonce lets any injected inline script run"
+    if source == "'strict-dynamic'":
+        return "it lets any loaded script load more scripts from anywhere"
+    host = _HOST_SOURCE.match(source)
+    if host is None:
+        return None
+    name, port = host.group("host"), host.group("port")
+    if "*" in name or port == "*":
+        return "a wildcard host or port allows scripts from places nobody named"
+    if _is_loopback(name):
+        return "any local process that listens there could serve the app script"
+    return None
+
+
+_HOST_SOURCE = re.compile(
+    r"^(?:[a-z][a-z0-9+.-]*://)?(?P<host>\[[^\]]*\]|[^/:'\[\]]+)(?::(?P<port>[0-9]+|\*))?(?:/.*)?$"
+)
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_unspecified
 
 
 def merge_csp(extra: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
