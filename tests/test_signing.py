@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import unprivileged
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
@@ -419,3 +420,65 @@ def test_build_command_errors_are_one_clear_line(tmp_path: Path) -> None:
     assert (
         "$RAMPARTS_SIGNING_KEY: cannot load the signing key: wrong passphrase?" in from_env.output
     )
+
+
+# -- errors a user can cause are one line, never a traceback -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[1, 2]", "is not a format-1 manifest (a JSON object"),
+        (b'{"format": 1, "app": "x", "files": {}}', "field 'app' is not a JSON object"),
+        (b"\xff", "is not valid JSON"),
+    ],
+)
+@pytest.mark.parametrize("command", ["verify", "audit"])
+def test_verify_and_audit_name_a_malformed_manifest(
+    tmp_path: Path, command: str, content: bytes, message: str
+) -> None:
+    (tmp_path / MANIFEST_NAME).write_bytes(content)
+    result = CliRunner().invoke(cli, [command, str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert f"{tmp_path / MANIFEST_NAME}" in result.output and message in result.output
+    assert isinstance(result.exception, SystemExit)  # typer.Exit, not an AttributeError
+
+
+def test_a_signature_that_cannot_be_read_is_a_verification_error(
+    tree: Path, key: Ed25519PrivateKey
+) -> None:
+    write_signed(tree, manifest_for(hash_tree(tree)), None)
+    (tree / SIGNATURE_NAME).mkdir()  # reading it fails with EISDIR, even for root
+    with pytest.raises(VerificationError, match=f"cannot read the signature .*{SIGNATURE_NAME}"):
+        verify_artifact(tree, [key.public_key()], now=NOW)
+
+
+def test_the_launcher_refuses_an_unreadable_file_with_a_message(
+    tree: Path, key: Ed25519PrivateKey
+) -> None:
+    expires = utc_stamp(datetime.now(UTC) + timedelta(days=1))
+    write_signed(tree, manifest_for(hash_tree(tree), expires=expires), key)
+    (tree / "_internal" / "pkg" / "mod.py").chmod(0)
+    script = (
+        f"import sys; sys.executable = {str(tree / 'test')!r}\n"
+        "from ramparts.launcher import launch\n"
+        f"launch(public_key={public_pem(key.public_key()).decode()!r}, layout='onedir', "
+        "allow_eval=False)\n"
+    )
+    proc = unprivileged.run([sys.executable, "-c", script])
+    assert proc.returncode == EXIT_REFUSED, proc.stderr
+    assert "refusing to start: cannot read " in proc.stderr
+    assert "_internal/pkg/mod.py: Permission denied" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_build_names_a_folder_it_cannot_write(tmp_path: Path) -> None:
+    from conftest import write_app
+
+    app = write_app(tmp_path / "app", capabilities="")
+    (app / "build").write_text("a file where the build folder goes")
+    env = {"RAMPARTS_SIGNING_KEY": None, "RAMPARTS_SIGNING_PASSPHRASE": None}
+    result = CliRunner().invoke(cli, ["build", str(app)], env=env)
+    assert result.exit_code == 1
+    assert f"error: {app / 'build'}" in result.output
+    assert isinstance(result.exception, SystemExit)  # typer.Exit, not an OSError

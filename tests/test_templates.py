@@ -29,6 +29,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import unprivileged
 from conftest import write_app
 
 from ramparts.testing import eval_in_app
@@ -204,6 +205,9 @@ def test_plain_cookiecutter_makes_the_same_app(tmp_path: Path) -> None:
         (["app", "X", "--capabilities", "fs,shell"], "capability 'shell'"),
         (["plugin", "Bad-Name"], "capability 'Bad-Name'"),
         (["plugin", "events"], "capability 'events'"),
+        (["app", ""], "the app name '' has no letter in it"),
+        (["app", " - "], "the app name ' - ' has no letter in it"),
+        (["plugin", ""], "the capability name '' has no letter in it"),
     ],
 )
 def test_the_templates_refuse_bad_values(tmp_path: Path, args: list[str], message: str) -> None:
@@ -310,3 +314,16 @@ def test_the_wheel_carries_the_templates_and_new_works_from_it(tmp_path: Path) -
         env={**os.environ, "PYTHONPATH": str(site)},
     )
     assert probe.stdout.strip() == str(site / "ramparts" / "templates" / "app")
+
+
+def test_new_names_a_folder_it_cannot_write(tmp_path: Path) -> None:
+    readonly = tmp_path / "ro"
+    readonly.mkdir(mode=0o555)
+    proc = unprivileged.run(
+        [sys.executable, "-m", "ramparts", "new", "app", "Notes", "-o", str(readonly), "--no-input"]
+    )
+    assert proc.returncode == 1
+    assert f"error: cannot create the project in {readonly / 'notes'}: Permission denied" in (
+        proc.stderr
+    )
+    assert "Traceback" not in proc.stderr and list(readonly.iterdir()) == []

@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from .errors import BuildError, VerificationError
 from .signing import (
     artifact_files,
+    load_manifest,
     own_key,
-    read_manifest,
     verify_artifact,
 )
 
@@ -195,11 +195,7 @@ def audit(
     :param installed: capability entry points of the auditing environment, by name;
         merged with those found in the artifact's own metadata.
     """
-    data, _ = read_manifest(artifact)
-    try:
-        manifest = json.loads(data)
-    except ValueError as e:
-        raise VerificationError(f"{artifact}: the manifest is not valid JSON ({e})") from None
+    manifest = load_manifest(artifact)
     keys = list(trusted) if trusted is not None else own_key(manifest)
     try:
         verify_artifact(artifact, keys)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,6 +32,23 @@ AppDir = Annotated[Path, typer.Argument(help="The app folder (holds pyproject.to
 def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _cli_errors() -> Iterator[None]:
+    """Turn the errors a user can cause into one ``error:`` line and exit code 1."""
+    try:
+        yield
+    except RampartsError as e:
+        raise _fail(str(e)) from None
+    except OSError as e:
+        raise _os_fail(e) from None
+
+
+def _os_fail(e: OSError) -> typer.Exit:
+    """A file-system error as one line that names the path, not a traceback."""
+    paths = " -> ".join(str(p) for p in (e.filename, e.filename2) if p is not None)
+    return _fail(f"{paths}: {e.strerror}" if paths and e.strerror else str(e))
 
 
 @app.command()
@@ -221,13 +240,11 @@ def keygen(
             f"{key_path} exists; pass --force to replace it (old signatures stay valid "
             "only for those who trust the old public key)"
         )
-    try:
+    with _cli_errors():
         private, public = generate_key(_passphrase(confirm=True))
         out.mkdir(parents=True, exist_ok=True)
         atomic_write(key_path, private, mode=0o600)
         atomic_write(pub_path, public)
-    except (RampartsError, OSError) as e:
-        raise _fail(str(e)) from None
     typer.echo(f"private key: {key_path} (mode 600, encrypted; keep it secret)")
     typer.echo(f"public key:  {pub_path}")
 
@@ -264,7 +281,7 @@ def build(
     from .build import build as run_build
     from .signing import chain_to
 
-    try:
+    with _cli_errors():
         private = _private_key(key)
         signer = None
         if private is not None:
@@ -283,8 +300,6 @@ def build(
             sign_command=sign_command,
             say=lambda line: typer.echo(line, err=True),
         )
-    except RampartsError as e:
-        raise _fail(str(e)) from None
     typer.echo(f"built:        {result.artifact}")
     files = f"{result.files} file{'s' if result.files != 1 else ''}"
     typer.echo(f"size:         {result.size / 1e6:.1f} MB in {files}")
@@ -298,12 +313,12 @@ def build(
 @app.command()
 def verify(artifact: Artifact, pubkey: PubKeys = None) -> None:
     """Check a built app offline: signature, expiry and every file's hash."""
-    from .signing import key_id, own_key, read_manifest, verify_artifact
+    from .signing import key_id, load_manifest, own_key, verify_artifact
 
     try:
         keys = _public_keys(pubkey)
         if keys is None:
-            keys = own_key(json.loads(read_manifest(artifact)[0]))
+            keys = own_key(load_manifest(artifact))
             typer.secho(
                 "note: no --pubkey: checking against the key inside the artifact, which "
                 "proves the files are intact, not who built them",
@@ -312,6 +327,8 @@ def verify(artifact: Artifact, pubkey: PubKeys = None) -> None:
         manifest = verify_artifact(artifact, keys)
     except (RampartsError, ValueError) as e:
         raise _fail(f"verification FAILED: {e}") from None
+    except OSError as e:
+        raise _os_fail(e) from None
     signer = f"signed by {manifest['signer']}" if keys else "UNSIGNED"
     trusted = ", ".join(key_id(k) for k in keys) or "none"
     typer.echo(
@@ -333,11 +350,9 @@ def audit(
     from .audit import render_table
     from .plugins import installed_plugins
 
-    try:
+    with _cli_errors():
         installed = {n: p.value for n, p in installed_plugins().items()}
         result = run_audit(artifact, _public_keys(pubkey), installed)
-    except RampartsError as e:
-        raise _fail(str(e)) from None
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:
@@ -385,10 +400,8 @@ def new_plugin(
 def _new(kind: str, context: dict[str, str], output_dir: Path, no_input: bool, then: str) -> None:
     from .scaffold import new_project
 
-    try:
+    with _cli_errors():
         made = new_project(kind, context, output_dir=output_dir, no_input=no_input)
-    except RampartsError as e:
-        raise _fail(str(e)) from None
     typer.echo(f"created {made}\nnext: cd {made} && {then}")
 
 
@@ -405,10 +418,8 @@ def add(
     """Install a capability plugin and declare it, with an empty allow list."""
     from .scaffold import add_capability
 
-    try:
+    with _cli_errors():
         add_capability(app_dir, capability, source=source, do_install=install, say=typer.echo)
-    except RampartsError as e:
-        raise _fail(str(e)) from None
 
 
 @app.command()
@@ -420,10 +431,8 @@ def remove(
     """Remove a capability's config table and uninstall its distribution."""
     from .scaffold import remove_capability
 
-    try:
+    with _cli_errors():
         remove_capability(app_dir, capability, do_uninstall=uninstall, say=typer.echo)
-    except RampartsError as e:
-        raise _fail(str(e)) from None
 
 
 def main() -> None:

@@ -58,6 +58,8 @@ def launch(public_key: str | None, layout: str, allow_eval: bool) -> None:
         manifest = verify_artifact(artifact, trusted, unpacked=unpacked)
     except VerificationError as e:
         _refuse(str(e))
+    except OSError as e:  # a file the hashing could not read (permissions, I/O error)
+        _refuse(f"cannot read {e.filename}: {e.strerror or e}")
     if not trusted:
         print(
             "warning: this is an UNSIGNED build: its files match its manifest, "

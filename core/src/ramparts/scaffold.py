@@ -77,7 +77,10 @@ def new_project(
 
     :param context: template variables to set (the rest keep their defaults, or are
         asked for unless ``no_input``).
+    :raises ScaffoldError: a bad name, an existing folder, a refused value, or a folder
+        that cannot be written (the message names it).
     """
+    _check_name(kind, context)
     from cookiecutter.exceptions import (  # type: ignore[import-untyped]  # lazy: jinja2 etc.
         CookiecutterException,
         FailedHookException,
@@ -106,9 +109,30 @@ def new_project(
         raise ScaffoldError("the template refused these values (see above)") from None
     except (CookiecutterException, TemplateError) as e:
         raise ScaffoldError(f"the {kind} template failed: {e}") from None
+    except OSError as e:
+        # Cookiecutter re-raises a failed mkdir as a bare OSError; the cause has the why.
+        cause = e.__cause__ if isinstance(e.__cause__, OSError) else e
+        where, why = cause.filename or output_dir, cause.strerror or e
+        raise ScaffoldError(f"cannot create the project in {where}: {why}") from None
     finally:
         log.setLevel(level)
     return Path(made)
+
+
+def _check_name(kind: str, context: Mapping[str, str]) -> None:
+    """Refuse a name that would make no folder of its own (``""`` would be ``.``).
+
+    The template's hook checks every value, but only after cookiecutter has chosen the
+    project folder, so a name with no letter in it first fails as "already exists".
+    """
+    key = "app_name" if kind == "app" else "capability"
+    name = context.get(key)
+    if name is not None and not re.search(r"[A-Za-z]", name):
+        what = "app name" if kind == "app" else "capability name"
+        raise ScaffoldError(
+            f"the {what} {name!r} has no letter in it; give one such as "
+            + ("'Notes' or 'Field Notes'" if kind == "app" else "'clipboard'")
+        )
 
 
 # -- installing packages ----------------------------------------------------------------

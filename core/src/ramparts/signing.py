@@ -38,10 +38,12 @@ __all__ = [
     "generate_key",
     "hash_tree",
     "key_id",
+    "load_manifest",
     "load_private_key",
     "load_public_key",
     "make_link",
     "own_key",
+    "parse_manifest",
     "public_pem",
     "sign",
     "verify_manifest",
@@ -231,8 +233,7 @@ def chain_to(previous: Path, key: Ed25519PublicKey) -> tuple[Any, ...]:
 
     Nothing here needs trusting: every verifier re-checks each link's signature.
     """
-    data, _ = read_manifest(previous)
-    manifest = json.loads(data)
+    manifest = load_manifest(previous)
     link = manifest.get("next_public_key")
     if not isinstance(link, dict) or link.get("public_key") != public_pem(key).decode():
         raise BuildError(
@@ -277,6 +278,44 @@ def _parse_stamp(value: Any, field: str) -> datetime:
         raise VerificationError(f"manifest field {field!r} is not a UTC time: {value!r}") from None
 
 
+#: The manifest fields the core reads, and the JSON type each must have.
+_SHAPE: dict[str, type] = {
+    "app": dict,
+    "capabilities": dict,
+    "commands": list,
+    "windows": dict,
+    "files": dict,
+    "bundle": dict,
+    "key_chain": list,
+    "excluded_plugins": dict,
+}
+
+
+def parse_manifest(data: bytes, where: str = MANIFEST_NAME) -> dict[str, Any]:
+    """Parse manifest bytes and check their shape (not their signature).
+
+    :raises VerificationError: not JSON, not a format-1 object, or a field of the wrong
+        type; ``where`` names the file in the message.
+    """
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise VerificationError(f"{where} is not valid JSON ({e})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise VerificationError(
+            f"{where} is not a format-{MANIFEST_FORMAT} manifest "
+            f'(a JSON object with "format": {MANIFEST_FORMAT})'
+        )
+    for key, kind in _SHAPE.items():
+        if key in manifest and not isinstance(manifest[key], kind):
+            expected = "object" if kind is dict else "array"
+            raise VerificationError(f"{where}: field {key!r} is not a JSON {expected}")
+    caps = manifest.get("capabilities", {})
+    if not all(isinstance(c, dict) for c in caps.values()):
+        raise VerificationError(f"{where}: field 'capabilities' holds a non-object entry")
+    return manifest
+
+
 def verify_manifest(
     data: bytes,
     signature: bytes | None,
@@ -293,12 +332,7 @@ def verify_manifest(
     :raises VerificationError: naming what is wrong.
     """
     keys = list(trusted)
-    try:
-        manifest = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise VerificationError(f"{MANIFEST_NAME} is not valid JSON ({e})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        raise VerificationError(f"{MANIFEST_NAME} is not a format-{MANIFEST_FORMAT} manifest")
+    manifest = parse_manifest(data)
     if keys:
         if signature is None:
             raise VerificationError(
@@ -369,7 +403,14 @@ def read_manifest(artifact: Path) -> tuple[bytes, bytes | None]:
         sig: bytes | None = signature.read_bytes()
     except FileNotFoundError:
         sig = None
+    except OSError as e:
+        raise VerificationError(f"cannot read the signature {signature}: {e.strerror}") from None
     return data, sig
+
+
+def load_manifest(artifact: Path) -> dict[str, Any]:
+    """An artifact's manifest, parsed and shape-checked but **not** verified."""
+    return parse_manifest(read_manifest(artifact)[0], str(artifact_files(artifact)[1]))
 
 
 def verify_artifact(
