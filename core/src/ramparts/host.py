@@ -40,6 +40,7 @@ _HEADER_ONLY = {"frame-ancestors", "report-uri", "sandbox"}
 _HEAD = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
 _HTML = re.compile(rb"<html(\s[^>]*)?>", re.IGNORECASE)
 _DOCTYPE = re.compile(rb"<!doctype[^>]*>", re.IGNORECASE)
+_ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)  # "/" and "\\"
 
 
 @attrs.frozen
@@ -116,15 +117,23 @@ class WindowHost:
         return parts.scheme == SCHEME and parts.netloc == self.identifier
 
     def serve(self, method: str, url: str) -> Response:
-        """The response for a GET of an app URL. Anything else is 404/405."""
+        """The response for a GET of an app URL. Anything else is 404/405.
+
+        Refused with 404: another origin, dot segments (encoded too), encoded ``/`` and
+        ``\\``, backslashes, NUL, and any path that resolves (through symlinks) outside
+        the UI folder.
+        """
         if method != "GET":
             return Response(405, "text/plain", b"method not allowed")
         if not self.is_app_url(url):
             return Response(404, "text/plain", b"not found")
-        path = unquote(urlsplit(url).path)
+        raw = urlsplit(url).path
+        if _ENCODED_SEPARATOR.search(raw):  # one URL segment must stay one path part
+            return Response(404, "text/plain", b"not found")
+        path = unquote(raw)
         if path in ("", "/"):
             path = "/" + self.entry
-        if "\x00" in path or any(part in ("..", ".") for part in path.split("/")):
+        if any(c in path for c in "\x00\\") or any(p in ("..", ".") for p in path.split("/")):
             return Response(404, "text/plain", b"not found")
         target = (self.ui / path.lstrip("/")).resolve()
         try:
