@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import sys
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from .dispatch import Dispatcher
 
 __all__ = ["App", "EvalResult"]
+
+log = logging.getLogger("ramparts.app")
 
 
 @attrs.define
@@ -256,9 +259,17 @@ def _debug_switch(arg: str) -> bool:
 
 
 def _keylog(session: WindowSession) -> None:
-    """``RAMPARTS_KEYLOG=FILE``: append session keys, like SSLKEYLOGFILE. Debug and tests only."""
+    """``RAMPARTS_KEYLOG=FILE``: append session keys, like SSLKEYLOGFILE. Debug and tests only.
+
+    Whoever reads the file can sign calls, so it is the user's own (mode 0600, never
+    through a symlink), and a built app ignores the variable: a shipped app must not
+    hand its keys to anyone who can set its environment.
+    """
     path = os.environ.get("RAMPARTS_KEYLOG")
     if not path:
+        return
+    if getattr(sys, "frozen", False):
+        log.warning("RAMPARTS_KEYLOG is ignored in a built app (it is for tests and debugging)")
         return
     line = {
         "window": session.window,
@@ -266,7 +277,20 @@ def _keylog(session: WindowSession) -> None:
         "key": session.key.hex(),
         "handles": session.initial_handles,
     }
-    with open(path, "a", encoding="utf-8") as f:
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as e:
+        log.warning("RAMPARTS_KEYLOG: cannot open %s (a symlink is refused): %s", path, e)
+        return
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
+        if os.name == "posix":
+            st = os.fstat(fd)
+            if st.st_uid != os.getuid():
+                log.warning("RAMPARTS_KEYLOG: %s belongs to another user; not written", path)
+                return
+            if st.st_mode & 0o077:  # a file made earlier by something else: tighten it
+                os.fchmod(fd, 0o600)
         f.write(json.dumps(line) + "\n")
 
 
