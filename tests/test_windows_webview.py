@@ -239,3 +239,82 @@ def test_python_opens_a_declared_window_without_the_window_capability(tmp_path: 
     assert result["reports"] == [
         {"window": "second", "value": ["Error", "events", "invoke", "stats"]}
     ]
+
+
+RELOADER_JS = """
+(async () => {
+  const path = document.body.dataset.file;
+  const read = () => ramparts.fs.read_text({ path }).then((text) => text, (e) => e.code);
+  if (!sessionStorage.getItem("reloaded")) {
+    const before = await read();
+    const granted = await ramparts.sample.grant({ path });
+    const after = await read();
+    await ramparts.invoke("report", { value: { before, granted, after } });
+    sessionStorage.setItem("reloaded", "1");
+    location.reload();
+  } else {
+    await ramparts.invoke("report", { value: { afterReload: await read() } });
+  }
+})();
+"""
+
+
+def test_grants_die_on_reload(tmp_path: Path) -> None:
+    """A run-time grant belongs to one session: after a reload, the path is out of scope.
+
+    The reloading page is a second window, so the test's script (in the main window)
+    outlives the reload and collects what the page reported before and after it.
+    """
+    secret = tmp_path / "granted.txt"
+    secret.write_text("granted once")
+    caps = textwrap.dedent(
+        """
+        [tool.ramparts.capabilities.sample]
+        allow = ["grant"]
+        [tool.ramparts.capabilities.fs]
+        allow = ["read_text"]
+        [tool.ramparts.capabilities.fs.scope]
+        allow = []
+        [[tool.ramparts.windows]]
+        label = "main"
+        capabilities = []
+        [[tool.ramparts.windows]]
+        label = "second"
+        entry = "second.html"
+        capabilities = ["sample", "fs"]
+        start = true
+        """
+    )
+    app_dir = write_app(
+        tmp_path / "app",
+        capabilities=caps,
+        commands=COMMANDS,
+        module="reload_cmds",
+        files={
+            "second.html": (
+                "<!doctype html><html><head><script src='second.js' defer></script></head>"
+                f"<body data-file='{secret}'>second</body></html>"
+            ),
+            "second.js": RELOADER_JS,
+        },
+    )
+    keylog = tmp_path / "keys.log"
+    result = eval_in_app(
+        app_dir,
+        """
+        let reports = [];
+        while (reports.length < 2) {
+          reports = await ramparts.invoke("reports");
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return reports;
+        """,
+        env={"RAMPARTS_KEYLOG": str(keylog)},
+        timeout=60,
+    )
+    assert result == [
+        {"before": "out_of_scope", "granted": str(secret), "after": "granted once"},
+        {"afterReload": "out_of_scope"},
+    ]
+    second = [e for e in read_keylog(keylog) if e["window"] == "second"]
+    assert len(second) == 2 and second[0]["key"] != second[1]["key"]
