@@ -233,8 +233,8 @@ def test_audit_shows_only_fs_and_no_other_plugin_is_inside(built: Built) -> None
     proc = ramparts_cli("audit", str(built.artifact), "--pubkey", str(built.pubkey), "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["ok"] is True
-    assert list(report["capabilities"]) == ["fs"]
+    assert report["ok"] is True and report["verified"] is True
+    assert list(report["capabilities"]) == ["fs"] and list(report["plugins_inside"]) == ["fs"]
     assert report["capabilities"]["fs"]["options"]["scope"]["allow"][0] == "$APPDATA"
     assert report["commands"] == [
         "fs.list_dir",
@@ -363,7 +363,9 @@ def test_onefile_unsigned_build_runs_checks_itself_and_is_marked_unsigned(
 
     check = ramparts_cli("verify", str(exe))
     assert check.returncode == 1 and "unsigned" in check.stderr
-    audit = json.loads(ramparts_cli("audit", str(exe), "--json").stdout)
+    unverified = ramparts_cli("audit", str(exe), "--json")
+    assert unverified.returncode == 1 and json.loads(unverified.stdout)["verified"] is False
+    audit = json.loads(ramparts_cli("audit", str(exe), "--json", "--allow-unverified").stdout)
     assert audit["ok"] is True and audit["signature"]["status"] == "unsigned"
     assert list(audit["capabilities"]) == ["fs"] and audit["undeclared_plugin_modules"] == {}
 

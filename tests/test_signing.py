@@ -482,3 +482,66 @@ def test_build_names_a_folder_it_cannot_write(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"error: {app / 'build'}" in result.output
     assert isinstance(result.exception, SystemExit)  # typer.Exit, not an OSError
+
+
+# -- audit: an unverified manifest is only the artifact's own claim ----------------------
+
+
+def fake_artifact(root: Path, capabilities: list[str], key: Ed25519PrivateKey | None) -> Path:
+    """An onedir artifact whose executable is a real (empty) PyInstaller archive, with
+    shell's package planted inside and a manifest declaring ``capabilities``."""
+    from PyInstaller.archive.writers import CArchiveWriter
+
+    root.mkdir()
+    CArchiveWriter(str(root / "test"), [], "libpython3.11.so")
+    (root / "_internal" / "ramparts_shell").mkdir(parents=True)
+    (root / "_internal" / "ramparts_shell" / "__init__.py").write_text("# planted\n")
+    expires = utc_stamp(datetime.now(UTC) + timedelta(days=1))
+    caps = {c: {"allow": [], "options": {}} for c in capabilities}
+    write_signed(root, manifest_for(hash_tree(root), expires=expires, capabilities=caps), key)
+    return root
+
+
+def test_an_unsigned_audit_is_unverified_and_fails_unless_allowed(tmp_path: Path) -> None:
+    # Whoever planted shell also "declared" it: only the unverified mark gives it away.
+    artifact = fake_artifact(tmp_path / "app", ["fs", "shell"], None)
+    runner = CliRunner()
+    failed = runner.invoke(cli, ["audit", str(artifact), "--json"])
+    assert failed.exit_code == 1, failed.output
+    report = json.loads(failed.stdout)
+    assert report["ok"] is False and report["verified"] is False
+    assert report["signature"]["status"] == "unsigned"
+    assert report["undeclared_plugin_modules"] == {}
+    assert report["plugins_inside"] == {"shell": ["ramparts_shell"]}
+    allowed = runner.invoke(cli, ["audit", str(artifact), "--allow-unverified"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "UNVERIFIED: no --pubkey signature check passed" in allowed.stdout
+    assert "plugins inside: shell" in allowed.stdout and "audit: PASSED" in allowed.stdout
+
+
+def test_only_a_given_pubkey_verifies_an_audit(tmp_path: Path, key: Ed25519PrivateKey) -> None:
+    artifact = fake_artifact(tmp_path / "app", ["shell"], key)
+    (tmp_path / "k.pub").write_bytes(public_pem(key.public_key()))
+    runner = CliRunner()
+    own_key = runner.invoke(cli, ["audit", str(artifact), "--json"])
+    assert own_key.exit_code == 1 and json.loads(own_key.stdout)["verified"] is False
+    pinned = runner.invoke(cli, ["audit", str(artifact), "--json", "--pubkey", f"{tmp_path}/k.pub"])
+    assert pinned.exit_code == 0, pinned.output
+    assert json.loads(pinned.stdout)["verified"] is True
+
+
+def test_undeclared_plugins_are_found_without_being_installed() -> None:
+    """First-party plugins are known to the core; the artifact's metadata adds others."""
+    from ramparts.audit import FIRST_PARTY, plugin_roots
+
+    modules = ["ramparts_fs", "ramparts_shell.run", "ramparts_clip", "notes_commands"]
+    nothing_installed: dict[str, str] = {}
+    in_artifact = {"clip": "ramparts_clip:plugin", "fs": "ramparts_fs"}
+    roots = plugin_roots(["fs"], FIRST_PARTY, nothing_installed, in_artifact)
+    assert find_undeclared(modules, roots) == {
+        "clip": ["ramparts_clip"],
+        "shell": ["ramparts_shell.run"],
+    }
+    # Renaming a plugin's capability in one source does not hide its modules in another.
+    renamed = plugin_roots(["fs"], FIRST_PARTY, {"fs": "ramparts_shell"})
+    assert find_undeclared(modules, renamed)["shell"] == ["ramparts_shell.run"]

@@ -26,9 +26,26 @@ from .signing import (
     verify_artifact,
 )
 
-__all__ = ["Audit", "audit", "find_undeclared", "module_roots", "scan_artifact"]
+__all__ = [
+    "FIRST_PARTY",
+    "Audit",
+    "audit",
+    "find_undeclared",
+    "module_roots",
+    "plugin_roots",
+    "scan_artifact",
+]
 
 _GROUP = "ramparts.capabilities"
+#: The capability plugins Ramparts ships, known even where they are not installed: an
+#: auditor's environment may lack them, and an artifact's metadata can be stripped.
+FIRST_PARTY = {
+    "fs": "ramparts_fs",
+    "shell": "ramparts_shell",
+    "http": "ramparts_http",
+    "dialog": "ramparts_dialog",
+    "window": "ramparts.builtins.window",
+}
 #: CArchive entries PyInstaller's onefile bootloader writes to disk when it unpacks.
 _UNPACKED_TYPES = frozenset("bxZnd")
 
@@ -56,6 +73,30 @@ def module_roots(declared: Iterable[str], entry_points: Mapping[str, str]) -> di
 
 def _module(entry_point_value: str) -> str:
     return entry_point_value.split(":")[0].strip()
+
+
+def plugin_roots(declared: Iterable[str], *sources: Mapping[str, str]) -> dict[str, list[str]]:
+    """:func:`module_roots` over several sources of entry points, merged.
+
+    Each source (the first-party list, the auditing environment, the artifact's own
+    metadata) is taken on its own, so one cannot hide another's modules by naming the
+    same capability with a different module.
+    """
+    wanted = list(declared)
+    merged: dict[str, set[str]] = {}
+    for source in sources:
+        for name, roots in module_roots(wanted, source).items():
+            merged.setdefault(name, set()).update(roots)
+    return {name: sorted(roots) for name, roots in sorted(merged.items())}
+
+
+def _entry_modules(*sources: Mapping[str, str]) -> dict[str, list[str]]:
+    """Each capability's entry-point modules, from every source."""
+    found: dict[str, set[str]] = {}
+    for source in sources:
+        for name, value in source.items():
+            found.setdefault(name, set()).add(_module(value))
+    return {name: sorted(mods) for name, mods in found.items()}
 
 
 def find_undeclared(modules: Iterable[str], roots: Mapping[str, list[str]]) -> dict[str, list[str]]:
@@ -152,10 +193,27 @@ class Audit:
     key_source: str
     undeclared: dict[str, list[str]]
     metadata_entry_points: Mapping[str, str]
+    #: Every known capability plugin with modules inside, declared or not.
+    plugins_inside: dict[str, list[str]] = attrs.field(factory=dict)
+    #: Accept an unverified manifest (``--allow-unverified``): report, do not fail.
+    allow_unverified: bool = False
+
+    @property
+    def verified(self) -> bool:
+        """Signed by a key the caller gave: only then is the manifest's report trusted.
+
+        An unsigned manifest, or one checked against its own key, can be rewritten by
+        whoever changed the files: declaring ``shell`` there would hide shell's modules.
+        """
+        return self.signature == "valid" and self.key_source == "pubkey"
 
     @property
     def ok(self) -> bool:
-        return not self.undeclared and not self.signature.startswith("invalid")
+        return (
+            not self.undeclared
+            and not self.signature.startswith("invalid")
+            and (self.verified or self.allow_unverified)
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The stable ``--json`` form (documented in docs/build.md)."""
@@ -164,6 +222,7 @@ class Audit:
             "format": 1,
             "artifact": str(self.artifact),
             "ok": self.ok,
+            "verified": self.verified,
             "app": m.get("app"),
             "layout": m.get("layout"),
             "signature": {
@@ -179,6 +238,7 @@ class Audit:
             "csp": m.get("csp"),
             "eval_allowed": m.get("eval_allowed", False),
             "undeclared_plugin_modules": self.undeclared,
+            "plugins_inside": self.plugins_inside,
             "metadata_entry_points": dict(self.metadata_entry_points),
         }
 
@@ -187,13 +247,16 @@ def audit(
     artifact: Path,
     trusted: Iterable[Ed25519PublicKey] | None,
     installed: Mapping[str, str],
+    *,
+    allow_unverified: bool = False,
 ) -> Audit:
     """Audit a built app.
 
     :param trusted: keys to check the signature with; ``None``: the key the manifest
-        names (which shows the files are intact, not who built them).
+        names (which shows the files are intact, not who built them): the audit is then
+        unverified, and fails unless ``allow_unverified``.
     :param installed: capability entry points of the auditing environment, by name;
-        merged with those found in the artifact's own metadata.
+        searched together with :data:`FIRST_PARTY` and the artifact's own metadata.
     """
     manifest = load_manifest(artifact)
     keys = list(trusted) if trusted is not None else own_key(manifest)
@@ -203,15 +266,17 @@ def audit(
     except VerificationError as e:
         status = f"invalid: {e}"
     scan = scan_artifact(artifact, str(manifest.get("executable", "")))
-    declared = manifest.get("capabilities", {})
-    roots = module_roots(declared, {**installed, **scan.entry_points})
+    sources = (FIRST_PARTY, installed, scan.entry_points)
+    declared = list(manifest.get("capabilities", {}))
     return Audit(
         artifact,
         manifest,
         status,
         "pubkey" if trusted is not None else "manifest",
-        find_undeclared(scan.modules, roots),
+        find_undeclared(scan.modules, plugin_roots(declared, *sources)),
         scan.entry_points,
+        find_undeclared(scan.modules, _entry_modules(*sources)),
+        allow_unverified,
     )
 
 
@@ -248,7 +313,15 @@ def render_table(result: Audit) -> str:
             lines.append(f"  {cap}: {shown}")
     else:
         lines.append("undeclared plugin modules: none")
+    inside = ", ".join(sorted(result.plugins_inside)) or "none"
+    lines.append(f"plugins inside: {inside}")
     for problem in result.signature.splitlines()[1:]:
         lines.append(problem)
+    if not result.verified:
+        lines.append(
+            "UNVERIFIED: no --pubkey signature check passed, so the manifest (capabilities,"
+            " scopes, commands) is only the artifact's own claim"
+            + (" (accepted: --allow-unverified)" if result.allow_unverified else "")
+        )
     lines.append("audit: " + ("PASSED" if result.ok else "FAILED"))
     return "\n".join(lines)

@@ -344,15 +344,26 @@ def audit(
     artifact: Artifact,
     pubkey: PubKeys = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (format 1).")] = False,
+    allow_unverified: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unverified",
+            help="Pass without a --pubkey that verifies the signature (the report is then "
+            "the artifact's own claim).",
+        ),
+    ] = False,
 ) -> None:
-    """Report what a built app can reach, without running it; fail on undeclared plugins."""
+    """Report what a built app can reach, without running it; fail on undeclared plugins
+    and, unless --allow-unverified, on a manifest no --pubkey verifies."""
     from .audit import audit as run_audit
     from .audit import render_table
     from .plugins import installed_plugins
 
     with _cli_errors():
         installed = {n: p.value for n, p in installed_plugins().items()}
-        result = run_audit(artifact, _public_keys(pubkey), installed)
+        result = run_audit(
+            artifact, _public_keys(pubkey), installed, allow_unverified=allow_unverified
+        )
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:
