@@ -116,20 +116,41 @@ GLOBS = [
     ("/a/?", "/a/.", False),
     ("/a/?x", "/a/.x", False),
     ("/a/x?", "/a/x.", True),
-    # "**" crosses parts, dotted ones too, and also matches zero parts
+    # "**" crosses parts and also matches zero parts, but, like "*", never a part that
+    # starts with a dot: every dotted part must be matched by a literal dot
     ("/a/**", "/a", True),
     ("/a/**", "/a/b", True),
     ("/a/**", "/a/b/c/d", True),
-    ("/a/**", "/a/.git/config", True),
+    ("/a/**", "/a/b.c/d.e", True),
+    ("/a/**", "/a/.git", False),
+    ("/a/**", "/a/.git/config", False),
+    ("/a/**", "/a/b/.ssh/id_rsa", False),
+    ("/a/**", "/a/b/.", False),
     ("/a/**", "/ab", False),
     ("/a/**", "/a-b/c", False),
+    ("/**", "/", True),
+    ("/**", "/etc/passwd", True),
+    ("/**", "/home/u/.ssh/id_rsa", False),
     ("/a/**/x.txt", "/a/x.txt", True),
     ("/a/**/x.txt", "/a/b/c/x.txt", True),
-    ("/a/**/x.txt", "/a/.h/x.txt", True),
+    ("/a/**/x.txt", "/a/.h/x.txt", False),
+    ("/a/**/x.txt", "/a/b/.h/x.txt", False),
     ("/a/**/x.txt", "/a/bx.txt", False),
     ("/a/**/x.txt", "/a/b/x.txt.bak", False),
-    ("/a/**/*.key", "/a/.ssh/id.key", True),
+    ("/a/**/*.key", "/a/b/id.key", True),
+    ("/a/**/*.key", "/a/.ssh/id.key", False),
     ("/a/**/*.key", "/a/b/.id.key", False),
+    ("/a/x**", "/a/xy/z", True),
+    ("/a/x**", "/a/x/.z", False),
+    # a literal dot lets a dotted part in, and only that part
+    ("/a/.config/**", "/a/.config", True),
+    ("/a/.config/**", "/a/.config/app/x", True),
+    ("/a/.config/**", "/a/.config/app/.token", False),
+    ("/a/**/.cache/*", "/a/.cache/x", True),
+    ("/a/**/.cache/*", "/a/b/c/.cache/x", True),
+    ("/a/**/.cache/*", "/a/.b/.cache/x", False),
+    ("/a/**/.cache/*", "/a/b/.cache/.x", False),
+    ("/a/.*/**", "/a/.git/HEAD", True),
     # whole paths only; everything else is literal
     ("/a/b", "/a/b/c", False),
     ("/a/b", "/x/a/b", False),
@@ -145,6 +166,24 @@ GLOBS = [
 @pytest.mark.parametrize(("pattern", "path", "expected"), GLOBS)
 def test_glob_semantics(pattern: str, path: str, expected: bool) -> None:
     assert bool(compile_glob(pattern).fullmatch(path)) is expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path"),
+    [
+        ("/a/**", "/a/.git/config"),
+        ("/a/*", "/a/.hidden"),
+        ("/a/**/*.key", "/a/.ssh/.id.key"),
+        ("/a/?env", "/a/.env"),
+        ("/**", "/home/u/.ssh/id_rsa"),
+    ],
+)
+def test_deny_wildcards_match_dotted_parts(world: World, pattern: str, path: str) -> None:
+    # A deny is never narrower than it reads: "$HOME/secret/**" covers secret/.key too.
+    assert not compile_glob(pattern).fullmatch(path)
+    assert compile_glob(pattern, fold=True, hidden=True).fullmatch(path)
+    scope = PathScope((path,), (pattern,), {})
+    assert not scope.allows(path)
 
 
 def test_folded_globs_ignore_case_and_normalization() -> None:
@@ -214,7 +253,7 @@ def test_length_limits_are_inclusive() -> None:
     "name", ["...", "..x", "x..", ".x.", "%2e%2e", "..%2f..", "..\\..", "\u2025"]
 )
 def test_dot_lookalikes_are_ordinary_names(world: World, name: str) -> None:
-    scope = world.scope(["$APPDATA/notes/**"])
+    scope = world.scope(["$APPDATA/notes/**", "$APPDATA/notes/.*"])  # ".*": literal dot
     resolved = scope.resolve(f"$APPDATA/notes/{name}")
     assert resolved == world.appdata / "notes" / name
     assert resolved.parent == world.appdata / "notes"
@@ -505,7 +544,15 @@ def test_grants_exact_and_recursive(world: World) -> None:
     grants.add_path(tree, recursive=True)
     assert len(grants) == 3
     assert scope.resolve(str(tree / "sub/deep/x.txt"), grants) == tree / "sub/deep/x.txt"
-    assert scope.resolve(str(tree / ".hidden"), grants) == tree / ".hidden"
+    # ... but, like "tree/**", not the dotted entries below its root
+    for dotted in (".hidden", ".git/config", "sub/.env"):
+        with pytest.raises(OutOfScope, match="outside"):
+            scope.resolve(str(tree / dotted), grants)
+    (world.outside / ".dotdir").mkdir()
+    grants.add_path(world.outside / ".dotdir", recursive=True)  # picked itself: granted
+    assert scope.resolve(str(world.outside / ".dotdir/x"), grants) == world.outside / ".dotdir/x"
+    with pytest.raises(OutOfScope):
+        scope.resolve(str(world.outside / ".dotdir/.y"), grants)
     with pytest.raises(OutOfScope):
         scope.resolve(str(world.outside / "tree2/x"), grants)
     # grants belong to one session: another Grants() sees nothing

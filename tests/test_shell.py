@@ -533,6 +533,7 @@ def test_cwd_is_checked_against_the_scope(world: ShellWorld) -> None:
     (world.work / "private").mkdir()
     (world.work / "file.txt").write_text("x")
     (world.work / "escape").symlink_to(world.outside)
+    (world.work / "sub/.git").mkdir()
 
     def run(cwd: str) -> str:
         return shell("execute", program="pwd", cwd=cwd)["stdout"].strip()
@@ -547,6 +548,7 @@ def test_cwd_is_checked_against_the_scope(world: ShellWorld) -> None:
             "/",
             "$APPDATA/work/escape",  # a symlink in scope that leads out of it
             "$APPDATA/work/private",
+            "$APPDATA/work/sub/.git",  # "**" does not match a dotted name
             "$APPDATA/work/sub/../../..",
             "work/sub",
             "$APPDATA/work/file.txt",
@@ -559,6 +561,7 @@ def test_cwd_is_checked_against_the_scope(world: ShellWorld) -> None:
         "/": "out_of_scope",
         "$APPDATA/work/escape": "out_of_scope",
         "$APPDATA/work/private": "out_of_scope",
+        "$APPDATA/work/sub/.git": "out_of_scope",
         "$APPDATA/work/sub/../../..": "invalid_args",
         "work/sub": "invalid_args",
         "$APPDATA/work/file.txt": "invalid_args",

@@ -14,9 +14,15 @@ directories, dialog grants). The rules, in the order they are applied:
 5. The canonical path must match an allow pattern, or a grant made at run time for
    this session (:class:`Grants`), else ``out_of_scope``.
 
-Globs: ``*`` matches within one path part and never a leading dot (unless the pattern
-has one there); ``**`` matches any number of parts, dotted ones included; ``?`` is one
-character within a part. Patterns match the whole path.
+Globs: ``*`` matches within one path part; ``?`` is one character within a part;
+``**`` (a whole part) matches any number of parts, none included. Patterns match the
+whole path. In allow patterns **every part starting with a dot must be matched by a
+literal dot**: no wildcard matches a leading dot, ``**`` included, so ``$HOME/**``
+does not reach ``~/.ssh``, and ``$HOME/.config/**`` reaches ``~/.config/app/x`` but not
+``~/.config/app/.token`` (Tauri's ``require_literal_leading_dot``). Deny patterns
+are the other way round: their wildcards match dotted parts too, so a deny is never
+narrower than it reads. A recursive grant (a folder the person picked) follows the allow
+rule below the folder: its dotted entries are not granted.
 
 Opening: :func:`open_checked` opens the checked canonical path with ``O_NOFOLLOW`` and
 then confirms, from the descriptor, that the file opened is the one that was checked,
@@ -100,37 +106,46 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFC", text).casefold()
 
 
-def compile_glob(pattern: str, *, fold: bool = False) -> re.Pattern[str]:
-    """Compile an absolute glob into a regex over whole paths (see module docs)."""
+def compile_glob(pattern: str, *, fold: bool = False, hidden: bool = False) -> re.Pattern[str]:
+    """Compile an absolute glob into a regex over whole paths (see module docs).
+
+    :param fold: match case- and normalization-insensitively (deny patterns).
+    :param hidden: let wildcards match a part's leading dot (deny patterns).
+    """
     if fold:
         pattern = _fold(pattern)
+    lead = "" if hidden else "(?!\\.)"  # a wildcard may not start a part with "."
+    part = f"{lead}[^/]+"
+    tail = ""
+    if pattern.endswith("/**"):
+        # A trailing "/**" matches the directory itself and anything below it.
+        pattern = pattern[: -len("/**")]
+        tail = f"(?:/{part})*" if pattern else f"(?:/|(?:/{part})+)"
     out = []
     i = 0
     at_part_start = True
     while i < len(pattern):
         c = pattern[i]
+        if at_part_start and pattern.startswith("**/", i):
+            out.append(f"(?:{part}/)*")  # zero or more whole parts
+            i += 3
+            continue
         if pattern.startswith("**", i):
-            # "/**/" also matches "/" (zero parts); a trailing "/**" matches the dir itself.
-            if pattern.startswith("**/", i):
-                out.append("(?:.*/)?")
-                i += 3
-            else:
-                out.append(".*")
-                i += 2
-            at_part_start = True
+            # Inside a part ("a**"): like "*", but across "/", each new part still
+            # refusing a leading dot.
+            out.append((lead if at_part_start else "") + f"(?:[^/]|/{lead})*")
+            at_part_start = False
+            i += 2
             continue
         if c == "*":
-            out.append("(?!\\.)[^/]*" if at_part_start else "[^/]*")
+            out.append(lead + "[^/]*" if at_part_start else "[^/]*")
         elif c == "?":
-            out.append("(?!\\.)[^/]" if at_part_start else "[^/]")
+            out.append(lead + "[^/]" if at_part_start else "[^/]")
         else:
             out.append(re.escape(c))
         at_part_start = c == "/"
         i += 1
-    regex = "".join(out)
-    if regex.endswith("/.*"):
-        regex = regex[: -len("/.*")] + "(?:/.*)?"
-    return re.compile(regex, re.DOTALL)
+    return re.compile("".join(out) + tail, re.DOTALL)
 
 
 def check_path_syntax(path: Any, where: str = "path") -> str:
@@ -168,7 +183,9 @@ class Grants:
 
     Grants belong to a :class:`~ramparts.session.WindowSession` (``session.grants``) and
     die with it: another window, or the same window after a reload, does not see them.
-    Deny patterns still win over grants.
+    Deny patterns still win over grants. A recursive grant covers its root (even a
+    dotted one: the person picked it) and, below it, what ``root/**`` would: no part
+    starting with a dot, so picking ``~`` does not hand over ``~/.ssh``.
     """
 
     _exact: set[str] = attrs.field(factory=set)
@@ -189,7 +206,14 @@ class Grants:
         with self._lock:
             if canonical in self._exact or canonical in self._trees:
                 return True
-            return any(canonical.startswith(t.rstrip("/") + "/") for t in self._trees)
+            trees = list(self._trees)
+        for tree in trees:
+            root = tree.rstrip("/") + "/"
+            if canonical.startswith(root):
+                below = canonical[len(root) :].split("/")
+                if not any(p.startswith(".") for p in below):
+                    return True
+        return False
 
     def __len__(self) -> int:
         return len(self._exact) + len(self._trees)
@@ -207,7 +231,8 @@ class PathScope:
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_allow_re", tuple(compile_glob(p) for p in self.allow))
-        object.__setattr__(self, "_deny_re", tuple(compile_glob(p, fold=True) for p in self.deny))
+        deny = tuple(compile_glob(p, fold=True, hidden=True) for p in self.deny)
+        object.__setattr__(self, "_deny_re", deny)
 
     @classmethod
     def from_config(
