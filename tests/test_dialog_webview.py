@@ -133,6 +133,8 @@ def test_picked_paths_join_this_sessions_scope(
 
 
 def test_nothing_is_granted_without_fs(tmp_path: Path, files: dict[str, Path]) -> None:
+    """The page side: no fs at all. That no grant is recorded is proven on the session
+    itself in ``test_dialog.py::test_a_window_without_fs_records_no_grant``."""
     app_dir = dialog_app(tmp_path / "app", with_fs=False)
     result = run(
         app_dir,

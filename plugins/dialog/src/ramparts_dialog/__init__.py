@@ -5,18 +5,23 @@ a folder's tree only when the call asked for a folder), through the core's run-t
 grants (``session.grants``). Nothing is granted when the window cannot use ``fs``.
 Cancelling returns ``null``. Dialogs are Qt's, parented to the calling window, and
 shown on the GUI thread; ``ramparts_dialog_answer`` (see :mod:`.hookspecs`) lets a
-plugin answer them instead.
+plugin answer them instead. A window has at most one dialog open at a time: dialog
+calls wait for a person, untimed, so a page stacking them could pin every worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-from collections.abc import Callable
+import threading
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any, Literal, TypedDict
 
 import ramparts
-from ramparts import CallContext, Capability, InvalidArgs, command
+from ramparts import CallContext, Capability, CommandFailed, InvalidArgs, command
+from ramparts.session import WindowSession
 
 from . import hookspecs
 
@@ -43,6 +48,28 @@ def _filters(filters: list[FileFilter]) -> list[str]:
         exts = " ".join("*" if e == "*" else "*." + e for e in f["extensions"])
         out.append(f"{f['name']} ({exts})")
     return out
+
+
+_busy: weakref.WeakSet[WindowSession] = weakref.WeakSet()
+_busy_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _one_at_a_time(ctx: CallContext) -> Iterator[None]:
+    """Refuse a second dialog while this window's session has one open."""
+    session = ctx.session
+    with _busy_lock:
+        if session in _busy:
+            raise CommandFailed(
+                "a dialog is already open in this window; wait for it to close",
+                data={"reason": "busy"},
+            )
+        _busy.add(session)
+    try:
+        yield
+    finally:
+        with _busy_lock:
+            _busy.discard(session)
 
 
 def _ask_hooks(ctx: CallContext, kind: str, options: dict[str, Any]) -> Any:
@@ -130,9 +157,12 @@ def open_(
         "title": title,
         "default_path": default_path,
     }
-    paths = _file_dialog(ctx, "open", options)
+    with _one_at_a_time(ctx):
+        paths = _file_dialog(ctx, "open", options)
     if not paths:
         return None
+    if not multiple:
+        paths = paths[:1]  # one pick asked for: one path granted (a hook may answer more)
     _grant(ctx, paths, recursive=directory)
     return paths if multiple else paths[0]
 
@@ -152,7 +182,8 @@ def save(
         "title": title,
         "default_path": default_path,
     }
-    paths = _file_dialog(ctx, "save", options)
+    with _one_at_a_time(ctx):
+        paths = _file_dialog(ctx, "save", options)
     if not paths:
         return None
     _grant(ctx, paths[:1], recursive=False)
@@ -163,6 +194,13 @@ def _message_box(
     ctx: CallContext, kind: str, text: str, title: str | None, level: str, buttons: tuple[str, ...]
 ) -> str | None:
     """Show a message box; return the name of the button pressed (``None``: closed)."""
+    with _one_at_a_time(ctx):
+        return _show_message_box(ctx, kind, text, title, level, buttons)
+
+
+def _show_message_box(
+    ctx: CallContext, kind: str, text: str, title: str | None, level: str, buttons: tuple[str, ...]
+) -> str | None:
     answer = _ask_hooks(ctx, kind, {"text": text, "title": title, "level": level})
     if answer is CANCEL or answer is False:
         return buttons[-1] if len(buttons) > 1 else None
