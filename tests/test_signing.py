@@ -25,7 +25,7 @@ from ramparts.atomic import atomic_write
 from ramparts.audit import find_undeclared, module_roots
 from ramparts.cli import app as cli
 from ramparts.errors import BuildError, VerificationError
-from ramparts.launcher import EXIT_REFUSED, locate
+from ramparts.launcher import EXIT_REFUSED, locate, refusal_log
 from ramparts.signing import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
@@ -42,6 +42,7 @@ from ramparts.signing import (
     verify_artifact,
     verify_manifest,
 )
+from ramparts.testing import home_env
 
 APP_ID = "dev.ramparts.test"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -279,7 +280,7 @@ def test_launcher_locates_onedir_by_the_executable_folder(tree: Path) -> None:
 
 
 def test_launcher_refuses_before_importing_the_app_qt_or_any_plugin(
-    tree: Path, key: Ed25519PrivateKey
+    tree: Path, key: Ed25519PrivateKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Run the launcher as a frozen app would, on an intact and a tampered tree."""
     expires = utc_stamp(datetime.now(UTC) + timedelta(days=1))
@@ -292,13 +293,18 @@ def test_launcher_refuses_before_importing_the_app_qt_or_any_plugin(
         from ramparts.launcher import launch
         try:
             launch(public_key={public_pem(key.public_key()).decode()!r},
-                   layout="onedir", allow_eval=False)
+                   layout="onedir", allow_eval=False, identifier={APP_ID!r})
         except SystemExit as e:
             loaded = [m for m in ("ramparts.app", "ramparts.plugins", "ramparts_fs",
                                   "webview", "PyQt6") if m in sys.modules]
             print(json.dumps({{"code": e.code, "loaded": loaded}}))
         """
     )
+
+    env = home_env(tmp_path / "home")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)  # the launcher's env, for refusal_log() here
+    log = refusal_log(APP_ID)
 
     def launch(*argv: str) -> tuple[Any, str]:
         cmd = [sys.executable, "-c", script, json.dumps(argv)]
@@ -318,6 +324,17 @@ def test_launcher_refuses_before_importing_the_app_qt_or_any_plugin(
     assert result == {"code": EXIT_REFUSED, "loaded": []}, stderr
     assert "refusing to start" in stderr
     assert "changed: _internal/pkg/mod.py" in stderr
+    # Also logged, for a user who started it without a terminal; the message says where.
+    assert log.is_relative_to(tmp_path / "home") and f"also in {log}" in stderr
+    assert "refusing to start" in log.read_text() and "changed: _internal/pkg/mod.py" in (
+        log.read_text()
+    )
+    log.unlink()
+    log.parent.rmdir()
+    log.parent.write_text("a file where the log folder should be")
+    result, stderr = launch()
+    assert result == {"code": EXIT_REFUSED, "loaded": []}, stderr
+    assert f"could not log it to {log}" in stderr and "changed: _internal/pkg/mod.py" in stderr
 
 
 # -- audit: which modules belong to undeclared plugins -----------------------------------

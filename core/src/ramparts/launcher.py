@@ -9,17 +9,21 @@ import (the standard library, ``cryptography``, the core's error tree) run first
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
 from .errors import VerificationError
 from .signing import load_public_key, verify_artifact
 
-__all__ = ["EXIT_REFUSED", "launch", "locate"]
+__all__ = ["EXIT_REFUSED", "REFUSAL_LOG", "launch", "locate", "refusal_log"]
 
 #: Exit code of a built app that refuses to start because verification failed.
 EXIT_REFUSED = 3
+#: The file in the app's log folder (``$APPLOG``) that refusals are appended to.
+REFUSAL_LOG = "ramparts-launch.log"
 
 
 def locate(executable: Path, meipass: Path | None, layout: str) -> tuple[Path, Path | None]:
@@ -36,12 +40,38 @@ def locate(executable: Path, meipass: Path | None, layout: str) -> tuple[Path, P
     return executable.parent, None
 
 
-def _refuse(message: str) -> NoReturn:
-    print(f"refusing to start: {message}", file=sys.stderr, flush=True)
+def refusal_log(identifier: str) -> Path:
+    """Where a built app logs why it refused to start: the per-user log folder keyed by
+    its identifier (``$APPLOG``), because a windowed or double-clicked app has no
+    terminal to show stderr."""
+    import platformdirs
+
+    return Path(platformdirs.user_log_dir(identifier, appauthor=False)) / REFUSAL_LOG
+
+
+def _refuse(message: str, identifier: str | None) -> NoReturn:
+    text = f"refusing to start: {message}"
+    if identifier:
+        log = refusal_log(identifier)
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            # One write to an O_APPEND file: entries from two launches never interleave.
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                os.write(fd, f"{stamp} {text}\n".encode())
+            finally:
+                os.close(fd)
+            text += f"\n(this message is also in {log})"
+        except OSError as e:
+            text += f"\n(could not log it to {log}: {e.strerror or e})"
+    print(text, file=sys.stderr, flush=True)
     raise SystemExit(EXIT_REFUSED)
 
 
-def launch(public_key: str | None, layout: str, allow_eval: bool) -> None:
+def launch(
+    public_key: str | None, layout: str, allow_eval: bool, identifier: str | None = None
+) -> None:
     """Verify the running app, then run it. Called by the generated entry script.
 
     :param public_key: PEM of the key the manifest must be signed with (``None``: the
@@ -49,6 +79,8 @@ def launch(public_key: str | None, layout: str, allow_eval: bool) -> None:
         the app's origin is not proven).
     :param layout: ``onedir`` or ``onefile``.
     :param allow_eval: accept ``--eval`` (built with ``ramparts build --allow-eval``).
+    :param identifier: the app's identifier, baked in at build time (the manifest may be
+        the thing that is broken): a refusal is also appended to :func:`refusal_log`.
     """
     meipass = getattr(sys, "_MEIPASS", None)
     executable = Path(sys.executable).resolve()
@@ -57,9 +89,9 @@ def launch(public_key: str | None, layout: str, allow_eval: bool) -> None:
         artifact, unpacked = locate(executable, Path(meipass) if meipass else None, layout)
         manifest = verify_artifact(artifact, trusted, unpacked=unpacked)
     except VerificationError as e:
-        _refuse(str(e))
+        _refuse(str(e), identifier)
     except OSError as e:  # a file the hashing could not read (permissions, I/O error)
-        _refuse(f"cannot read {e.filename}: {e.strerror or e}")
+        _refuse(f"cannot read {e.filename}: {e.strerror or e}", identifier)
     if not trusted:
         print(
             "warning: this is an UNSIGNED build: its files match its manifest, "
