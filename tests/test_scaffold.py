@@ -253,3 +253,51 @@ def test_add_installs_a_local_plugin_and_remove_uninstalls_it(tmp_path: Path) ->
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (app / "pyproject.toml").read_bytes() == before
     assert "ramparts-tiny" not in ramparts("plugins", python=python).stdout
+
+
+MULTI_WINDOW = """\
+[tool.ramparts]
+name = "Two"
+identifier = "dev.ramparts.two"
+
+[tool.ramparts.capabilities.fs]
+allow = ["read_text"]
+
+[tool.ramparts.capabilities.fs.scope]
+allow = ["$APPDATA/**"]
+
+[tool.ramparts.capabilities.http]
+allow = []
+
+[[tool.ramparts.windows]]
+label = "main"
+capabilities = ["http", "fs"]  # the main page reads files
+
+[[tool.ramparts.windows]]
+label = "settings"
+capabilities = [
+    "fs",
+]
+
+[[tool.ramparts.windows]]
+label = "about"
+"""
+
+
+def test_remove_takes_the_capability_out_of_every_window_and_add_names_them(
+    tmp_path: Path,
+) -> None:
+    app = write_app(tmp_path / "app", module="two_cmds")
+    (app / "pyproject.toml").write_text(MULTI_WINDOW)
+    proc = ramparts("remove", "fs", str(app), "--no-uninstall")
+    assert proc.returncode == 0, proc.stderr
+    assert "removed 'fs' from the capabilities of window(s): main, settings" in proc.stdout
+    text = (app / "pyproject.toml").read_text()
+    assert 'capabilities = ["http"]  # the main page reads files\n' in text
+    assert 'label = "settings"\ncapabilities = [\n]\n' in text  # layout kept, entry gone
+    config = load_config(app)  # it still loads: no window names an undeclared capability
+    assert [w.capabilities for w in config.windows] == [("http",), (), ()]
+
+    proc = ramparts("add", "fs", str(app), "--no-install")
+    assert proc.returncode == 0, proc.stderr
+    assert "lists it in capabilities (windows: main, settings, about)" in proc.stdout

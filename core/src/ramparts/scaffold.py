@@ -229,6 +229,13 @@ def add_capability(
         f"list ({plugin.distribution} {plugin.version}"
         + (", added to [project] dependencies)" if listed else ")")
     )
+    labels = [str(w.get("label")) for w in _windows(data)]
+    if labels:
+        say(
+            f"this app declares its windows: a page can use '{capability}' only if its "
+            f"[[tool.ramparts.windows]] entry lists it in capabilities (windows: "
+            f"{', '.join(labels)})"
+        )
     return file
 
 
@@ -263,11 +270,14 @@ def remove_capability(
     plugin = installed_plugins().get(capability)
     distribution = plugin.distribution if plugin else suggested_package(capability)
     new_text, unlisted = _dependency(new_text, expected, distribution, present=False)
+    new_text, windows = _drop_from_windows(new_text, expected, capability)
     _write_checked(file, new_text, expected)
     say(
         f"removed tool.ramparts.capabilities.{capability} from {file}"
         + (f" and {distribution} from its [project] dependencies" if unlisted else "")
     )
+    if windows:
+        say(f"removed '{capability}' from the capabilities of window(s): {', '.join(windows)}")
     if do_uninstall and plugin is not None and plugin.distribution:
         if plugin.distribution == "ramparts":
             say(f"'{capability}' is built into ramparts; nothing to uninstall")
@@ -398,6 +408,43 @@ def _dependency(
             del deps[i]
     expected["project"] = {**expected["project"], "dependencies": [str(d) for d in deps]}
     return tomlkit.dumps(doc), True
+
+
+def _windows(data: Mapping[str, Any]) -> list[Any]:
+    """The ``[[tool.ramparts.windows]]`` entries (none for a single-window app)."""
+    windows = data.get("tool", {}).get("ramparts", {}).get("windows", [])
+    return [w for w in windows if isinstance(w, Mapping)] if isinstance(windows, list) else []
+
+
+def _drop_from_windows(
+    text: str, expected: dict[str, Any], capability: str
+) -> tuple[str, list[str]]:
+    """Take ``capability`` out of every window's ``capabilities`` list, or the config
+    would no longer load (a window may only list declared capabilities).
+
+    Edited with tomlkit, like the dependencies; ``expected`` gets the same change.
+    :return: the text, and the labels of the windows that listed it.
+    """
+    import tomlkit
+
+    if not any(capability in w.get("capabilities", ()) for w in _windows(expected)):
+        return text, []
+    doc = tomlkit.parse(text)
+    changed: list[str] = []
+    for window in _windows(doc):
+        caps = window.get("capabilities")
+        if isinstance(caps, list) and capability in caps:
+            for i in reversed([i for i, c in enumerate(caps) if c == capability]):
+                del caps[i]
+            changed.append(str(window.get("label")))
+    ramparts = expected["tool"]["ramparts"]
+    ramparts["windows"] = [
+        {**w, "capabilities": [c for c in w.get("capabilities", ()) if c != capability]}
+        if "capabilities" in w
+        else w
+        for w in ramparts["windows"]
+    ]
+    return tomlkit.dumps(doc), changed
 
 
 def _with_capability(data: dict[str, Any], capability: str, table: Any) -> dict[str, Any]:
