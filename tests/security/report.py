@@ -1,37 +1,46 @@
 """The security report: parts written by each suite, merged into JSON and markdown.
 
-Each test module writes its part (``report/parts/<name>.json``) when it has run, and
-the merged ``report/report.json`` and ``report/report.md`` are rebuilt from whatever
-parts exist, so running one suite alone refreshes only its own figures.
-``update_docs.py`` puts the summary table into ``docs/security.md``.
+Each test module writes its part (``<dir>/parts/<name>.json``) when it has run, and
+the merged ``report.json`` and ``report.md`` are rebuilt from whatever parts exist, so
+running one suite alone refreshes only its own figures. ``<dir>`` is
+``$RAMPARTS_REPORT_DIR``; without it a plain pytest run (CI) writes to a temporary
+directory, outside the source tree. The documented command sets it to
+``tests/security/report/``, where ``update_docs.py`` reads it from.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-REPORT_DIR = Path(__file__).parent / "report"
-PARTS = REPORT_DIR / "parts"
+#: Where the documented command writes, and ``update_docs.py`` reads by default.
+SOURCE_DIR = Path(__file__).parent / "report"
+
+
+def report_dir() -> Path:
+    env = os.environ.get("RAMPARTS_REPORT_DIR")
+    if env:
+        return Path(env)
+    return Path(tempfile.gettempdir()) / f"ramparts-security-report-{getpass.getuser()}"
 
 
 def write_part(name: str, data: Any) -> None:
-    PARTS.mkdir(parents=True, exist_ok=True)
+    parts = report_dir() / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
     part = {"written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "data": data}
-    (PARTS / f"{name}.json").write_text(json.dumps(part, indent=1))
-    build()
+    (parts / f"{name}.json").write_text(json.dumps(part, indent=1))
+    build(report_dir())
 
 
-def load() -> dict[str, Any]:
-    return json.loads((REPORT_DIR / "report.json").read_text())
-
-
-def build() -> dict[str, Any]:
+def build(where: Path) -> dict[str, Any]:
     """Merge the parts into report.json and report.md; return the merged report."""
-    parts = {p.stem: json.loads(p.read_text()) for p in sorted(PARTS.glob("*.json"))}
+    parts = {p.stem: json.loads(p.read_text()) for p in sorted((where / "parts").glob("*.json"))}
     cases = []
     for name in ("corpus", "local_process"):
         if name in parts:
@@ -43,8 +52,8 @@ def build() -> dict[str, Any]:
         "fuzz": parts.get("fuzz", {}).get("data"),
         "soak": parts.get("soak", {}).get("data"),
     }
-    (REPORT_DIR / "report.json").write_text(json.dumps(report, indent=1))
-    (REPORT_DIR / "report.md").write_text(markdown(report))
+    (where / "report.json").write_text(json.dumps(report, indent=1))
+    (where / "report.md").write_text(markdown(report))
     return report
 
 
@@ -79,10 +88,13 @@ def summary_table(report: dict[str, Any]) -> str:
     fuzz, soak = report.get("fuzz"), report.get("soak")
     if fuzz:
         lines.append(
-            f"- Fuzzing: **{fuzz['executions']:,}** decoder/dispatcher executions "
-            f"({fuzz['examples_per_target']:,} examples per target, {fuzz['targets']} targets), "
-            f"**{fuzz['commands_run']}** commands run, memory growth "
-            f"{fuzz['memory_growth_bytes']:,} bytes over {fuzz['memory_messages']:,} messages."
+            f"- Fuzzing ({fuzz_budget(fuzz)}): **{fuzz['executions']:,}** decoder/dispatcher "
+            f"executions in {fuzz['targets']} targets, **{fuzz['commands_run']}** commands "
+            f"run by unsigned or broken messages; **{fuzz['past_the_mac']:,}** signed "
+            f"messages past the MAC, {fuzz['routed']:,} of them reaching the handle lookup, "
+            f"and only well-formed calls ({fuzz['canary_runs']:,}) ran the canary; memory "
+            f"growth {fuzz['memory_growth_bytes']:,} bytes over {fuzz['memory_messages']:,} "
+            "messages."
         )
     if soak:
         lines.append(
@@ -109,6 +121,12 @@ def summary_table(report: dict[str, Any]) -> str:
         + "."
     )
     return "\n".join(lines)
+
+
+def fuzz_budget(fuzz: dict[str, Any]) -> str:
+    """Which budget produced the fuzz figures: the CI one or a long run."""
+    kind = "CI budget" if fuzz["budget"] == "CI" else "long run"
+    return f"{kind}: {fuzz['examples_per_target']:,} examples per target"
 
 
 def markdown(report: dict[str, Any]) -> str:

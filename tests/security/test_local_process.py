@@ -25,6 +25,13 @@ from harness import CANARY_COMMANDS, CAPABILITIES
 
 pytestmark = pytest.mark.webview
 
+#: The cases this module records (the docs' figures count them).
+CASE_IDS = (
+    "local-tcp-listeners",
+    "local-unix-sockets",
+    "local-devtools-switches",
+    "local-pywebview-port",
+)
 PYWEBVIEW_PORT = 42001  # pywebview's fixed port for its local HTTP server
 DEBUG_PORTS = {"env": 9224, "flags": 9225, "argv": 9226}
 
@@ -122,6 +129,7 @@ def outcomes(running_app: dict[str, Any]) -> Iterator[dict[str, dict[str, Any]]]
     found: dict[str, dict[str, Any]] = {}
     yield found
     report.write_part("local_process", list(found.values()))
+    assert set(found) <= set(CASE_IDS)
 
 
 def _record(

@@ -1,7 +1,9 @@
 """Put the figures of the last security run into docs/security.md.
 
-    uv run pytest tests/security tests/test_fuzz.py   # writes tests/security/report/
+    RAMPARTS_REPORT_DIR=tests/security/report uv run pytest tests/security tests/test_fuzz.py
     uv run python tests/security/update_docs.py       # rewrites the table in the docs
+
+It reads ``$RAMPARTS_REPORT_DIR``, by default ``tests/security/report/``.
 
 The table goes between the ``results:start`` and ``results:end`` markers; the rest of
 the page is left alone.
@@ -9,6 +11,7 @@ the page is left alone.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +25,7 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def main() -> int:
-    data = report.build()
+    data = report.build(Path(os.environ.get("RAMPARTS_REPORT_DIR") or report.SOURCE_DIR))
     if not data["cases"]:
         print("no report parts yet: run the security tests first", file=sys.stderr)
         return 1
