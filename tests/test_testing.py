@@ -153,3 +153,17 @@ def test_fixtures_reach_other_projects_through_the_pytest11_entry_point(tmp_path
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
+
+
+def test_app_dirs_is_where_the_scopes_resolve(
+    ramparts_bridge: Callable[..., Bridge], ramparts_home: Path
+) -> None:
+    ident = "dev.ramparts.dirs-test"
+    bridge = ramparts_bridge(capabilities=FS, identifier=ident)
+    bridge.call("fs.mkdir", {"path": "$APPDATA/notes"})
+    bridge.call("fs.write_text", {"path": "$APPDATA/notes/a.txt", "contents": "hi"})
+    dirs = ramparts.testing.app_dirs(ident)
+    assert (dirs["APPDATA"] / "notes" / "a.txt").read_text() == "hi"
+    assert dirs["APPDATA"].is_relative_to(ramparts_home)  # Linux: under the moved home
+    assert "RESOURCE" not in dirs
+    assert ramparts.testing.app_dirs(ident, ramparts_home)["RESOURCE"] == ramparts_home

@@ -47,7 +47,15 @@ from .host import WindowHost
 from .protocol import ProtocolError, _to_wire, decode_binary_reply, sign_binary, sign_channel
 from .session import WindowSession
 
-__all__ = ["Bridge", "PageError", "call_command", "eval_in_app", "home_env", "open_bridge"]
+__all__ = [
+    "Bridge",
+    "PageError",
+    "app_dirs",
+    "call_command",
+    "eval_in_app",
+    "home_env",
+    "open_bridge",
+]
 
 _ERRORS: dict[str, type[CommandError]] = {
     cls.code: cls
@@ -285,6 +293,24 @@ def home_env(home: Path) -> dict[str, str]:
         "XDG_CACHE_HOME": str(home / ".cache"),
         "XDG_STATE_HOME": str(home / ".local" / "state"),
     }
+
+
+def app_dirs(identifier: str, app_dir: str | Path | None = None) -> dict[str, Path]:
+    """The folders ``$APPDATA``, ``$APPCONFIG``, ``$APPCACHE``, ``$APPLOG``, ``$HOME``, ...
+    resolve to for an app with this identifier, on this OS, with the current environment.
+
+    The same resolution the scopes use (platformdirs, keyed by the identifier), so a test
+    can put a file where ``$APPDATA/notes.txt`` will find it on Linux, macOS and Windows
+    alike: ``app_dirs(IDENT)["APPDATA"] / "notes.txt"``. Call it inside the test (after
+    ``ramparts_home`` has moved ``$HOME``), not at import time. ``$RESOURCE`` is included
+    only when ``app_dir`` is given. Nothing is created.
+    """
+    from .scope import base_dirs
+
+    dirs = base_dirs(identifier, Path(app_dir) if app_dir is not None else Path())
+    if app_dir is None:
+        del dirs["RESOURCE"]
+    return dirs
 
 
 class PageError(AssertionError):

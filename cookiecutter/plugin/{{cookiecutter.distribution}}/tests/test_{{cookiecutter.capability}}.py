@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from ramparts import ConfigError, InvalidArgs, NotAllowed, OutOfScope
-from ramparts.testing import Bridge, eval_in_app
+from ramparts.testing import Bridge, app_dirs, eval_in_app
 
 CAP = "{{ cookiecutter.capability }}"
 IDENT = "dev.example.{{ cookiecutter.capability | replace('_', '-') }}-test"
@@ -26,8 +26,10 @@ CONFIG = {
 }
 
 
-def appdata(home: Path) -> Path:
-    folder = home / ".local" / "share" / IDENT
+def appdata() -> Path:
+    """Where ``$APPDATA`` points for this test's app, on any OS (under ``ramparts_home``
+    where the OS lets a test move it)."""
+    folder = app_dirs(IDENT)["APPDATA"]
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -35,7 +37,7 @@ def appdata(home: Path) -> Path:
 def test_digest_of_a_file_in_scope(
     ramparts_bridge: Callable[..., Bridge], ramparts_home: Path
 ) -> None:
-    (appdata(ramparts_home) / "a.txt").write_bytes(b"hello")
+    (appdata() / "a.txt").write_bytes(b"hello")
     bridge = ramparts_bridge(capabilities=CONFIG, identifier=IDENT)
     got = bridge.call(f"{CAP}.digest", {"path": "$APPDATA/a.txt"})
     assert got == {
@@ -48,8 +50,8 @@ def test_digest_of_a_file_in_scope(
 
 
 def test_the_scope_holds(ramparts_bridge: Callable[..., Bridge], ramparts_home: Path) -> None:
-    (appdata(ramparts_home) / "private").mkdir()
-    (appdata(ramparts_home) / "private" / "key").write_text("secret")
+    (appdata() / "private").mkdir()
+    (appdata() / "private" / "key").write_text("secret")
     (ramparts_home / "outside.txt").write_text("not in scope")
     bridge = ramparts_bridge(capabilities=CONFIG, identifier=IDENT)
     for path in ("$APPDATA/private/key", str(ramparts_home / "outside.txt")):
@@ -83,7 +85,7 @@ def test_config_errors_name_the_key(ramparts_bridge: Callable[..., Bridge]) -> N
 
 
 def test_from_page_js_in_a_headless_app(tmp_path: Path, ramparts_home: Path) -> None:
-    (appdata(ramparts_home) / "a.txt").write_bytes(b"hello")
+    (appdata() / "a.txt").write_bytes(b"hello")
     app = tmp_path / "app"
     (app / "ui").mkdir(parents=True)
     (app / "ui" / "index.html").write_text("<!doctype html><title>t</title>")
