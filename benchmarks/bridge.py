@@ -117,17 +117,24 @@ FULL = Counts(
     huge_bytes=100 * MB,
     events=2000,
 )
-QUICK = Counts(
-    warmup=20,
-    calls=200,
-    concurrent=100,
-    big_bytes=1 * MB,
+#: A smoke run: a tenth of every count, one round, no warm-up of the large payloads.
+QUICK = dataclasses.replace(
+    FULL,
+    **{
+        k: getattr(FULL, k) // 10
+        for k in (
+            "warmup",
+            "calls",
+            "concurrent",
+            "big_bytes",
+            "json_bytes",
+            "huge_bytes",
+            "events",
+        )
+    },
     big_warmup=0,
     big_repeats=1,
     rounds=1,
-    json_bytes=100 * 1024,
-    huge_bytes=10 * MB,
-    events=200,
     deadline_s=30.0,
 )
 
