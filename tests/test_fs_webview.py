@@ -47,7 +47,7 @@ CAPABILITIES = f"""
 allow = {json.dumps(COMMANDS)}
 
 [tool.ramparts.capabilities.fs.scope]
-allow = ["$APPDATA/notes", "$APPDATA/notes/*", "$APPDATA/data/**"]
+allow = ["$APPDATA/notes", "$APPDATA/notes/*", "$APPDATA/data/**", "$APPDATA/data/.*"]
 deny = ["$APPDATA/data/secret/**", "$APPDATA/**/*.key", "$APPDATA/data/{CAFE_NFC}/**"]
 """
 #: The fs table exactly as the app's pyproject.toml declares it, minus ``allow``.
@@ -57,8 +57,8 @@ OPTIONS = {
     if k != "allow"
 }
 
-#: Names that look like traversal but are literal on POSIX (written inside data/, whose
-#: "**" also covers names with a leading dot).
+#: Names that look like traversal but are literal on POSIX (written inside data/, where
+#: "data/.*" covers those with a leading dot: "**" does not).
 LITERAL_NAMES = [
     "%2e%2e%2f%2e%2e%2fescape.txt",
     "..%2f..%2fescape.txt",
