@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import subprocess
 import sys
@@ -34,7 +35,15 @@ from ramparts.errors import CommandError, ConfigError
 from ramparts.plugins import make_plugin_manager
 from ramparts.session import Registry, WindowSession
 from ramparts_shell import CHILDREN, DangerousConfigWarning, ShellState
-from ramparts_shell.config import BASE_ENV, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, SAFE_PATH
+from ramparts_shell.config import (
+    BASE_ENV,
+    DEFAULT_MAX_OUTPUT,
+    DEFAULT_SPAWN_MAX_EVENTS,
+    DEFAULT_SPAWN_MAX_OUTPUT,
+    DEFAULT_SPAWN_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    SAFE_PATH,
+)
 
 PREFIX = "tool.ramparts.capabilities.shell"
 COMMANDS = {"execute", "spawn", "write", "kill", "open"}
@@ -209,6 +218,10 @@ def test_configure_defaults(world: ShellWorld) -> None:
     assert echo.max_output_bytes == DEFAULT_MAX_OUTPUT == 1024 * 1024
     assert echo.cwd.allow == ()
     assert state.max_children == 16
+    # spawn has limits even when the config names none
+    assert echo.spawn_timeout == DEFAULT_SPAWN_TIMEOUT == 3600.0
+    assert echo.spawn_max_output == DEFAULT_SPAWN_MAX_OUTPUT == 64 * 1024 * 1024
+    assert echo.spawn_max_events == DEFAULT_SPAWN_MAX_EVENTS == 1000
     assert state.open_pattern is not None and state.open_pattern.pattern == "https://.+"
     assert state.open_files.allow == ()
     assert state.default_cwd == os.path.realpath(world.app_dir)
@@ -280,6 +293,13 @@ BAD_CONFIGS = [
     ({"max_output_bytes": 1.5}, "max_output_bytes"),
     (_p(max_output_bytes=-1), "programs[0].max_output_bytes"),
     ({"max_children": 0}, "max_children"),
+    ({"spawn_timeout": 0}, "spawn_timeout"),  # unlimited is "none", said explicitly
+    ({"spawn_timeout": "unlimited"}, "spawn_timeout"),
+    ({"spawn_timeout": float("inf")}, "spawn_timeout"),
+    (_p(spawn_timeout=-1), "programs[0].spawn_timeout"),
+    ({"spawn_max_output": 0}, "spawn_max_output"),
+    (_p(spawn_max_output="1M"), "programs[0].spawn_max_output"),
+    ({"spawn_max_events": 0}, "spawn_max_events"),
     ({"cwd": "/tmp"}, "cwd"),
     ({"cwd": {"allow": "/tmp"}}, "cwd.allow"),
     ({"cwd": {"allow": ["relative/**"]}}, "cwd.allow"),
@@ -759,12 +779,81 @@ def test_spawn_streams_lines_then_exits(world: ShellWorld, exit_watch: str) -> N
     shell = world.shell([{"name": "chatty", "cmd": script}])
     child = shell("spawn", program="chatty")
     assert isinstance(child, str) and len(child) >= 20
-    assert shell.wait_exit(child) == {"ev": "shell:exit", "child": child, "code": 3, "signal": None}
+    assert shell.wait_exit(child) == {
+        "ev": "shell:exit",
+        "child": child,
+        "code": 3,
+        "signal": None,
+        "reason": None,
+    }
     assert shell.lines(child) == ["one", "two", "no newline"]
     assert shell.lines(child, "stderr") == ["oops"]
     # The exit event comes last, after every line.
     assert shell.events()[-1]["ev"] == "shell:exit"
     assert shell.code("kill", child=child) == "not_allowed"  # finished: the id is gone
+
+
+def test_spawn_limits_are_inherited_and_none_is_explicit(world: ShellWorld) -> None:
+    state = ramparts_shell.configure(
+        {
+            "spawn_timeout": "none",
+            "spawn_max_output": 10,
+            "programs": [
+                {"name": "a", "cmd": "echo"},
+                {"name": "b", "cmd": "echo", "spawn_timeout": 5, "spawn_max_events": 7},
+            ],
+        },
+        world.ctx,
+    )
+    a, b = state.programs["a"], state.programs["b"]
+    assert (a.spawn_timeout, a.spawn_max_output, a.spawn_max_events) == (math.inf, 10, 1000)
+    assert (b.spawn_timeout, b.spawn_max_output, b.spawn_max_events) == (5.0, 10, 7)
+
+
+def test_a_spawned_child_past_its_output_cap_is_killed(world: ShellWorld) -> None:
+    yes = {"name": "yes", "cmd": "yes", "spawn_max_output": 100_000, "spawn_max_events": 10**6}
+    shell = world.shell([yes])
+    child = shell("spawn", program="yes")
+    end = shell.wait_exit(child)
+    assert (end["code"], end["signal"], end["reason"]) == (None, 9, "too_large")
+    lines = shell.lines(child)
+    assert lines and set(lines) == {"y"} and 2 * len(lines) <= 100_000
+
+
+def test_a_spawned_child_past_its_time_limit_is_killed(world: ShellWorld) -> None:
+    shell = world.shell([{"name": "sleep", "cmd": "sleep", "args": ["1000"], "spawn_timeout": 0.2}])
+    child = shell("spawn", program="sleep", args=["1000"])
+    end = shell.wait_exit(child)  # without the limit this never comes
+    assert (end["code"], end["signal"], end["reason"]) == (None, 9, "timeout")
+
+
+def test_event_rate_sleeps_once_the_budget_is_spent() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    rate = ramparts_shell.EventRate(10, clock=lambda: now[0], sleep=sleep)
+    for _ in range(10):  # a burst of the whole budget
+        rate.take()
+    assert slept == []
+    for _ in range(5):  # then one event every 1/10 s
+        rate.take()
+    assert slept == pytest.approx([0.1] * 5)
+    now[0] += 1.0  # a quiet second refills the budget, no more
+    slept.clear()
+    for _ in range(11):
+        rate.take()
+    assert slept == pytest.approx([0.1])
+
+
+def test_a_rate_limited_child_is_slowed_not_truncated(world: ShellWorld) -> None:
+    shell = world.shell([{"name": "seq", "cmd": "seq", "args": ["30"], "spawn_max_events": 10}])
+    child = shell("spawn", program="seq", args=["30"])
+    assert shell.wait_exit(child)["reason"] is None
+    assert shell.lines(child) == [str(i) for i in range(1, 31)]
 
 
 def test_long_lines_arrive_in_pieces(world: ShellWorld) -> None:
@@ -814,7 +903,13 @@ def test_kill_takes_the_whole_group(world: ShellWorld, exit_watch: str) -> None:
     child = shell("spawn", program="tree", args=[str(pidfile)])
     leader, grandchild = _pids(pidfile)
     shell("kill", child=child)
-    assert shell.wait_exit(child) == {"ev": "shell:exit", "child": child, "code": None, "signal": 9}
+    assert shell.wait_exit(child) == {
+        "ev": "shell:exit",
+        "child": child,
+        "code": None,
+        "signal": 9,
+        "reason": None,  # killed by the page, not by a limit
+    }
     assert not_our_child(leader)
     assert wait_until(lambda: gone(grandchild))
     assert shell.code("kill", child=child) == "not_allowed"

@@ -100,7 +100,9 @@ class ConfigContext:
         :param unlimited: also accept the string ``"none"``, meaning no limit
             (``math.inf``); only where a config may turn the limit off explicitly.
         """
-        value = table.get(key, default)
+        if key not in table:
+            return float(default)  # the caller's (an inherited "none" is math.inf)
+        value = table[key]
         if unlimited and value == "none":
             return math.inf
         if (

@@ -18,6 +18,7 @@ import atexit
 import codecs
 import contextlib
 import logging
+import math
 import os
 import re
 import secrets
@@ -46,6 +47,7 @@ __all__ = [
     "EVENT_STDERR",
     "EVENT_STDOUT",
     "DangerousConfigWarning",
+    "EventRate",
     "ExecOutput",
     "ShellState",
     "configure",
@@ -301,11 +303,55 @@ class _Execution:
                 self._proc.kill()
 
 
+class EventRate:
+    """At most ``per_second`` events a second on average (bursts of that many).
+
+    :meth:`take` sleeps when the budget is spent: the watcher then stops reading, the
+    child's pipe fills and the child blocks, so nothing is dropped and the page is not
+    flooded.
+    """
+
+    def __init__(
+        self,
+        per_second: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._rate = float(per_second)
+        self._clock, self._sleep = clock, sleep
+        self._tokens = self._rate
+        self._last = clock()
+
+    def take(self) -> None:
+        now = self._clock()
+        self._tokens = min(self._rate, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return
+        wait = (1 - self._tokens) / self._rate
+        self._sleep(wait)
+        self._tokens = 0.0
+        self._last = now + wait
+
+
+class _OutputCap(Exception):
+    """A spawned child wrote more than its ``spawn_max_output``."""
+
+
 def _watch(session: WindowSession, child: Child) -> None:
-    """Stream a spawned child's lines to its page, then reap it and send its exit."""
+    """Stream a spawned child's lines to its page, then reap it and send its exit.
+
+    The child is killed past ``spawn_timeout`` or ``spawn_max_output``; the exit event's
+    ``reason`` (``"timeout"``, ``"too_large"``, else ``None``) says so.
+    """
+    program = child.program
     names = {1: EVENT_STDOUT, 2: EVENT_STDERR}
     decoders = {s: codecs.getincrementaldecoder(child.encoding)("replace") for s in names}
     rest = {1: "", 2: ""}
+    rate = EventRate(program.spawn_max_events)
+    written = 0
+    reason: str | None = None
 
     def emit(event: str, payload: dict[str, Any]) -> None:
         try:
@@ -314,6 +360,10 @@ def _watch(session: WindowSession, child: Child) -> None:
             log.exception("shell: could not send %s", event)
 
     def on_output(stream: int, chunk: bytes) -> None:
+        nonlocal written
+        written += len(chunk)
+        if written > program.spawn_max_output:
+            raise _OutputCap
         text = rest[stream] + decoders[stream].decode(chunk, final=not chunk)
         *lines, tail = text.split("\n")
         if not chunk and tail:  # EOF: the last line had no newline
@@ -326,16 +376,22 @@ def _watch(session: WindowSession, child: Child) -> None:
         for line in lines:
             line = line.removesuffix("\r")
             for start in range(0, max(len(line), 1), MAX_LINE):
+                rate.take()
                 emit(names[stream], {"child": child.id, "line": line[start : start + MAX_LINE]})
 
+    limit = program.spawn_timeout
+    deadline = None if math.isinf(limit) else time.monotonic() + limit
     try:
-        pump(child.proc, on_output)
+        if not pump(child.proc, on_output, deadline=deadline):
+            reason = "timeout"
+    except _OutputCap:
+        reason = "too_large"
     except Exception:
-        log.exception("shell: watching %s failed", child.program.name)
+        log.exception("shell: watching %s failed", program.name)
     finally:
         code, sig = _status(child.proc.reap())
         CHILDREN.remove(session, child.id)
-        emit(EVENT_EXIT, {"child": child.id, "code": code, "signal": sig})
+        emit(EVENT_EXIT, {"child": child.id, "code": code, "signal": sig, "reason": reason})
 
 
 # -- commands ------------------------------------------------------------------------
@@ -389,8 +445,9 @@ def spawn(
     """Start a declared program and return its child id; its output arrives as events.
 
     ``shell:stdout`` / ``shell:stderr`` carry ``{child, line}``; ``shell:exit`` carries
-    ``{child, code, signal}`` once it has ended and been reaped. The child is killed
-    when this page's session ends.
+    ``{child, code, signal, reason}`` once it has ended and been reaped. The child is
+    killed when this page's session ends, or when it passes ``spawn_timeout`` or
+    ``spawn_max_output`` (``reason`` is then ``"timeout"`` or ``"too_large"``).
     """
     state = _state(ctx)
     prog = _program(state, program)

@@ -28,6 +28,9 @@ __all__ = [
     "DEFAULT_MAX_CHILDREN",
     "DEFAULT_MAX_OUTPUT",
     "DEFAULT_OPEN",
+    "DEFAULT_SPAWN_MAX_EVENTS",
+    "DEFAULT_SPAWN_MAX_OUTPUT",
+    "DEFAULT_SPAWN_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "SAFE_PATH",
     "ArgRule",
@@ -45,6 +48,11 @@ BASE_ENV: Mapping[str, str] = {"PATH": SAFE_PATH, "LANG": "C.UTF-8"}
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_OUTPUT = 1024 * 1024
 DEFAULT_MAX_CHILDREN = 16
+#: A spawned child's limits: seconds it may run, bytes it may write (stdout and stderr
+#: together), output events per second it may send its page (reading pauses above it).
+DEFAULT_SPAWN_TIMEOUT = 3600.0
+DEFAULT_SPAWN_MAX_OUTPUT = 64 * 1024 * 1024
+DEFAULT_SPAWN_MAX_EVENTS = 1000
 #: Whole-string pattern: https URLs only.
 DEFAULT_OPEN = "https://.+"
 #: Linux refuses a single argument longer than this (MAX_ARG_STRLEN, minus the NUL).
@@ -60,11 +68,25 @@ _CAP_KEYS = (
     "timeout",
     "max_output_bytes",
     "max_children",
+    "spawn_timeout",
+    "spawn_max_output",
+    "spawn_max_events",
     "open",
     "open_files",
     "open_with",
 )
-_PROGRAM_KEYS = ("name", "cmd", "args", "env", "cwd", "timeout", "max_output_bytes")
+_PROGRAM_KEYS = (
+    "name",
+    "cmd",
+    "args",
+    "env",
+    "cwd",
+    "timeout",
+    "max_output_bytes",
+    "spawn_timeout",
+    "spawn_max_output",
+    "spawn_max_events",
+)
 
 
 class DangerousConfigWarning(UserWarning):
@@ -116,6 +138,10 @@ class Program:
     cwd: PathScope
     timeout: float
     max_output_bytes: int
+    #: ``spawn`` limits; ``spawn_timeout`` is ``math.inf`` only when the config says "none".
+    spawn_timeout: float = DEFAULT_SPAWN_TIMEOUT
+    spawn_max_output: int = DEFAULT_SPAWN_MAX_OUTPUT
+    spawn_max_events: int = DEFAULT_SPAWN_MAX_EVENTS
 
     def argv(self, args: tuple[str, ...]) -> list[str]:
         """The full argument vector for page-given ``args``, or ``InvalidArgs``."""
@@ -182,6 +208,9 @@ def configure(table: Mapping[str, Any], ctx: ConfigContext) -> ShellState:
     timeout = ctx.seconds(table, "timeout", DEFAULT_TIMEOUT)
     max_output = ctx.whole_number(table, "max_output_bytes", DEFAULT_MAX_OUTPUT)
     max_children = ctx.whole_number(table, "max_children", DEFAULT_MAX_CHILDREN)
+    spawn_timeout = ctx.seconds(table, "spawn_timeout", DEFAULT_SPAWN_TIMEOUT, unlimited=True)
+    spawn_output = ctx.whole_number(table, "spawn_max_output", DEFAULT_SPAWN_MAX_OUTPUT)
+    spawn_events = ctx.whole_number(table, "spawn_max_events", DEFAULT_SPAWN_MAX_EVENTS)
 
     raw_programs = table.get("programs", [])
     if not isinstance(raw_programs, list):
@@ -214,6 +243,9 @@ def configure(table: Mapping[str, Any], ctx: ConfigContext) -> ShellState:
             cwd=PathScope.from_config(raw, sub, key="cwd") if "cwd" in raw else cwd,
             timeout=sub.seconds(raw, "timeout", timeout),
             max_output_bytes=sub.whole_number(raw, "max_output_bytes", max_output),
+            spawn_timeout=sub.seconds(raw, "spawn_timeout", spawn_timeout, unlimited=True),
+            spawn_max_output=sub.whole_number(raw, "spawn_max_output", spawn_output),
+            spawn_max_events=sub.whole_number(raw, "spawn_max_events", spawn_events),
         )
 
     open_raw = table.get("open", DEFAULT_OPEN)
