@@ -6,7 +6,11 @@ cases of a group run one after the other in the same page. Python-side evidence:
 * ``RAMPARTS_CANARY``: the file the canary command appends each call's tag to;
 * ``RAMPARTS_KEYLOG``: the session keys and handles, to build forged messages and to
   search everything a case collected for a leaked secret;
-* the ``--trace`` lines: every call that passed MAC and replay checks, by outcome.
+* the ``--trace`` lines: every call that passed MAC and replay checks, by outcome;
+* a loopback HTTP server (a second origin, ``__LOOPBACK__`` in a case's JS) that
+  records every request: a case's request there means the page got through the CSP.
+
+Page-side, each case's ``securitypolicyviolation`` events go into the report.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ import textwrap
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +71,7 @@ RELOAD_ONCE = (
 
 @attrs.frozen
 class Launch:
-    security: str = ""
+    security: str = ""  # "{loopback}" stands for the loopback server's origin
     app_js: str = "window.appLoaded = true;\n"
     before_app: tuple[str, ...] = ()  # scripts the page loads before app.js
     sessions: int = 1  # sessions to wait for before forging (a reload makes two)
@@ -82,8 +89,79 @@ LAUNCHES: dict[str, Launch] = {
     "loose-csp": Launch(security='csp = { "frame-src" = ["https:", "data:", "blob:"] }'),
 }
 
+#: Not an attack launch: the CSP opened to the loopback origin, to show that the network
+#: cases reach the server when nothing but the CSP stands in the way. (Config refuses a
+#: loopback script source outright, so script-src and default-src stay closed.)
+OPEN_TO_LOOPBACK = Launch(
+    security="csp = { "
+    + ", ".join(
+        f'"{d}" = ["{{loopback}}", "ws://127.0.0.1:{{port}}"]'
+        for d in ("connect-src", "img-src", "frame-src", "form-action")
+    )
+    + " }"
+)
+
 #: Seconds one case may take in the page before it counts as an error.
 CASE_TIMEOUT_MS = 10_000
+
+
+class Loopback:
+    """A second origin, ``http://127.0.0.1:<port>``, that records every request.
+
+    Paths start with the case id, so each request is charged to the case that made it.
+    A ``.js`` path answers with a script that calls the canary, anything else with text
+    any origin may read: if the CSP let a request through, it would also succeed.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str]] = []
+        seen = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            timeout = 5  # a stalled client cannot hold a thread
+
+            def _answer(self) -> None:
+                seen.append((self.command, self.path))
+                case = self.path.strip("/").split("/", 1)[0]
+                js = self.path.endswith(".js")
+                body = f"ramparts.invoke('canary', {{tag: '{case}'}});" if js else "reached"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/javascript" if js else "text/plain")
+                self.send_header("Access-Control-Allow-Origin", "*")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body.encode())
+
+            do_GET = do_POST = do_HEAD = do_OPTIONS = do_PUT = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def by_case(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for method, path in list(self.requests):
+            out.setdefault(path.strip("/").split("/", 1)[0], []).append(f"{method} {path}")
+        return out
+
+
+@contextmanager
+def loopback() -> Iterator[Loopback]:
+    """The loopback server for the duration of a ``with`` block, then stopped."""
+    server = Loopback()
+    server._thread.start()
+    try:
+        yield server
+    finally:
+        server._server.shutdown()
+        server._server.server_close()
+        server._thread.join(timeout=10)
 
 
 @attrs.define
@@ -94,6 +172,8 @@ class Outcome:
     result: Any
     traces: int
     launch_seconds: float
+    #: The page's securitypolicyviolation events during the case.
+    violations: list[dict[str, str]] = attrs.field(factory=list)
 
     def to_json(self) -> dict[str, Any]:
         c = self.case
@@ -106,6 +186,8 @@ class Outcome:
             "status": self.status,
             "reasons": self.reasons,
             "canary_traces": self.traces,
+            "csp_violations": len(self.violations),
+            "violated": sorted({v.get("directive", "?") for v in self.violations}),
             "result": _trim(self.result),
         }
 
@@ -127,10 +209,12 @@ def dev_command(app_dir: Path, script: Path, timeout: float) -> list[str]:
     ]
 
 
-def page_script(cases: list[Case]) -> str:
+def page_script(cases: list[Case], origin: str) -> str:
     """The eval body: the prelude, then each case and its control call, in order."""
     entries = ",\n".join(
-        f"[{json.dumps(c.id)}, {json.dumps(c.control)}, async (ID) => {{\n{c.js}\n}}]"
+        f"[{json.dumps(c.id)}, {json.dumps(c.control)}, async (ID) => {{\n"
+        + c.js.replace("__LOOPBACK__", origin)
+        + "\n}]"
         for c in cases
     )
     return f"""
@@ -139,12 +223,14 @@ const CASES = [{entries}];
 const results = {{}};
 const timeout = (ms) => sleep(ms).then(() => ({{ error: "the case did not finish in " + ms + " ms" }}));
 for (const [id, control, fn] of CASES) {{
+  const v0 = _violations.length;
   let result;
   try {{ result = await _race([fn(id), timeout({CASE_TIMEOUT_MS})]); }}
   catch (e) {{ result = {{ error: String((e && e.stack) || e) }}; }}
   let check = null;
   if (control) check = await _race([settle(canary("control:" + id)), timeout(5000)]);
-  results[id] = {{ result, control: check }};
+  await sleep(50);  // violation events are dispatched as tasks
+  results[id] = {{ result, control: check, violations: _violations.slice(v0, v0 + 40) }};
 }}
 return results;
 """
@@ -169,8 +255,10 @@ def _forger(
         stop.wait(0.02)
 
 
-def run_launch(name: str, cases: list[Case], workdir: Path) -> list[Outcome]:
-    launch = LAUNCHES[name]
+def run_launch(
+    name: str, cases: list[Case], workdir: Path, server: Loopback, launch: Launch | None = None
+) -> list[Outcome]:
+    launch = launch or LAUNCHES[name]
     root = workdir / name
     files = dict(UI_FILES)
     files["app.js"] = launch.app_js
@@ -185,11 +273,13 @@ def run_launch(name: str, cases: list[Case], workdir: Path) -> list[Outcome]:
         commands=CANARY_COMMANDS,
         module=f"corpus_{name.replace('-', '_')}",
         files=files,
-        security=launch.security,
+        security=launch.security.replace("{loopback}", server.origin).replace(
+            "{port}", str(server.port)
+        ),
     )
     canary_log, keylog = root / "canary.log", root / "keys.log"
     script = root / "attack.js"
-    script.write_text(page_script(cases))
+    script.write_text(page_script(cases, server.origin))
     stop = threading.Event()
     forger = None
     if any(c.forge for c in cases):
@@ -219,6 +309,7 @@ def run_launch(name: str, cases: list[Case], workdir: Path) -> list[Outcome]:
         results = None
     tags = Counter(canary_log.read_text().split()) if canary_log.exists() else Counter()
     secrets = _secrets(read_keylog(keylog))
+    hits = server.by_case()
     outcomes = []
     for case in cases:
         if results is None or case.id not in results:
@@ -233,6 +324,10 @@ def run_launch(name: str, cases: list[Case], workdir: Path) -> list[Outcome]:
             )
         else:
             outcome = judge(case, results[case.id], tags, secrets, seconds)
+            outcome.violations = results[case.id].get("violations") or []
+        if hits.get(case.id):
+            outcome.status = "escaped"
+            outcome.reasons.append(f"the loopback server received: {hits[case.id][:10]}")
         outcomes.append(outcome)
     ids = {c.id for c in CASES}
     stray = [
@@ -304,6 +399,12 @@ def run_corpus(workdir: Path, cases: list[Case] = CASES) -> list[Outcome]:
     for c in cases:
         groups.setdefault(c.launch, []).append(c)
     outcomes: list[Outcome] = []
-    for name, group in groups.items():
-        outcomes.extend(run_launch(name, group, workdir))
+    with loopback() as server:
+        for name, group in groups.items():
+            outcomes.extend(run_launch(name, group, workdir, server))
+        ids = {c.id for c in cases}
+        stray = {k: v for k, v in server.by_case().items() if k not in ids}
+    if stray and outcomes:  # a request no case made: something loaded that nobody asked for
+        outcomes[0].status = "escaped"
+        outcomes[0].reasons.append(f"unexpected requests to the loopback server: {stray}")
     return outcomes

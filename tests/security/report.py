@@ -131,11 +131,13 @@ def fuzz_budget(fuzz: dict[str, Any]) -> str:
 
 def markdown(report: dict[str, Any]) -> str:
     out = ["# Ramparts security report", "", summary_table(report), "", "## Cases", ""]
-    out.append("| id | category | attacker | status | expected |")
-    out.append("| --- | --- | --- | --- | --- |")
+    out.append("| id | category | attacker | status | CSP violations | expected |")
+    out.append("| --- | --- | --- | --- | --- | --- |")
     for c in report["cases"]:
+        csp = f"{c['csp_violations']} ({', '.join(c['violated'])})" if c.get("violated") else "0"
         out.append(
-            f"| `{c['id']}` | {c['category']} | {c['ability']} | **{c['status']}** | {c['expected']} |"
+            f"| `{c['id']}` | {c['category']} | {c['ability']} | **{c['status']}** | {csp} "
+            f"| {c['expected']} |"
         )
     bad = [c for c in report["cases"] if c["status"] not in ("blocked", "known-limit")]
     if bad:

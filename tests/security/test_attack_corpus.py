@@ -6,10 +6,12 @@ test, so a failure names the attack. The run writes ``tests/security/report/``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import report
 from attacks import ABILITIES, CASES, CATEGORIES, Case
-from harness import Outcome, run_corpus
+from harness import OPEN_TO_LOOPBACK, Outcome, loopback, run_corpus, run_launch
 
 pytestmark = pytest.mark.webview
 
@@ -39,3 +41,17 @@ def test_attack(outcomes: dict[str, Outcome], case: Case) -> None:
         assert got.status == "known-limit", detail
     else:
         assert got.status == "blocked", detail
+
+
+def test_network_cases_reach_the_server_when_only_the_csp_is_opened(tmp_path: Path) -> None:
+    """The network cases are not vacuous: open the CSP to the loopback origin and the
+    requests arrive. Only the CSP stood in their way (frames and the form post are also
+    refused as navigations, so they stay blocked)."""
+    case = next(c for c in CASES if c.id == "page-network")
+    with loopback() as server:
+        (outcome,) = run_launch("open-to-loopback", [case], tmp_path, server, OPEN_TO_LOOPBACK)
+        got = {line.split()[1].rsplit("/", 1)[1] for line in server.by_case().get(case.id, [])}
+    detail = f"{got}: {outcome.reasons} {outcome.result}"
+    opened = {"fetch", "no-cors", "xhr", "ws", "event-source", "image.png", "beacon", "prefetch"}
+    assert opened <= got, detail
+    assert not {"iframe", "form"} & got, got
