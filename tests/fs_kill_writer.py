@@ -9,7 +9,10 @@ The scope allows exactly the files in TARGET's directory. The first write puts t
 content the file does not hold yet; then the two contents alternate. MODE:
 
 ``loop``
-    print ``ready``, then write forever (the test kills it at a random moment).
+    print ``ready``, then write forever, printing ``wrote`` after each complete write
+    (the test kills it at a random moment).
+``once``
+    write once, print ``wrote``, and wait to be killed.
 ``mid-write``
     write half of the temporary file, print ``paused`` and wait to be killed.
 ``before-rename``
@@ -71,11 +74,16 @@ def main(target: Path, mode: str) -> None:
         os.replace = replace_then_pause  # type: ignore[assignment]
     elif mode == "loop":
         print("ready", flush=True)
+    elif mode == "once":
+        ramparts_fs.write_bytes(call, str(target), CONTENTS[i % 2])
+        print("wrote", flush=True)
+        _pause()
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 
     while True:
         ramparts_fs.write_bytes(call, str(target), CONTENTS[i % 2])
+        print("wrote", flush=True)
         i += 1
 
 

@@ -9,14 +9,17 @@ and kill it with SIGKILL, at random moments and at chosen points of a write.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import random
 import re
 import select
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -442,12 +445,51 @@ def test_stat(world: FsWorld, fs: Fs) -> None:
     assert fs.code("stat", path=str(world.secret)) == "out_of_scope"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write read-only files")
-def test_stat_readonly(world: FsWorld, fs: Fs) -> None:
-    f = world.data / "ro.txt"
-    f.write_text("r")
-    f.chmod(0o444)
-    assert fs("stat", path="$APPDATA/data/ro.txt")["readonly"] is True
+NOBODY = 65534
+
+
+def _unprivileged(call: Callable[[], Any]) -> Any:
+    """``call()`` as an unprivileged user: as is, or, under root (as in CI, where root can
+    write anything), in a forked child that has dropped to uid/gid 65534 first."""
+    if os.geteuid() != 0:
+        return call()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 1
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            os.write(write, json.dumps(call()).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        out = f.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0 and out, "the unprivileged call failed"
+    return json.loads(out)
+
+
+def test_stat_readonly(world: FsWorld) -> None:
+    # A folder nobody can reach (pytest's own tmp folders are 0700 under root).
+    folder = Path(tempfile.mkdtemp(prefix="ramparts-ro-"))
+    try:
+        folder.chmod(0o755)
+        (folder / "ro.txt").write_text("r")
+        (folder / "ro.txt").chmod(0o444)
+        (folder / "rw.txt").write_text("w")
+        (folder / "rw.txt").chmod(0o666)
+        fs = Fs(world, {"scope": {"allow": [f"{os.path.realpath(folder)}/*"]}})
+        result = _unprivileged(
+            lambda: {n: fs("stat", path=str(folder / n))["readonly"] for n in ("ro.txt", "rw.txt")}
+        )
+        assert result == {"ro.txt": True, "rw.txt": False}
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_exists(world: FsWorld, fs: Fs) -> None:
@@ -879,10 +921,12 @@ def _spawn_writer(target: Path, mode: str, expect: str) -> subprocess.Popen[byte
     return proc
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
+def _kill(proc: subprocess.Popen[bytes]) -> bytes:
+    """SIGKILL the writer; return what it printed since it was started."""
     proc.send_signal(signal.SIGKILL)
-    proc.communicate()
+    out, _ = proc.communicate()
     assert proc.returncode == -signal.SIGKILL  # it was killed, it did not stop on its own
+    return out
 
 
 def _check_after_kill(folder: Path, target: Path) -> tuple[bytes, list[bytes]]:
@@ -919,12 +963,22 @@ def test_killed_at_random_moments_the_file_is_old_or_new(crash_target: Path) -> 
     folder = crash_target.parent
     rng = random.Random()
     seen: set[bytes] = set()
+    completed = 0
     for _ in range(30):
         proc = _spawn_writer(crash_target, "loop", "ready")
         time.sleep(rng.uniform(0, 0.04))  # a few writes at most; where it lands is random
-        _kill(proc)
+        completed += _kill(proc).count(b"wrote\n")
         content, _ = _check_after_kill(folder, crash_target)
         seen.add(content)
+    # However the random kills landed, one run killed only after a complete write: the
+    # file must then hold the other content. Fails if writes never complete.
+    before = crash_target.read_bytes()
+    proc = _spawn_writer(crash_target, "once", "wrote")
+    _kill(proc)
+    content, debris = _check_after_kill(folder, crash_target)
+    assert content != before and debris == []
+    seen.add(content)
+    assert seen == set(CONTENTS), f"{completed} writes completed before the random kills"
 
 
 @pytest.mark.parametrize(
