@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import read_keylog, write_app
+from conftest import COMMANDS_PY, read_keylog, write_app
 
 from ramparts.protocol import sign_binary
 from ramparts.testing import PageError, eval_in_app
@@ -424,3 +424,70 @@ def test_large_binary_round_trips_are_exact(app_dir: Path) -> None:
         timeout=60,
     )
     assert result == {"16385": True, "1048576": True, str(12 * 1024 * 1024 + 3): True}
+
+
+BLOCKING_COMMANDS = (
+    COMMANDS_PY
+    + """
+import time
+
+@command(timeout=0.5)
+def block_a() -> None:
+    time.sleep(3)
+
+@command(timeout=0.5)
+def block_b() -> None:
+    time.sleep(3)
+"""
+)
+
+
+def test_calls_python_never_answers_hit_the_page_deadline(app_dir: Path) -> None:
+    """40 hung calls: 32 hold every worker (Python answers them ``timeout`` and the
+    threads run on), the other 8 wait in the queue until a worker is free, which is after
+    the page's deadline (0.5 s * 1.5 + 1 s). The page rejects those itself, forgets their
+    resolvers, and ignores the late replies that come later."""
+    result = eval_in_app(
+        app_dir,
+        """
+        const code = (p) => p.then(() => ["resolved"], (e) => [e.code, e.message]);
+        const results = await Promise.all(Array.from({ length: 40 }, () => code(ramparts.sample.hang({}))));
+        const stats = ramparts.stats();
+        const add = await ramparts.invoke("add", { a: 1, b: 2 }); // queued behind the 8
+        await ramparts.sample.slow_async({ ms: 1000 }); // the 8 late replies come meanwhile
+        return { results, stats, add, after: ramparts.stats() };
+        """,
+    )
+    python = ["timeout", "sample.hang did not finish within 0.5 s"]
+    page = ["timeout", "sample.hang got no answer within 1.75 s"]
+    assert all(r in (python, page) for r in result["results"]), result["results"]
+    assert result["results"].count(page) >= 8
+    assert result["stats"] == {"pending": 0, "queued": 0}
+    assert result["add"] == 3 and result["after"] == {"pending": 0, "queued": 0}
+
+
+def test_per_call_handles_come_back_with_replies_after_the_deadline(tmp_path: Path) -> None:
+    """Every hang handle is held by a call past its page deadline (queued behind 32 hung
+    workers); the late replies' next handles refill the pool, so a hang call gets Python's
+    own answer again. Without that, the pool stays empty and the loop never ends."""
+    app_dir = write_app(
+        tmp_path / "app", security='handles = "per-call"', commands=BLOCKING_COMMANDS
+    )
+    result = eval_in_app(
+        app_dir,
+        """
+        const code = (p) => p.then(() => ["resolved"], (e) => [e.code, e.message]);
+        // Two commands, 16 handles each: 32 calls go out at once and hold every worker
+        // (Python answers them "timeout" after 0.5 s; the threads sleep on).
+        const blocks = Array.from({ length: 32 }, (_, i) => code(ramparts.invoke(i % 2 ? "block_a" : "block_b", {})));
+        await Promise.all(blocks);
+        const hung = await Promise.all(Array.from({ length: 16 }, () => code(ramparts.sample.hang({}))));
+        let again, tries = 0;
+        do { again = await code(ramparts.sample.hang({})); tries++; }
+        while (again[1] !== "sample.hang did not finish within 0.5 s");
+        return { hung, again, stats: ramparts.stats() };
+        """,
+        timeout=60,
+    )
+    assert result["hung"] == [["timeout", "sample.hang got no answer within 1.75 s"]] * 16
+    assert result["stats"] == {"pending": 0, "queued": 0}

@@ -6,6 +6,7 @@ dispatcher."""
 from __future__ import annotations
 
 import json
+import math
 import queue
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +177,28 @@ def test_serve_serves_the_ui_with_its_headers(ui: Path) -> None:
     assert host.serve("GET", f"app://{ID}/sub/page.html").status == 200
     assert host.serve("GET", f"app://{ID}/inner.txt").body == b"1;"
     assert host.serve("POST", f"app://{ID}/index.html").status == 405
+
+
+@command(timeout=math.inf)
+def ask() -> None: ...
+
+
+@command(timeout=10**9)
+def glacial() -> None: ...
+
+
+@command(timeout=0.5)
+def stuck_half() -> None: ...
+
+
+def test_page_deadlines_follow_command_timeouts(tmp_path: Path, dispatcher: Dispatcher) -> None:
+    """The page's deadline: timeout * 1.5 + 1 s (the app default is 5 s here); none for
+    untimed commands, and none past what setTimeout can wait (it would fire at once)."""
+    host = make_host(tmp_path, dispatcher)
+    for f in (stuck_half, ask, glacial):
+        cmd = as_command(f)
+        assert cmd is not None
+        host.registry.add(Route(cmd.name, None, cmd, None))
+    assert host.deadlines() == {"ping": 8_500, "stuck_half": 1_750, "ask": None, "glacial": None}
+    host.new_session()
+    assert '"deadlines": {"ping": 8500, "stuck_half": 1750' in host.bootstrap_script()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import mimetypes
 import re
 import secrets
@@ -40,6 +41,9 @@ _HEADER_ONLY = {"frame-ancestors", "report-uri", "sandbox"}
 _HEAD = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
 _HTML = re.compile(rb"<html(\s[^>]*)?>", re.IGNORECASE)
 _DOCTYPE = re.compile(rb"<!doctype[^>]*>", re.IGNORECASE)
+#: Seconds the page waits for a reply beyond 1.5 times the command's timeout.
+DEADLINE_SLACK = 1.0
+_MAX_TIMER_MS = 2**31 - 1  # setTimeout's limit: a longer delay would fire at once
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)  # "/" and "\\"
 
 
@@ -224,12 +228,29 @@ class WindowHost:
         assert self.session is not None
         config = {
             **self.session.bootstrap_data(),
+            "deadlines": self.deadlines(),
             "origin": self.origin,
             "ipcUrl": self.origin + IPC_PATH,
             "toRelay": self.relay_names["toRelay"],
             "fromRelay": self.relay_names["fromRelay"],
         }
         return _js("bootstrap.js").replace("__RAMPARTS_CONFIG__", json.dumps(config))
+
+    def deadlines(self) -> dict[str, int | None]:
+        """Milliseconds after which the page gives up on a call of each command.
+
+        Python answers ``timeout`` itself when a command overruns, but a call can also
+        wait unanswered: queued behind workers held by hung commands, or dropped. The
+        page waits the command's timeout plus slack for the time before Python's clock
+        starts (queueing, transfer, MAC), and forever for untimed commands (dialogs).
+        """
+        default = self.dispatcher.command_timeout
+        out: dict[str, int | None] = {}
+        for name, route in self.registry.routes.items():
+            t = route.command.timeout if route.command.timeout is not None else default
+            ms = math.ceil((t * 1.5 + DEADLINE_SLACK) * 1000) if math.isfinite(t) else None
+            out[name] = ms if ms is not None and ms <= _MAX_TIMER_MS else None
+        return out
 
     def relay_script(self, channel_js: str) -> str:
         return (

@@ -36,6 +36,7 @@
   const detailGet = O.getOwnPropertyDescriptor(CustomEvent.prototype, "detail").get;
   const btoaF = btoa, fromCharCode = String.fromCharCode, strReplace = String.prototype.replace;
   const queueMicrotask_ = queueMicrotask;
+  const setTimeoutF = setTimeout, clearTimeoutF = clearTimeout;
   // window.length is [Replaceable]: keep the getter, not whatever the page puts there.
   const framesLength = (O.getOwnPropertyDescriptor(win, "length") ||
     O.getOwnPropertyDescriptor(Window.prototype, "length")).get;
@@ -60,6 +61,9 @@
 
   let seq = 0;
   const pending = new MapC(); // callback id -> [resolve, reject, name]: deleted when it fires
+  const late = new MapC(); // per-call: callback id past its deadline -> name (for its `n`)
+  const deadlines = new MapC(); // name -> ms the page waits for a reply (null: forever)
+  for (const n of O.keys(CONFIG.deadlines)) apply(mapSet, deadlines, [n, CONFIG.deadlines[n]]);
   const listeners = new MapC(); // event name -> array of functions
   const handles = CONFIG.handles; // name -> [handle, ...] (a pool in per-call mode)
   const waiting = new MapC(); // name -> queue of resolvers waiting for a per-call handle
@@ -120,7 +124,13 @@
       return;
     }
     const entry = apply(mapGet, pending, [msg.c]);
-    if (!entry) return; // unknown or already used callback: ignore
+    if (!entry) { // unknown, already used or past its deadline: resolves nothing
+      const name = apply(mapGet, late, [msg.c]);
+      if (name === undefined) return;
+      apply(mapDelete, late, [msg.c]); // but its next handle is live: keep the pool whole
+      if (typeof msg.n === "string") giveHandle(name, msg.n);
+      return;
+    }
     apply(mapDelete, pending, [msg.c]); // one-time: the resolver is gone before it runs
     if (typeof msg.n === "string") giveHandle(entry[2], msg.n);
     if (msg.ok) entry[0](binaryBuf ? splice(msg.r, binaryBuf) : msg.r);
@@ -233,23 +243,41 @@
         reject(new RampartsError("invalid_args", "arguments must be an object of named values"));
         return;
       }
+      // A deadline, so a call Python never answers (queued behind hung commands, or
+      // dropped) still settles. It counts from here: waiting for a handle counts too.
+      const ms = apply(mapGet, deadlines, [name]);
+      let c = null, expired = false;
+      const timer = ms == null ? 0 : apply(setTimeoutF, win, [() => {
+        expired = true;
+        if (c !== null && apply(mapHas, pending, [c])) {
+          apply(mapDelete, pending, [c]);
+          if (CONFIG.perCall) apply(mapSet, late, [c, name]);
+        }
+        reject(new RampartsError("timeout", `${name} got no answer within ${ms / 1000} s`));
+      }, ms]);
+      const settle = (fn) => (v) => { apply(clearTimeoutF, win, [timer]); fn(v); };
+      const ok = settle(resolve), fail = settle(reject);
       const run = async () => {
         const segs = [];
         const a = collect(args, segs, 0);
         const handle = await takeHandle(name);
-        const c = callbackId();
-        apply(mapSet, pending, [c, [resolve, reject, name]]);
+        if (expired) { if (CONFIG.perCall) giveHandle(name, handle); return; } // never sent
+        c = callbackId();
+        apply(mapSet, pending, [c, [ok, fail, name]]);
         const header = { s: ++seq, h: handle, c, a };
         try {
           if (segs.length || apply(mapHas, binary, [name])) await sendBinary(header, segs);
           else await sendChannel(header);
         } catch (e) {
           // A rejected message never reached the handle table: the handle is still live.
-          if (CONFIG.perCall && e instanceof RampartsError && e.code === "rejected") giveHandle(name, handle);
-          if (apply(mapHas, pending, [c])) { apply(mapDelete, pending, [c]); reject(e); }
+          if (CONFIG.perCall && e instanceof RampartsError && e.code === "rejected") {
+            apply(mapDelete, late, [c]);
+            giveHandle(name, handle);
+          }
+          if (apply(mapHas, pending, [c])) { apply(mapDelete, pending, [c]); fail(e); }
         }
       };
-      apply(promiseThen, run(), [undefined, reject]);
+      apply(promiseThen, run(), [undefined, fail]);
     });
   }
 
