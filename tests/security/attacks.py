@@ -909,6 +909,35 @@ CASES: list[Case] = [
         launch="navigation",
     ),
     Case(
+        "about-blank-main-frame",
+        "navigation",
+        "xss",
+        "Put a document with no session into the main frame: data: and blob: navigations "
+        "with a payload that calls the bridge, window.open('about:blank') scripted by its "
+        "opener, history.pushState to about:blank; then (the harness follows the page) "
+        "location.href, location.replace, a link click and window.open(_self) to "
+        "about:blank. In each about:blank document a probe holding the live session's key, "
+        "a signed canary call and the relay's event names looks for window.ramparts and "
+        "qt, posts the call to the binary carrier and sends it through the relay's event.",
+        r"""
+        const out = {};
+        const before = location.href;
+        const payload = "<script>window.ramparts && ramparts.invoke('canary',{tag:'" + ID + "'})</scr" + "ipt>";
+        const blob = URL.createObjectURL(new Blob([payload], { type: "text/html" }));
+        for (const t of ["data:text/html," + encodeURIComponent(payload), blob]) { location.href = t; await sleep(200); }
+        out.stayed = location.href === before;
+        const w = window.open("about:blank");
+        out.opened = w !== null;
+        if (w) { try { out.openedBridge = typeof w.ramparts; w.document.write(payload); } catch (e) { out.openedError = e.name; } }
+        try { history.pushState({}, "", "about:blank"); out.pushState = location.href; } catch (e) { out.pushState = e.name; }
+        return { escaped: !out.stayed || out.opened || out.pushState !== "SecurityError", ...out };
+        """,
+        expected="blocked: data:/blob: navigations and the popup are refused; about:blank "
+        "has no window.ramparts, no relay and an opaque origin (the carrier answers 403), "
+        "and going back to the app starts a new session",
+        launch="follow-about-blank",
+    ),
+    Case(
         "history-foreign-origin",
         "navigation",
         "xss",

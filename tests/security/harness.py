@@ -75,6 +75,8 @@ class Launch:
     app_js: str = "window.appLoaded = true;\n"
     before_app: tuple[str, ...] = ()  # scripts the page loads before app.js
     sessions: int = 1  # sessions to wait for before forging (a reload makes two)
+    #: Run the (single) case with follow.py, which follows the page to about:blank.
+    follow: bool = False
 
 
 LAUNCHES: dict[str, Launch] = {
@@ -87,6 +89,7 @@ LAUNCHES: dict[str, Launch] = {
     "navigation": Launch(),
     # The app lets other-origin frames through its CSP: only Qt's navigation check is left.
     "loose-csp": Launch(security='csp = { "frame-src" = ["https:", "data:", "blob:"] }'),
+    "follow-about-blank": Launch(follow=True),
 }
 
 #: Not an attack launch: the CSP opened to the loopback origin, to show that the network
@@ -280,6 +283,18 @@ def run_launch(
     canary_log, keylog = root / "canary.log", root / "keys.log"
     script = root / "attack.js"
     script.write_text(page_script(cases, server.origin))
+    timeout = 30 + len(cases) * (CASE_TIMEOUT_MS / 1000 + 6)
+    command = dev_command(app_dir, script, timeout)
+    if launch.follow:
+        (case,) = cases
+        body = f"{PRELUDE}\nconst ID = {json.dumps(case.id)};\n{case.js}"
+        script.write_text(json.dumps({"id": case.id, "js": body}))
+        command = [
+            sys.executable,
+            str(Path(__file__).with_name("follow.py")),
+            str(app_dir),
+            str(script),
+        ]
     stop = threading.Event()
     forger = None
     if any(c.forge for c in cases):
@@ -287,11 +302,10 @@ def run_launch(
         forger = threading.Thread(target=_forger, args=(cases, launch, keylog, target, stop))
         forger.start()
     env = {**os.environ, "RAMPARTS_CANARY": str(canary_log), "RAMPARTS_KEYLOG": str(keylog)}
-    timeout = 30 + len(cases) * (CASE_TIMEOUT_MS / 1000 + 6)
     started = time.monotonic()
     try:
         proc = subprocess.run(
-            dev_command(app_dir, script, timeout),
+            command,
             capture_output=True,
             text=True,
             timeout=timeout + 60,
