@@ -255,3 +255,50 @@ def test_argument_checks_that_overflow_or_crash_still_answer(
         assert "n" in huge and "n" in crashed
         assert session.live_handles == len(reg.routes) * PER_CALL_POOL  # no handle lost
     assert call(3, "scale", '{"x":2}', huge.get("n"))["r"] == 4.0
+
+
+GATE = threading.Event()
+
+
+@command(timeout=0.2)
+def held() -> None:
+    """Holds its worker until the test opens the gate (a hung command)."""
+    GATE.wait(30)
+
+
+def test_one_session_cannot_hold_every_worker() -> None:
+    """Page A hangs more commands than its share of workers: page B is still answered,
+    A's extra calls wait for A's own workers, and A's calls that waited past the page's
+    deadline are answered without running."""
+    GATE.clear()
+    d = Dispatcher(command_timeout=5, workers=4)  # 2 workers per session
+    try:
+        reg = registry()
+        cmd = as_command(held)
+        assert cmd is not None
+        reg.add(Route(cmd.name, None, cmd, None))
+        a_replies: queue.Queue[dict[str, Any]] = queue.Queue()
+        a = WindowSession("a", reg, "per-session", lambda t: a_replies.put(json.loads(t)))
+        b = Page()
+
+        def send(seq: int, name: str, args: dict[str, Any]) -> None:
+            header = {"s": seq, "h": a.initial_handles[name][0], "c": f"a{seq}", "a": args}
+            d.channel_message(a, sign_channel(a.key, json.dumps(header)))
+
+        for seq in (1, 2, 3, 4):
+            send(seq, "held", {})
+        ran = {a_replies.get(timeout=5)["c"], a_replies.get(timeout=5)["c"]}
+        waited = {"a1", "a2", "a3", "a4"} - ran  # two run (and time out), two wait
+        assert b.call(d, "double", {"n": 21})["r"] == 42  # 2 of the 4 workers are free
+        send(5, "double", {"n": 1})  # A's own call waits behind A's hung ones
+        threading.Event().wait(1.4)  # past held's page deadline: 0.2 s * 1.5 + 1 s
+        GATE.set()
+        later = {r["c"]: r for r in (a_replies.get(timeout=5) for _ in range(3))}
+        for c in waited:
+            assert later[c]["e"]["code"] == "timeout"
+            assert later[c]["e"]["message"].startswith("held did not start within")
+        assert later["a5"]["r"] == 2
+        assert d.wait_idle()
+    finally:
+        GATE.set()
+        d.close()

@@ -10,6 +10,7 @@ get nothing at all beyond ``rejected`` on the binary carrier.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import functools
 import heapq
@@ -18,11 +19,13 @@ import math
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from .commands import CallContext
 from .errors import CommandError, CommandFailed, CommandTimeout, NotAllowed
+from .host import page_deadline_ms
 from .protocol import (
     Message,
     ProtocolError,
@@ -47,11 +50,18 @@ class Dispatcher:
 
     :param command_timeout: default seconds before a call answers ``timeout``.
     :param workers: threads for synchronous commands.
+    :param session_workers: how many of them one session's commands may hold at once
+        (default: half).
     """
 
-    def __init__(self, command_timeout: float, workers: int = 32) -> None:
+    def __init__(
+        self, command_timeout: float, workers: int = 32, session_workers: int | None = None
+    ) -> None:
         self.command_timeout = command_timeout
         self._pool = _Workers(workers, "ramparts-cmd")
+        self.session_workers = session_workers or max(1, workers // 2)
+        self._lanes: weakref.WeakKeyDictionary[WindowSession, _Lane] = weakref.WeakKeyDictionary()
+        self._lanes_lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="ramparts-loop", daemon=True
@@ -240,22 +250,63 @@ class Dispatcher:
 
             fut.add_done_callback(done)
             return
-        # A sync command runs right here, on the worker that verified its message. The
-        # watchdog answers "timeout" if it overruns; the thread runs on (Python cannot
-        # stop it, and the docs say so).
-        token = None
-        if math.isfinite(timeout):
-            timed_out = CommandTimeout(f"{route.name} did not finish within {timeout:g} s")
-            token = self._watchdog.after(timeout, lambda: finish(error=timed_out))
-        try:
-            result = _run_sync(route, args, kwargs)
-        except CommandError as e:
-            finish(error=e)
-        else:
-            finish(result=result)
-        finally:
-            if token is not None:
-                self._watchdog.cancel(token)
+        # A sync command runs on the worker that verified its message, or, when its
+        # session already holds all the workers it may, on the next one of them to free
+        # up. The watchdog answers "timeout" if it overruns; the thread runs on (Python
+        # cannot stop it, and the docs say so).
+        arrived = time.monotonic()
+        deadline_ms = page_deadline_ms(timeout)
+
+        def run() -> None:
+            if session.closed:  # the page went away while this call waited its turn
+                finish(error=NotAllowed("the page that made this call is gone"))
+                return
+            waited = time.monotonic() - arrived
+            if deadline_ms is not None and waited * 1000 > deadline_ms:
+                # The page has given up on it: answer (its next handle) and do not run.
+                finish(error=CommandTimeout(f"{route.name} did not start within {waited:.3g} s"))
+                return
+            token = None
+            if math.isfinite(timeout):
+                timed_out = CommandTimeout(f"{route.name} did not finish within {timeout:g} s")
+                token = self._watchdog.after(timeout, lambda: finish(error=timed_out))
+            try:
+                result = _run_sync(route, args, kwargs)
+            except CommandError as e:
+                finish(error=e)
+            else:
+                finish(result=result)
+            finally:
+                if token is not None:
+                    self._watchdog.cancel(token)
+
+        self._in_lane(session, run)
+
+    def _in_lane(self, session: WindowSession, job: Callable[[], None]) -> None:
+        """Run ``job`` now if ``session`` has a free worker slot, else queue it there.
+
+        A worker that finishes a job takes the next one queued for the same session, so
+        a session never holds more than ``session_workers`` threads, even when its
+        commands hang: a page can starve only its own calls, not other windows'.
+        """
+        with self._lanes_lock:
+            lane = self._lanes.setdefault(session, _Lane())
+            if lane.running >= self.session_workers:
+                lane.waiting.append(job)
+                return
+            lane.running += 1
+        next_job: Callable[[], None] | None = job
+        while next_job is not None:
+            try:
+                next_job()
+            except Exception:  # a bug guard: the slot must be handed on whatever happens
+                log.exception("bridge: a command job failed")
+            with self._lanes_lock:
+                if lane.waiting:
+                    next_job = lane.waiting.popleft()
+                else:
+                    next_job = None
+                    lane.running -= 1
 
     @staticmethod
     def _call_args(session: WindowSession, route: Route) -> tuple[Any, ...]:
@@ -311,6 +362,16 @@ class Dispatcher:
             return
         for handler in reg.event_handlers.get(msg.event, ()):
             self._pool.submit(_safe_event, handler, session, msg.event, msg.payload)
+
+
+class _Lane:
+    """One session's synchronous commands: how many hold a worker, and who waits."""
+
+    __slots__ = ("running", "waiting")
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.waiting: collections.deque[Callable[[], None]] = collections.deque()
 
 
 class _Workers:

@@ -44,6 +44,16 @@ _DOCTYPE = re.compile(rb"<!doctype[^>]*>", re.IGNORECASE)
 #: Seconds the page waits for a reply beyond 1.5 times the command's timeout.
 DEADLINE_SLACK = 1.0
 _MAX_TIMER_MS = 2**31 - 1  # setTimeout's limit: a longer delay would fire at once
+
+
+def page_deadline_ms(timeout: float) -> int | None:
+    """How long the page waits for a call to a command with ``timeout``; None: forever."""
+    if not math.isfinite(timeout):
+        return None
+    ms = math.ceil((timeout * 1.5 + DEADLINE_SLACK) * 1000)
+    return ms if ms <= _MAX_TIMER_MS else None
+
+
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)  # "/" and "\\"
 
 
@@ -245,12 +255,10 @@ class WindowHost:
         starts (queueing, transfer, MAC), and forever for untimed commands (dialogs).
         """
         default = self.dispatcher.command_timeout
-        out: dict[str, int | None] = {}
-        for name, route in self.registry.routes.items():
-            t = route.command.timeout if route.command.timeout is not None else default
-            ms = math.ceil((t * 1.5 + DEADLINE_SLACK) * 1000) if math.isfinite(t) else None
-            out[name] = ms if ms is not None and ms <= _MAX_TIMER_MS else None
-        return out
+        return {
+            name: page_deadline_ms(default if r.command.timeout is None else r.command.timeout)
+            for name, r in self.registry.routes.items()
+        }
 
     def relay_script(self, channel_js: str) -> str:
         return (
