@@ -34,6 +34,7 @@ from ramparts.signing import (
     sign,
     utc_stamp,
 )
+from ramparts.testing import home_env
 
 pytestmark = pytest.mark.build
 
@@ -176,12 +177,19 @@ def resign(
 
 
 def assert_refused(built: Built, artifact: Path, *needles: str) -> None:
-    """The launch refuses (exit 3) and ``ramparts verify`` fails, both naming the cause."""
+    """The launch refuses (exit 3) and ``ramparts verify`` fails, both naming the cause;
+    the refusal is also logged under the (throwaway) home."""
+    home = built.tmp / "refusal-home" / artifact.name
     launch = subprocess.run(
-        [str(artifact / "notes"), "--headless"], capture_output=True, text=True, timeout=120
+        [str(artifact / "notes"), "--headless"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **home_env(home)},
     )
     assert launch.returncode == EXIT_REFUSED, launch.stderr
     assert "refusing to start" in launch.stderr
+    assert f"(this message is also in {home}" in launch.stderr
     check = ramparts_cli("verify", str(artifact), "--pubkey", str(built.pubkey))
     assert check.returncode == 1, check.stdout
     for needle in needles:
@@ -370,6 +378,12 @@ def test_onefile_unsigned_build_runs_checks_itself_and_is_marked_unsigned(
     assert list(audit["capabilities"]) == ["fs"] and audit["undeclared_plugin_modules"] == {}
 
     flip_byte(exe, commands_module_offset(exe))
-    refused = subprocess.run([str(exe), "--headless"], capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(
+        [str(exe), "--headless"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **home_env(tmp / "home")},
+    )
     assert refused.returncode == EXIT_REFUSED
     assert "changed: notes (SHA-256 differs)" in refused.stderr
