@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from .errors import VerificationError
-from .signing import load_public_key, verify_artifact
+from .signing import load_public_key, utc_stamp, verify_artifact
 
 __all__ = ["EXIT_REFUSED", "REFUSAL_LOG", "launch", "locate", "refusal_log"]
 
@@ -53,7 +53,7 @@ def _refuse(message: str, identifier: str | None) -> NoReturn:
     text = f"refusing to start: {message}"
     if identifier:
         log = refusal_log(identifier)
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = utc_stamp(datetime.now(UTC))
         try:
             log.parent.mkdir(parents=True, exist_ok=True)
             # One write to an O_APPEND file: entries from two launches never interleave.
