@@ -11,10 +11,14 @@
   concurrent good calls succeed.
 * Closing the window mid-call: the app exits although a command thread is still
   blocked, and leaves no process behind.
+* Closing one window of two mid-call: the other keeps working, the closed window's
+  session end kills its child and releases its untimed call, and its other stuck calls
+  end within their bounds.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import textwrap
 from pathlib import Path
@@ -262,5 +266,187 @@ def test_closing_the_window_mid_call_leaves_nothing_behind(tmp_path: Path) -> No
         proc.kill()
         proc.communicate()
         raise AssertionError("the app did not exit after its window closed mid-call") from None
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"processes left behind: {alive}"
+
+
+TWO_WINDOWS_COMMANDS = '''
+import math
+import threading
+import time
+from typing import Any
+
+import psutil
+
+from ramparts import CallContext, command
+
+#: What B's stuck calls are doing: "block" and "untimed" while they run.
+ACTIVE: set[str] = set()
+RELEASED: list[str] = []
+SEEN = threading.Event()  # window A has seen B's calls running
+_lock = threading.Lock()
+
+
+def _mark(name: str, on: bool) -> None:
+    with _lock:
+        (ACTIVE.add if on else ACTIVE.discard)(name)
+
+
+@command
+def echo_id(i: int) -> int:
+    return i
+
+
+@command(timeout=1)
+def block(seconds: float) -> None:
+    """Blocks its worker past its timeout: bounded only by ``seconds``."""
+    _mark("block", True)
+    try:
+        time.sleep(seconds)
+    finally:
+        _mark("block", False)
+
+
+@command(timeout=math.inf)
+def until_session_ends(ctx: CallContext) -> str:
+    """An untimed call (it waits for a person, say) that gives up when its page goes."""
+    _mark("untimed", True)
+    try:
+        for _ in range(600 * 20):  # bounded: ten minutes at most
+            if ctx.session.closed:
+                RELEASED.append(ctx.window)
+                return "released"
+            time.sleep(0.05)
+        return "gave up"
+    finally:
+        _mark("untimed", False)
+
+
+@command
+def seen() -> None:
+    SEEN.set()
+
+
+@command
+def snapshot(ctx: CallContext) -> dict[str, Any]:
+    """Python's view, for the test: windows, calls in flight, stuck calls, children."""
+    sleepers = [
+        p.pid
+        for p in psutil.Process().children(recursive=True)
+        if p.status() != psutil.STATUS_ZOMBIE and p.cmdline()[-1:] == ["600"]
+    ]
+    with _lock:
+        active = sorted(ACTIVE)
+    return {
+        "windows": sorted(ctx.app.hosts),
+        "in_flight": ctx.app._dispatcher.in_flight,
+        "active": active,
+        "released": list(RELEASED),
+        "sleepers": sleepers,
+        "seen": SEEN.is_set(),
+    }
+'''
+
+TWO_WINDOWS_CAPS = textwrap.dedent(
+    """
+    [tool.ramparts.capabilities.sample]
+    allow = ["slow_async"]
+    [tool.ramparts.capabilities.window]
+    allow = ["open", "close"]
+    labels = ["b"]
+    [tool.ramparts.capabilities.shell]
+    allow = ["spawn"]
+    [[tool.ramparts.capabilities.shell.programs]]
+    name = "sleep"
+    cmd = "sleep"
+    args = ["600"]
+    [[tool.ramparts.windows]]
+    label = "main"
+    capabilities = ["window"]
+    [[tool.ramparts.windows]]
+    label = "b"
+    entry = "b.html"
+    start = false
+    capabilities = ["window", "sample", "shell"]
+    """
+)
+
+# Window B: a child process, a call blocked past its timeout, an untimed call and a long
+# coroutine; once window A has seen them running in Python, B closes itself.
+B_JS = """
+(async () => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  await ramparts.shell.spawn({ program: "sleep", args: ["600"] });
+  ramparts.invoke("block", { seconds: 4 }).catch(() => {});
+  ramparts.invoke("until_session_ends", {}).catch(() => {});
+  ramparts.sample.slow_async({ ms: 600000 }).catch(() => {});
+  for (let i = 0; i < 500; i++) {
+    if ((await ramparts.invoke("snapshot", {})).seen) break;
+    await sleep(20);
+  }
+  await ramparts.invoke("window.close", {});
+})();
+"""
+
+# Window A: opens B, waits until B is gone with its calls in flight, then keeps working
+# and waits (bounded) until B's stuck calls are released and its child is killed.
+A_JS = """
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const poll = async (ok, what) => {
+  for (let i = 0; i < 300; i++) { const s = await ramparts.invoke("snapshot", {}); if (ok(s)) return s; await sleep(50); }
+  throw new Error(what + ": " + JSON.stringify(await ramparts.invoke("snapshot", {})));
+};
+await ramparts.invoke("window.open", { label: "b" });
+const during = await poll((s) => s.windows.includes("b") && s.active.length === 2 && s.sleepers.length === 1, "B's calls");
+await ramparts.invoke("seen", {});
+const closed = await poll((s) => !s.windows.includes("b"), "B to close");
+const values = await Promise.all(Array.from({ length: 50 }, (_, i) => ramparts.invoke("echo_id", { i })));
+const settled = await poll((s) => s.active.length === 0 && s.sleepers.length === 0 && s.in_flight === 1, "B's calls and child to end");
+return { during, closed, settled, echoed: values.every((v, i) => v === i) };
+"""
+
+
+def test_closing_one_window_of_two_mid_call(tmp_path: Path) -> None:
+    """B closes itself with calls stuck in Python and a child running; A keeps working,
+    B's session end kills its child and releases its untimed call, the call blocked past
+    its timeout ends on its own, and the app exits leaving no process behind."""
+    b_html = "<!doctype html><html><head><script src='b.js'></script></head><body>b</body></html>"
+    app_dir = write_app(
+        tmp_path / "app",
+        capabilities=TWO_WINDOWS_CAPS,
+        commands=TWO_WINDOWS_COMMANDS,
+        module="two_windows_cmds",
+        files={"b.html": b_html, "b.js": B_JS},
+        security="command_timeout = 2",
+    )
+    script = tmp_path / "a.js"
+    script.write_text(A_JS)
+    proc = subprocess.Popen(
+        dev_command(app_dir, script, 90), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    children: list[psutil.Process] = []
+    seen = []
+    for line in proc.stderr:  # B's calls are running: note the app's processes
+        seen.append(line)
+        if "b: snapshot -> ok" in line and not children:
+            children = psutil.Process(proc.pid).children(recursive=True)
+        if "main: echo_id -> ok" in line:
+            break
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("the app did not exit after its main window closed") from None
+    assert proc.returncode == 0, "".join(seen) + err[-3000:]
+    r = json.loads(out.strip().splitlines()[-1])
+    assert r["during"]["sleepers"] and r["during"]["active"] == ["block", "untimed"]
+    assert r["closed"]["windows"] == ["main"]
+    assert r["echoed"] is True
+    # B's session ended: its untimed call was released, its child killed; the blocked
+    # call ended on its own and the coroutine timed out (only the snapshot is in flight).
+    assert r["settled"]["released"] == ["b"]
+    assert children, "".join(seen)
     _gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"processes left behind: {alive}"
