@@ -73,7 +73,8 @@ def summary_table(report: dict[str, Any]) -> str:
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     total: Counter[str] = Counter()
-    for c in report["categories"]:
+    order = list(CATEGORIES)  # the catalogue's order, not the order launches ran in
+    for c in sorted(report["categories"], key=lambda c: order.index(c["category"])):
         bad = c.get("escaped", 0) + c.get("error", 0)
         rows.append(
             f"| {CATEGORIES.get(c['category'], c['category'])} | {c['tried']} | "
