@@ -352,6 +352,20 @@ def _handle(draw: st.DrawFn, handles: dict[str, list[str]], own: str) -> Any:
     return draw(st.sampled_from([other, real[:-1], real.upper(), real + "A"]) | json_values)
 
 
+def _break_call(
+    draw: st.DrawFn, header: dict[str, Any], mutations: list[str], handle: Any, keys: list[str]
+) -> None:
+    """The mutations both carriers share: sequence number, handle, arguments, extra keys."""
+    if "seq" in mutations:
+        header["s"] = draw(bad_seqs)
+    if "handle" in mutations:
+        header["h"] = handle
+    if "args" in mutations:
+        header["a"] = draw(json_values)
+    if "keys" in mutations:
+        header[draw(st.sampled_from(keys))] = draw(json_values)
+
+
 @st.composite
 def signed_binary(draw: st.DrawFn, session: WindowSession) -> tuple[bytes, str]:
     """A binary body signed with the session key, and whether it must ``run``, must
@@ -383,14 +397,7 @@ def signed_binary(draw: st.DrawFn, session: WindowSession) -> tuple[bytes, str]:
         header["a"]["data"] = draw(
             st.lists(st.builds(lambda i: {"$bytes": i}, refs) | st.just({"$bytes": 0, "x": 1}))
         )
-    if "seq" in mutations:
-        header["s"] = draw(bad_seqs)
-    if "handle" in mutations:
-        header["h"] = _handle(draw, handles, "canary_bytes")
-    if "args" in mutations:
-        header["a"] = draw(json_values)
-    if "keys" in mutations:
-        header[draw(st.sampled_from(["e", "p", "x"]))] = draw(json_values)
+    _break_call(draw, header, mutations, _handle(draw, handles, "canary_bytes"), ["e", "p", "x"])
     raw = json.dumps(header, separators=(",", ":")).encode()
     if "json" in mutations:
         raw = _mutate_text(draw, raw)
@@ -429,14 +436,7 @@ def signed_channel(draw: st.DrawFn, session: WindowSession) -> tuple[str, str]:
         "a": {"tag": draw(st.text(max_size=8))},
     }
     mutations = draw(st.lists(st.sampled_from(CHANNEL_MUTATIONS), max_size=3, unique=True))
-    if "seq" in mutations:
-        header["s"] = draw(bad_seqs)
-    if "handle" in mutations:
-        header["h"] = _handle(draw, handles, "canary")
-    if "args" in mutations:
-        header["a"] = draw(json_values)
-    if "keys" in mutations:
-        header[draw(st.sampled_from(["b", "p", "x"]))] = draw(json_values)
+    _break_call(draw, header, mutations, _handle(draw, handles, "canary"), ["b", "p", "x"])
     if "callback" in mutations:
         header["c"] = draw(st.sampled_from(["x" * 65, None, 7, ["c"], {"c": "c"}]))
     if "event" in mutations:
