@@ -318,3 +318,63 @@ def test_grants_die_on_reload(tmp_path: Path) -> None:
     ]
     second = [e for e in read_keylog(keylog) if e["window"] == "second"]
     assert len(second) == 2 and second[0]["key"] != second[1]["key"]
+
+
+# pywebview builds a window asked for from a worker thread at once, on the GUI thread,
+# and may fire its ``before_show`` before ``create_window`` has returned to Ramparts
+# (the worker lost the CPU). This makes that order certain: ``create_window`` returns
+# only after ``before_show`` has fired.
+LATE_RETURN = """
+import threading
+import webview
+
+_create_window = webview.create_window
+
+def _returns_after_before_show(*args: Any, **kwargs: Any) -> Any:
+    window = _create_window(*args, **kwargs)
+    if threading.current_thread() is not threading.main_thread():
+        assert window.events.before_show.wait(30), "pywebview never showed the window"
+    return window
+
+webview.create_window = _returns_after_before_show
+"""
+
+
+def test_a_window_shown_before_create_window_returns_still_gets_the_bridge(
+    tmp_path: Path,
+) -> None:
+    caps = textwrap.dedent(
+        """
+        [[tool.ramparts.windows]]
+        label = "main"
+        capabilities = []
+        [[tool.ramparts.windows]]
+        label = "second"
+        entry = "second.html"
+        capabilities = []
+        """
+    )
+    app_dir = write_app(
+        tmp_path / "app",
+        capabilities=caps,
+        commands=OPENER + LATE_RETURN,
+        module="late_opener_cmds",
+        files={
+            "second.html": "<!doctype html><script src='second.js'></script>",
+            "second.js": "ramparts.invoke('report', { value: typeof ramparts.invoke });\n",
+        },
+    )
+    result = eval_in_app(
+        app_dir,
+        """
+        const opened = await ramparts.invoke("open_from_python", { label: "second" });
+        for (let i = 0; i < 500; i++) {
+          const reports = await ramparts.invoke("reports");
+          if (reports.length) return { opened, reports };
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return { opened, reports: "none within 10 s" };
+        """,
+        timeout=60,
+    )
+    assert result == {"opened": "opened", "reports": [{"window": "second", "value": "function"}]}

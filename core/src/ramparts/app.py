@@ -182,7 +182,15 @@ class App:
                 return False
             return True
 
+        attached = False
+        attach_lock = threading.Lock()
+
         def before_show(window: Any) -> None:  # pywebview passes it by this name
+            nonlocal attached
+            with attach_lock:  # exactly once: see the catch-up below
+                if attached:
+                    return
+                attached = True
             page = backend.attach(window, host)
             if trace is not None:
                 page.console.connect(lambda line: trace(f"console: {spec.label}: {line}"))
@@ -203,6 +211,17 @@ class App:
         window.events.initialized += initialized
         window.events.before_show += before_show
         window.events.closed += closed
+        if threading.current_thread() is not threading.main_thread():
+            # Once the GUI runs, pywebview builds a window asked for from another thread
+            # at once, on the GUI thread: ``before_show`` may have fired before the
+            # handlers above were added, leaving a page with no bridge. It fires on the
+            # GUI thread, so a check there runs wholly before it (then the handler runs)
+            # or wholly after it (then attach here, if the handler did not).
+            def catch_up() -> None:
+                if window.events.before_show.is_set():
+                    before_show(window)
+
+            backend.call_soon(catch_up)
         return host
 
     def make_host(self, spec: WindowConfig, dispatcher: Dispatcher) -> WindowHost:

@@ -19,6 +19,7 @@ backend the app refuses to start rather than fall back to pywebview's ``js_api``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..host import WindowHost
@@ -35,6 +36,9 @@ class Backend(Protocol):
 
     def attach(self, window: Any, host: WindowHost) -> Any:
         """Called in the window's ``before_show``: wire ``host`` into ``window.native``."""
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the GUI thread after the calls already queued there (any thread)."""
 
 
 def get_backend() -> Backend:

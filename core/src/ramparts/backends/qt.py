@@ -294,6 +294,20 @@ class _Page(QWebEnginePage):
 class QtBackend:
     renderer = "qtwebengine"
 
+    def __init__(self) -> None:
+        #: Runs callables on the GUI thread; made by the first ``attach`` (GUI thread).
+        self._gui: _Invoker | None = None
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the GUI thread after the calls already queued there.
+
+        From another thread, ``fn`` is queued (Qt runs the calls queued to one thread in
+        the order they were posted); on the GUI thread it runs at once.
+        """
+        if self._gui is None:
+            raise BackendError("no window is attached yet")
+        self._gui.run.emit(fn)
+
     def prepare(self) -> None:
         global _registered
         if _registered:
@@ -327,6 +341,10 @@ class QtBackend:
             (A.NavigateOnDropEnabled, False),
         ):
             s.setAttribute(attr, on)
+        if self._gui is None:
+            qapp = QApplication.instance()
+            assert qapp is not None
+            self._gui = _Invoker(qapp)
         invoker = _Invoker(profile)
         handler = _SchemeHandler(host, invoker, profile)
         profile.installUrlSchemeHandler(SCHEME.encode(), handler)
