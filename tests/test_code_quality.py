@@ -18,6 +18,12 @@ def test_ruff_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_ruff_format_is_clean() -> None:
+    """Python code and the Python blocks of the docs, formatted one way."""
+    result = run("ruff", "format", "--check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_mypy_strict_on_the_core() -> None:
     result = run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
