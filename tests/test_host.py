@@ -124,6 +124,24 @@ def test_no_session_no_bridge(tmp_path: Path, dispatcher: Dispatcher) -> None:
     assert dispatcher.wait_idle()
 
 
+def test_leaving_the_app_ends_the_session(tmp_path: Path, dispatcher: Dispatcher) -> None:
+    """A main frame sent to about:blank (no navigation request) takes its session along."""
+    ended: list[Any] = []
+    host = make_host(tmp_path, dispatcher)
+    host.on_session = lambda old, new: ended.append(old) if new is None else None
+    session = host.new_session()
+    body = sign_binary(session.key, _header(host, 1))
+    host.main_frame_changed(f"app://{ID}/index.html#top")  # still the app: nothing ends
+    assert host.session is session and not ended
+    host.main_frame_changed("about:blank")
+    assert host.session is None and ended == [session]
+    got: queue.Queue[int] = queue.Queue()
+    host.binary_message(f"app://{ID}", body, lambda status, chunks: got.put(status))
+    assert got.get(timeout=5) == 403  # the old key answers nothing
+    host.main_frame_changed("about:blank")  # no session: nothing to end twice
+    assert ended == [session]
+
+
 @pytest.fixture
 def ui(tmp_path: Path) -> Path:
     ui = tmp_path / "ui"

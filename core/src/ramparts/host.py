@@ -200,6 +200,19 @@ class WindowHost:
         self.new_session()
         return True
 
+    def main_frame_changed(self, url: str) -> None:
+        """The main frame now shows ``url`` (as the webview reports it).
+
+        Some navigations never ask :meth:`allow_navigation`: a page script can send the
+        main frame to ``about:blank`` (which inherits the app's origin). The page that
+        owned the session is gone then, so the session ends with it: its key answers
+        nothing more and its ``ramparts_session_ended`` cleanup (child processes, grants)
+        runs now rather than when the next app page or the window's end comes.
+        """
+        if self.session is not None and not self.is_app_url(url):
+            log.warning("window %r left the app for %s: its session ends", self.label, url)
+            self.end()
+
     def new_session(self) -> WindowSession:
         old = self.session
         if old is not None:

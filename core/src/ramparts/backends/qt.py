@@ -362,6 +362,7 @@ class QtBackend:
         outbox.text.connect(bridge.deliver)
         host.connect(outbox.text.emit)
         host._ui_caller = invoker.call
+        page.urlChanged.connect(lambda url: host.main_frame_changed(url.toString()))
         view.setPage(page)
         old.deleteLater()
         page.setUrl(QUrl(host.start_url))
