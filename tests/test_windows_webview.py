@@ -192,9 +192,8 @@ def reports() -> list[Any]:
 """
 
 
-def test_python_opens_a_declared_window_without_the_window_capability(tmp_path: Path) -> None:
-    """An app command opens a window through ``ctx.app.open_window``; the page that asked
-    holds no ``window`` capability, and an undeclared label opens nothing."""
+def opener_app(root: Path, second_js: str, commands: str = OPENER) -> Path:
+    """Two windows with no capabilities: ``main`` opens ``second`` through an app command."""
     caps = textwrap.dedent(
         """
         [[tool.ramparts.windows]]
@@ -206,16 +205,23 @@ def test_python_opens_a_declared_window_without_the_window_capability(tmp_path: 
         capabilities = []
         """
     )
-    second_js = "ramparts.invoke('report', { value: Object.keys(ramparts).sort() });\n"
-    app_dir = write_app(
-        tmp_path / "app",
+    return write_app(
+        root,
         capabilities=caps,
-        commands=OPENER,
+        commands=commands,
         module="opener_cmds",
         files={
             "second.html": "<!doctype html><script src='second.js'></script>",
             "second.js": second_js,
         },
+    )
+
+
+def test_python_opens_a_declared_window_without_the_window_capability(tmp_path: Path) -> None:
+    """An app command opens a window through ``ctx.app.open_window``; the page that asked
+    holds no ``window`` capability, and an undeclared label opens nothing."""
+    app_dir = opener_app(
+        tmp_path / "app", "ramparts.invoke('report', { value: Object.keys(ramparts).sort() });\n"
     )
     result = eval_in_app(
         app_dir,
@@ -343,26 +349,10 @@ webview.create_window = _returns_after_before_show
 def test_a_window_shown_before_create_window_returns_still_gets_the_bridge(
     tmp_path: Path,
 ) -> None:
-    caps = textwrap.dedent(
-        """
-        [[tool.ramparts.windows]]
-        label = "main"
-        capabilities = []
-        [[tool.ramparts.windows]]
-        label = "second"
-        entry = "second.html"
-        capabilities = []
-        """
-    )
-    app_dir = write_app(
+    app_dir = opener_app(
         tmp_path / "app",
-        capabilities=caps,
+        "ramparts.invoke('report', { value: typeof ramparts.invoke });\n",
         commands=OPENER + LATE_RETURN,
-        module="late_opener_cmds",
-        files={
-            "second.html": "<!doctype html><script src='second.js'></script>",
-            "second.js": "ramparts.invoke('report', { value: typeof ramparts.invoke });\n",
-        },
     )
     result = eval_in_app(
         app_dir,
