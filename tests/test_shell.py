@@ -80,7 +80,13 @@ def not_our_child(pid: int) -> bool:
 
 
 def no_zombie_children() -> bool:
-    return not [c for c in psutil.Process().children() if c.status() == psutil.STATUS_ZOMBIE]
+    for child in psutil.Process().children():
+        try:
+            if child.status() == psutil.STATUS_ZOMBIE:
+                return False
+        except psutil.NoSuchProcess:  # reaped between the listing and the look: fine
+            continue
+    return True
 
 
 class Shell:
