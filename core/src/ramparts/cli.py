@@ -67,36 +67,11 @@ def dev(
     trace: Annotated[bool, typer.Option(help="Print console messages and bridge calls.")] = False,
 ) -> None:
     """Run an app from source."""
-    from .app import App
+    from .run import run_app
 
-    try:
-        source = eval_file.read_text(encoding="utf-8") if eval_file else None
-    except OSError as e:
-        raise _fail(f"cannot read --eval file: {e}") from None
-    try:
-        the_app = App.load(app_dir)
-    except RampartsError as e:
-        raise _fail(str(e)) from None
-
-    def say(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    cfg = the_app.config
-    say(f"ramparts: {cfg.name} ({cfg.identifier}) from {cfg.app_dir}")
-    say(f"ramparts: commands: {', '.join(sorted(the_app.registry.routes)) or '(none)'}")
-    try:
-        result = the_app.run(
-            headless=headless, eval_js=source, timeout=timeout, trace=say if trace else None
-        )
-    except RampartsError as e:
-        raise _fail(str(e)) from None
-    if result is None:
-        return
-    if result.timed_out:
-        raise _fail(f"--eval timed out: {result.error}", 2)
-    if not result.ok:
-        raise _fail(f"--eval failed: {result.error}")
-    print(result.value)
+    code = run_app(app_dir, headless=headless, eval_file=eval_file, timeout=timeout, trace=trace)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -110,17 +110,14 @@ def _run(app_dir: Path, name: str, allow_eval: bool) -> None:
         parser.add_argument("--timeout", type=float, default=30.0, help="seconds --eval may take")
     parser.add_argument("--trace", action="store_true", help="print console and bridge lines")
     args = parser.parse_args()
-    import typer
+    from .run import run_app  # the app, Qt and the plugins load only from here on
 
-    from .cli import dev  # the app, Qt and the plugins load only from here on
-
-    try:
-        dev(
+    raise SystemExit(
+        run_app(
             app_dir,
             headless=args.headless,
             eval_file=getattr(args, "eval", None),
             timeout=getattr(args, "timeout", 30.0),
             trace=args.trace,
         )
-    except typer.Exit as e:  # how `dev` reports its outcome outside typer
-        raise SystemExit(e.exit_code) from None
+    )
