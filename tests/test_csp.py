@@ -88,6 +88,8 @@ def test_valueless_directives_and_scheme_only_script_sources() -> None:
         ("http://[::1]:5173", "local process"),
         ("http://[::ffff:127.0.0.1]", "local process"),
         ("http://0.0.0.0:80", "local process"),
+        ("http://cdn.example.com", "cleartext"),
+        ("HTTP://cdn.example.com:8080/lib/", "cleartext"),
     ],
 )
 def test_script_sources_that_widen_script_origins_are_refused(

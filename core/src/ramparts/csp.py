@@ -95,6 +95,9 @@ def _script_source_refusal(source: str) -> str | None:
         return "a wildcard host or port allows scripts from places nobody named"
     if _is_loopback(name):
         return "any local process that listens there could serve the app script"
+    if source.startswith(("http://", "ws://")):
+        # Checked after loopback so that a local dev server gets the more precise reason.
+        return "a script fetched in cleartext can be swapped by anyone on the network path"
     return None
 
 
