@@ -226,6 +226,19 @@ def test_rotation_a_link_not_signed_by_a_trusted_key_for_this_app_is_ignored(fla
         verify_manifest(data, sign(data, k1), [k0.public_key()], now=NOW)
 
 
+def test_rotation_a_link_for_another_app_sharing_the_key_does_not_pass_for_this_one() -> None:
+    # One developer key k0 signs two apps; only the other app rotated to k1. A manifest
+    # that claims to be the other app must not let k1 in where this app is expected.
+    k0, k1 = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    other = "dev.ramparts.other"
+    manifest = manifest_for({}, key_chain=[make_link(other, k1.public_key(), k0)])
+    manifest["app"] = {**manifest["app"], "identifier": other}
+    data = canonical_json(manifest)
+    assert verify_manifest(data, sign(data, k1), [k0.public_key()], now=NOW, identifier=other)
+    with pytest.raises(VerificationError, match="is for the app 'dev\\.ramparts\\.other'"):
+        verify_manifest(data, sign(data, k1), [k0.public_key()], now=NOW, identifier=APP_ID)
+
+
 def test_rotation_chains_over_several_keys_in_order() -> None:
     k0, k1, k2 = (Ed25519PrivateKey.generate() for _ in range(3))
     chain = [make_link(APP_ID, k1.public_key(), k0), make_link(APP_ID, k2.public_key(), k1)]

@@ -87,7 +87,7 @@ def launch(
     try:
         trusted = [load_public_key(public_key, "the built-in key")] if public_key else []
         artifact, unpacked = locate(executable, Path(meipass) if meipass else None, layout)
-        manifest = verify_artifact(artifact, trusted, unpacked=unpacked)
+        manifest = verify_artifact(artifact, trusted, unpacked=unpacked, identifier=identifier)
     except VerificationError as e:
         _refuse(str(e), identifier)
     except OSError as e:  # a file the hashing could not read (permissions, I/O error)

@@ -322,6 +322,7 @@ def verify_manifest(
     trusted: Iterable[Ed25519PublicKey],
     *,
     now: datetime | None = None,
+    identifier: str | None = None,
 ) -> dict[str, Any]:
     """Check a manifest's signature, format and expiry; return it parsed.
 
@@ -329,18 +330,25 @@ def verify_manifest(
     (and must be absent). Otherwise the manifest must be signed by a trusted key, or by
     a key reached from one through its ``key_chain`` (see :func:`make_link`).
 
+    :param identifier: the app this must be (the launcher's baked-in one). Without it,
+        the manifest's own claim picks which links count, so a key shared by two apps
+        would let one app's rotated key pass as the other's.
     :raises VerificationError: naming what is wrong.
     """
     keys = list(trusted)
     manifest = parse_manifest(data)
+    claimed = manifest.get("app", {}).get("identifier")
+    if identifier is not None and claimed != identifier:
+        raise VerificationError(
+            f"{MANIFEST_NAME} is for the app {claimed!r}, but this is {identifier!r}"
+        )
     if keys:
         if signature is None:
             raise VerificationError(
                 f"{SIGNATURE_NAME} is missing: this app expects a signed manifest"
             )
         if not any(_signature_ok(data, signature, k) for k in keys):
-            identifier = str(manifest.get("app", {}).get("identifier", ""))
-            _walk_chain(identifier, manifest.get("key_chain"), keys)
+            _walk_chain(str(identifier or claimed or ""), manifest.get("key_chain"), keys)
             if not any(_signature_ok(data, signature, k) for k in keys):
                 raise VerificationError(
                     f"{SIGNATURE_NAME}: the manifest is not signed by a trusted key "
@@ -419,17 +427,19 @@ def verify_artifact(
     *,
     now: datetime | None = None,
     unpacked: Path | None = None,
+    identifier: str | None = None,
 ) -> dict[str, Any]:
     """Check a built app against its manifest: signature, expiry, every file.
 
     :param trusted: the keys to accept (empty: the build is expected to be unsigned).
     :param unpacked: a onefile app's unpacked tree (``sys._MEIPASS``), checked against
         the manifest's ``bundle`` list, added files included.
+    :param identifier: the app the manifest must be for (see :func:`verify_manifest`).
     :raises VerificationError: listing every file that is changed, missing or added.
     """
     root, _, _, layout = artifact_files(artifact)
     data, signature = read_manifest(artifact)
-    manifest = verify_manifest(data, signature, trusted, now=now)
+    manifest = verify_manifest(data, signature, trusted, now=now, identifier=identifier)
     if manifest.get("layout") != layout:
         raise VerificationError(
             f"{artifact}: the manifest describes a {manifest.get('layout')} build, "
