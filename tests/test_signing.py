@@ -177,6 +177,33 @@ def test_signed_or_unsigned_is_decided_by_the_verifier_not_the_files(
     assert verify_manifest(data, None, [], now=NOW)["format"] == 1
 
 
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ((b'"version":"1"', b'"version":"1","version":"2"'), "duplicate key 'version'"),
+        ((b'"format":1', b'"format":1,"x":NaN'), "NaN is not JSON"),
+    ],
+)
+def test_signed_bytes_that_readers_could_parse_differently_are_refused(
+    key: Ed25519PrivateKey, change: tuple[bytes, bytes], error: str
+) -> None:
+    data = canonical_json(manifest_for({})).replace(*change)
+    with pytest.raises(VerificationError, match=error):
+        verify_manifest(data, sign(data, key), [key.public_key()], now=NOW)
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "../outside", "a/../../b", "a//b", "C:/x", ""])
+@pytest.mark.parametrize("field", ["files", "bundle"])
+def test_a_manifest_path_that_leaves_the_tree_is_refused(
+    key: Ed25519PrivateKey, field: str, path: str
+) -> None:
+    entry = {"sha256": "0" * 64, "size": 0}
+    manifest = {**manifest_for({}), field: {"ok/name.py": entry, path: entry}}
+    data = canonical_json(manifest)
+    with pytest.raises(VerificationError, match="lists a path outside the tree"):
+        verify_manifest(data, sign(data, key), [key.public_key()], now=NOW)
+
+
 def test_an_expired_manifest_is_refused(key: Ed25519PrivateKey) -> None:
     data = canonical_json(manifest_for({}))
     sig = sign(data, key)

@@ -17,7 +17,7 @@ import os
 import stat
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -291,6 +291,26 @@ _SHAPE: dict[str, type] = {
 }
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json keeps the last of duplicate keys and other parsers the first: the signed bytes
+    # must mean one thing to every reader (canonical_json never writes duplicates).
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        dup = next(k for i, (k, _) in enumerate(pairs) if k in dict(pairs[:i]))
+        raise ValueError(f"duplicate key {dup!r}")
+    return found
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # canonical_json refuses to write it
+
+
+def _relative_path(path: str) -> bool:
+    """A path that stays inside the tree it is joined to, on any OS."""
+    parts = path.replace("\\", "/").split("/")
+    return not PureWindowsPath(path).anchor and all(p not in ("", ".", "..") for p in parts)
+
+
 def parse_manifest(data: bytes, where: str = MANIFEST_NAME) -> dict[str, Any]:
     """Parse manifest bytes and check their shape (not their signature).
 
@@ -298,9 +318,13 @@ def parse_manifest(data: bytes, where: str = MANIFEST_NAME) -> dict[str, Any]:
         type; ``where`` names the file in the message.
     """
     try:
-        manifest = json.loads(data.decode("utf-8"))
+        manifest = json.loads(
+            data.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
+        )
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise VerificationError(f"{where} is not valid JSON ({e})") from None
+    except ValueError as e:  # from the hooks
+        raise VerificationError(f"{where}: {e}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise VerificationError(
             f"{where} is not a format-{MANIFEST_FORMAT} manifest "
@@ -310,6 +334,12 @@ def parse_manifest(data: bytes, where: str = MANIFEST_NAME) -> dict[str, Any]:
         if key in manifest and not isinstance(manifest[key], kind):
             expected = "object" if kind is dict else "array"
             raise VerificationError(f"{where}: field {key!r} is not a JSON {expected}")
+    for field in ("files", "bundle"):
+        bad = [p for p in manifest.get(field, {}) if not _relative_path(p)]
+        if bad:
+            raise VerificationError(
+                f"{where}: field {field!r} lists a path outside the tree: {bad[0]!r}"
+            )
     caps = manifest.get("capabilities", {})
     if not all(isinstance(c, dict) for c in caps.values()):
         raise VerificationError(f"{where}: field 'capabilities' holds a non-object entry")
