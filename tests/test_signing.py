@@ -147,6 +147,32 @@ def test_check_files_names_changed_missing_added_and_relinked(tree: Path) -> Non
     ]
 
 
+def test_an_added_empty_directory_is_an_added_entry(tree: Path) -> None:
+    (tree / "_internal" / "keep").mkdir()
+    expected = hash_tree(tree)  # an empty directory the build shipped is listed...
+    assert expected["_internal/keep"] == {"directory": True}
+    assert check_files(tree, expected) == []
+    # ...and one planted later is reported: `import numpy` would now find a namespace
+    # package instead of failing over to the app's fallback.
+    (tree / "_internal" / "numpy").mkdir()
+    assert check_files(tree, expected) == ["added: _internal/numpy"]
+
+
+def test_a_directory_the_walk_cannot_list_is_an_error_not_an_empty_one(tree: Path) -> None:
+    expected = hash_tree(tree)
+    hidden = tree / "_internal" / "hidden"
+    hidden.mkdir()
+    (hidden / "evil.py").write_text("import os\n")
+    hidden.chmod(0o111)  # unreadable, yet a file in it can still be opened by name
+    script = (
+        "import sys, json; from pathlib import Path; from ramparts.signing import check_files\n"
+        f"check_files(Path({str(tree)!r}), json.loads({json.dumps(expected)!r}))\n"
+    )
+    proc = unprivileged.run([sys.executable, "-c", script])
+    assert proc.returncode != 0
+    assert "PermissionError" in proc.stderr and "_internal/hidden" in proc.stderr
+
+
 # -- signatures, expiry ------------------------------------------------------------------
 
 

@@ -59,7 +59,8 @@ ENV_PASSPHRASE = "RAMPARTS_SIGNING_PASSPHRASE"
 #: What a key-rotation link signs, so a link can never be mistaken for a manifest.
 _LINK_PURPOSE = "ramparts-next-key"
 
-FileEntry = dict[str, Any]  # {"sha256": hex, "size": int} or {"symlink": target}
+#: {"sha256": hex, "size": int}, {"symlink": target}, {"special": mode} or {"directory": true}
+FileEntry = dict[str, Any]
 
 
 # -- bytes and files ---------------------------------------------------------------------
@@ -87,11 +88,16 @@ def hash_tree(root: Path, skip: Iterable[str] = ()) -> dict[str, FileEntry]:
     """Every file under ``root`` by POSIX relative path; symlinks by their target.
 
     Symlinks are recorded, never followed: a link re-pointed outside the tree is a change.
+    Empty directories are recorded too: an added one can be imported as a namespace
+    package. A directory that cannot be listed raises ``OSError``: what is in it unseen
+    must not pass for nothing.
     """
     skipped = set(skip)
     found: dict[str, FileEntry] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=_raise):
         base = Path(dirpath)
+        if base != root and not dirnames and not filenames:
+            found[base.relative_to(root).as_posix()] = {"directory": True}
         for name in [*dirnames, *filenames]:
             path = base / name
             rel = path.relative_to(root).as_posix()
@@ -106,6 +112,10 @@ def hash_tree(root: Path, skip: Iterable[str] = ()) -> dict[str, FileEntry]:
                 found[rel] = {"special": stat.filemode(mode)}
         dirnames[:] = [d for d in dirnames if not (base / d).is_symlink()]
     return found
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 def check_files(
@@ -145,6 +155,8 @@ def _how(want: FileEntry, got: FileEntry) -> str:
 def _kind(entry: FileEntry) -> str:
     if "symlink" in entry:
         return f"symlink to {entry['symlink']}"
+    if "directory" in entry:
+        return "an empty directory"
     return "a file" if "sha256" in entry else "not a file"
 
 
