@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -611,6 +612,37 @@ def test_only_a_given_pubkey_verifies_an_audit(tmp_path: Path, key: Ed25519Priva
     pinned = runner.invoke(cli, ["audit", str(artifact), "--json", "--pubkey", f"{tmp_path}/k.pub"])
     assert pinned.exit_code == 0, pinned.output
     assert json.loads(pinned.stdout)["verified"] is True
+
+
+def test_an_audit_reports_the_manifest_it_verified_not_an_earlier_read(
+    tmp_path: Path, key: Ed25519PrivateKey
+) -> None:
+    # A manifest served by the attacker (a FIFO here; a network share in real life)
+    # reads as a shell-declaring forgery first, then as the genuine signed bytes.
+    import threading
+
+    from ramparts.audit import audit
+
+    artifact = fake_artifact(tmp_path / "app", ["fs"], key)
+    genuine = (artifact / MANIFEST_NAME).read_bytes()
+    forged = json.loads(genuine)
+    forged["capabilities"]["shell"] = {"allow": [], "options": {}}
+    (artifact / MANIFEST_NAME).unlink()
+    os.mkfifo(artifact / MANIFEST_NAME)
+
+    def serve() -> None:
+        for data in (canonical_json(forged), genuine):
+            with open(artifact / MANIFEST_NAME, "wb") as f:
+                f.write(data)
+            time.sleep(0.3)  # let the reader see EOF and close before the next open
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    result = audit(artifact, [key.public_key()], {})
+    server.join(timeout=10)
+    assert result.signature == "valid"
+    assert list(result.manifest["capabilities"]) == ["fs"]
+    assert result.undeclared == {"shell": ["ramparts_shell"]} and not result.ok
 
 
 def test_undeclared_plugins_are_found_without_being_installed() -> None:

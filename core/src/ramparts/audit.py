@@ -261,7 +261,8 @@ def audit(
     manifest = load_manifest(artifact)
     keys = list(trusted) if trusted is not None else own_key(manifest)
     try:
-        verify_artifact(artifact, keys)
+        # Report what was verified, not the first read: the file may differ between reads.
+        manifest = verify_artifact(artifact, keys)
         status = "valid" if keys else "unsigned"
     except VerificationError as e:
         status = f"invalid: {e}"
