@@ -148,6 +148,18 @@ def test_check_files_names_changed_missing_added_and_relinked(tree: Path) -> Non
     ]
 
 
+def test_a_listed_symlink_that_leads_out_of_the_tree_is_refused(tree: Path) -> None:
+    # Its target text matches the manifest, but the file it reaches is never hashed.
+    (tree / "_internal" / "pkg" / "up.py").symlink_to("../../../evil.py")
+    (tree / "_internal" / "abs.so").symlink_to("/tmp/evil.so")
+    (tree / "_internal" / "in.py").symlink_to("pkg/mod.py")
+    expected = hash_tree(tree)
+    assert check_files(tree, expected) == [
+        "outside: _internal/abs.so links to /tmp/evil.so",
+        "outside: _internal/pkg/up.py links to ../../../evil.py",
+    ]
+
+
 def test_an_added_empty_directory_is_an_added_entry(tree: Path) -> None:
     (tree / "_internal" / "keep").mkdir()
     expected = hash_tree(tree)  # an empty directory the build shipped is listed...

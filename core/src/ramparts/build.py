@@ -35,6 +35,7 @@ from .signing import (
     MANIFEST_FORMAT,
     artifact_files,
     canonical_json,
+    escaping_links,
     expiry,
     file_digest,
     hash_tree,
@@ -205,6 +206,12 @@ def build(
     }
     if onefile:
         manifest["bundle"] = _onefile_bundle(artifact)
+    outside = escaping_links({**manifest["files"], **manifest.get("bundle", {})})
+    if outside:
+        raise BuildError(
+            f"{artifact}: symlinks lead out of the app, so what they reach could not be "
+            f"verified: {', '.join(f'{p} -> {t}' for p, t in outside)}"
+        )
     data = canonical_json(manifest)
     atomic_write(manifest_path, data)
     signature_path.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import json
 import os
+import posixpath
 import stat
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,7 @@ __all__ = [
     "canonical_json",
     "chain_to",
     "check_files",
+    "escaping_links",
     "generate_key",
     "hash_tree",
     "key_id",
@@ -141,7 +143,26 @@ def check_files(
         elif got != want:
             problems.append(f"changed: {rel}{_how(want, got)}")
     problems.extend(f"added: {rel}" for rel in sorted(set(actual) - set(expected)))
+    problems.extend(f"outside: {rel} links to {t}" for rel, t in escaping_links(expected))
     return problems
+
+
+def escaping_links(files: Mapping[str, FileEntry]) -> list[tuple[str, str]]:
+    """``(path, target)`` of each symlink that leads out of the tree.
+
+    A link's target is checked as text; the file it reaches outside the tree is not,
+    and whoever controls that location controls what the app loads.
+    """
+    found = []
+    for rel, entry in sorted(files.items()):
+        link = entry.get("symlink")
+        if not isinstance(link, str):
+            continue
+        target = link.replace("\\", "/")  # Windows' readlink
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+        if PureWindowsPath(target).anchor or joined == ".." or joined.startswith("../"):
+            found.append((rel, link))
+    return found
 
 
 def _how(want: FileEntry, got: FileEntry) -> str:
