@@ -231,6 +231,15 @@ def test_signed_bytes_that_readers_could_parse_differently_are_refused(
         verify_manifest(data, sign(data, key), [key.public_key()], now=NOW)
 
 
+def test_unsigned_bytes_nested_too_deeply_are_a_refusal_not_a_crash(
+    key: Ed25519PrivateKey,
+) -> None:
+    # The JSON is parsed before its signature is checked (the key chain is inside it).
+    data = b'{"format":1,"x":' + b"[" * 100_000
+    with pytest.raises(VerificationError, match="nested too deeply"):
+        verify_manifest(data, b"", [key.public_key()], now=NOW)
+
+
 @pytest.mark.parametrize("path", ["/etc/passwd", "../outside", "a/../../b", "a//b", "C:/x", ""])
 @pytest.mark.parametrize("field", ["files", "bundle"])
 def test_a_manifest_path_that_leaves_the_tree_is_refused(

@@ -358,6 +358,8 @@ def parse_manifest(data: bytes, where: str = MANIFEST_NAME) -> dict[str, Any]:
         raise VerificationError(f"{where} is not valid JSON ({e})") from None
     except ValueError as e:  # from the hooks
         raise VerificationError(f"{where}: {e}") from None
+    except RecursionError:  # parsed before the signature is checked: any bytes reach here
+        raise VerificationError(f"{where} is not valid JSON (nested too deeply)") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise VerificationError(
             f"{where} is not a format-{MANIFEST_FORMAT} manifest "
