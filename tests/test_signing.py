@@ -160,17 +160,6 @@ def test_a_listed_symlink_that_leads_out_of_the_tree_is_refused(tree: Path) -> N
     ]
 
 
-def test_an_added_empty_directory_is_an_added_entry(tree: Path) -> None:
-    (tree / "_internal" / "keep").mkdir()
-    expected = hash_tree(tree)  # an empty directory the build shipped is listed...
-    assert expected["_internal/keep"] == {"directory": True}
-    assert check_files(tree, expected) == []
-    # ...and one planted later is reported: `import numpy` would now find a namespace
-    # package instead of failing over to the app's fallback.
-    (tree / "_internal" / "numpy").mkdir()
-    assert check_files(tree, expected) == ["added: _internal/numpy"]
-
-
 def test_a_directory_the_walk_cannot_list_is_an_error_not_an_empty_one(tree: Path) -> None:
     expected = hash_tree(tree)
     hidden = tree / "_internal" / "hidden"

@@ -61,7 +61,7 @@ ENV_PASSPHRASE = "RAMPARTS_SIGNING_PASSPHRASE"
 #: What a key-rotation link signs, so a link can never be mistaken for a manifest.
 _LINK_PURPOSE = "ramparts-next-key"
 
-#: {"sha256": hex, "size": int}, {"symlink": target}, {"special": mode} or {"directory": true}
+#: {"sha256": hex, "size": int}, {"symlink": target} or {"special": mode}
 FileEntry = dict[str, Any]
 
 
@@ -90,16 +90,14 @@ def hash_tree(root: Path, skip: Iterable[str] = ()) -> dict[str, FileEntry]:
     """Every file under ``root`` by POSIX relative path; symlinks by their target.
 
     Symlinks are recorded, never followed: a link re-pointed outside the tree is a change.
-    Empty directories are recorded too: an added one can be imported as a namespace
-    package. A directory that cannot be listed raises ``OSError``: what is in it unseen
-    must not pass for nothing.
+    Directories are not: Qt WebEngine creates an empty ``locales`` folder in the app at
+    run time, and an empty folder can add no code. A directory that cannot be listed
+    raises ``OSError``: what is in it unseen must not pass for nothing.
     """
     skipped = set(skip)
     found: dict[str, FileEntry] = {}
     for dirpath, dirnames, filenames in os.walk(root, onerror=_raise):
         base = Path(dirpath)
-        if base != root and not dirnames and not filenames:
-            found[base.relative_to(root).as_posix()] = {"directory": True}
         for name in [*dirnames, *filenames]:
             path = base / name
             rel = path.relative_to(root).as_posix()
@@ -176,8 +174,6 @@ def _how(want: FileEntry, got: FileEntry) -> str:
 def _kind(entry: FileEntry) -> str:
     if "symlink" in entry:
         return f"symlink to {entry['symlink']}"
-    if "directory" in entry:
-        return "an empty directory"
     return "a file" if "sha256" in entry else "not a file"
 
 
