@@ -350,6 +350,23 @@ def test_verify_artifact_onefile_checks_the_executable_and_the_unpacked_tree(
         verify_artifact(tree, [key.public_key()], now=NOW)
 
 
+def test_onefile_verify_hashes_the_file_it_was_given_not_a_neighbour(
+    tmp_path: Path, key: Ed25519PrivateKey
+) -> None:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "test").write_bytes(b"\x7fELF genuine onefile")
+    write_signed(dist / "test", manifest_for(hash_tree(dist), layout="onefile"), key)
+    # The genuine manifest and signature, copied beside another executable: the
+    # manifest lists "test", which is intact, but "evil" is what would be run.
+    (dist / "evil").write_bytes(b"\x7fELF something else")
+    for name in (MANIFEST_NAME, SIGNATURE_NAME):
+        (dist / f"evil.{name}").write_bytes((dist / f"test.{name}").read_bytes())
+    verify_artifact(dist / "test", [key.public_key()], now=NOW)
+    with pytest.raises(VerificationError, match="is for the executable 'test', not 'evil'"):
+        verify_artifact(dist / "evil", [key.public_key()], now=NOW)
+
+
 def test_launcher_locates_onedir_by_the_executable_folder(tree: Path) -> None:
     assert locate(tree / "test", None, "onedir") == (tree, None)
     with pytest.raises(VerificationError, match="without an unpacked bundle"):

@@ -506,6 +506,14 @@ def verify_artifact(
             f"{artifact}: the manifest describes a {manifest.get('layout')} build, "
             f"but this is a {layout} one"
         )
+    executable = manifest.get("executable")
+    if layout == "onefile" and (
+        executable != artifact.name or set(manifest["files"]) != {artifact.name}
+    ):
+        # Otherwise a copied manifest checks the executable it names, not this one.
+        raise VerificationError(
+            f"{artifact}: the manifest is for the executable {executable!r}, not {artifact.name!r}"
+        )
     if layout == "onedir":
         problems = check_files(root, manifest["files"], skip=(MANIFEST_NAME, SIGNATURE_NAME))
     else:
