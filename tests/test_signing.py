@@ -555,6 +555,26 @@ def test_verify_and_audit_name_a_malformed_manifest(
     assert isinstance(result.exception, SystemExit)  # typer.Exit, not an AttributeError
 
 
+def test_verify_passes_only_with_a_given_pubkey(tree: Path, key: Ed25519PrivateKey) -> None:
+    # Anyone can re-sign changed files with a key of their own and put it in the manifest.
+    stranger = Ed25519PrivateKey.generate()
+    expires = utc_stamp(datetime.now(UTC) + timedelta(days=1))
+    manifest = manifest_for(hash_tree(tree), expires=expires)
+    manifest["public_key"] = public_pem(stranger.public_key()).decode()
+    manifest["signer"] = key_id(stranger.public_key())
+    write_signed(tree, manifest, stranger)
+    (tree.parent / "k.pub").write_bytes(public_pem(key.public_key()))
+    runner = CliRunner()
+    own = runner.invoke(cli, ["verify", str(tree)])
+    assert own.exit_code == 1, own.output
+    assert "OK: " in own.stdout and "who built them is not verified" in own.output
+    pinned = runner.invoke(cli, ["verify", str(tree), "--pubkey", str(tree.parent / "k.pub")])
+    assert pinned.exit_code == 1 and "not signed by a trusted key" in pinned.output
+    write_signed(tree, manifest, key)
+    pinned = runner.invoke(cli, ["verify", str(tree), "--pubkey", str(tree.parent / "k.pub")])
+    assert pinned.exit_code == 0, pinned.output
+
+
 def test_a_signature_that_cannot_be_read_is_a_verification_error(
     tree: Path, key: Ed25519PrivateKey
 ) -> None:

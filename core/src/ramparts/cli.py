@@ -312,6 +312,10 @@ def verify(artifact: Artifact, pubkey: PubKeys = None) -> None:
     )
     if not keys:
         raise _fail("the build is unsigned: its origin cannot be verified")
+    if pubkey is None:
+        # Whoever changed the files could re-sign them with a key of their own: exit 0
+        # here would make re-signing turn an unsigned-style failure into a pass.
+        raise _fail("no --pubkey: the files are intact, but who built them is not verified")
 
 
 @app.command()
