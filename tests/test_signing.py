@@ -542,6 +542,7 @@ def test_build_command_errors_are_one_clear_line(tmp_path: Path) -> None:
         (b"[1, 2]", "is not a format-1 manifest (a JSON object"),
         (b'{"format": 1, "app": "x", "files": {}}', "field 'app' is not a JSON object"),
         (b"\xff", "is not valid JSON"),
+        (b'{"format": 1, "files": {"a": "x"}}', "field 'files' holds a non-object entry"),
     ],
 )
 @pytest.mark.parametrize("command", ["verify", "audit"])

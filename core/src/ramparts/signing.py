@@ -371,6 +371,8 @@ def parse_manifest(data: bytes, where: str = MANIFEST_NAME) -> dict[str, Any]:
             raise VerificationError(
                 f"{where}: field {field!r} lists a path outside the tree: {bad[0]!r}"
             )
+        if not all(isinstance(e, dict) for e in manifest.get(field, {}).values()):
+            raise VerificationError(f"{where}: field {field!r} holds a non-object entry")
     caps = manifest.get("capabilities", {})
     if not all(isinstance(c, dict) for c in caps.values()):
         raise VerificationError(f"{where}: field 'capabilities' holds a non-object entry")
