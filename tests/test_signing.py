@@ -220,6 +220,16 @@ def test_signed_bytes_that_readers_could_parse_differently_are_refused(
         verify_manifest(data, sign(data, key), [key.public_key()], now=NOW)
 
 
+def test_a_duplicate_key_is_found_in_linear_time(key: Ed25519PrivateKey) -> None:
+    # Unsigned bytes are parsed before the signature check: no quadratic work on them.
+    keys = b",".join(b'"k%d":0' % i for i in range(30_000))
+    data = b'{"format":1,' + keys + b',"k0":1}'
+    started = time.monotonic()
+    with pytest.raises(VerificationError, match="duplicate key 'k0'"):
+        verify_manifest(data, b"", [key.public_key()], now=NOW)
+    assert time.monotonic() - started < 2
+
+
 def test_unsigned_bytes_nested_too_deeply_are_a_refusal_not_a_crash(
     key: Ed25519PrivateKey,
 ) -> None:

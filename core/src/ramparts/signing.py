@@ -323,10 +323,11 @@ _SHAPE: dict[str, type] = {
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # json keeps the last of duplicate keys and other parsers the first: the signed bytes
     # must mean one thing to every reader (canonical_json never writes duplicates).
-    found = dict(pairs)
-    if len(found) != len(pairs):
-        dup = next(k for i, (k, _) in enumerate(pairs) if k in dict(pairs[:i]))
-        raise ValueError(f"duplicate key {dup!r}")
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"duplicate key {key!r}")
+        found[key] = value
     return found
 
 
