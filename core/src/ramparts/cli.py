@@ -332,8 +332,11 @@ def audit(
         ),
     ] = False,
 ) -> None:
-    """Report what a built app can reach, without running it; fail on undeclared plugins
-    and, unless --allow-unverified, on a manifest no --pubkey verifies."""
+    """Report what a built app can reach, without running it.
+
+    Fails on a plugin module the build did not declare and, unless --allow-unverified,
+    on a manifest that no --pubkey verifies.
+    """
     from .audit import audit as run_audit
     from .audit import render_table
     from .plugins import installed_plugins
