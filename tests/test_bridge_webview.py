@@ -426,50 +426,63 @@ def test_large_binary_round_trips_are_exact(app_dir: Path) -> None:
     assert result == {"16385": True, "1048576": True, str(12 * 1024 * 1024 + 3): True}
 
 
+# Commands that hold their worker until the page releases them: the tests below order
+# events (deadline passed, then workers freed) by what the page does, not by a sleep's
+# length. ``release`` is async, so it runs on the event loop, not on a blocked worker.
 BLOCKING_COMMANDS = (
     COMMANDS_PY
     + """
-import time
+import threading
+
+RELEASE = threading.Event()
 
 @command(timeout=0.5)
 def block_a() -> None:
-    time.sleep(3)
+    RELEASE.wait(120)
 
 @command(timeout=0.5)
 def block_b() -> None:
-    time.sleep(3)
+    RELEASE.wait(120)
+
+@command
+async def release() -> None:
+    RELEASE.set()
 """
 )
 
 
-def test_calls_python_never_answers_hit_the_page_deadline(app_dir: Path) -> None:
-    """40 hung calls: 32 hold every worker (Python answers them ``timeout`` and the
-    threads run on), the other 8 wait in the queue until a worker is free, which is after
-    the page's deadline (0.5 s * 1.5 + 1 s). The page rejects those itself, forgets their
-    resolvers, and ignores the late replies that come later."""
+def test_calls_python_never_answers_hit_the_page_deadline(tmp_path: Path) -> None:
+    """40 blocked calls: one page's synchronous commands get at most 16 workers, so 16
+    run (Python answers them ``timeout`` after 0.5 s; the threads stay blocked) and 24
+    wait for a worker that only frees when the page releases them, after their page
+    deadline (0.5 s * 1.5 + 1 s). The page rejects those itself, forgets their resolvers,
+    and ignores the late replies that come once the workers are released."""
+    app_dir = write_app(tmp_path / "app", commands=BLOCKING_COMMANDS)
     result = eval_in_app(
         app_dir,
         """
         const code = (p) => p.then(() => ["resolved"], (e) => [e.code, e.message]);
-        const results = await Promise.all(Array.from({ length: 40 }, () => code(ramparts.sample.hang({}))));
+        const results = await Promise.all(Array.from({ length: 40 }, () => code(ramparts.invoke("block_a", {}))));
         const stats = ramparts.stats();
-        const add = await ramparts.invoke("add", { a: 1, b: 2 }); // queued behind the 8
-        await ramparts.sample.slow_async({ ms: 1000 }); // the 8 late replies come meanwhile
+        await ramparts.invoke("release", {});
+        const add = await ramparts.invoke("add", { a: 1, b: 2 }); // a worker of its own again
+        await ramparts.sample.slow_async({ ms: 500 }); // late replies may come meanwhile
         return { results, stats, add, after: ramparts.stats() };
         """,
+        timeout=60,
     )
-    python = ["timeout", "sample.hang did not finish within 0.5 s"]
-    page = ["timeout", "sample.hang got no answer within 1.75 s"]
-    assert all(r in (python, page) for r in result["results"]), result["results"]
-    assert result["results"].count(page) >= 8
+    python = ["timeout", "block_a did not finish within 0.5 s"]
+    page = ["timeout", "block_a got no answer within 1.75 s"]
+    assert sorted(result["results"]) == sorted([python] * 16 + [page] * 24)
     assert result["stats"] == {"pending": 0, "queued": 0}
     assert result["add"] == 3 and result["after"] == {"pending": 0, "queued": 0}
 
 
 def test_per_call_handles_come_back_with_replies_after_the_deadline(tmp_path: Path) -> None:
-    """Every hang handle is held by a call past its page deadline (queued behind 32 hung
-    workers); the late replies' next handles refill the pool, so a hang call gets Python's
-    own answer again. Without that, the pool stays empty and the loop never ends."""
+    """Every hang handle is held by a call past its page deadline (queued behind blocked
+    workers); once the page releases the workers, the late replies' next handles refill
+    the pool, so a hang call gets Python's own answer again. Without that, the pool stays
+    empty and the loop never ends."""
     app_dir = write_app(
         tmp_path / "app", security='handles = "per-call"', commands=BLOCKING_COMMANDS
     )
@@ -477,11 +490,12 @@ def test_per_call_handles_come_back_with_replies_after_the_deadline(tmp_path: Pa
         app_dir,
         """
         const code = (p) => p.then(() => ["resolved"], (e) => [e.code, e.message]);
-        // Two commands, 16 handles each: 32 calls go out at once and hold every worker
-        // (Python answers them "timeout" after 0.5 s; the threads sleep on).
+        // Two commands, 16 handles each: the page's 16 workers block until released;
+        // Python answers those "timeout" after 0.5 s, the page the 16 queued ones.
         const blocks = Array.from({ length: 32 }, (_, i) => code(ramparts.invoke(i % 2 ? "block_a" : "block_b", {})));
         await Promise.all(blocks);
         const hung = await Promise.all(Array.from({ length: 16 }, () => code(ramparts.sample.hang({}))));
+        await ramparts.invoke("release", {});
         let again, tries = 0;
         do { again = await code(ramparts.sample.hang({})); tries++; }
         while (again[1] !== "sample.hang did not finish within 0.5 s");

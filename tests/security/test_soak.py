@@ -129,7 +129,7 @@ const faults = {{
   raises: code(ramparts.sample.boom({{}})),
   hangs: code(ramparts.sample.hang({{}})),
   unserializable: code(ramparts.sample.unsendable({{}})),
-  blocks: code(ramparts.invoke("block", {{ seconds: 3 }})),
+  blocks: code(ramparts.invoke("block", {{ seconds: 30 }})),
 }};
 const goodValues = await Promise.all(good);
 const faultCodes = {{}};
@@ -284,6 +284,7 @@ from ramparts import CallContext, command
 ACTIVE: set[str] = set()
 RELEASED: list[str] = []
 SEEN = threading.Event()  # window A has seen B's calls running
+UNBLOCK = threading.Event()  # window A lets B's blocked call end, once B has closed
 _lock = threading.Lock()
 
 
@@ -299,12 +300,18 @@ def echo_id(i: int) -> int:
 
 @command(timeout=1)
 def block(seconds: float) -> None:
-    """Blocks its worker past its timeout: bounded only by ``seconds``."""
+    """Blocks its worker past its timeout until window A unblocks it (or ``seconds``)."""
     _mark("block", True)
     try:
-        time.sleep(seconds)
+        UNBLOCK.wait(seconds)
     finally:
         _mark("block", False)
+
+
+@command
+async def unblock() -> None:
+    """Async: it runs on the event loop, whatever the workers are doing."""
+    UNBLOCK.set()
 
 
 @command(timeout=math.inf)
@@ -377,7 +384,7 @@ B_JS = """
 (async () => {
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   await ramparts.shell.spawn({ program: "sleep", args: ["600"] });
-  ramparts.invoke("block", { seconds: 4 }).catch(() => {});
+  ramparts.invoke("block", { seconds: 120 }).catch(() => {});
   ramparts.invoke("until_session_ends", {}).catch(() => {});
   ramparts.sample.slow_async({ ms: 600000 }).catch(() => {});
   for (let i = 0; i < 500; i++) {
@@ -389,7 +396,8 @@ B_JS = """
 """
 
 # Window A: opens B, waits until B is gone with its calls in flight, then keeps working
-# and waits (bounded) until B's stuck calls are released and its child is killed.
+# while B's blocked call still holds its worker, unblocks it, and waits (bounded) until
+# B's stuck calls are released and its child is killed.
 A_JS = """
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const poll = async (ok, what) => {
@@ -401,6 +409,7 @@ const during = await poll((s) => s.windows.includes("b") && s.active.length === 
 await ramparts.invoke("seen", {});
 const closed = await poll((s) => !s.windows.includes("b"), "B to close");
 const values = await Promise.all(Array.from({ length: 50 }, (_, i) => ramparts.invoke("echo_id", { i })));
+await ramparts.invoke("unblock", {}); // B is gone and A worked beside its blocked call
 const settled = await poll((s) => s.active.length === 0 && s.sleepers.length === 0 && s.in_flight === 1, "B's calls and child to end");
 return { during, closed, settled, echoed: values.every((v, i) => v === i) };
 """
@@ -409,7 +418,7 @@ return { during, closed, settled, echoed: values.every((v, i) => v === i) };
 def test_closing_one_window_of_two_mid_call(tmp_path: Path) -> None:
     """B closes itself with calls stuck in Python and a child running; A keeps working,
     B's session end kills its child and releases its untimed call, the call blocked past
-    its timeout ends on its own, and the app exits leaving no process behind."""
+    its timeout ends once A unblocks it, and the app exits leaving no process behind."""
     b_html = "<!doctype html><html><head><script src='b.js'></script></head><body>b</body></html>"
     app_dir = write_app(
         tmp_path / "app",
@@ -445,7 +454,7 @@ def test_closing_one_window_of_two_mid_call(tmp_path: Path) -> None:
     assert r["closed"]["windows"] == ["main"]
     assert r["echoed"] is True
     # B's session ended: its untimed call was released, its child killed; the blocked
-    # call ended on its own and the coroutine timed out (only the snapshot is in flight).
+    # call ended once unblocked and the coroutine timed out (only the snapshot is in flight).
     assert r["settled"]["released"] == ["b"]
     assert children, "".join(seen)
     _gone, alive = psutil.wait_procs(children, timeout=10)
