@@ -106,19 +106,39 @@ def test_binary_messages_from_a_foreign_initiator_get_403(
     session = host.new_session()
     body = sign_binary(session.key, _header(host, 1))
     got: queue.Queue[tuple[int, list[bytes]]] = queue.Queue()
-    host.binary_message(initiator, body, lambda status, chunks: got.put((status, chunks)))
+    host.binary_message(
+        f"app://{ID}/", initiator, body, lambda status, chunks: got.put((status, chunks))
+    )
     assert got.get(timeout=5) == (403, [b'{"rejected":"origin"}'])
     assert dispatcher.wait_idle()
     assert not session.stats and session._replay.highest == 0  # never verified
-    host.binary_message(f"app://{ID}", body, lambda status, chunks: got.put((status, chunks)))
+    host.binary_message(
+        f"app://{ID}/", f"app://{ID}", body, lambda status, chunks: got.put((status, chunks))
+    )
     status, chunks = got.get(timeout=5)
     assert status == 200 and decode_binary_reply(b"".join(chunks))["r"] == "pong"
+
+
+def test_binary_messages_while_the_main_frame_is_not_an_app_page_get_403(
+    tmp_path: Path, dispatcher: Dispatcher
+) -> None:
+    """about:blank inherits the app's origin: the initiator passes, the frame URL not."""
+    host = make_host(tmp_path, dispatcher)
+    session = host.new_session()
+    body = sign_binary(session.key, _header(host, 1))
+    got: queue.Queue[tuple[int, list[bytes]]] = queue.Queue()
+    host.binary_message("about:blank", f"app://{ID}", body, lambda s, c: got.put((s, c)))
+    assert got.get(timeout=5) == (403, [b'{"rejected":"main-frame"}'])
+    assert dispatcher.wait_idle()
+    assert not session.stats and session._replay.highest == 0  # never verified
 
 
 def test_no_session_no_bridge(tmp_path: Path, dispatcher: Dispatcher) -> None:
     host = make_host(tmp_path, dispatcher)
     got: queue.Queue[int] = queue.Queue()
-    host.binary_message(f"app://{ID}", b"x" * 40, lambda status, chunks: got.put(status))
+    host.binary_message(
+        f"app://{ID}/", f"app://{ID}", b"x" * 40, lambda status, chunks: got.put(status)
+    )
     assert got.get(timeout=5) == 403
     host.channel_message(f"app://{ID}/", "x")  # dropped: nothing to answer, nothing raised
     assert dispatcher.wait_idle()
@@ -136,7 +156,7 @@ def test_leaving_the_app_ends_the_session(tmp_path: Path, dispatcher: Dispatcher
     host.main_frame_changed("about:blank")
     assert host.session is None and ended == [session]
     got: queue.Queue[int] = queue.Queue()
-    host.binary_message(f"app://{ID}", body, lambda status, chunks: got.put(status))
+    host.binary_message(f"app://{ID}/", f"app://{ID}", body, lambda status, chunks: got.put(status))
     assert got.get(timeout=5) == 403  # the old key answers nothing
     host.main_frame_changed("about:blank")  # no session: nothing to end twice
     assert ended == [session]

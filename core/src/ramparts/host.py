@@ -291,12 +291,24 @@ class WindowHost:
         self.dispatcher.channel_message(session, text, refuse=_frames_refusal(same_origin_frames))
 
     def binary_message(
-        self, initiator: str, body: bytes, reply: BinaryReply, same_origin_frames: bool = False
+        self,
+        frame_url: str,
+        initiator: str,
+        body: bytes,
+        reply: BinaryReply,
+        same_origin_frames: bool = False,
     ) -> None:
-        """A binary-carrier POST; ``initiator`` is the requesting origin per the webview."""
+        """A binary-carrier POST; ``frame_url`` is the main frame's URL and ``initiator``
+        the requesting origin, both per the webview."""
         session = self.session
         if session is None or initiator != self.origin:
             reply(403, [b'{"rejected":"origin"}'])
+            return
+        # As for the channel, the main frame must show an app page: an about:blank that a
+        # page script navigated to inherits the app's origin, so it passes the initiator
+        # check (and until the webview reports the new URL, the old session is live).
+        if not self.is_app_url(frame_url):
+            reply(403, [b'{"rejected":"main-frame"}'])
             return
         self.dispatcher.binary_message(
             session, body, reply, refuse=_frames_refusal(same_origin_frames)

@@ -143,7 +143,9 @@ class Bridge:
             segments: list[bytes] = []
             header["a"] = _to_wire(header["a"], segments)
             body = sign_binary(self._session.key, header, segments)
-            self._host.binary_message(self._host.origin, body, self._binary_reply(waiter))
+            self._host.binary_message(
+                self._host.start_url, self._host.origin, body, self._binary_reply(waiter)
+            )
         else:
             text = sign_channel(self._session.key, json.dumps(header))
             self._host.channel_message(self._host.start_url, text)

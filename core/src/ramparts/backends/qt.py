@@ -177,19 +177,14 @@ class _SchemeHandler(QWebEngineUrlSchemeHandler):
             if body is None:
                 job.fail(QWebEngineUrlRequestJob.Error.RequestDenied)
                 return
-            # As for the channel, the main frame must show an app page: an about:blank a
-            # page script navigated to inherits the app's origin, so it would pass the
-            # initiator check, and the session of the page it replaced is still live.
-            if self.page is None or not self._host.is_app_url(self.page.url().toString()):
-                _finish(job, 403, [b'{"rejected":"main-frame"}'])
-                return
+            frame_url = self.page.url().toString() if self.page is not None else ""
             initiator = job.initiator().toString()
             frames = _same_origin_frames(self.page)
 
             def reply(status: int, chunks: list[bytes]) -> None:
                 self._invoker.run.emit(lambda: _finish(job, status, chunks))
 
-            self._host.binary_message(initiator, body, reply, frames)
+            self._host.binary_message(frame_url, initiator, body, reply, frames)
             return
         resp = self._host.serve(method, url.toString())
         if resp.status != 200:
