@@ -9,7 +9,6 @@ and kill it with SIGKILL, at random moments and at chosen points of a write.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import random
 import re
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import unprivileged
 from fs_kill_writer import CONTENTS, SIZE, TEMP_NAME
 from test_scope import World, no_hang, point_dirs_at
 
@@ -445,35 +445,6 @@ def test_stat(world: FsWorld, fs: Fs) -> None:
     assert fs.code("stat", path=str(world.secret)) == "out_of_scope"
 
 
-NOBODY = 65534
-
-
-def _unprivileged(call: Callable[[], Any]) -> Any:
-    """``call()`` as an unprivileged user: as is, or, under root (as in CI, where root can
-    write anything), in a forked child that has dropped to uid/gid 65534 first."""
-    if os.geteuid() != 0:
-        return call()
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        status = 1
-        try:
-            os.close(read)
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            os.write(write, json.dumps(call()).encode())
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write)
-    with os.fdopen(read, "rb") as f:
-        out = f.read()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0 and out, "the unprivileged call failed"
-    return json.loads(out)
-
-
 def test_stat_readonly(world: FsWorld) -> None:
     # A folder nobody can reach (pytest's own tmp folders are 0700 under root).
     folder = Path(tempfile.mkdtemp(prefix="ramparts-ro-"))
@@ -484,7 +455,7 @@ def test_stat_readonly(world: FsWorld) -> None:
         (folder / "rw.txt").write_text("w")
         (folder / "rw.txt").chmod(0o666)
         fs = Fs(world, {"scope": {"allow": [f"{os.path.realpath(folder)}/*"]}})
-        result = _unprivileged(
+        result = unprivileged.call(
             lambda: {n: fs("stat", path=str(folder / n))["readonly"] for n in ("ro.txt", "rw.txt")}
         )
         assert result == {"ro.txt": True, "rw.txt": False}
