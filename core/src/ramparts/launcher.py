@@ -44,9 +44,9 @@ def refusal_log(identifier: str) -> Path:
     """Where a built app logs why it refused to start: the per-user log folder keyed by
     its identifier (``$APPLOG``), because a windowed or double-clicked app has no
     terminal to show stderr."""
-    import platformdirs
+    from .dirs import base_dirs
 
-    return Path(platformdirs.user_log_dir(identifier, appauthor=False)) / REFUSAL_LOG
+    return base_dirs(identifier, Path())["APPLOG"] / REFUSAL_LOG
 
 
 def _refuse(message: str, identifier: str | None) -> NoReturn:

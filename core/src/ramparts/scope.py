@@ -36,7 +36,6 @@ import os
 import re
 import stat
 import sys
-import tempfile
 import threading
 import unicodedata
 from collections.abc import Mapping
@@ -46,6 +45,7 @@ from typing import Any
 import attrs
 
 from .capability import ConfigContext
+from .dirs import BASE_DIRS, base_dirs
 from .errors import CommandError, CommandFailed, InvalidArgs, OutOfScope
 
 __all__ = [
@@ -63,42 +63,7 @@ __all__ = [
 MAX_PATH = 4096
 MAX_PART = 255
 
-#: The base-directory variables a pattern (or a requested path) may start with.
-BASE_DIRS = (
-    "APPDATA",
-    "APPCONFIG",
-    "APPCACHE",
-    "APPLOG",
-    "HOME",
-    "DOCUMENT",
-    "DOWNLOAD",
-    "DESKTOP",
-    "TEMP",
-    "RESOURCE",
-)
 _VAR = re.compile(r"^\$([A-Z]+)(?=/|$)")
-
-
-def base_dirs(identifier: str, resource_dir: Path) -> dict[str, Path]:
-    """The base directories for this OS (platformdirs), keyed by variable name.
-
-    App directories are keyed by the app's identifier, e.g. on Linux
-    ``$APPDATA = ~/.local/share/<identifier>``.
-    """
-    import platformdirs
-
-    return {
-        "APPDATA": Path(platformdirs.user_data_dir(identifier, appauthor=False)),
-        "APPCONFIG": Path(platformdirs.user_config_dir(identifier, appauthor=False)),
-        "APPCACHE": Path(platformdirs.user_cache_dir(identifier, appauthor=False)),
-        "APPLOG": Path(platformdirs.user_log_dir(identifier, appauthor=False)),
-        "HOME": Path.home(),
-        "DOCUMENT": Path(platformdirs.user_documents_dir()),
-        "DOWNLOAD": Path(platformdirs.user_downloads_dir()),
-        "DESKTOP": Path(platformdirs.user_desktop_dir()),
-        "TEMP": Path(tempfile.gettempdir()),
-        "RESOURCE": resource_dir,
-    }
 
 
 def _fold(text: str) -> str:

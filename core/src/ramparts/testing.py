@@ -307,7 +307,7 @@ def app_dirs(identifier: str, app_dir: str | Path | None = None) -> dict[str, Pa
     ``ramparts_home`` has moved ``$HOME``), not at import time. ``$RESOURCE`` is included
     only when ``app_dir`` is given. Nothing is created.
     """
-    from .scope import base_dirs
+    from .dirs import base_dirs
 
     dirs = base_dirs(identifier, Path(app_dir) if app_dir is not None else Path())
     if app_dir is None:
