@@ -36,12 +36,8 @@ def configure(table: Mapping[str, Any], ctx: ConfigContext) -> State:
 
     Errors go through ``ctx.error`` so they name the file and the exact key.
     """
-    unknown = sorted(set(table) - {"scope", "max_bytes"})
-    if unknown:
-        raise ctx.error(unknown[0], table[unknown[0]], "no such key (scope, max_bytes)")
-    max_bytes = table.get("max_bytes", DEFAULT_MAX_BYTES)
-    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes <= 0:
-        raise ctx.error("max_bytes", max_bytes, "a whole number of bytes > 0")
+    ctx.check_keys(table, ("scope", "max_bytes"))
+    max_bytes = ctx.whole_number(table, "max_bytes", DEFAULT_MAX_BYTES, unit="bytes")
     return State(PathScope.from_config(table, ctx), max_bytes)
 
 
