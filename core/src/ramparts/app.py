@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -314,6 +313,8 @@ def _keylog(session: WindowSession) -> None:
 
 
 def _start_eval(win: Any, page: Any, source: str, timeout: float, result: EvalResult) -> None:
+    from importlib.resources import files
+
     from PyQt6.QtCore import QTimer
 
     slot = "__ramparts_eval_" + secrets.token_hex(8)

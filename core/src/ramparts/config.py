@@ -8,7 +8,6 @@ security setting must never silently fall back to a default.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -155,6 +154,8 @@ class _Reader:
 
 def load_config(app_dir: Path | str) -> AppConfig:
     """Load and validate ``[tool.ramparts]`` from ``APP_DIR/pyproject.toml``."""
+    import tomllib  # here, not at the top: importing ramparts need not cost a TOML parser
+
     app_dir = Path(app_dir).resolve()
     file = app_dir / "pyproject.toml"
     try:

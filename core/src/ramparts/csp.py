@@ -9,7 +9,6 @@ The merged policy is sent as a response header by the scheme handler and injecte
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 
@@ -107,6 +106,8 @@ _HOST_SOURCE = re.compile(
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress  # rare path (a CSP that names a host); ~1.3 ms at import
+
     host = host.rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True

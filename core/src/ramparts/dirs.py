@@ -6,7 +6,6 @@ it has verified anything: this module needs only the standard library and platfo
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 __all__ = ["BASE_DIRS", "base_dirs"]
@@ -32,6 +31,8 @@ def base_dirs(identifier: str, resource_dir: Path) -> dict[str, Path]:
     App directories are keyed by the app's identifier, e.g. on Linux
     ``$APPDATA = ~/.local/share/<identifier>``.
     """
+    import tempfile
+
     import platformdirs
 
     return {

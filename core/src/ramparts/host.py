@@ -15,7 +15,6 @@ import mimetypes
 import re
 import secrets
 from collections.abc import Callable
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -66,6 +65,8 @@ class Response:
 
 
 def _js(name: str) -> str:
+    from importlib.resources import files  # only when a window opens: ~4 ms at import
+
     return (files("ramparts") / "js" / name).read_text(encoding="utf-8")
 
 
