@@ -36,11 +36,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bridge
 import buildsize
+import floor
 import fs
 import startup
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("bridge", "startup", "imports", "fs", "build")
+SECTIONS = ("bridge", "floor", "startup", "imports", "fs", "build")
 #: Issue 9 and issue 3 targets that are not bridge ratios.
 TARGET_STARTUP_RATIO = 1.15
 TARGET_IMPORT_MS = 50.0
@@ -55,6 +56,7 @@ class Plan:
     fs_mb: int
     fs_runs: int
     build_rounds: int
+    floor_rounds: int
 
 
 # --- running the sections -----------------------------------------------------------------
@@ -85,6 +87,7 @@ def run_sections(plan: Plan, skip: set[str]) -> tuple[dict[str, Any], list[bridg
     with tempfile.TemporaryDirectory(prefix="ramparts-bench-all-") as tmp:
         root = Path(tmp)
         section("bridge", run_bridge)
+        section("floor", lambda: floor.measure(plan.floor_rounds, plan.counts.big_bytes))
         section("startup", lambda: startup.measure_startup(root / "startup", plan.startup_runs))
         section("imports", lambda: startup.measure_imports(root / "imports", plan.import_runs))
         section("fs", lambda: fs.measure(plan.fs_mb, plan.fs_runs))
@@ -122,6 +125,7 @@ def targets(res: dict[str, Any], counts: bridge.Counts) -> list[dict[str, Any]]:
     api, dev = st.get("startup_ratio"), st.get("startup_ratio_dev")
     ms, size = imp.get("core_import_ms"), res.get("build", {}).get("size_ratio")
     big_mb, huge_mb = counts.big_bytes // bridge.MB, counts.huge_bytes // bridge.MB
+    bound = transport_bounds(res)
     # (target, value, shown, goal, met)
     lines: list[tuple[str, float | None, str, str, bool | None]] = [
         (
@@ -197,6 +201,7 @@ def targets(res: dict[str, Any], counts: bridge.Counts) -> list[dict[str, Any]]:
             at_most(size, buildsize.TARGET_SIZE_RATIO),
         )
     )
+    keys = ["calls", None, "big", None, None, None, None, "write", "read", None]
     return [
         {
             "target": name,
@@ -204,9 +209,33 @@ def targets(res: dict[str, Any], counts: bridge.Counts) -> list[dict[str, Any]]:
             "shown": shown,
             "goal": goal,
             "verdict": "not measured" if met is None else "met" if met else "missed",
+            "bound": bound.get(key) if key else None,
         }
-        for name, value, shown, goal, met in lines
+        for (name, value, shown, goal, met), key in zip(lines, keys, strict=True)
     ]
+
+
+def transport_bounds(res: dict[str, Any]) -> dict[str, float]:
+    """The best each ratio could be if Ramparts' own work cost nothing.
+
+    From the bare transport (``floor.py``) and the baseline measured in the same run: the
+    small-call ratio if each call cost only a bare channel round trip through a worker;
+    the 10 MB speed-up if it cost only a bare scheme round trip; the fs shares if a
+    write or read moved at the bare scheme's upload or download rate.
+    """
+    fl, br, fsr = res.get("floor", {}), res.get("bridge", {}), res.get("fs", {})
+    base = next((r for r in br.get("rows", []) if r["name"] == br.get("baseline")), {})
+    out: dict[str, float] = {}
+    if "channel-worker_us" in fl and base.get("calls_per_s"):
+        out["calls"] = 1e6 / fl["channel-worker_us"] / base["calls_per_s"]
+    if "scheme_round_trip_ms" in fl and base.get("big_ms"):
+        out["big"] = base["big_ms"] / fl["scheme_round_trip_ms"]
+    mib = fl.get("big_bytes", 0) / bridge.MB
+    for op, phase in (("write", "scheme_up_ms"), ("read", "scheme_down_ms")):
+        python = fsr.get("rows", {}).get(op, {}).get("python_mb_s")
+        if phase in fl and python:
+            out[op] = mib / (fl[phase] / 1000) / python
+    return out
 
 
 # --- the markdown report ------------------------------------------------------------------
@@ -373,6 +402,25 @@ def build_md(res: dict[str, Any]) -> list[str]:
     )
 
 
+def bound_md(t: dict[str, Any]) -> str:
+    b = t.get("bound")
+    if b is None:
+        return "-"
+    return f"{b:.1%}" if "fs " in t["target"] else f"x{b:.2f}"
+
+
+def floor_md(res: dict[str, Any]) -> list[str]:
+    if "channel-worker_us" not in res:
+        return [why_not(res)]
+    return [
+        *floor.report(res),
+        "",
+        f"Medians of {res['rounds']} processes per mode; {res['calls']:,} sequential "
+        f"150-character messages per channel process; {floor.BIG_RUNS} transfers after 1 "
+        "warm-up per scheme phase.",
+    ]
+
+
 def machine_md(m: dict[str, Any]) -> str:
     return (
         f"{m['cpu']}, {m['usable_cpus']} of {m['logical_cpus']} CPUs usable, "
@@ -396,9 +444,20 @@ def report(result: dict[str, Any], rows: list[bridge.Row], counts: bridge.Counts
         "## Targets",
         "",
         *md_table(
-            ["target", "measured", "goal", "verdict"],
-            [[t["target"], t["shown"], t["goal"], t["verdict"]] for t in result["targets"]],
+            ["target", "measured", "goal", "verdict", "bound by the bare transport"],
+            [
+                [t["target"], t["shown"], t["goal"], t["verdict"], bound_md(t)]
+                for t in result["targets"]
+            ],
         ),
+        "",
+        "The last column is the best the figure could be if every Ramparts check, copy and "
+        "thread hop cost nothing: the same work over Qt WebEngine's bare transport, with "
+        "no Ramparts or pywebview code (`floor.py`, same run).",
+        "",
+        "## Bare transport (`floor.py`)",
+        "",
+        *floor_md(res.get("floor", {})),
         "",
         "## Bridge",
         "",
@@ -455,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         fs_mb=args.fs_mb or (10 if args.quick else 100),
         fs_runs=args.fs_runs or (1 if args.quick else 3),
         build_rounds=2,
+        floor_rounds=1 if args.quick else 3,
     )
     print(
         f"measuring ({'quick' if args.quick else 'full'} run; skipping "
