@@ -444,6 +444,10 @@ def block_a() -> None:
 def block_b() -> None:
     RELEASE.wait(120)
 
+@command(timeout=2)
+def block_long() -> None:
+    RELEASE.wait(120)
+
 @command
 async def release() -> None:
     RELEASE.set()
@@ -505,3 +509,80 @@ def test_per_call_handles_come_back_with_replies_after_the_deadline(tmp_path: Pa
     )
     assert result["hung"] == [["timeout", "sample.hang got no answer within 1.75 s"]] * 16
     assert result["stats"] == {"pending": 0, "queued": 0}
+
+
+def test_a_shorter_deadline_fires_before_a_longer_one_set_earlier(tmp_path: Path) -> None:
+    """The page keeps one timer for every call's deadline, set for the earliest. A call
+    whose deadline (block_b: 0.5 s * 1.5 + 1 s) is earlier than one already waiting
+    (block_long: 2 s * 1.5 + 1 s) must move the timer forward, not wait for it: the two
+    settle in that order, though block_long was called first (were they swept together,
+    block_long would settle first)."""
+    app_dir = write_app(tmp_path / "app", commands=BLOCKING_COMMANDS)
+    result = eval_in_app(
+        app_dir,
+        """
+        const code = (p) => p.then(() => ["resolved"], (e) => [e.code, e.message]);
+        // Hold this page's 16 workers; Python answers these "timeout" after 0.5 s.
+        await Promise.all(Array.from({ length: 16 }, () => code(ramparts.invoke("block_a", {}))));
+        // Let the timer armed for those calls fire (nothing is left for it to do).
+        await new Promise((r) => setTimeout(r, 1500));
+        const order = [];
+        const track = (name) => code(ramparts.invoke(name, {})).then((r) => { order.push([name, ...r]); });
+        const long = track("block_long"); // queued behind the workers: only the page answers
+        const short = track("block_b");
+        await Promise.all([long, short]);
+        await ramparts.invoke("release", {});
+        return { order, stats: ramparts.stats() };
+        """,
+        timeout=60,
+    )
+    assert result["order"] == [
+        ["block_b", "timeout", "block_b got no answer within 1.75 s"],
+        ["block_long", "timeout", "block_long got no answer within 4 s"],
+    ]
+    assert result["stats"] == {"pending": 0, "queued": 0}
+
+
+def test_the_bootstraps_hmac_matches_python(app_dir: Path) -> None:
+    """The page signs channel messages with js/hmac.js (synchronous), binary bodies with
+    WebCrypto. The JS HMAC against Python's: RFC 4231 vectors 1-4 (the key lengths it
+    is used with, up to one block), every message length around the block and padding
+    edges, and one of 1 MiB."""
+    import hashlib
+    import hmac as py_hmac
+
+    source = (Path(__file__).parents[1] / "core/src/ramparts/js/hmac.js").read_text()
+    cases: list[tuple[bytes, bytes]] = [
+        (b"\x0b" * 20, b"Hi There"),
+        (b"Jefe", b"what do ya want for nothing?"),
+        (b"\xaa" * 20, b"\xdd" * 50),
+        (bytes(range(1, 26)), b"\xcd" * 50),
+        (b"\x01" * 64, b"a key of exactly one block"),
+        (b"", b"an empty key"),
+    ]
+    key = bytes(range(100, 132))
+    cases += [(key, bytes((i * 31 + n) & 255 for i in range(n))) for n in range(0, 200)]
+    cases.append((key, bytes(i & 255 for i in range(1 << 20))))
+    result = eval_in_app(
+        app_dir,
+        f"""
+        const hmacSha256 = {source};
+        const cases = {json.dumps([[k.hex(), m.hex()] for k, m in cases[:-1]])};
+        const hex = (u8) => Array.from(u8, (b) => b.toString(16).padStart(2, "0")).join("");
+        const bytes = (h) => new Uint8Array((h.match(/../g) || []).map((x) => parseInt(x, 16)));
+        const out = cases.map(([k, m]) => hex(hmacSha256(bytes(k))(bytes(m))));
+        const big = new Uint8Array(1 << 20);
+        for (let i = 0; i < big.length; i++) big[i] = i & 255;
+        out.push(hex(hmacSha256(bytes({json.dumps(key.hex())}))(big)));
+        return out;
+        """,
+        timeout=60,
+    )
+    expected = [py_hmac.new(k, m, hashlib.sha256).hexdigest() for k, m in cases]
+    assert result[:4] == [  # RFC 4231, test cases 1-4
+        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+        "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe",
+        "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b",
+    ]
+    assert result == expected

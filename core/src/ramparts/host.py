@@ -258,7 +258,13 @@ class WindowHost:
             "toRelay": self.relay_names["toRelay"],
             "fromRelay": self.relay_names["fromRelay"],
         }
-        return _js("bootstrap.js").replace("__RAMPARTS_CONFIG__", json.dumps(config))
+        # The HMAC code first: the config (command names and all) is spliced in last, so
+        # nothing in it is ever read as a placeholder.
+        return (
+            _js("bootstrap.js")
+            .replace("__RAMPARTS_HMAC__", _js("hmac.js").strip())
+            .replace("__RAMPARTS_CONFIG__", json.dumps(config))
+        )
 
     def deadlines(self) -> dict[str, int | None]:
         """Milliseconds after which the page gives up on a call of each command.

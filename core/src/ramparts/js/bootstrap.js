@@ -19,6 +19,7 @@
   const u8Set = Uint8Array.prototype.set, u8Sub = Uint8Array.prototype.subarray;
   const PromiseC = Promise, promiseThen = Promise.prototype.then;
   const MapC = Map, mapGet = Map.prototype.get, mapSet = Map.prototype.set, mapDelete = Map.prototype.delete;
+  const mapForEach = Map.prototype.forEach;
   const mapHas = Map.prototype.has;
   const pushA = Array.prototype.push, shiftA = Array.prototype.shift, spliceA = Array.prototype.splice;
   const ErrorC = Error;
@@ -37,6 +38,8 @@
   const btoaF = btoa, fromCharCode = String.fromCharCode, strReplace = String.prototype.replace;
   const queueMicrotask_ = queueMicrotask;
   const setTimeoutF = setTimeout, clearTimeoutF = clearTimeout;
+  const perfNow = Performance.prototype.now, perf = performance;
+  const hmacSha256 = __RAMPARTS_HMAC__;
   // window.length is [Replaceable]: keep the getter, not whatever the page puts there.
   const framesLength = (O.getOwnPropertyDescriptor(win, "length") ||
     O.getOwnPropertyDescriptor(Window.prototype, "length")).get;
@@ -47,8 +50,12 @@
   const rawKey = new U8(32);
   for (let i = 0; i < 32; i++) rawKey[i] = parseInt(keyHex.substr(i * 2, 2), 16);
   keyHex = null;
+  // Two signers over the same key: WebCrypto for binary bodies (native, fast per byte)
+  // and a synchronous one for channel messages (small; WebCrypto's asynchronous result
+  // cost ~120 us per call, see js/hmac.js). importKey copies the key when called.
   const keyPromise = apply(importKey, subtle, ["raw", rawKey, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]]);
-  apply(promiseThen, keyPromise, [() => { for (let i = 0; i < 32; i++) rawKey[i] = 0; }]);
+  const macSmall = hmacSha256(rawKey);
+  for (let i = 0; i < 32; i++) rawKey[i] = 0;
 
   class RampartsError extends ErrorC {
     constructor(code, message, data) {
@@ -79,12 +86,6 @@
     return s;
   }
 
-  async function mac(tag, bytes) {
-    const data = new U8(bytes.length + 1);
-    data[0] = tag;
-    apply(u8Set, data, [bytes, 1]);
-    return macTagged(data);
-  }
   // HMAC over bytes that already start with their tag byte: no copy of a large body.
   async function macTagged(tagged) {
     const key = await keyPromise;
@@ -138,6 +139,41 @@
       const e = msg.e || {};
       entry[1](new RampartsError(String(e.code || "failed"), String(e.message || "call failed"), e.data));
     }
+  }
+
+  // --- call deadlines: one timer for every call in flight ------------------------
+  // A timer per call (set, then cleared on the reply) cost ~25 us of each small call;
+  // calls settle long before their deadlines, so one timer, set for the earliest
+  // deadline, does. Delays are capped at setTimeout's limit (~24.8 days; beyond it the
+  // timer would fire at once) and the sweep re-arms for what is left.
+  const expiries = new MapC(); // token -> [at ms, fn]: deleted when the call settles
+  let lastToken = 0, armedAt = Infinity, armedTimer = 0;
+  function armDeadline(ms, fn) {
+    const at = apply(perfNow, perf, []) + ms, token = ++lastToken;
+    apply(mapSet, expiries, [token, [at, fn]]);
+    if (at < armedAt) rearm(at);
+    return token;
+  }
+  function rearm(at) {
+    if (armedTimer) apply(clearTimeoutF, win, [armedTimer]);
+    armedAt = at;
+    armedTimer = 0;
+    if (at === Infinity) return;
+    const wait = at - apply(perfNow, perf, []);
+    armedTimer = apply(setTimeoutF, win, [sweep, wait < 0 ? 0 : wait > 0x7fffffff ? 0x7fffffff : wait]);
+  }
+  function sweep() {
+    armedTimer = 0;
+    armedAt = Infinity;
+    const now = apply(perfNow, perf, []);
+    const due = [];
+    let next = Infinity;
+    apply(mapForEach, expiries, [(entry, token) => {
+      if (entry[0] <= now) { apply(pushA, due, [entry[1]]); apply(mapDelete, expiries, [token]); }
+      else if (entry[0] < next) next = entry[0];
+    }]);
+    rearm(next);
+    for (let i = 0; i < due.length; i++) due[i]();
   }
 
   // --- handles ------------------------------------------------------------------
@@ -226,9 +262,13 @@
     return false;
   }
 
-  async function sendChannel(header) {
+  function sendChannel(header) {
     const json = JSONstringify(header);
-    toRelay(b64url(await mac(0x43, apply(encode, encoder, [json]))) + "." + json);
+    const bytes = apply(encode, encoder, [json]);
+    const tagged = new U8(bytes.length + 1);
+    tagged[0] = 0x43;
+    apply(u8Set, tagged, [bytes, 1]);
+    toRelay(b64url(macSmall(tagged)) + "." + json);
   }
 
   function invoke(name, args) {
@@ -247,15 +287,15 @@
       // dropped) still settles. It counts from here: waiting for a handle counts too.
       const ms = apply(mapGet, deadlines, [name]);
       let c = null, expired = false;
-      const timer = ms == null ? 0 : apply(setTimeoutF, win, [() => {
+      const timer = ms == null ? 0 : armDeadline(ms, () => {
         expired = true;
         if (c !== null && apply(mapHas, pending, [c])) {
           apply(mapDelete, pending, [c]);
           if (CONFIG.perCall) apply(mapSet, late, [c, name]);
         }
         reject(new RampartsError("timeout", `${name} got no answer within ${ms / 1000} s`));
-      }, ms]);
-      const settle = (fn) => (v) => { apply(clearTimeoutF, win, [timer]); fn(v); };
+      });
+      const settle = (fn) => (v) => { if (timer) apply(mapDelete, expiries, [timer]); fn(v); };
       const ok = settle(resolve), fail = settle(reject);
       const run = async () => {
         const segs = [];
@@ -267,7 +307,7 @@
         const header = { s: ++seq, h: handle, c, a };
         try {
           if (segs.length || apply(mapHas, binary, [name])) await sendBinary(header, segs);
-          else await sendChannel(header);
+          else sendChannel(header);
         } catch (e) {
           // A rejected message never reached the handle table: the handle is still live.
           if (CONFIG.perCall && e instanceof RampartsError && e.code === "rejected") {
@@ -294,7 +334,7 @@
       if (!apply(mapHas, uiEvents, [name])) {
         throw new RampartsError("not_allowed", `event '${name}' is not declared in [tool.ramparts.events] from_ui`);
       }
-      await sendChannel({ s: ++seq, e: name, p: payload === undefined ? null : payload });
+      sendChannel({ s: ++seq, e: name, p: payload === undefined ? null : payload });
     },
   });
 
