@@ -10,12 +10,14 @@ import pytest
 from ramparts.protocol import (
     ProtocolError,
     ReplayWindow,
+    Unserializable,
     decode_binary,
     decode_channel,
     encode_binary_reply,
     encode_channel_reply,
     sign_binary,
     sign_channel,
+    split_segments,
 )
 
 KEY = secrets.token_bytes(32)
@@ -92,6 +94,22 @@ def test_binary_rejections(mutate, reason: str) -> None:  # type: ignore[no-unty
     with pytest.raises(ProtocolError) as err:
         decode_binary(KEY, mutate(body))
     assert err.value.reason == reason
+
+
+def test_split_segments_then_sign_decodes_to_the_same_arguments() -> None:
+    """What the bootstrap's collect() does before signing, done in Python (testing.Bridge)."""
+    args = {"name": "a", "data": b"\x00\x01", "more": [bytearray(b"xy"), {"z": memoryview(b"q")}]}
+    wire, segments = split_segments(args)
+    assert wire == {
+        "name": "a",
+        "data": {"$bytes": 0},
+        "more": [{"$bytes": 1}, {"z": {"$bytes": 2}}],
+    }
+    assert segments == [b"\x00\x01", b"xy", b"q"]
+    msg = decode_binary(KEY, sign_binary(KEY, {"s": 1, "h": "h", "c": "c", "a": wire}, segments))
+    assert msg.args["data"] == b"\x00\x01" and msg.args["more"][1]["z"] == b"q"
+    with pytest.raises(Unserializable, match="non-finite"):
+        split_segments({"x": float("nan")})
 
 
 def test_binary_segment_lengths_and_references_are_checked() -> None:

@@ -31,6 +31,7 @@ import attrs
 __all__ = [
     "ProtocolError",
     "ReplayWindow",
+    "Unserializable",
     "decode_binary",
     "decode_binary_reply",
     "decode_channel",
@@ -38,6 +39,7 @@ __all__ = [
     "encode_channel_reply",
     "sign_binary",
     "sign_channel",
+    "split_segments",
 ]
 
 MAX_CHANNEL_MESSAGE = 32 * 1024 * 1024
@@ -278,6 +280,17 @@ def _to_wire(value: Any, segments: list[bytes] | None, depth: int = 0) -> Any:
     if attrs.has(type(value)):
         return _to_wire(attrs.asdict(value, recurse=False), segments, depth + 1)
     raise Unserializable(f"a value of type {type(value).__name__}")
+
+
+def split_segments(value: Any) -> tuple[Any, list[bytes]]:
+    """``value`` with each bytes-like value replaced by ``{"$bytes": i}``, and the segments.
+
+    What the bootstrap does to a call's arguments before it signs a binary-carrier
+    message (:func:`sign_binary` takes the result). Raises :class:`Unserializable` for
+    what JSON cannot carry.
+    """
+    segments: list[bytes] = []
+    return _to_wire(value, segments), segments
 
 
 def encode_channel_reply(reply: dict[str, Any]) -> str:

@@ -44,7 +44,13 @@ from .errors import (
     TooLarge,
 )
 from .host import WindowHost
-from .protocol import ProtocolError, _to_wire, decode_binary_reply, sign_binary, sign_channel
+from .protocol import (
+    ProtocolError,
+    decode_binary_reply,
+    sign_binary,
+    sign_channel,
+    split_segments,
+)
 from .session import WindowSession
 
 __all__ = [
@@ -140,8 +146,7 @@ class Bridge:
         header = {"s": next(self._seq), "h": handle, "c": callback, "a": dict(args or {})}
         route = self._session.registry.routes.get(command)
         if route is not None and route.command.binary:
-            segments: list[bytes] = []
-            header["a"] = _to_wire(header["a"], segments)
+            header["a"], segments = split_segments(header["a"])
             body = sign_binary(self._session.key, header, segments)
             self._host.binary_message(
                 self._host.start_url, self._host.origin, body, self._binary_reply(waiter)
