@@ -183,6 +183,12 @@ def open_from_python(ctx: CallContext, label: str) -> str:
     return "opened"
 
 @command
+def open_from_gui_thread(ctx: CallContext, label: str) -> str:
+    # As a Qt callback (a tray menu, a timer) would: on the GUI thread, after start.
+    ctx.app._backend.call_soon(lambda: ctx.app.open_window(label))
+    return "asked"
+
+@command
 def report(ctx: CallContext, value: Any) -> None:
     REPORTS.append({"window": ctx.window, "value": value})
 
@@ -245,6 +251,26 @@ def test_python_opens_a_declared_window_without_the_window_capability(tmp_path: 
     assert result["reports"] == [
         {"window": "second", "value": ["Error", "events", "invoke", "stats"]}
     ]
+
+
+def test_open_window_from_the_gui_thread_after_start(tmp_path: Path) -> None:
+    """pywebview only queues a window asked for on the main thread once start() runs;
+    ``open_window`` called there (from a Qt callback) must still open it."""
+    app_dir = opener_app(tmp_path / "app", "ramparts.invoke('report', { value: 'up' });\n")
+    result = eval_in_app(
+        app_dir,
+        """
+        const asked = await ramparts.invoke("open_from_gui_thread", { label: "second" });
+        let reports = [];
+        for (let i = 0; i < 500 && !reports.length; i++) {
+          reports = await ramparts.invoke("reports");
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return { asked, reports };
+        """,
+        timeout=60,
+    )
+    assert result == {"asked": "asked", "reports": [{"window": "second", "value": "up"}]}
 
 
 RELOADER_JS = """

@@ -65,6 +65,8 @@ class App:
         self._backend: Any = None
         self._dispatcher: Any = None
         self._trace: Callable[[str], None] | None = None
+        #: Set just before the GUI loop starts (it runs on the main thread until exit).
+        self._gui_running = False
 
     @classmethod
     def load(cls, app_dir: Path | str) -> App:
@@ -115,8 +117,10 @@ class App:
                 main = spec is cfg.windows[0]
                 self._open(spec, eval_js if main else None, timeout, result if main else None)
         try:
+            self._gui_running = True
             webview.start(gui="qt", private_mode=True)
         finally:
+            self._gui_running = False
             for host in list(self.hosts.values()):
                 host.end()
             self.hosts.clear()
@@ -138,6 +142,14 @@ class App:
         spec = self.config.window_named(label)
         if spec is None:
             raise KeyError(label)
+        if self._gui_running and threading.current_thread() is threading.main_thread():
+            # On the GUI thread (a Qt callback), pywebview only queues a new window for a
+            # start() that has already happened: ask from another thread, which it builds
+            # at once (on the GUI thread, after this callback returns).
+            threading.Thread(
+                target=self.open_window, args=(label,), name="ramparts-open", daemon=True
+            ).start()
+            return
         with self._lock:
             host = self.hosts.get(label)
             if host is None:
