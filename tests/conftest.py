@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# A built app that refuses to start shows the desktop's error dialog when no terminal
+# shows stderr; tests capture stderr, so on a desktop each refusal would wait for a click.
+os.environ["RAMPARTS_NO_DIALOG"] = "1"
 
 INDEX_HTML = """<!doctype html>
 <html><head><meta charset="utf-8"><title>test</title>

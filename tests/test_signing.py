@@ -26,7 +26,7 @@ from ramparts.atomic import atomic_write
 from ramparts.audit import find_undeclared, module_roots
 from ramparts.cli import app as cli
 from ramparts.errors import BuildError, VerificationError
-from ramparts.launcher import EXIT_REFUSED, locate, refusal_log
+from ramparts.launcher import EXIT_REFUSED, dialog_command, locate, refusal_log
 from ramparts.signing import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
@@ -438,6 +438,85 @@ def test_launcher_refuses_before_importing_the_app_qt_or_any_plugin(
     result, stderr = launch()
     assert result == {"code": EXIT_REFUSED, "loaded": []}, stderr
     assert f"could not log it to {log}" in stderr and "changed: _internal/pkg/mod.py" in stderr
+
+
+def test_the_refusal_dialog_is_a_system_program_given_the_text_as_an_argument() -> None:
+    text = 'refusing to start: changed: a"b\\c\nend tell <b>x</b>'
+    tools = {"zenity": "/usr/bin/zenity", "xmessage": "/usr/bin/xmessage", "osascript": "/o"}
+    which = tools.get
+    linux = dialog_command(text, "linux", {"DISPLAY": ":0"}, which)
+    assert linux == [
+        "/usr/bin/zenity",
+        "--error",
+        "--no-markup",
+        "--title=This app refused to start",
+        f"--text={text}",
+    ]
+    assert dialog_command(text, "linux", {"WAYLAND_DISPLAY": "w"}, {"xmessage": "/x"}.get) == [
+        "/x",
+        "-center",
+        f"This app refused to start\n\n{text}",
+    ]
+    assert dialog_command(text, "linux", {}, which) is None  # no display: nobody to show
+    assert dialog_command(text, "linux", {"DISPLAY": ":0"}, {}.get) is None
+    mac = dialog_command(text, "darwin", {}, which)
+    assert mac is not None and mac[0] == "/o" and mac[-1] == text  # data, not script
+    assert text not in " ".join(mac[:-1])
+    assert dialog_command(text, "win32", {"DISPLAY": ":0"}, which) is None
+
+
+def test_a_refusal_with_no_terminal_shows_the_desktops_dialog(tmp_path: Path) -> None:
+    """Started from a file manager, stderr reaches nobody: the refusal also goes to the
+    system's zenity (here a stand-in on PATH that records what it got), with the library
+    path PyInstaller's bootloader set for the bundle taken back out."""
+    record = tmp_path / "zenity.json"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "zenity"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        f"open({str(record)!r}, 'w').write(json.dumps("
+        "{'argv': sys.argv[1:], 'ld': os.environ.get('LD_LIBRARY_PATH')}))\n"
+    )
+    fake.chmod(0o755)
+    lines = "\\n".join(f"  changed: file{i}" for i in range(40))
+    script = (
+        "import sys\n"
+        "sys.frozen = True\n"
+        "from ramparts.launcher import _refuse\n"
+        f"_refuse('1 file(s) differ\\n{lines}', None)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RAMPARTS_NO_DIALOG"}
+    env.update(
+        PATH=f"{bin_dir}{os.pathsep}{env['PATH']}",
+        DISPLAY=":0",
+        LD_LIBRARY_PATH="/bundle/_internal",
+        LD_LIBRARY_PATH_ORIG="/usr/local/lib",
+    )
+
+    def run(*argv: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        record.unlink(missing_ok=True)
+        return subprocess.run(
+            [sys.executable, "-c", script, *argv],
+            capture_output=True,
+            text=True,
+            env={**env, **extra},
+            timeout=60,
+        )
+
+    proc = run()
+    assert proc.returncode == EXIT_REFUSED and "changed: file39" in proc.stderr
+    shown = json.loads(record.read_text())
+    assert shown["ld"] == "/usr/local/lib"  # not the bundle's libraries
+    assert shown["argv"][:3] == ["--error", "--no-markup", "--title=This app refused to start"]
+    body = shown["argv"][3].removeprefix("--text=").splitlines()
+    assert body[0] == "refusing to start: 1 file(s) differ" and len(body) == 15
+    assert body[-1] == "... (27 more lines)"
+    # A terminal-less run of an automation or a test: no dialog, same refusal.
+    for argv, extra in ((("--headless",), {}), ((), {"RAMPARTS_NO_DIALOG": "1"})):
+        proc = run(*argv, **extra)
+        assert proc.returncode == EXIT_REFUSED and not record.exists()
 
 
 # -- audit: which modules belong to undeclared plugins -----------------------------------

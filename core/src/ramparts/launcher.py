@@ -9,8 +9,11 @@ import (the standard library, ``cryptography``, the core's error tree) run first
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import sys
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -18,12 +21,16 @@ from typing import NoReturn
 from .errors import VerificationError
 from .signing import load_public_key, utc_stamp, verify_artifact
 
-__all__ = ["EXIT_REFUSED", "REFUSAL_LOG", "launch", "locate", "refusal_log"]
+__all__ = ["EXIT_REFUSED", "REFUSAL_LOG", "dialog_command", "launch", "locate", "refusal_log"]
 
 #: Exit code of a built app that refuses to start because verification failed.
 EXIT_REFUSED = 3
 #: The file in the app's log folder (``$APPLOG``) that refusals are appended to.
 REFUSAL_LOG = "ramparts-launch.log"
+#: Set to anything to never show a refusal in a dialog (automation, tests).
+NO_DIALOG_ENV = "RAMPARTS_NO_DIALOG"
+#: Lines of a refusal shown in a dialog; the log file keeps the whole message.
+_DIALOG_LINES = 15
 
 
 def locate(executable: Path, meipass: Path | None, layout: str) -> tuple[Path, Path | None]:
@@ -66,7 +73,87 @@ def _refuse(message: str, identifier: str | None) -> NoReturn:
         except OSError as e:
             text += f"\n(could not log it to {log}: {e.strerror or e})"
     print(text, file=sys.stderr, flush=True)
+    _show_refusal(text)
     raise SystemExit(EXIT_REFUSED)
+
+
+def dialog_command(
+    text: str,
+    platform: str = sys.platform,
+    env: Mapping[str, str] = os.environ,
+    which: Callable[[str], str | None] = shutil.which,
+) -> list[str] | None:
+    """The argv that shows ``text`` in the desktop's own error dialog, or ``None``.
+
+    Only a program of the system found on ``PATH`` (``zenity``, then ``xmessage`` on
+    Linux and the BSDs when a display is set; ``osascript`` on macOS), never code from
+    the bundle: the refusal may be caused by any of its files, Qt included. The text is
+    passed as a plain argument (``--no-markup``; an AppleScript ``argv`` item), never
+    spliced into markup or a script. Windows: ``None`` (no dialog tool that is not a
+    script host ships with it).
+    """
+    title = "This app refused to start"
+    if platform == "darwin":
+        osascript = which("osascript")
+        if osascript is None:
+            return None
+        script = "display alert (item 1 of argv) message (item 2 of argv) as critical"
+        return [osascript, "-e", "on run argv", "-e", script, "-e", "end run", title, text]
+    if platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        if not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
+            return None
+        zenity = which("zenity")
+        if zenity is not None:
+            return [zenity, "--error", "--no-markup", f"--title={title}", f"--text={text}"]
+        xmessage = which("xmessage")
+        if xmessage is not None:
+            return [xmessage, "-center", f"{title}\n\n{text}"]
+    return None
+
+
+def _show_refusal(text: str) -> None:
+    """Show the refusal in a dialog when nobody would see stderr (double-clicked).
+
+    Not when stderr is a terminal, not with ``--headless``, not with
+    ``RAMPARTS_NO_DIALOG`` set. Waits until the dialog is dismissed.
+    """
+    if os.environ.get(NO_DIALOG_ENV) or "--headless" in sys.argv[1:]:
+        return
+    try:
+        if sys.stderr is not None and sys.stderr.isatty():
+            return
+    except ValueError:  # a closed stderr
+        pass
+    lines = text.splitlines()
+    if len(lines) > _DIALOG_LINES:
+        lines = [*lines[: _DIALOG_LINES - 1], f"... ({len(lines) - _DIALOG_LINES + 1} more lines)"]
+    argv = dialog_command("\n".join(lines))
+    if argv is None:
+        return
+    import subprocess
+
+    with contextlib.suppress(OSError):  # the message is on stderr and in the log already
+        subprocess.run(
+            argv,
+            env=_system_env(os.environ),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+
+
+def _system_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` as it was before PyInstaller's bootloader pointed the library search
+    path into the bundle: a system program must not load the bundle's libraries."""
+    out = dict(env)
+    for name in ("LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "LIBPATH"):
+        orig = out.pop(name + "_ORIG", None)
+        if orig is not None:
+            out[name] = orig
+        elif getattr(sys, "frozen", False):
+            out.pop(name, None)
+    return out
 
 
 def launch(
