@@ -586,3 +586,24 @@ def test_the_bootstraps_hmac_matches_python(app_dir: Path) -> None:
         "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b",
     ]
     assert result == expected
+
+
+def test_channel_messages_on_both_sides_of_the_synchronous_mac_limit(app_dir: Path) -> None:
+    """Channel messages up to 4 KiB are signed by js/hmac.js at once, larger ones by
+    WebCrypto: calls around the limit and well past it, all in flight together so the
+    two signers race, each pass Python's MAC check (a wrong MAC gets no answer). Events
+    of both sizes go out too (an event has no answer to check)."""
+    result = eval_in_app(
+        app_dir,
+        """
+        const sizes = [];
+        for (let n = 3950; n <= 4150; n += 3) sizes.push(n);
+        sizes.push(300000);
+        const back = await Promise.all(sizes.map((n) => ramparts.sample.echo({ value: "x".repeat(n) })));
+        await ramparts.events.emit("clicked", { big: "y".repeat(10000) });
+        await ramparts.events.emit("clicked", { small: 1 });
+        return { ok: back.every((v, i) => v.length === sizes[i]), count: back.length };
+        """,
+        timeout=60,
+    )
+    assert result == {"ok": True, "count": 68}
