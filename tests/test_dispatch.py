@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import pytest
 
-from ramparts.commands import as_command, command
+from ramparts.commands import CallContext, as_command, command
 from ramparts.dispatch import Dispatcher
 from ramparts.errors import NotAllowed
 from ramparts.protocol import sign_binary, sign_channel
@@ -301,4 +301,62 @@ def test_one_session_cannot_hold_every_worker() -> None:
         assert d.wait_idle()
     finally:
         GATE.set()
+        d.close()
+
+
+def _session(window: str, *funcs: Any) -> tuple[WindowSession, queue.Queue[dict[str, Any]]]:
+    """A session whose registry also routes ``funcs``, and the queue its replies go to."""
+    reg = registry()
+    for f in funcs:
+        cmd = as_command(f)
+        assert cmd is not None
+        reg.add(Route(cmd.name, None, cmd, None))
+    replies: queue.Queue[dict[str, Any]] = queue.Queue()
+    return WindowSession(window, reg, "per-session", lambda t: replies.put(json.loads(t))), replies
+
+
+def _send(d: Dispatcher, session: WindowSession, seq: int, name: str, args: Any) -> None:
+    header = {"s": seq, "h": session.initial_handles[name][0], "c": f"c{seq}", "a": args}
+    d.channel_message(session, sign_channel(session.key, json.dumps(header)))
+
+
+HUNG = threading.Event()
+STARTED: queue.Queue[str] = queue.Queue()
+
+
+@command
+def hung(ctx: CallContext) -> None:
+    """Holds its worker until the test sets HUNG (a hung command)."""
+    STARTED.put(ctx.window)
+    HUNG.wait(30)
+
+
+def test_two_sessions_cannot_hold_every_worker_from_a_third() -> None:
+    """A and B hang all the shared workers between them (each its share): C's messages
+    still get a thread (an extra one, beyond the pool), and it ends once C is served."""
+    HUNG.clear()
+    d = Dispatcher(command_timeout=30, workers=4, session_workers=2)
+    try:
+        (a, a_replies), (b, _) = _session("a", hung), _session("b", hung)
+        for s in (a, b):
+            _send(d, s, 1, "hung", {})
+            _send(d, s, 2, "hung", {})
+        started = sorted(STARTED.get(timeout=5) for _ in range(4))
+        assert started == ["a", "a", "b", "b"]  # all 4 workers are held
+        _send(d, a, 3, "double", {"n": 1})  # queued behind A's own hung calls
+        c, c_replies = _session("c")
+        for seq in (1, 2):
+            _send(d, c, seq, "double", {"n": 20 + seq})
+            assert c_replies.get(timeout=5) == {"c": f"c{seq}", "ok": True, "r": 2 * (20 + seq)}
+        assert a_replies.empty()  # C's extra thread served only C; A still waits for its own
+        for t in threading.enumerate():
+            if t.name.startswith("ramparts-cmd_extra"):
+                t.join(timeout=5)  # an extra thread ends when its session has no work
+                assert not t.is_alive()
+        HUNG.set()
+        replies = {r["c"]: r for r in (a_replies.get(timeout=5) for _ in range(3))}
+        assert replies["c3"]["r"] == 2
+        assert d.wait_idle()
+    finally:
+        HUNG.set()
         d.close()

@@ -16,7 +16,6 @@ import functools
 import heapq
 import logging
 import math
-import queue
 import threading
 import time
 import weakref
@@ -49,7 +48,9 @@ class Dispatcher:
     """Runs commands for every window session of one app.
 
     :param command_timeout: default seconds before a call answers ``timeout``.
-    :param workers: threads for synchronous commands.
+    :param workers: shared threads that check messages and run synchronous commands
+        (a session that holds none of them while all are busy gets an extra thread: see
+        ``_Workers``).
     :param session_workers: how many of them one session's commands may hold at once
         (default: half).
     """
@@ -107,13 +108,13 @@ class Dispatcher:
         with self._idle:
             return self._idle.wait_for(lambda: self._queued == 0 and self.in_flight == 0, timeout)
 
-    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+    def _submit(self, fn: Callable[..., None], session: WindowSession, *args: Any) -> None:
         with self._idle:
             self._queued += 1
 
         def work() -> None:
             try:
-                fn(*args)
+                fn(session, *args)
             except Exception:  # a bug guard: nothing a page sends may kill a worker
                 log.exception("bridge: message handling failed")
             finally:
@@ -121,7 +122,7 @@ class Dispatcher:
                     self._queued -= 1
                     self._idle.notify_all()
 
-        self._pool.submit(work)
+        self._pool.submit(session, work)
 
     def _channel_work(self, session: WindowSession, text: Any, refuse: CommandError | None) -> None:
         try:
@@ -361,7 +362,7 @@ class Dispatcher:
             _log_rejection(session, "undeclared-event")
             return
         for handler in reg.event_handlers.get(msg.event, ()):
-            self._pool.submit(_safe_event, handler, session, msg.event, msg.payload)
+            self._pool.submit(session, _safe_event, handler, session, msg.event, msg.payload)
 
 
 class _Lane:
@@ -375,7 +376,28 @@ class _Lane:
 
 
 class _Workers:
-    """A pool of up to ``size`` daemon threads, started as needed.
+    """Daemon threads that run jobs, each job on behalf of an owner (here: a session).
+
+    ``size`` shared threads are started as needed and then wait for work; jobs queue per
+    owner, and a shared thread takes the owners' jobs in turn. Invariant: **an owner with
+    queued jobs always has a thread that will run them without waiting for any other
+    owner's job to end.** That thread is one of these:
+
+    1. a thread that is running one of the owner's jobs: the last of them to finish takes
+       the owner's next job before anything else;
+    2. a thread that was idle (woken for the job) or is being started (no thread waits
+       while a job is queued);
+    3. otherwise (every shared thread is running other owners' jobs, and the owner holds
+       none) an *extra* thread started for it beyond ``size``. It runs only its owner's
+       jobs and ends as soon as the owner has none queued.
+
+    So a page whose commands hang holds up only its own later messages: another session
+    always gets a thread, however many shared threads hung commands hold. An owner has
+    at most one extra thread at a time (one is started only for an owner that holds no
+    thread), so extras number at most one per session. They are also capped at ``size``:
+    a closed session's extra thread stays blocked as long as its command does, and a page
+    that reloaded itself with a hung command each time would otherwise add a thread per
+    reload. Past that cap, case 3 no longer holds (the docs say so).
 
     Not ``concurrent.futures.ThreadPoolExecutor``: its threads are joined when the
     interpreter exits, so one command blocked in its thread (which Python cannot stop)
@@ -385,42 +407,90 @@ class _Workers:
     def __init__(self, size: int, name: str) -> None:
         self._size = size
         self._name = name
-        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)  # released by a thread each time it waits
-        self._lock = threading.Lock()
-        self._threads = 0
+        self._cv = threading.Condition()
+        self._queued: dict[object, collections.deque[Callable[[], None]]] = {}
+        self._turns: collections.deque[object] = collections.deque()  # owners in _queued
+        self._held: collections.Counter[object] = collections.Counter()  # threads per owner
+        self._idle = 0  # threads waiting for a job that no submit has woken yet
+        self._shared = 0
+        self._extra = 0
+        self._started = 0
         self._closed = False
 
-    def submit(self, fn: Callable[..., None], *args: Any) -> None:
-        with self._lock:
+    def submit(self, owner: object, fn: Callable[..., None], *args: Any) -> None:
+        with self._cv:
             if self._closed:
                 return
-            self._queue.put(functools.partial(fn, *args))
-            if self._idle.acquire(blocking=False) or self._threads >= self._size:
-                return  # a waiting thread, or the next one to finish, takes it
-            self._threads += 1
-            name = f"{self._name}_{self._threads}"
-        threading.Thread(target=self._run, name=name, daemon=True).start()
+            if owner not in self._queued:
+                self._queued[owner] = collections.deque()
+                self._turns.append(owner)
+            self._queued[owner].append(functools.partial(fn, *args))
+            if self._idle:  # case 2
+                self._idle -= 1
+                self._cv.notify()
+                return
+            if self._shared < self._size:  # case 2
+                self._shared += 1
+                extra = False
+            elif not self._held[owner] and self._extra < self._size:  # case 3
+                self._extra += 1
+                extra = True
+            else:  # case 1, or the next shared thread to finish
+                return
+            job = self._take(owner)
+            self._started += 1
+            name = f"{self._name}_{'extra_' if extra else ''}{self._started}"
+        threading.Thread(target=self._run, args=(owner, job, extra), name=name, daemon=True).start()
 
-    def _run(self) -> None:
-        while (fn := self._queue.get()) is not None:
+    def _run(self, owner: object, job: Callable[[], None], extra: bool) -> None:
+        while True:
             try:
-                fn()
+                job()
             except Exception:
                 log.exception("bridge: a worker task failed")
-            self._idle.release()
+            with self._cv:
+                following = self._next(owner, extra)
+            if following is None:
+                return
+            owner, job = following
+
+    def _next(self, owner: object, extra: bool) -> tuple[object, Callable[[], None]] | None:
+        """After a job of ``owner``: this thread's next job, or None to end (under the lock)."""
+        self._held[owner] -= 1
+        if not self._held[owner]:
+            del self._held[owner]
+            if owner in self._queued:  # case 1: its last thread serves its queue first
+                return owner, self._take(owner)
+        if extra:
+            self._extra -= 1
+            return None
+        while not self._turns:
+            if self._closed:
+                return None
+            self._idle += 1
+            self._cv.wait()
+        owner = self._turns[0]
+        return owner, self._take(owner)
+
+    def _take(self, owner: object) -> Callable[[], None]:
+        """The owner's oldest queued job, now held by the calling thread (under the lock)."""
+        jobs = self._queued[owner]
+        job = jobs.popleft()
+        self._turns.remove(owner)
+        if jobs:
+            self._turns.append(owner)  # its next job waits for the other owners' turns
+        else:
+            del self._queued[owner]
+        self._held[owner] += 1
+        return job
 
     def shutdown(self) -> None:
         """Drop queued work and let idle threads end; busy ones end with the process."""
-        with self._lock:
+        with self._cv:
             self._closed = True
-            while True:
-                try:
-                    self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            for _ in range(self._threads):
-                self._queue.put(None)
+            self._queued.clear()
+            self._turns.clear()
+            self._cv.notify_all()
 
 
 class _OwnTimeout(Exception):
