@@ -3,7 +3,9 @@ messages with the session key, exactly as the bootstrap does."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import queue
 import threading
 from collections.abc import Iterator
@@ -360,3 +362,104 @@ def test_two_sessions_cannot_hold_every_worker_from_a_third() -> None:
     finally:
         HUNG.set()
         d.close()
+
+
+LOOP_BLOCKED = threading.Event()
+LOOP_RELEASED = threading.Event()
+
+
+@command(timeout=0.3)
+async def blocks_the_loop() -> None:
+    """A bug: blocks the event loop's thread instead of awaiting."""
+    LOOP_BLOCKED.set()
+    LOOP_RELEASED.wait(30)
+
+
+def test_an_async_command_that_blocks_the_loop_still_times_out(dispatcher: Dispatcher) -> None:
+    """Python answers ``timeout`` on time although the loop (and so wait_for) is stuck."""
+    LOOP_BLOCKED.clear()
+    LOOP_RELEASED.clear()
+    try:
+        s, replies = _session("main", blocks_the_loop)
+        _send(dispatcher, s, 1, "blocks_the_loop", {})
+        assert replies.get(timeout=5)["e"] == {
+            "code": "timeout",
+            "message": "blocks_the_loop did not finish within 0.3 s",
+        }
+        assert LOOP_BLOCKED.is_set() and not LOOP_RELEASED.is_set()  # answered while stuck
+    finally:
+        LOOP_RELEASED.set()
+    _let_the_loop_settle(dispatcher)
+    assert len(dispatcher._watchdog) == 0  # no timeout or loop check left behind
+
+
+def _let_the_loop_settle(d: Dispatcher) -> None:
+    """Return once the loop has finished its current step and run the callbacks that step
+    queued (such as a finished command's ``done``)."""
+    for _ in range(2):
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), d._loop).result(5)
+
+
+class _Logged(logging.Handler):
+    """Sets ``seen`` when a record containing ``text`` is logged."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.seen.set()
+
+
+def test_a_stalled_loop_is_logged_once_naming_the_command(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    LOOP_BLOCKED.clear()
+    LOOP_RELEASED.clear()
+    d = Dispatcher(command_timeout=5, loop_stall=0.05)
+    logged = _Logged("has run nothing for")
+    logging.getLogger("ramparts.bridge").addHandler(logged)
+    try:
+        s, replies = _session("main", blocks_the_loop)
+        _send(d, s, 1, "blocks_the_loop", {})
+        assert logged.seen.wait(5)
+        # The loop is still stuck when the timeout is answered (0.3 s, several checks
+        # later): this one stall must have been logged once.
+        assert replies.get(timeout=5)["e"]["code"] == "timeout"
+        stalls = [r.getMessage() for r in caplog.records if "has run nothing for" in r.getMessage()]
+    finally:
+        LOOP_RELEASED.set()
+        logging.getLogger("ramparts.bridge").removeHandler(logged)
+        d.close()
+    assert len(stalls) == 1, stalls  # one warning per stall
+    assert "blocks_the_loop (window 'main')" in stalls[0]
+    assert "Python cannot interrupt it" in stalls[0]
+
+
+SLEEP_CANCELLED = threading.Event()
+
+
+@command(timeout=0.2)
+async def sleeps_past_its_timeout() -> None:
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        SLEEP_CANCELLED.set()
+        raise
+
+
+def test_an_async_command_that_overruns_is_answered_and_cancelled(
+    dispatcher: Dispatcher,
+) -> None:
+    SLEEP_CANCELLED.clear()
+    s, replies = _session("main", sleeps_past_its_timeout)
+    _send(dispatcher, s, 1, "sleeps_past_its_timeout", {})
+    assert replies.get(timeout=5)["e"] == {
+        "code": "timeout",
+        "message": "sleeps_past_its_timeout did not finish within 0.2 s",
+    }
+    assert SLEEP_CANCELLED.wait(5)  # the loop is alive: the coroutine was cancelled
+    _let_the_loop_settle(dispatcher)
+    assert len(dispatcher._watchdog) == 0  # no timeout or loop check left behind

@@ -53,10 +53,16 @@ class Dispatcher:
         ``_Workers``).
     :param session_workers: how many of them one session's commands may hold at once
         (default: half).
+    :param loop_stall: seconds the event loop of ``async def`` commands may run nothing,
+        while such commands are in flight, before a warning names them.
     """
 
     def __init__(
-        self, command_timeout: float, workers: int = 32, session_workers: int | None = None
+        self,
+        command_timeout: float,
+        workers: int = 32,
+        session_workers: int | None = None,
+        loop_stall: float = 1.0,
     ) -> None:
         self.command_timeout = command_timeout
         self._pool = _Workers(workers, "ramparts-cmd")
@@ -69,6 +75,7 @@ class Dispatcher:
         )
         self._thread.start()
         self._watchdog = _Watchdog()
+        self._loop_monitor = _LoopMonitor(self._loop, self._watchdog, loop_stall)
         self._idle = threading.Condition()
         self._queued = 0
         self.in_flight = 0
@@ -236,11 +243,20 @@ class Dispatcher:
         timeout = cmd.timeout if cmd.timeout is not None else self.command_timeout
         args = self._call_args(session, route)
         if cmd.is_async:
+            # All async commands share one loop thread. Its wait_for cancels a coroutine
+            # that overruns; the watchdog answers "timeout" on time even when a command
+            # that blocks has stalled the loop (and the monitor logs the stall).
+            token = self._timeout_after(timeout, route.name, finish)
+            running = f"{route.name} (window {session.window!r})"
+            self._loop_monitor.started(running)
             fut = asyncio.run_coroutine_threadsafe(
-                self._run_async(route, args, kwargs, timeout), self._loop
+                self._run_async(route, args, kwargs, timeout, answered=once.locked), self._loop
             )
 
             def done(f: concurrent.futures.Future[Any]) -> None:
+                if token is not None:
+                    self._watchdog.cancel(token)
+                self._loop_monitor.ended(running)
                 exc = f.exception()
                 if exc is None:
                     finish(result=f.result())
@@ -267,10 +283,7 @@ class Dispatcher:
                 # The page has given up on it: answer (its next handle) and do not run.
                 finish(error=CommandTimeout(f"{route.name} did not start within {waited:.3g} s"))
                 return
-            token = None
-            if math.isfinite(timeout):
-                timed_out = CommandTimeout(f"{route.name} did not finish within {timeout:g} s")
-                token = self._watchdog.after(timeout, lambda: finish(error=timed_out))
+            token = self._timeout_after(timeout, route.name, finish)
             try:
                 result = _run_sync(route, args, kwargs)
             except CommandError as e:
@@ -282,6 +295,13 @@ class Dispatcher:
                     self._watchdog.cancel(token)
 
         self._in_lane(session, run)
+
+    def _timeout_after(self, timeout: float, name: str, finish: Callable[..., None]) -> int | None:
+        """Have the watchdog thread answer ``timeout`` unless cancelled (None: no limit)."""
+        if not math.isfinite(timeout):
+            return None
+        error = CommandTimeout(f"{name} did not finish within {timeout:g} s")
+        return self._watchdog.after(timeout, lambda: finish(error=error))
 
     def _in_lane(self, session: WindowSession, job: Callable[[], None]) -> None:
         """Run ``job`` now if ``session`` has a free worker slot, else queue it there.
@@ -317,8 +337,15 @@ class Dispatcher:
         return (CallContext(route.capability, cmd.name, session.window, route.state, session),)
 
     async def _run_async(
-        self, route: Route, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float
+        self,
+        route: Route,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float,
+        answered: Callable[[], bool],
     ) -> Any:
+        if answered():  # the watchdog answered while a stalled loop kept this from starting
+            return None
         limit = timeout if math.isfinite(timeout) else None  # inf: waits for a person
 
         async def guarded() -> Any:
@@ -564,6 +591,92 @@ class _Watchdog:
                     fn()
                 except Exception:
                     log.exception("watchdog callback failed")
+
+
+class _LoopMonitor:
+    """Warns when the event loop of async commands stops running while commands are on it.
+
+    While at least one ``async def`` command is in flight, the watchdog thread posts a
+    probe (a no-op) to the loop every ``interval`` seconds. A probe still not run at the
+    next check means the loop has run nothing for at least ``interval`` s: code on it
+    blocks (``time.sleep``, blocking I/O or long CPU work in an ``async def``). The
+    warning names the async commands in flight then; one of them, or a task it started,
+    is blocking. Python cannot interrupt it: every async command waits until it returns,
+    and only timeouts (answered on the watchdog thread) still reach the pages on time.
+    One warning per stall, and only the 1st, 2nd, 4th, 8th... stall is logged, so a page
+    that keeps calling such a command cannot flood the log.
+    """
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, watchdog: _Watchdog, interval: float
+    ) -> None:
+        self._loop = loop
+        self._watchdog = watchdog
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._running: collections.Counter[str] = collections.Counter()
+        self._chain: object | None = None  # the live series of checks, while any run
+        self._token = 0  # its next check's watchdog token
+        self._probe = threading.Event()
+        self._probe_sent = 0.0
+        self._reported = False
+        self.stalls = 0
+
+    def started(self, name: str) -> None:
+        with self._lock:
+            self._running[name] += 1
+            if self._chain is None:
+                self._chain = object()
+                self._probe.set()  # the first check sends a new probe
+                self._schedule(0)
+
+    def ended(self, name: str) -> None:
+        with self._lock:
+            self._running[name] -= 1
+            if not self._running[name]:
+                del self._running[name]
+            if not self._running:  # nothing to watch: no entry left in the watchdog
+                self._watchdog.cancel(self._token)
+                self._chain = None
+
+    def _schedule(self, delay: float) -> None:
+        chain = self._chain
+        self._token = self._watchdog.after(delay, lambda: self._check(chain))
+
+    def _check(self, chain: object) -> None:
+        """On the watchdog thread."""
+        with self._lock:
+            if chain is not self._chain:
+                return  # the commands it watched have ended since it was scheduled
+            stalled = None
+            if self._probe.is_set():
+                self._probe = threading.Event()
+                self._probe_sent = time.monotonic()
+                self._reported = False
+                self._loop.call_soon_threadsafe(self._probe.set)
+            elif not self._reported:  # once per stall
+                self._reported = True
+                self.stalls += 1
+                if self.stalls & (self.stalls - 1) == 0:  # the 1st, 2nd, 4th, 8th...
+                    waited = time.monotonic() - self._probe_sent
+                    stalled = waited, _names(self._running), self.stalls
+            self._schedule(self._interval)
+        if stalled is not None:
+            log.warning(
+                "bridge: the event loop of async commands has run nothing for %.3g s: code"
+                " on it blocks (time.sleep, blocking I/O or long CPU work in an async def?)."
+                " Async commands in flight: %s. Python cannot interrupt it; all async"
+                " commands wait until it returns (%d stalls so far)",
+                *stalled,
+            )
+
+
+def _names(counts: collections.Counter[str], most: int = 10) -> str:
+    """``a, b (3 calls), c`` for the log, at most ``most`` names."""
+    shown = [k if n == 1 else f"{k} ({n} calls)" for k, n in counts.most_common(most)]
+    if len(counts) > most:
+        shown.append(f"and {len(counts) - most} more")
+    return ", ".join(shown)
 
 
 def _log_rejection(session: WindowSession, reason: str) -> None:
