@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import pytest
 
 from ramparts.commands import CallContext, as_command, command
-from ramparts.dispatch import Dispatcher
+from ramparts.dispatch import Dispatcher, _Workers
 from ramparts.errors import NotAllowed
 from ramparts.protocol import sign_binary, sign_channel
 from ramparts.session import PER_CALL_POOL, Registry, Route, WindowSession
@@ -463,3 +463,25 @@ def test_an_async_command_that_overruns_is_answered_and_cancelled(
     assert SLEEP_CANCELLED.wait(5)  # the loop is alive: the coroutine was cancelled
     _let_the_loop_settle(dispatcher)
     assert len(dispatcher._watchdog) == 0  # no timeout or loop check left behind
+
+
+def test_a_worker_that_cannot_start_loses_no_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Out of threads, ``Thread.start`` raises: the job goes back to its owner's queue
+    (first) and runs, before the owner's later jobs, once a thread can start."""
+    pool = _Workers(4, "test")
+    ran: list[str] = []
+    done = threading.Event()
+    real_start = threading.Thread.start
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    pool.submit("a", ran.append, "first")
+    assert ran == []
+    monkeypatch.setattr(threading.Thread, "start", real_start)
+    pool.submit("a", ran.append, "second")
+    pool.submit("a", done.set)
+    assert done.wait(10)
+    assert ran == ["first", "second"]
+    pool.shutdown()

@@ -467,7 +467,31 @@ class _Workers:
             job = self._take(owner)
             self._started += 1
             name = f"{self._name}_{'extra_' if extra else ''}{self._started}"
-        threading.Thread(target=self._run, args=(owner, job, extra), name=name, daemon=True).start()
+        try:
+            threading.Thread(
+                target=self._run, args=(owner, job, extra), name=name, daemon=True
+            ).start()
+        except RuntimeError:  # "can't start new thread": the process is out of threads
+            log.error("bridge: could not start a worker thread; the job waits for a free one")
+            with self._cv:
+                self._unstart(owner, job, extra)
+
+    def _unstart(self, owner: object, job: Callable[[], None], extra: bool) -> None:
+        """Undo a start that failed: the job goes back first in its owner's queue, for the
+        next thread that frees up (under the lock)."""
+        self._held[owner] -= 1
+        if not self._held[owner]:
+            del self._held[owner]
+        if extra:
+            self._extra -= 1
+        else:
+            self._shared -= 1
+        if self._closed:
+            return
+        if owner not in self._queued:
+            self._queued[owner] = collections.deque()
+            self._turns.appendleft(owner)
+        self._queued[owner].appendleft(job)
 
     def _run(self, owner: object, job: Callable[[], None], extra: bool) -> None:
         while True:
