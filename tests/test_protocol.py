@@ -168,3 +168,15 @@ def test_results_may_not_forge_binary_placeholders() -> None:
     for encode in (encode_channel_reply, encode_binary_reply):
         with pytest.raises(Unserializable, match=r"\$bytes"):
             encode({"r": {"$bytes": 0}})
+
+
+def test_a_huge_jump_in_sequence_numbers_costs_nothing() -> None:
+    """Found by the fuzzer: a signed header with ``s`` near 2**53 made the window shift
+    its bitmask by that many bits (a MemoryError, or gigabytes for a smaller jump)."""
+    w = ReplayWindow()
+    assert w.accept(1) and w.accept(3)
+    assert w.accept(2**52) and w.mask == 1
+    assert not w.accept(2**52) and not w.accept(3)  # seen; below the window
+    assert w.accept(2**52 - 1) and w.accept(2**52 - ReplayWindow.WIDTH + 1)
+    assert not w.accept(2**52 - ReplayWindow.WIDTH)
+    assert w.accept(2**52 + ReplayWindow.WIDTH) and w.mask == 1  # exactly one width on

@@ -222,6 +222,7 @@ class ReplayWindow:
     """Accept each sequence number once (a 4096-wide sliding window, as in IPsec)."""
 
     WIDTH = 4096
+    _FULL = (1 << WIDTH) - 1
 
     def __init__(self) -> None:
         self.highest = 0
@@ -230,7 +231,10 @@ class ReplayWindow:
     def accept(self, seq: int) -> bool:
         if seq > self.highest:
             shift = seq - self.highest
-            self.mask = ((self.mask << shift) | 1) & ((1 << self.WIDTH) - 1)
+            # A jump past the window leaves only the new number in it. Shifting by the
+            # jump itself (up to 2**53 for a header the page had signed) would build an
+            # integer of that many bits: memory and CPU for as long as the allocation ran.
+            self.mask = 1 if shift >= self.WIDTH else ((self.mask << shift) | 1) & self._FULL
             self.highest = seq
             return True
         offset = self.highest - seq
