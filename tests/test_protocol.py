@@ -180,3 +180,18 @@ def test_a_huge_jump_in_sequence_numbers_costs_nothing() -> None:
     assert w.accept(2**52 - 1) and w.accept(2**52 - ReplayWindow.WIDTH + 1)
     assert not w.accept(2**52 - ReplayWindow.WIDTH)
     assert w.accept(2**52 + ReplayWindow.WIDTH) and w.mask == 1  # exactly one width on
+
+
+def test_replies_carry_lone_surrogates_as_json_escapes() -> None:
+    """Found by the fuzzer: a command that returned a string with a lone surrogate (JSON
+    escapes make them) broke the binary reply's UTF-8 encoding, so the call was never
+    answered. Both encoders now fall back to ASCII escapes, which JSON.parse turns back
+    into the same string."""
+    value = "a\udc2a\u00e9"
+    text = encode_channel_reply({"c": "x", "ok": True, "r": value})
+    assert json.loads(text)["r"] == value and "\\udc2a" in text
+    chunks = encode_binary_reply({"c": "x", "ok": True, "r": [value, b"raw"]})
+    body = b"".join(chunks)
+    assert json.loads(body[4 : 4 + int.from_bytes(body[:4], "big")])["r"][0] == value
+    plain = encode_channel_reply({"c": "x", "ok": True, "r": "\u00e9"})
+    assert plain == '{"c":"x","ok":true,"r":"\u00e9"}'  # the usual case stays UTF-8

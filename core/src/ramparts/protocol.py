@@ -297,9 +297,24 @@ def split_segments(value: Any) -> tuple[Any, list[bytes]]:
     return _to_wire(value, segments), segments
 
 
+def _json_text(wire: Any) -> str:
+    """``wire`` as compact JSON that UTF-8 can carry.
+
+    A string may hold a lone surrogate (JSON's ``\\udc2a`` escapes make them, and page
+    JS strings can carry them), which UTF-8 cannot encode: such a document is written
+    with ASCII escapes instead, which JS's ``JSON.parse`` turns back into the same string.
+    """
+    text = json.dumps(wire, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(wire, separators=(",", ":"))
+    return text
+
+
 def encode_channel_reply(reply: dict[str, Any]) -> str:
     """JSON text of a reply or event. Raises :class:`Unserializable`."""
-    return json.dumps(_to_wire(reply, None), separators=(",", ":"), ensure_ascii=False)
+    return _json_text(_to_wire(reply, None))
 
 
 def encode_binary_reply(reply: dict[str, Any]) -> list[bytes]:
@@ -307,7 +322,7 @@ def encode_binary_reply(reply: dict[str, Any]) -> list[bytes]:
     segments: list[bytes] = []
     wire = _to_wire(reply, segments)
     wire["b"] = [len(s) for s in segments]
-    hj = json.dumps(wire, separators=(",", ":"), ensure_ascii=False).encode()
+    hj = _json_text(wire).encode()
     return [struct.pack(">I", len(hj)), hj, *segments]
 
 
