@@ -35,12 +35,24 @@ def blob(data: bytes) -> bytes:
     return data[::-1]
 
 
+class _Unreadable(dict[str, Any]):
+    """A result whose encoding raises something other than Unserializable."""
+
+    def items(self) -> Any:
+        raise RuntimeError("cannot read me")
+
+
+@command
+def unreadable() -> Any:
+    return {"fine": 1, "bad": _Unreadable(x=1)}
+
+
 EVENTS: queue.Queue[Any] = queue.Queue()
 
 
 def registry() -> Registry:
     reg = Registry(ui_events=frozenset({"ping"}), event_handlers={"ping": (EVENTS.put,)})
-    for f in (double, stuck, blob):
+    for f in (double, stuck, blob, unreadable):
         cmd = as_command(f)
         assert cmd is not None
         reg.add(Route(cmd.name, None, cmd, None))
@@ -100,7 +112,8 @@ def test_per_call_handles_rotate(dispatcher: Dispatcher) -> None:
     assert again["e"]["code"] == "not_allowed" and "n" not in again
     fresh = page.call(dispatcher, "double", {"n": 2}, handle=first["n"])
     assert fresh["r"] == 4
-    assert page.session.live_handles == PER_CALL_POOL * 3  # nothing leaks, nothing is lost
+    routes = len(page.session.registry.routes)
+    assert page.session.live_handles == PER_CALL_POOL * routes  # nothing leaks or is lost
 
 
 def test_forged_and_replayed_messages_never_run(dispatcher: Dispatcher) -> None:
@@ -485,3 +498,16 @@ def test_a_worker_that_cannot_start_loses_no_job(monkeypatch: pytest.MonkeyPatch
     assert done.wait(10)
     assert ran == ["first", "second"]
     pool.shutdown()
+
+
+def test_a_reply_that_fails_to_encode_is_still_answered(
+    dispatcher: Dispatcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not only Unserializable: any error while encoding a result answers ``failed``
+    (with the handle's replacement in per-call mode) instead of leaving the page to its
+    deadline."""
+    page = Page("per-call")
+    reply = page.call(dispatcher, "unreadable", {})
+    assert reply["ok"] is False and reply["e"]["code"] == "failed"
+    assert "could not be sent" in reply["e"]["message"] and isinstance(reply.get("n"), str)
+    assert "encoding a reply failed" in caplog.text

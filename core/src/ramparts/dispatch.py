@@ -367,19 +367,24 @@ class Dispatcher:
     def _send(
         self, session: WindowSession, reply: dict[str, Any], binary_reply: BinaryReply | None
     ) -> None:
-        try:
+        def deliver(reply: dict[str, Any]) -> None:
             if binary_reply is not None:
                 binary_reply(200, encode_binary_reply(reply))
             else:
                 session.send_reply(encode_channel_reply(reply))
+
+        try:
+            deliver(reply)
+            return
         except Unserializable as e:
             log.error("a command's result could not be sent: %s", e)
-            failed = {k: v for k, v in reply.items() if k in ("c", "n")}
-            failed.update(ok=False, e=CommandFailed(f"the result could not be sent: {e}").to_wire())
-            if binary_reply is not None:
-                binary_reply(200, encode_binary_reply(failed))
-            else:
-                session.send_reply(encode_channel_reply(failed))
+            why = f"the result could not be sent: {e}"
+        except Exception:  # a bug guard: the page must get an answer, not wait for its deadline
+            log.exception("bridge: encoding a reply failed")
+            why = "the result could not be sent (details are in the app's log)"
+        failed = {k: v for k, v in reply.items() if k in ("c", "n")}
+        failed.update(ok=False, e=CommandFailed(why).to_wire())
+        deliver(failed)
 
     def _ui_event(self, session: WindowSession, msg: Message) -> None:
         assert msg.event is not None
