@@ -607,3 +607,70 @@ def test_channel_messages_on_both_sides_of_the_synchronous_mac_limit(app_dir: Pa
         timeout=60,
     )
     assert result == {"ok": True, "count": 68}
+
+
+def test_a_poisoned_typed_array_length_getter_sees_nothing_of_the_signer(app_dir: Path) -> None:
+    """Found in review: js/hmac.js read ``length`` through the getter all typed arrays
+    share. A page that replaced it (answering 0) got the HMAC's inner and outer states
+    handed to its getter as ``this``: key-equivalent bytes. With the getter replaced by
+    one that records what it is asked about and answers 0, calls small and large (both
+    signers) still work, and the getter sees none of the bootstrap's arrays."""
+    result = eval_in_app(
+        app_dir,
+        """
+        const proto = Object.getPrototypeOf(Uint8Array.prototype);
+        const seen = [];
+        Object.defineProperty(proto, "length", {
+          configurable: true,
+          get() { seen.push(this.byteLength); return 0; },
+        });
+        const small = await ramparts.sample.echo({ value: "x" });
+        const large = await ramparts.sample.echo({ value: "y".repeat(10000) });
+        await ramparts.events.emit("clicked", { n: 1 });
+        return { small, large: large.length === 10000, seen };
+        """,
+        timeout=60,
+    )
+    assert result == {"small": "x", "large": True, "seen": []}
+
+
+def test_deadlines_survive_a_page_that_clears_every_timeout(tmp_path: Path) -> None:
+    """Found in review: timer ids are shared with the page, and a "clear every timeout"
+    loop cancelled the one timer that serves every deadline; later calls never re-armed
+    it, so no deadline fired again. A call queued behind blocked workers after such a
+    loop must still get the page's own timeout."""
+    app_dir = write_app(tmp_path / "app", commands=BLOCKING_COMMANDS)
+    result = eval_in_app(
+        app_dir,
+        """
+        const code = (p) => p.then(() => ["resolved"], (e) => [e.code, e.message]);
+        const held = Array.from({ length: 16 }, () => code(ramparts.invoke("block_a", {})));
+        let id = setTimeout(() => {});
+        while (id--) clearTimeout(id); // the idiom: cancels the bootstrap's timer too
+        const queued = await code(ramparts.invoke("block_b", {})); // no worker: page answers
+        await Promise.all(held);
+        await ramparts.invoke("release", {});
+        return { queued, stats: ramparts.stats() };
+        """,
+        timeout=60,
+    )
+    assert result["queued"] == ["timeout", "block_b got no answer within 1.75 s"]
+    assert result["stats"] == {"pending": 0, "queued": 0}
+
+
+def test_channel_messages_keep_their_order_across_the_signers(app_dir: Path) -> None:
+    """Found in review: a message over 4 KiB waits for WebCrypto, and small ones signed
+    at once overtook it; 4,096 of them would push it below Python's replay window, so it
+    was dropped. Messages now leave in order: a large call followed by 5,000 small ones,
+    all in flight together, are all answered."""
+    result = eval_in_app(
+        app_dir,
+        """
+        const big = ramparts.sample.echo({ value: "z".repeat(50000) });
+        const small = Array.from({ length: 5000 }, (_, i) => ramparts.invoke("add", { a: i, b: 1 }));
+        const back = await Promise.all([big, ...small]);
+        return { big: back[0].length, small: back.slice(1).every((v, i) => v === i + 1) };
+        """,
+        timeout=120,
+    )
+    assert result == {"big": 50000, "small": True}

@@ -15,6 +15,10 @@
   const apply = Reflect.apply;
   const ArrayIsArray = Array.isArray;
   const U8 = Uint8Array, AB = ArrayBuffer, ABisView = ArrayBuffer.isView, DV = DataView;
+  // `length` of a typed array is a getter on a prototype all typed arrays share, which a
+  // page can replace: one that saw the signer's arrays could read the HMAC's states.
+  const taLength = O.getOwnPropertyDescriptor(O.getPrototypeOf(U8.prototype), "length").get;
+  const lengthOf = (a) => apply(taLength, a, []);
   const dvGetU32 = DataView.prototype.getUint32, dvSetU32 = DataView.prototype.setUint32;
   const u8Set = Uint8Array.prototype.set, u8Sub = Uint8Array.prototype.subarray;
   const PromiseC = Promise, promiseThen = Promise.prototype.then;
@@ -37,8 +41,8 @@
   const detailGet = O.getOwnPropertyDescriptor(CustomEvent.prototype, "detail").get;
   const btoaF = btoa, fromCharCode = String.fromCharCode, strReplace = String.prototype.replace;
   const queueMicrotask_ = queueMicrotask;
-  const setTimeoutF = setTimeout, clearTimeoutF = clearTimeout;
   const perfNow = Performance.prototype.now, perf = performance;
+  const abortTimeout = AbortSignal.timeout, AbortSignalC = AbortSignal;
   const hmacSha256 = __RAMPARTS_HMAC__;
   // window.length is [Replaceable]: keep the getter, not whatever the page puts there.
   const framesLength = (O.getOwnPropertyDescriptor(win, "length") ||
@@ -97,7 +101,7 @@
 
   function b64url(u8) {
     let s = "";
-    for (let i = 0; i < u8.length; i++) s += fromCharCode(u8[i]);
+    for (let i = 0, n = lengthOf(u8); i < n; i++) s += fromCharCode(u8[i]);
     return apply(strReplace, apply(strReplace, apply(strReplace, btoaF(s), [/\+/g, "-"]), [/\//g, "_"]), [/=+$/, ""]);
   }
 
@@ -147,10 +151,13 @@
   // --- call deadlines: one timer for every call in flight ------------------------
   // A timer per call (set, then cleared on the reply) cost ~25 us of each small call;
   // calls settle long before their deadlines, so one timer, set for the earliest
-  // deadline, does. Delays are capped at setTimeout's limit (~24.8 days; beyond it the
-  // timer would fire at once) and the sweep re-arms for what is left.
+  // deadline, does. It is an AbortSignal.timeout, not a setTimeout: timer ids are shared
+  // with the page, and a "clear every timeout" loop would cancel ours and with it every
+  // later deadline. Such a signal cannot be cancelled by anyone, so a replaced one still
+  // fires; its generation no longer matches and it does nothing. Delays are capped at
+  // ~24.8 days and the sweep re-arms for what is left.
   const expiries = new MapC(); // token -> [at ms, fn]: deleted when the call settles
-  let lastToken = 0, armedAt = Infinity, armedTimer = 0;
+  let lastToken = 0, armedAt = Infinity, generation = 0;
   function armDeadline(ms, fn) {
     const at = apply(perfNow, perf, []) + ms, token = ++lastToken;
     apply(mapSet, expiries, [token, [at, fn]]);
@@ -158,25 +165,24 @@
     return token;
   }
   function rearm(at) {
-    if (armedTimer) apply(clearTimeoutF, win, [armedTimer]);
+    const mine = ++generation;
     armedAt = at;
-    armedTimer = 0;
     if (at === Infinity) return;
-    const wait = at - apply(perfNow, perf, []);
-    armedTimer = apply(setTimeoutF, win, [sweep, wait < 0 ? 0 : wait > 0x7fffffff ? 0x7fffffff : wait]);
+    // +1: a fractional delay is truncated, and a sweep a little early finds nothing due.
+    const wait = at - apply(perfNow, perf, []) + 1;
+    const signal = apply(abortTimeout, AbortSignalC, [wait < 0 ? 0 : wait > 0x7fffffff ? 0x7fffffff : wait]);
+    apply(addEventListener, signal, ["abort", () => { if (mine === generation) sweep(); }]);
   }
   function sweep() {
-    armedTimer = 0;
-    armedAt = Infinity;
     const now = apply(perfNow, perf, []);
-    const due = [];
+    const due = new MapC(); // not an array: a page setter on Array.prototype[0] would see it
     let next = Infinity;
     apply(mapForEach, expiries, [(entry, token) => {
-      if (entry[0] <= now) { apply(pushA, due, [entry[1]]); apply(mapDelete, expiries, [token]); }
+      if (entry[0] <= now) { apply(mapSet, due, [token, entry[1]]); apply(mapDelete, expiries, [token]); }
       else if (entry[0] < next) next = entry[0];
     }]);
     rearm(next);
-    for (let i = 0; i < due.length; i++) due[i]();
+    apply(mapForEach, due, [(fn) => { try { fn(); } catch (e) { queueMicrotask_(() => { throw e; }); } }]);
   }
 
   // --- handles ------------------------------------------------------------------
@@ -265,16 +271,41 @@
     return false;
   }
 
-  // Returns nothing when the message went out at once, else a promise for when it has.
+  // Channel messages leave in the order they were sent: a small one waits behind a
+  // larger one still being signed by WebCrypto. (Out of order, 4,096 small messages
+  // overtaking a large one would push it below Python's replay window.)
+  const outQueue = []; // [tagged, json, done, fail]
+  let signing = false;
   function sendChannel(header) {
     const json = JSONstringify(header);
     const bytes = apply(encode, encoder, [json]);
-    const tagged = new U8(bytes.length + 1);
+    const tagged = new U8(lengthOf(bytes) + 1);
     tagged[0] = 0x43;
     apply(u8Set, tagged, [bytes, 1]);
-    const send = (mac) => toRelay(b64url(mac) + "." + json);
-    if (tagged.length <= SYNC_MAC_MAX) return send(macSmall(tagged));
-    return apply(promiseThen, macTagged(tagged), [send]);
+    return new PromiseC((done, fail) => {
+      apply(pushA, outQueue, [[tagged, json, done, fail]]);
+      if (!signing) pump();
+    });
+  }
+  function pump() {
+    while (outQueue.length) {
+      const item = outQueue[0], tagged = item[0], json = item[1];
+      if (lengthOf(tagged) <= SYNC_MAC_MAX) {
+        apply(shiftA, outQueue, []);
+        toRelay(b64url(macSmall(tagged)) + "." + json);
+        item[2]();
+        continue;
+      }
+      signing = true;
+      const next = (ok) => (value) => {
+        apply(shiftA, outQueue, []);
+        signing = false;
+        if (ok) { toRelay(b64url(value) + "." + json); item[2](); } else item[3](value);
+        pump();
+      };
+      apply(promiseThen, macTagged(tagged), [next(true), next(false)]);
+      return;
+    }
   }
 
   function invoke(name, args) {

@@ -8,8 +8,10 @@
 //
 // Spliced into bootstrap.js as an expression. `hmacSha256(key)` hashes the padded key
 // into the inner and outer midstates at once and keeps only those (the caller zeroes
-// its key bytes): it returns `mac(data)`, a Uint8Array of 32 bytes. Only typed-array
-// indexing and integer arithmetic are used, which page scripts cannot patch.
+// its key bytes): it returns `mac(data)`, a Uint8Array of 32 bytes. While signing it uses
+// only typed-array indexing, integer arithmetic and a `length` getter captured when it is
+// made: a page that replaces the shared typed-array `length` getter must not see these
+// arrays (it could read the states, which sign as well as the key).
 (() => {
   "use strict";
   const K = new Uint32Array([
@@ -27,6 +29,8 @@
   ]);
   const W = new Uint32Array(64);
   const U8 = Uint8Array, U32 = Uint32Array;
+  const apply = Reflect.apply;
+  const taLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(U8.prototype), "length").get;
 
   // One 64-byte block of `bytes` at `at` into the state `h` (8 words), in place.
   function block(h, bytes, at) {
@@ -53,16 +57,16 @@
   // SHA-256 of (64 bytes already folded into `start`) + `data`: the 32-byte digest.
   function finish(start, data) {
     const h = new U32(start);
-    const n = data.length;
+    const n = apply(taLength, data, []);
     let at = 0;
     for (; at + 64 <= n; at += 64) block(h, data, at);
     const rest = n - at;
-    const tail = new U8(rest < 56 ? 64 : 128);
+    const end = rest < 56 ? 64 : 128;
+    const tail = new U8(end);
     for (let i = 0; i < rest; i++) tail[i] = data[at + i];
     tail[rest] = 0x80;
     // Length in bits of the whole message (64 key-pad bytes + data), big-endian in the
     // last 8 bytes. `>>> 0` truncates and wraps without calling anything patchable.
-    const end = tail.length;
     const hi = ((n + 64) / 0x20000000) >>> 0, lo = ((n + 64) * 8) >>> 0;
     tail[end - 8] = hi >>> 24; tail[end - 7] = hi >>> 16; tail[end - 6] = hi >>> 8; tail[end - 5] = hi;
     tail[end - 4] = lo >>> 24; tail[end - 3] = lo >>> 16; tail[end - 2] = lo >>> 8; tail[end - 1] = lo;
@@ -76,14 +80,15 @@
   }
 
   return function hmacSha256(key) {
-    if (key.length > 64) throw new RangeError("HMAC keys longer than one block are not used here");
+    const k = apply(taLength, key, []);
+    if (k > 64) throw new RangeError("HMAC keys longer than one block are not used here");
     const pad = new U8(64);
     const inner = new U32(IV), outer = new U32(IV);
-    for (let i = 0; i < 64; i++) pad[i] = (i < key.length ? key[i] : 0) ^ 0x36;
+    for (let i = 0; i < 64; i++) pad[i] = (i < k ? key[i] : 0) ^ 0x36;
     block(inner, pad, 0);
-    for (let i = 0; i < 64; i++) pad[i] = (i < key.length ? key[i] : 0) ^ 0x5c;
+    for (let i = 0; i < 64; i++) pad[i] = (i < k ? key[i] : 0) ^ 0x5c;
     block(outer, pad, 0);
-    pad.fill(0);
+    for (let i = 0; i < 64; i++) { pad[i] = 0; W[i] = 0; } // no trace of the key's pads
     return (data) => finish(outer, finish(inner, data));
   };
 })()
