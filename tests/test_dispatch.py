@@ -511,3 +511,108 @@ def test_a_reply_that_fails_to_encode_is_still_answered(
     assert reply["ok"] is False and reply["e"]["code"] == "failed"
     assert "could not be sent" in reply["e"]["message"] and isinstance(reply.get("n"), str)
     assert "encoding a reply failed" in caplog.text
+
+
+@command
+def quits() -> None:
+    """A "Quit" command written as a script would: sys.exit on a worker thread."""
+    raise SystemExit(0)
+
+
+@command
+async def quits_async() -> None:
+    raise SystemExit(0)
+
+
+@command
+async def fine_async() -> str:
+    return "fine"
+
+
+def test_system_exit_in_a_command_is_a_failure_not_a_dead_worker_or_loop() -> None:
+    """Found in review: SystemExit passed every ``except Exception`` and ended the worker
+    thread with its counts still held (a sync command), or asyncio re-raised it out of the
+    event loop and ended the loop's thread (an async one). Both now answer ``failed``,
+    and the next calls of both kinds are served."""
+    d = Dispatcher(command_timeout=5, workers=1, session_workers=1)
+    try:
+        s, replies = _session("a", quits, quits_async, fine_async)
+        for seq, name in enumerate(["quits", "double", "quits_async", "fine_async"], 1):
+            _send(d, s, seq, name, {"n": 2} if name == "double" else {})
+        got = {r["c"]: r for r in (replies.get(timeout=5) for _ in range(4))}
+        assert got["c1"]["e"]["code"] == "failed" and got["c3"]["e"]["code"] == "failed"
+        assert got["c2"]["r"] == 4 and got["c4"]["r"] == "fine"
+        assert d.wait_idle()
+    finally:
+        d.close()
+
+
+BLOCK_HANDLERS = threading.Event()
+HANDLERS_RUNNING = threading.Semaphore(0)
+
+
+def test_event_handlers_count_against_the_sessions_worker_share() -> None:
+    """Found in review: ``@on`` handlers bypassed the per-session cap, so one page whose
+    handlers block could hold every shared worker. They now run in the session's lane:
+    with a share of 2, four blocking handlers run two at a time."""
+    BLOCK_HANDLERS.clear()
+    running = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    def handler(payload: Any) -> None:
+        with lock:
+            running["now"] += 1
+            running["most"] = max(running["most"], running["now"])
+        HANDLERS_RUNNING.release()
+        BLOCK_HANDLERS.wait(30)
+        with lock:
+            running["now"] -= 1
+
+    reg = Registry(ui_events=frozenset({"tick"}), event_handlers={"tick": (handler,)})
+    s = WindowSession("main", reg, "per-session", lambda t: None)
+    d = Dispatcher(command_timeout=5, workers=8, session_workers=2)
+    try:
+        for seq in range(1, 5):
+            d.channel_message(s, sign_channel(s.key, json.dumps({"s": seq, "e": "tick", "p": seq})))
+        assert HANDLERS_RUNNING.acquire(timeout=5) and HANDLERS_RUNNING.acquire(timeout=5)
+        lane = d._lanes[s]
+        for _ in range(500):  # the other two messages are verified and wait in the lane
+            with d._lanes_lock:
+                if len(lane.waiting) == 2:
+                    break
+            threading.Event().wait(0.01)
+        with d._lanes_lock:
+            assert (lane.running, len(lane.waiting)) == (2, 2)
+        BLOCK_HANDLERS.set()
+        assert d.wait_idle()
+        assert running["most"] == 2
+    finally:
+        BLOCK_HANDLERS.set()
+        d.close()
+
+
+def test_a_job_put_back_after_a_failed_start_wakes_an_idle_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found in review: between taking a job for a new thread and putting it back when
+    the thread cannot start, a busy thread can finish and go idle; nothing woke it, so
+    the job waited for some unrelated later message."""
+    pool = _Workers(2, "test")
+    release, ran = threading.Event(), threading.Event()
+    pool.submit("a", release.wait, 10)  # the one running thread, busy until released
+    real_start = threading.Thread.start
+
+    def refuse_once_the_other_thread_is_idle(self: threading.Thread) -> None:
+        release.set()
+        for _ in range(500):
+            with pool._cv:
+                if pool._idle:
+                    break
+            threading.Event().wait(0.01)
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse_once_the_other_thread_is_idle)
+    pool.submit("b", ran.set)
+    monkeypatch.setattr(threading.Thread, "start", real_start)
+    assert ran.wait(5)
+    pool.shutdown()

@@ -234,10 +234,12 @@ class Dispatcher:
 
         def finish(result: Any = None, error: CommandError | None = None) -> None:
             if once.acquire(blocking=False):
-                answer(result, error)
-                with self._idle:
-                    self.in_flight -= 1
-                    self._idle.notify_all()
+                try:
+                    answer(result, error)
+                finally:  # counted out even if sending failed, or wait_idle never returns
+                    with self._idle:
+                        self.in_flight -= 1
+                        self._idle.notify_all()
 
         cmd = route.command
         timeout = cmd.timeout if cmd.timeout is not None else self.command_timeout
@@ -320,7 +322,7 @@ class Dispatcher:
         while next_job is not None:
             try:
                 next_job()
-            except Exception:  # a bug guard: the slot must be handed on whatever happens
+            except BaseException:  # a bug guard: the slot must be handed on whatever happens
                 log.exception("bridge: a command job failed")
             with self._lanes_lock:
                 if lane.waiting:
@@ -353,6 +355,8 @@ class Dispatcher:
                 return await route.command.func(*args, **kwargs)
             except TimeoutError as e:  # the command's own, not our deadline
                 raise _OwnTimeout from e
+            except SystemExit as e:  # asyncio re-raises it out of the loop, ending its thread
+                raise _Exited from e
 
         try:
             return await asyncio.wait_for(guarded(), limit)
@@ -367,24 +371,30 @@ class Dispatcher:
     def _send(
         self, session: WindowSession, reply: dict[str, Any], binary_reply: BinaryReply | None
     ) -> None:
-        def deliver(reply: dict[str, Any]) -> None:
-            if binary_reply is not None:
-                binary_reply(200, encode_binary_reply(reply))
-            else:
-                session.send_reply(encode_channel_reply(reply))
+        def encode(reply: dict[str, Any]) -> Any:
+            return (
+                encode_binary_reply(reply)
+                if binary_reply is not None
+                else encode_channel_reply(reply)
+            )
 
+        why: str | None = None
         try:
-            deliver(reply)
-            return
+            encoded = encode(reply)
         except Unserializable as e:
             log.error("a command's result could not be sent: %s", e)
             why = f"the result could not be sent: {e}"
         except Exception:  # a bug guard: the page must get an answer, not wait for its deadline
             log.exception("bridge: encoding a reply failed")
             why = "the result could not be sent (details are in the app's log)"
-        failed = {k: v for k, v in reply.items() if k in ("c", "n")}
-        failed.update(ok=False, e=CommandFailed(why).to_wire())
-        deliver(failed)
+        if why is not None:
+            failed = {k: v for k, v in reply.items() if k in ("c", "n")}
+            failed.update(ok=False, e=CommandFailed(why).to_wire())
+            encoded = encode(failed)
+        if binary_reply is not None:
+            binary_reply(200, encoded)
+        else:
+            session.send_reply(encoded)
 
     def _ui_event(self, session: WindowSession, msg: Message) -> None:
         assert msg.event is not None
@@ -393,8 +403,12 @@ class Dispatcher:
             session.stats["undeclared-event"] += 1
             _log_rejection(session, "undeclared-event")
             return
+        # Through the session's lane, like synchronous commands: a page whose handlers
+        # block holds at most ``session_workers`` threads with them.
         for handler in reg.event_handlers.get(msg.event, ()):
-            self._pool.submit(session, _safe_event, handler, session, msg.event, msg.payload)
+            self._in_lane(
+                session, functools.partial(_safe_event, handler, session, msg.event, msg.payload)
+            )
 
 
 class _Lane:
@@ -497,12 +511,15 @@ class _Workers:
             self._queued[owner] = collections.deque()
             self._turns.appendleft(owner)
         self._queued[owner].appendleft(job)
+        if self._idle:  # a thread may have gone idle since the job was taken: wake it
+            self._idle -= 1
+            self._cv.notify()
 
     def _run(self, owner: object, job: Callable[[], None], extra: bool) -> None:
         while True:
             try:
                 job()
-            except Exception:
+            except BaseException:  # a thread that died here would leave its counts held
                 log.exception("bridge: a worker task failed")
             with self._cv:
                 following = self._next(owner, extra)
@@ -549,6 +566,10 @@ class _Workers:
             self._cv.notify_all()
 
 
+class _Exited(Exception):
+    """An async command raised SystemExit: report it as a failure, keep the loop running."""
+
+
 class _OwnTimeout(Exception):
     """A command raised TimeoutError itself: report it as a failure, not our timeout."""
 
@@ -558,7 +579,7 @@ def _run_sync(route: Route, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
         return route.command.func(*args, **kwargs)
     except CommandError:
         raise
-    except Exception:
+    except BaseException:  # SystemExit too: on a worker thread it would only end the thread
         log.exception("command %s raised", route.name)
         raise CommandFailed(f"{route.name} failed (details are in the app's log)") from None
 
