@@ -12,7 +12,6 @@ import stat
 import subprocess
 import sys
 import textwrap
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,13 @@ from ramparts.atomic import atomic_write
 from ramparts.audit import find_undeclared, module_roots
 from ramparts.cli import app as cli
 from ramparts.errors import BuildError, VerificationError
-from ramparts.launcher import EXIT_REFUSED, dialog_command, locate, refusal_log
+from ramparts.launcher import (
+    EXIT_REFUSED,
+    REFUSAL_LOG,
+    dialog_command,
+    locate,
+    refusal_log,
+)
 from ramparts.signing import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
@@ -465,6 +470,23 @@ def test_the_refusal_dialog_is_a_system_program_given_the_text_as_an_argument() 
     assert dialog_command(text, "win32", {"DISPLAY": ":0"}, which) is None
 
 
+def test_the_dialog_tool_is_looked_up_on_absolute_path_entries_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative or empty PATH entry means the working folder, which may be the bundle."""
+    here, system = tmp_path / "bundle", tmp_path / "usr-bin"
+    for folder in (here, system):
+        folder.mkdir()
+        tool = folder / "zenity"
+        tool.write_text("#!/bin/sh\n")
+        tool.chmod(0o755)
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("PATH", os.pathsep.join(["", ".", str(system)]))
+    assert dialog_command("x", "linux", {"DISPLAY": ":0"})[0] == str(system / "zenity")  # type: ignore[index]
+    monkeypatch.setenv("PATH", os.pathsep.join(["", "."]))
+    assert dialog_command("x", "linux", {"DISPLAY": ":0"}) is None
+
+
 def test_a_refusal_with_no_terminal_shows_the_desktops_dialog(tmp_path: Path) -> None:
     """Started from a file manager, stderr reaches nobody: the refusal also goes to the
     system's zenity (here a stand-in on PATH that records what it got), with the library
@@ -477,7 +499,7 @@ def test_a_refusal_with_no_terminal_shows_the_desktops_dialog(tmp_path: Path) ->
         f"#!{sys.executable}\n"
         "import json, os, sys\n"
         f"open({str(record)!r}, 'w').write(json.dumps("
-        "{'argv': sys.argv[1:], 'ld': os.environ.get('LD_LIBRARY_PATH')}))\n"
+        "{'argv': sys.argv[1:], 'env': dict(os.environ)}))\n"
     )
     fake.chmod(0o755)
     lines = "\\n".join(f"  changed: file{i}" for i in range(40))
@@ -493,6 +515,8 @@ def test_a_refusal_with_no_terminal_shows_the_desktops_dialog(tmp_path: Path) ->
         DISPLAY=":0",
         LD_LIBRARY_PATH="/bundle/_internal",
         LD_LIBRARY_PATH_ORIG="/usr/local/lib",
+        QT_PLUGIN_PATH="/bundle/_internal/PyQt6/Qt6/plugins",
+        LC_ALL="C.UTF-8",
     )
 
     def run(*argv: str, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -508,7 +532,10 @@ def test_a_refusal_with_no_terminal_shows_the_desktops_dialog(tmp_path: Path) ->
     proc = run()
     assert proc.returncode == EXIT_REFUSED and "changed: file39" in proc.stderr
     shown = json.loads(record.read_text())
-    assert shown["ld"] == "/usr/local/lib"  # not the bundle's libraries
+    # Only what a dialog needs: not the bundle's library or plugin paths.
+    assert shown["env"]["LD_LIBRARY_PATH"] == "/usr/local/lib"
+    assert "QT_PLUGIN_PATH" not in shown["env"] and shown["env"]["LC_ALL"] == "C.UTF-8"
+    assert shown["env"]["DISPLAY"] == ":0"
     assert shown["argv"][:3] == ["--error", "--no-markup", "--title=This app refused to start"]
     body = shown["argv"][3].removeprefix("--text=").splitlines()
     assert body[0] == "refusing to start: 1 file(s) differ" and len(body) == 15
@@ -517,6 +544,20 @@ def test_a_refusal_with_no_terminal_shows_the_desktops_dialog(tmp_path: Path) ->
     for argv, extra in ((("--headless",), {}), ((), {"RAMPARTS_NO_DIALOG": "1"})):
         proc = run(*argv, **extra)
         assert proc.returncode == EXIT_REFUSED and not record.exists()
+    # File names from a tampered bundle: a NUL, and bytes that are not UTF-8 (os.walk
+    # gives them as lone surrogates). Still exit 3, logged, and shown without the NUL.
+    home = tmp_path / "home"
+    script = (
+        "import sys\n"
+        "from ramparts.launcher import _refuse\n"
+        f"_refuse('added: a\\x00b \\udcff.so', {APP_ID!r})\n"
+    )
+    proc = run(**home_env(home))
+    assert proc.returncode == EXIT_REFUSED, proc.stderr
+    shown_text = json.loads(record.read_text())["argv"][3]
+    assert shown_text.splitlines()[0] == "--text=refusing to start: added: ab \\udcff.so"
+    logged = next(home.rglob(REFUSAL_LOG)).read_text()
+    assert "added: a\x00b \\udcff.so" in logged
 
 
 # -- audit: which modules belong to undeclared plugins -----------------------------------
@@ -751,46 +792,30 @@ def test_only_a_given_pubkey_verifies_an_audit(tmp_path: Path, key: Ed25519Priva
 
 
 def test_an_audit_reports_the_manifest_it_verified_not_an_earlier_read(
-    tmp_path: Path, key: Ed25519PrivateKey
+    tmp_path: Path, key: Ed25519PrivateKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A manifest served by the attacker (a FIFO here; a network share in real life)
-    # reads as a shell-declaring forgery first, then as the genuine signed bytes.
-    import threading
-
+    """A manifest served by the attacker (a network share, a FIFO) reads as a
+    shell-declaring forgery first, then as the genuine signed bytes: the audit must
+    report the manifest it verified. The file answers each read in turn here (a FIFO
+    fed by a thread did the same, but its timing made the test flaky under load)."""
     from ramparts.audit import audit
 
     artifact = fake_artifact(tmp_path / "app", ["fs"], key)
-    genuine = (artifact / MANIFEST_NAME).read_bytes()
+    manifest_path = artifact / MANIFEST_NAME
+    genuine = manifest_path.read_bytes()
     forged = json.loads(genuine)
     forged["capabilities"]["shell"] = {"allow": [], "options": {}}
-    (artifact / MANIFEST_NAME).unlink()
-    os.mkfifo(artifact / MANIFEST_NAME)
+    reads = [canonical_json(forged), genuine]
+    real_read_bytes = Path.read_bytes
 
-    fifo = artifact / MANIFEST_NAME
+    def read_bytes(self: Path) -> bytes:
+        if self == manifest_path:
+            return reads.pop(0) if len(reads) > 1 else reads[0]
+        return real_read_bytes(self)
 
-    def reader_still_open() -> bool:
-        # The reader is this process (audit runs below), so its open FIFO shows here.
-        for fd in os.listdir("/proc/self/fd"):
-            try:
-                if os.readlink(f"/proc/self/fd/{fd}") == str(fifo):
-                    return True
-            except OSError:
-                continue
-        return False
-
-    def serve() -> None:
-        for data in (canonical_json(forged), genuine):
-            with open(fifo, "wb") as f:  # blocks until the next read opens it
-                f.write(data)
-            # The next open must meet a new read, not the one still draining this one.
-            deadline = time.monotonic() + 10
-            while reader_still_open() and time.monotonic() < deadline:
-                time.sleep(0.01)
-
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
     result = audit(artifact, [key.public_key()], {})
-    server.join(timeout=10)
+    assert reads == [genuine]  # both reads happened: the forgery came first
     assert result.signature == "valid"
     assert list(result.manifest["capabilities"]) == ["fs"]
     assert result.undeclared == {"shell": ["ramparts_shell"]} and not result.ok

@@ -66,7 +66,8 @@ def _refuse(message: str, identifier: str | None) -> NoReturn:
             # One write to an O_APPEND file: entries from two launches never interleave.
             fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             try:
-                os.write(fd, f"{stamp} {text}\n".encode())
+                # backslashreplace: a file name that is not UTF-8 must not stop the log
+                os.write(fd, f"{stamp} {text}\n".encode("utf-8", "backslashreplace"))
             finally:
                 os.close(fd)
             text += f"\n(this message is also in {log})"
@@ -77,11 +78,18 @@ def _refuse(message: str, identifier: str | None) -> NoReturn:
     raise SystemExit(EXIT_REFUSED)
 
 
+def _system_which(name: str) -> str | None:
+    """``shutil.which`` over the absolute entries of ``PATH`` only: a relative or empty
+    entry means the working folder, which may be the app's own bundle."""
+    entries = os.environ.get("PATH", "").split(os.pathsep)
+    return shutil.which(name, path=os.pathsep.join(e for e in entries if os.path.isabs(e)))
+
+
 def dialog_command(
     text: str,
     platform: str = sys.platform,
     env: Mapping[str, str] = os.environ,
-    which: Callable[[str], str | None] = shutil.which,
+    which: Callable[[str], str | None] = _system_which,
 ) -> list[str] | None:
     """The argv that shows ``text`` in the desktop's own error dialog, or ``None``.
 
@@ -124,6 +132,9 @@ def _show_refusal(text: str) -> None:
             return
     except ValueError:  # a closed stderr
         pass
+    # File names come from the (possibly tampered) bundle: no NULs, nothing UTF-8 cannot
+    # carry, or the dialog's argv could not be built.
+    text = text.replace("\0", "").encode("utf-8", "backslashreplace").decode()
     lines = text.splitlines()
     if len(lines) > _DIALOG_LINES:
         lines = [*lines[: _DIALOG_LINES - 1], f"... ({len(lines) - _DIALOG_LINES + 1} more lines)"]
@@ -132,7 +143,7 @@ def _show_refusal(text: str) -> None:
         return
     import subprocess
 
-    with contextlib.suppress(OSError):  # the message is on stderr and in the log already
+    with contextlib.suppress(OSError, ValueError):  # it is on stderr and in the log already
         subprocess.run(
             argv,
             env=_system_env(os.environ),
@@ -143,16 +154,32 @@ def _show_refusal(text: str) -> None:
         )
 
 
+#: What a desktop dialog tool needs from the environment; nothing else is passed on.
+_DIALOG_ENV = (
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "XAUTHORITY",
+    "XDG_RUNTIME_DIR",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "PATH",
+    "LANG",
+    "LANGUAGE",
+    "TMPDIR",
+)
+
+
 def _system_env(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` as it was before PyInstaller's bootloader pointed the library search
-    path into the bundle: a system program must not load the bundle's libraries."""
-    out = dict(env)
+    """The environment for a system dialog tool: only what a dialog needs (the display,
+    the session, the locale), so nothing a bundle set up for itself (PyInstaller points
+    the library path, Qt's plugin path and OpenSSL's modules into it) reaches it. A
+    library path the user had before the bootloader changed it (``*_ORIG``) is kept."""
+    out = {k: v for k, v in env.items() if k in _DIALOG_ENV or k.startswith("LC_")}
     for name in ("LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "LIBPATH"):
-        orig = out.pop(name + "_ORIG", None)
-        if orig is not None:
-            out[name] = orig
-        elif getattr(sys, "frozen", False):
-            out.pop(name, None)
+        if name + "_ORIG" in env:
+            out[name] = env[name + "_ORIG"]
     return out
 
 
@@ -190,7 +217,11 @@ def launch(
 
 
 def _run(app_dir: Path, name: str, allow_eval: bool) -> None:
-    parser = argparse.ArgumentParser(prog=name, description=f"{name} (built with Ramparts)")
+    # No abbreviations: "--head" must not mean --headless here and something else to the
+    # refusal dialog's check, which runs before this parser.
+    parser = argparse.ArgumentParser(
+        prog=name, description=f"{name} (built with Ramparts)", allow_abbrev=False
+    )
     parser.add_argument("--headless", action="store_true", help="run with no screen")
     if allow_eval:
         parser.add_argument("--eval", type=Path, help="JS file run as a page script")
