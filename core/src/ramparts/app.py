@@ -135,7 +135,9 @@ class App:
     def open_window(self, label: str) -> None:
         """Open the window ``label`` from ``[[tool.ramparts.windows]]`` (any thread).
 
-        An already open window is shown and raised instead.
+        An already open window is shown and raised instead. On the GUI thread, once the
+        app runs, the window opens just after this returns (pywebview builds it from
+        another thread); an error there is logged, not raised.
 
         :raises KeyError: no window has that label.
         """
@@ -146,9 +148,13 @@ class App:
             # On the GUI thread (a Qt callback), pywebview only queues a new window for a
             # start() that has already happened: ask from another thread, which it builds
             # at once (on the GUI thread, after this callback returns).
-            threading.Thread(
-                target=self.open_window, args=(label,), name="ramparts-open", daemon=True
-            ).start()
+            def open_logged() -> None:
+                try:
+                    self.open_window(label)
+                except Exception:
+                    log.exception("opening window %r failed", label)
+
+            threading.Thread(target=open_logged, name="ramparts-open", daemon=True).start()
             return
         with self._lock:
             host = self.hosts.get(label)

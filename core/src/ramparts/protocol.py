@@ -298,17 +298,18 @@ def split_segments(value: Any) -> tuple[Any, list[bytes]]:
 
 
 def _json_text(wire: Any) -> str:
-    """``wire`` as compact JSON that UTF-8 can carry.
+    """``wire`` as compact JSON that UTF-8 can carry (the webview carries it as UTF-8).
 
     A string may hold a lone surrogate (JSON's ``\\udc2a`` escapes make them, and page
     JS strings can carry them), which UTF-8 cannot encode: such a document is written
     with ASCII escapes instead, which JS's ``JSON.parse`` turns back into the same string.
     """
     text = json.dumps(wire, separators=(",", ":"), ensure_ascii=False)
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return json.dumps(wire, separators=(",", ":"))
+    if not text.isascii():  # isascii() is O(1); only non-ASCII text can hold a surrogate
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return json.dumps(wire, separators=(",", ":"))
     return text
 
 
