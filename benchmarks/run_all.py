@@ -415,9 +415,9 @@ def floor_md(res: dict[str, Any]) -> list[str]:
     return [
         *floor.report(res),
         "",
-        f"Medians of {res['rounds']} processes per mode; {res['calls']:,} sequential "
+        f"Medians over {res['rounds']} processes per mode; {res['calls']:,} sequential "
         f"150-character messages per channel process; {floor.BIG_RUNS} transfers after 1 "
-        "warm-up per scheme phase.",
+        "warm-up per scheme phase and process, all pooled.",
     ]
 
 
@@ -452,8 +452,11 @@ def report(result: dict[str, Any], rows: list[bridge.Row], counts: bridge.Counts
         ),
         "",
         "The last column is the best the figure could be if every Ramparts check, copy and "
-        "thread hop cost nothing: the same work over Qt WebEngine's bare transport, with "
-        "no Ramparts or pywebview code (`floor.py`, same run).",
+        "thread hop cost nothing, from Qt WebEngine's bare transport with no Ramparts or "
+        "pywebview code (`floor.py`, same run): small calls at one bare channel round trip "
+        "through a worker each (against pywebview's median calls/s), the 10 MB speed-up at "
+        "one bare scheme round trip, and the fs shares at the bare scheme's 10 MB upload "
+        "and download rates (larger transfers are slower per byte, so these are generous).",
         "",
         "## Bare transport (`floor.py`)",
         "",
