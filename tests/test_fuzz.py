@@ -328,7 +328,11 @@ CHANNEL_MUTATIONS = ("seq", "handle", "args", "keys", "json", "callback", "event
 def _mutate_text(draw: st.DrawFn, raw: bytes) -> bytes:
     """Flip, cut, insert or replace bytes of a header (then it is signed as it is)."""
     how = draw(st.sampled_from(["flip", "cut", "insert", "replace", "nest"]))
-    i = draw(st.integers(min_value=0, max_value=max(len(raw) - 1, 0)))
+    # The position is drawn without the header's length in its bounds: the length depends
+    # on the fresh sequence number (session state), and hypothesis refuses a strategy
+    # whose draws change between replays of one example (FlakyStrategyDefinition, seen
+    # at 50,000 examples per target).
+    i = draw(st.integers(min_value=0, max_value=4095)) % max(len(raw), 1)
     if how == "flip" and raw:
         return raw[:i] + bytes([raw[i] ^ draw(st.integers(1, 255))]) + raw[i + 1 :]
     if how == "cut":
