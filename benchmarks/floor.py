@@ -33,6 +33,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from bridge import qt_env  # the same headless Qt set-up as every other row
+
 HERE = Path(__file__).resolve().parent
 CALLS = 3000
 WARMUP = 300
@@ -255,16 +257,6 @@ def child(mode: str, size: int) -> None:
 
 
 MODES = ("channel-direct", "channel-worker", "scheme")
-
-
-def qt_env() -> dict[str, str]:
-    env = {
-        "QT_QPA_PLATFORM": "offscreen",
-        "QTWEBENGINE_CHROMIUM_FLAGS": "--disable-background-networking --disable-component-update",
-    }
-    if os.name == "posix" and os.geteuid() == 0:
-        env["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
-    return env
 
 
 def run_child(mode: str, size: int) -> dict[str, Any]:
