@@ -998,41 +998,53 @@ def test_cookies_only_when_the_config_says_so(server: Server, net: Net) -> None:
 # -- TLS: SNI and the certificate check use the name, the socket uses the checked IP ------
 
 
-def test_tls_checks_the_name_while_connecting_to_the_checked_address(
-    net: Net, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
+    """An HTTPS server for ``localhost`` whose CA (written to ``ca.pem``) nothing trusts."""
     ca, tls = make_tls(["localhost"])
+    (tmp_path / "ca.pem").write_bytes(ca)
     s = Server(tls=tls)
-    try:
-        url = f"https://localhost:{s.port}/info"
-        http = Http({"scope": [{"url": f"https://localhost:{s.port}/**", "private": True}]})
-        # The system's trust store does not know this CA: refused.
-        e = http.error(url=url)
-        assert e.code == "failed" and e.data == {"reason": "tls"}
-        trusting = ssl.create_default_context(cadata=ca.decode())
-        monkeypatch.setattr(ramparts_http, "_tls_context", lambda: trusting)
-        r = http(url=url, response_type="json")
-        assert r.status == 200 and r.body["headers"]["host"] == f"localhost:{s.port}"
-        assert s.sni[-1] == "localhost"
-        assert all(u.startswith(("https://127.0.0.1:", "https://[::1]:")) for u in net.sent)
-    finally:
-        s.close()
+    yield s, tmp_path / "ca.pem"
+    s.close()
 
 
-def test_tls_refuses_a_certificate_for_another_name(
-    net: Net, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture
+def fresh_tls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No TLS context made before the test: each is built under the test's environment."""
+    ramparts_http.tls.tls_context.cache_clear()
+    monkeypatch.delenv("SSLKEYLOGFILE", raising=False)
+
+
+def tls_http(s: Server, **options: Any) -> Http:
+    return Http({"scope": [{"url": f"https://localhost:{s.port}/**", "private": True}], **options})
+
+
+def test_tls_checks_the_name_while_connecting_to_the_checked_address(
+    net: Net, tls_server: tuple[Server, Path]
 ) -> None:
+    s, ca_file = tls_server
+    url = f"https://localhost:{s.port}/info"
+    # The system's trust store does not know this CA: refused.
+    e = tls_http(s).error(url=url)
+    assert e.code == "failed" and e.data == {"reason": "tls"}
+    r = tls_http(s, ca_file=str(ca_file))(url=url, response_type="json")
+    assert r.status == 200 and r.body["headers"]["host"] == f"localhost:{s.port}"
+    assert s.sni[-1] == "localhost"
+    assert all(u.startswith(("https://127.0.0.1:", "https://[::1]:")) for u in net.sent)
+
+
+def test_tls_refuses_a_certificate_for_another_name(net: Net, tmp_path: Path) -> None:
     ca, tls = make_tls(["other.test"])
+    (tmp_path / "ca.pem").write_bytes(ca)
     s = Server(tls=tls)
     try:
-        trusting = ssl.create_default_context(cadata=ca.decode())
-        monkeypatch.setattr(ramparts_http, "_tls_context", lambda: trusting)
         http = Http(
             {
                 "scope": [
                     {"url": f"https://localhost:{s.port}/**", "private": True},
                     f"https://127.0.0.1:{s.port}/**",
-                ]
+                ],
+                "ca_file": str(tmp_path / "ca.pem"),
             }
         )
         for url in (f"https://localhost:{s.port}/info", f"https://127.0.0.1:{s.port}/info"):
@@ -1041,3 +1053,118 @@ def test_tls_refuses_a_certificate_for_another_name(
         assert len(s.requests) == 0
     finally:
         s.close()
+
+
+# -- the environment cannot change what the capability trusts --------------------------
+
+
+def _hashed_ca_dir(ca_file: Path) -> Path | None:
+    """``ca_file`` in a folder as OpenSSL's ``SSL_CERT_DIR`` lookup wants it (by hash)."""
+    import shutil
+    import subprocess
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    name = subprocess.run(
+        [openssl, "x509", "-hash", "-noout", "-in", str(ca_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    folder = ca_file.parent / "hashed"
+    folder.mkdir()
+    (folder / f"{name}.0").write_bytes(ca_file.read_bytes())
+    return folder
+
+
+def test_ca_variables_in_the_environment_are_not_trusted(
+    net: Net, tls_server: tuple[Server, Path], fresh_tls: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s, ca_file = tls_server
+    hashed = _hashed_ca_dir(ca_file)
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.setenv(name, str(ca_file))
+    if hashed is not None:
+        monkeypatch.setenv("SSL_CERT_DIR", str(hashed))
+    e = tls_http(s).error(url=f"https://localhost:{s.port}/info")
+    assert e.code == "failed" and e.data == {"reason": "tls"}
+    assert len(s.requests) == 0
+    context = ramparts_http.tls.tls_context(tls_http(s).state.trust)
+    assert all(
+        c["subject"] != ((("commonName", "ramparts test CA"),),) for c in context.get_ca_certs()
+    )
+    # Named by the config, the same CA is trusted (and the environment still adds nothing).
+    assert tls_http(s, ca_file=str(ca_file))(url=f"https://localhost:{s.port}/info").status == 200
+
+
+def test_sslkeylogfile_gets_no_secrets(
+    net: Net, tls_server: tuple[Server, Path], fresh_tls: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s, ca_file = tls_server
+    keylog = ca_file.parent / "keys.log"
+    monkeypatch.setenv("SSLKEYLOGFILE", str(keylog))
+    http = tls_http(s, ca_file=str(ca_file))
+    assert http(url=f"https://localhost:{s.port}/info").status == 200
+    assert ramparts_http.tls.tls_context(http.state.trust).keylog_filename is None
+    assert not keylog.exists()
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+
+
+def test_proxy_variables_and_netrc_are_not_used(
+    net: Net,
+    server: Server,
+    tls_server: tuple[Server, Path],
+    trip: Tripwire,
+    fresh_tls: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    s, ca_file = tls_server
+    proxy = f"http://127.0.0.1:{trip.port}"
+    for name in PROXY_VARIABLES:
+        monkeypatch.setenv(name, proxy)
+        monkeypatch.setenv(name.lower(), proxy)
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("no_proxy", "")
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login user password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".netrc").write_bytes(netrc.read_bytes())
+    (tmp_path / ".netrc").chmod(0o600)
+    assert allow(server)(url=f"{server.base}/info").status == 200
+    assert tls_http(s, ca_file=str(ca_file))(url=f"https://localhost:{s.port}/info").status == 200
+    assert trip.accepted == 0
+    assert server.requests[-1].header("Authorization") is None
+    assert server.requests[-1].header("Proxy-Authorization") is None
+
+
+def test_trust_config(tmp_path: Path, tls_server: tuple[Server, Path]) -> None:
+    _, ca_file = tls_server
+    default = ramparts_http.configure({}, CTX).trust
+    assert default.system and default.ca_pem is None
+    # On this machine the system bundle exists: the default context holds its CAs.
+    assert ramparts_http.tls.tls_context(default).cert_store_stats()["x509_ca"] > 0
+    only = ramparts_http.configure({"ca_file": str(ca_file), "system_ca": False}, CTX).trust
+    assert ramparts_http.tls.tls_context(only).cert_store_stats()["x509_ca"] == 1
+    # Relative to the app folder.
+    relative = ConfigContext(CTX.file, CTX.prefix, tmp_path, CTX.identifier)
+    assert ramparts_http.configure({"ca_file": "ca.pem"}, relative).trust.ca_pem == (
+        ca_file.read_text()
+    )
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"ca_file": str(tmp_path / "missing.pem")}, "ca_file"),
+        ({"ca_file": str(tmp_path / "junk.pem")}, "ca_file"),
+        ({"ca_file": 1}, "ca_file"),
+        ({"system_ca": "no"}, "system_ca"),
+        ({"system_ca": False}, "system_ca"),  # would trust nothing
+    ]
+    for table, key in bad:
+        with pytest.raises(ConfigError) as info:
+            ramparts_http.configure(table, CTX)
+        assert info.value.key == f"tool.ramparts.capabilities.http.{key}", table

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import write_app
-from test_http import Server, Tripwire, redirect
+from test_http import Server, Tripwire, make_tls, redirect
 
 from ramparts.testing import eval_in_app
 
@@ -170,3 +170,54 @@ def test_fetch_exists_only_when_allowed(tmp_path: Path, server: Server) -> None:
     )
     assert result == {"ns": "undefined", "invoke": "not_allowed"}
     assert server.requests == []
+
+
+def test_the_environment_cannot_change_what_fetch_trusts(tmp_path: Path, trip: Tripwire) -> None:
+    """``SSL_CERT_FILE`` names the CA of one server, the config's ``ca_file`` the other's:
+    only the config counts. ``SSLKEYLOGFILE`` and proxy variables get nothing."""
+    env_ca, env_tls = make_tls(["localhost"])
+    config_ca, config_tls = make_tls(["localhost"])
+    by_env, by_config = Server(tls=env_tls), Server(tls=config_tls)
+    try:
+        app = write_app(
+            tmp_path / "app",
+            capabilities=textwrap.dedent(
+                f"""
+                [tool.ramparts.capabilities.http]
+                allow = ["fetch"]
+                ca_file = "certs/ca.pem"
+                scope = [
+                  {{ url = "https://localhost:{by_env.port}/**", private = true }},
+                  {{ url = "https://localhost:{by_config.port}/**", private = true }},
+                ]
+                """
+            ),
+        )
+        (app / "certs").mkdir()
+        (app / "certs" / "ca.pem").write_bytes(config_ca)
+        (tmp_path / "env-ca.pem").write_bytes(env_ca)
+        keylog = tmp_path / "keys.log"
+        proxy = f"http://127.0.0.1:{trip.port}"
+        env = {"SSL_CERT_FILE": str(tmp_path / "env-ca.pem"), "SSLKEYLOGFILE": str(keylog)}
+        env.update({name: proxy for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY")})
+        result = eval_in_app(
+            app,
+            f"""
+            const code = (p) => p.then((r) => r.status, (e) => [e.code, e.data]);
+            return {{
+              byEnv: await code(ramparts.http.fetch({{ url: "https://localhost:{by_env.port}/info" }})),
+              byConfig: await code(ramparts.http.fetch({{ url: "https://localhost:{by_config.port}/info" }})),
+            }};
+            """,
+            env=env,
+        )
+        assert result == {"byEnv": ["failed", {"reason": "tls"}], "byConfig": 200}
+        assert len(by_env.requests) == 0 and len(by_config.requests) == 1
+        # Qt WebEngine's Chromium opens SSLKEYLOGFILE itself at start-up (an empty file,
+        # mode 0600): the page makes no TLS connection of its own, so it stays empty.
+        # Python's ssl would have written the fetch's secrets to it.
+        assert not keylog.exists() or keylog.read_bytes() == b""
+        assert trip.accepted == 0
+    finally:
+        by_env.close()
+        by_config.close()

@@ -13,6 +13,8 @@ the one way out, so it is checked like one (Tauri's http API was a CSP bypass, T
 * each hop gets a new transport: no connection (and so no TLS session checked for
   another name) is reused, no proxy or ``.netrc`` from the environment is used, no
   cookie jar exists;
+* TLS trusts what the config says (the system's CAs, ``ca_file``) and logs no keys,
+  whatever ``SSL_CERT_FILE``, ``SSL_CERT_DIR`` or ``SSLKEYLOGFILE`` say (see :mod:`.tls`);
 * sizes and time are bounded: the body is read in chunks (decompressed with a bound)
   and reading stops past the limit; one deadline covers DNS, connects, redirects and
   the body.
@@ -21,7 +23,6 @@ the one way out, so it is checked like one (Tauri's http API was a CSP bypass, T
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import re
 import ssl
@@ -38,6 +39,8 @@ from ramparts.errors import CommandError, CommandFailed, CommandTimeout, TooLarg
 from ramparts.text import declared_charset
 from ramparts.urlscope import IPAddress, Target, UrlScope, join_url
 
+from .tls import Trust, configure_trust, tls_context
+
 __all__ = ["HttpResponse", "HttpState", "configure", "fetch", "ramparts_capability"]
 
 DEFAULT_TIMEOUT = 30.0
@@ -48,7 +51,15 @@ DEFAULT_MAX_REDIRECTS = 10
 MAX_HEADER_BYTES = 64 * 1024
 USER_AGENT = "ramparts-http/0.1"
 
-_KEYS = ("scope", "timeout", "max_response_bytes", "max_redirects", "allow_cookies")
+_KEYS = (
+    "scope",
+    "timeout",
+    "max_response_bytes",
+    "max_redirects",
+    "allow_cookies",
+    "ca_file",
+    "system_ca",
+)
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _STANDARD_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 _FORBIDDEN_METHODS = ("CONNECT", "TRACE", "TRACK")
@@ -84,6 +95,7 @@ class HttpState:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     allow_cookies: bool = False
+    trust: Trust = attrs.field(factory=Trust)
 
 
 def configure(table: Mapping[str, Any], ctx: ConfigContext) -> HttpState:
@@ -104,6 +116,7 @@ def configure(table: Mapping[str, Any], ctx: ConfigContext) -> HttpState:
             table, "max_redirects", DEFAULT_MAX_REDIRECTS, minimum=0, maximum=50
         ),
         allow_cookies=ctx.flag(table, "allow_cookies", False),
+        trust=configure_trust(table, ctx),
     )
 
 
@@ -185,13 +198,8 @@ def _has(headers: list[tuple[str, str]], name: str) -> bool:
 # -- the exchange ---------------------------------------------------------------------
 
 
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """The system's trust store, hostname checks on, TLS 1.2 or later (Python defaults)."""
-    return ssl.create_default_context()
-
-
 async def _open(
+    trust: Trust,
     target: Target,
     addresses: tuple[IPAddress, ...],
     method: str,
@@ -207,7 +215,7 @@ async def _open(
         extensions["sni_hostname"] = target.host  # SNI and the certificate check
     failure: Exception | None = None
     for address in addresses:
-        transport = httpx.AsyncHTTPTransport(verify=_tls_context(), trust_env=False, retries=0)
+        transport = httpx.AsyncHTTPTransport(verify=tls_context(trust), trust_env=False, retries=0)
         request = httpx.Request(
             method,
             target.url_for(address),
@@ -382,7 +390,9 @@ async def _exchange(
         where = "url" if hops == 0 else f"redirect {hops}"
         addresses = await loop.run_in_executor(None, state.scope.resolve, target, where)
         try:
-            response, transport = await _open(target, addresses, method, headers, content, seconds)
+            response, transport = await _open(
+                state.trust, target, addresses, method, headers, content, seconds
+            )
         except httpx.HTTPError as e:
             raise _failure(e, target) from None
         try:
