@@ -42,13 +42,21 @@ COMMANDS = [
 ]
 CAFE_NFC = unicodedata.normalize("NFC", "café")
 CAFE_NFD = unicodedata.normalize("NFD", "café")
+SECRET_RU = "Секрет.txt"
+
+
+def disguised(text: str) -> str:
+    """``text``'s UTF-8 bytes as lone surrogates: another spelling of the same OS name."""
+    return text.encode().decode("ascii", "surrogateescape")
+
+
 CAPABILITIES = f"""
 [tool.ramparts.capabilities.fs]
 allow = {json.dumps(COMMANDS)}
 
 [tool.ramparts.capabilities.fs.scope]
 allow = ["$APPDATA/notes", "$APPDATA/notes/*", "$APPDATA/data/**", "$APPDATA/data/.*"]
-deny = ["$APPDATA/data/secret/**", "$APPDATA/**/*.key", "$APPDATA/data/{CAFE_NFC}/**"]
+deny = ["$APPDATA/data/secret/**", "$APPDATA/**/*.key", "$APPDATA/data/{CAFE_NFC}/**", "$APPDATA/data/Секрет*"]
 """
 #: The fs table exactly as the app's pyproject.toml declares it, minus ``allow``.
 OPTIONS = {
@@ -94,6 +102,7 @@ class Hostile(World):
         (data / "sub" / "ok.txt").write_text("ok")
         (data / CAFE_NFD).mkdir()  # decomposed on disk, denied in composed form
         (data / CAFE_NFD / "pw.txt").write_text("pw")
+        (data / SECRET_RU).write_text("pw")  # a denied file in an allowed folder
         (data / "link_file").symlink_to(self.secret)
         (data / "link_dir").symlink_to(out)
         (data / "link_root").symlink_to("/")
@@ -255,6 +264,10 @@ def corpus(w: Hostile) -> list[tuple[str, str, dict[str, Any], str]]:
         ("nfc-upper", "read_text", {"path": f"$APPDATA/data/{CAFE_NFC.upper()}/pw.txt"}, oos),
         ("nfd-list", "list_dir", {"path": f"$APPDATA/data/{CAFE_NFD}"}, oos),
         ("nfc-create", "write_text", {"path": f"$APPDATA/data/{CAFE_NFC}/new.txt", "contents": "x"}, oos),
+        ("ru-upper", "read_text", {"path": f"$APPDATA/data/{SECRET_RU.upper()}"}, oos),
+        ("ru-stat", "stat", {"path": f"$APPDATA/data/{SECRET_RU}"}, oos),
+        # the same OS names spelled with lone surrogates (JS strings can hold them)
+        *[(f"surrogate-{label}", cmd, args, bad) for label, cmd, args in surrogate_calls()],
         # special files
         ("fifo-read", "read_text", {"path": "$APPDATA/data/fifo"}, bad),
         ("fifo-read-bytes", "read_bytes", {"path": "$APPDATA/data/fifo"}, bad),
@@ -289,6 +302,31 @@ def corpus(w: Hostile) -> list[tuple[str, str, dict[str, Any], str]]:
     labels = [i[0] for i in items]
     assert len(labels) == len(set(labels))
     return items
+
+
+def surrogate_calls() -> list[tuple[str, str, dict[str, Any]]]:
+    """Every command aimed at the denied names through their surrogate spellings."""
+    ru, cafe = f"$APPDATA/data/{disguised(SECRET_RU)}", f"$APPDATA/data/{disguised(CAFE_NFD)}"
+    ok = "$APPDATA/notes/a.txt"
+    return [
+        ("read", "read_text", {"path": ru}),
+        ("read-in-dir", "read_text", {"path": f"{cafe}/pw.txt"}),
+        ("read-bytes", "read_bytes", {"path": ru}),
+        ("write", "write_text", {"path": ru, "contents": "pwned"}),
+        ("write-bytes", "write_bytes", {"path": f"{cafe}/pw.txt", "data": {"$bytes": "pwned"}}),
+        ("append", "append_text", {"path": ru, "contents": "pwned"}),
+        ("list", "list_dir", {"path": cafe}),
+        ("stat", "stat", {"path": ru}),
+        ("exists", "exists", {"path": ru}),
+        ("mkdir", "mkdir", {"path": f"{cafe}/sub"}),
+        ("remove", "remove", {"path": ru}),
+        ("remove-tree", "remove", {"path": cafe, "recursive": True}),
+        ("rename-src", "rename", {"src": ru, "dst": "$APPDATA/data/stolen.txt"}),
+        ("rename-dst", "rename", {"src": ok, "dst": ru}),
+        ("copy-src", "copy", {"src": ru, "dst": "$APPDATA/data/stolen.txt"}),
+        ("copy-dst", "copy", {"src": ok, "dst": f"{cafe}/pw.txt"}),
+        ("nfc-spelling", "stat", {"path": f"$APPDATA/data/{disguised(CAFE_NFC)}/pw.txt"}),
+    ]
 
 
 def literal_writes() -> list[tuple[str, str, dict[str, Any]]]:
@@ -351,7 +389,7 @@ def expected_listing() -> tuple[list[str], list[str]]:
             "sub",
             "zero",
         ]
-    )  # not: secret/, x.key, the denied NFD café/
+    )  # not: secret/, x.key, the denied NFD café/, Секрет.txt
     return notes, data
 
 
@@ -378,6 +416,9 @@ def check(w: Hostile, before: dict[str, Any], outcome: dict[str, Any]) -> None:
     assert (w.notes / "a.txt").read_text() == "hello"
     assert (w.notes / ".hidden").read_text() == "hidden"
     assert (w.data / "secret" / "pw.txt").read_text() == "pw"
+    assert (w.data / SECRET_RU).read_text() == "pw"
+    assert os.listdir(w.data / CAFE_NFD) == ["pw.txt"]
+    assert (w.data / CAFE_NFD / "pw.txt").read_text() == "pw"
     assert (w.data / "sub" / "y.key").exists()
     assert not (w.data / "stolen.txt").exists() and not (w.data / "sub2").exists()
 
@@ -416,3 +457,54 @@ def test_hostile_paths_through_the_bridge(tmp_path: Path) -> None:
     )
     outcome = eval_in_app(w.app_dir, script, env=w.env(), timeout=60)
     check(w, before, outcome)
+
+
+SURROGATE_PAGE = r"""
+// "é" is UTF-8 C3 A9: Python's surrogateescape spells those bytes \uDCC3\uDCA9, and a
+// JS string can hold them as lone surrogates.
+const disguised = "$APPDATA/Priv\uDCC3\uDCA9";
+const calls = [
+  ["read_text", { path: disguised + "/s.txt" }],
+  ["stat", { path: disguised + "/s.txt" }],
+  ["exists", { path: disguised }],
+  ["list_dir", { path: disguised }],
+  ["write_text", { path: disguised + "/s.txt", contents: "pwned" }],
+  ["append_text", { path: disguised + "/s.txt", contents: "pwned" }],
+  ["mkdir", { path: disguised + "/sub" }],
+  ["copy", { src: disguised + "/s.txt", dst: "$APPDATA/stolen.txt" }],
+  ["rename", { src: disguised, dst: "$APPDATA/stolen" }],
+  ["remove", { path: disguised, recursive: true }],
+];
+const codes = {};
+for (const [cmd, args] of calls) {
+  try { await ramparts.fs[cmd](args); codes[cmd] = "ok"; } catch (e) { codes[cmd] = e.code; }
+}
+let proper;
+try { await ramparts.fs.read_text({ path: "$APPDATA/Privé/s.txt" }); proper = "ok"; }
+catch (e) { proper = e.code; }
+return { lone: disguised.charCodeAt(13).toString(16), codes, proper };
+"""
+
+
+@pytest.mark.webview
+def test_a_page_cannot_reach_a_denied_name_through_lone_surrogates(tmp_path: Path) -> None:
+    w = World(tmp_path.resolve())
+    (w.appdata / "Privé").mkdir()
+    (w.appdata / "Privé" / "s.txt").write_text("secret")
+    caps = """
+[tool.ramparts.capabilities.fs]
+allow = ["read_text", "stat", "exists", "list_dir", "write_text", "append_text", "mkdir",
+         "copy", "rename", "remove"]
+[tool.ramparts.capabilities.fs.scope]
+allow = ["$APPDATA/**"]
+deny = ["$APPDATA/Privé/**"]
+"""
+    write_app(w.app_dir, capabilities=caps)
+    out = eval_in_app(w.app_dir, SURROGATE_PAGE, env=home_env(w.home), timeout=60)
+    assert out["lone"] == "dcc3"  # the page really sent a lone surrogate
+    assert out["codes"] == {cmd: "invalid_args" for cmd in out["codes"]}
+    assert len(out["codes"]) == 10
+    assert out["proper"] == "out_of_scope"
+    assert sorted(os.listdir(w.appdata)) == ["Privé"]
+    assert os.listdir(w.appdata / "Privé") == ["s.txt"]
+    assert (w.appdata / "Privé" / "s.txt").read_text() == "secret"

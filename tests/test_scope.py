@@ -160,6 +160,16 @@ GLOBS = [
     ("/a/x.y", "/a/xzy", False),
     ("/a/x+y(z)|w", "/a/x+y(z)|w", True),
     ("/a/x+y(z)|w", "/a/w", False),
+    # "\\" makes the next character literal (real base directories are escaped this way)
+    ("/a/\\*", "/a/*", True),
+    ("/a/\\*", "/a/b", False),
+    ("/a/\\?", "/a/x", False),
+    ("/a\\*b/**", "/a*b/c", True),
+    ("/a\\*b/**", "/aXb/c", False),
+    ("/a/\\\\", "/a/\\", True),
+    ("/a/\\\\*", "/a/\\x", True),  # an escaped backslash, then a real wildcard
+    ("/a/\\[x]", "/a/[x]", True),
+    ("/a/x\\", "/a/x\\", True),  # a trailing lone backslash is literal
 ]
 
 
@@ -190,7 +200,7 @@ def test_folded_globs_ignore_case_and_normalization() -> None:
     nfc = unicodedata.normalize("NFC", "/a/Café/**")
     rx = compile_glob(nfc, fold=True)
     fold = ramparts.scope._fold
-    assert rx.fullmatch(fold("/a/CAFÉ/x"))
+    assert rx.fullmatch("/a/CAFÉ/x")  # one character for one: re.IGNORECASE
     assert rx.fullmatch(fold(unicodedata.normalize("NFD", "/a/cafÉ/x")))
     assert not compile_glob(nfc).fullmatch("/a/CAFÉ/x")  # allow patterns do not fold
 
@@ -398,6 +408,19 @@ def test_deny_ignores_unicode_normalization(world: World) -> None:
     scope = world.scope(["$APPDATA/**"], ["$APPDATA/straße/**"])
     with pytest.raises(OutOfScope, match="denied"):
         scope.resolve("$APPDATA/STRASSE/x")
+
+
+@pytest.mark.parametrize(
+    "name", ["ß.key", "ẞ.key", unicodedata.normalize("NFD", "é.key"), "ﬁ.key", "Ω.key"]
+)
+def test_one_character_wildcards_survive_folding(world: World, name: str) -> None:
+    # Full case folding changes lengths ("ß" -> "ss", "ﬁ" -> "fi") and NFD splits "é" in
+    # two: a deny's "?" must still see one character in some spelling, or the deny
+    # would be narrower than it reads.
+    scope = world.scope(["$APPDATA/**"], ["$APPDATA/?.key"])
+    with pytest.raises(OutOfScope, match="denied"):
+        scope.resolve(f"$APPDATA/{name}")
+    assert scope.resolve("$APPDATA/ab.key") == world.appdata / "ab.key"
 
 
 def test_deny_matches_the_path_as_asked_and_the_canonical_path(world: World) -> None:

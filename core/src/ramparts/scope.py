@@ -1,23 +1,31 @@
 """Path scopes: deny-by-default allow/deny globs over canonical paths.
 
 Shared by every capability that touches the file system (fs, shell's working
-directories, dialog grants). The rules, in the order they are applied:
+directories and ``open``, dialog grants). The rules, in the order they are applied:
 
 1. The requested path must be a string without NUL, at most 4096 bytes, each part at
-   most 255 bytes, and without a ``..`` part (checked before anything else).
+   most 255 bytes, and without a ``..`` part (checked before anything else). It must be
+   **text with one spelling** (:func:`os_bytes`): no lone surrogates, nothing the file
+   system encoding cannot hold. Python spells undecodable file-name bytes as surrogates
+   (``surrogateescape``), so ``"Priv\\udcc3\\udca9"`` is the OS name ``Privé`` in
+   disguise; a scope that compared the disguise would not see the name it denies.
 2. A leading ``$VARIABLE`` (``$APPDATA``, ``$HOME``, ...; see :data:`BASE_DIRS`) is
    expanded; the result must be absolute.
-3. The path is made canonical: every symlink resolved (``os.path.realpath``).
+3. The path is made canonical: every symlink resolved (``os.path.realpath``). A
+   canonical path that is not text (a symlink to an undecodable name) is out of scope.
 4. **Deny wins**: a deny pattern matching the canonical path (or the path as asked,
    before symlinks were resolved) refuses it. Deny patterns ignore case and Unicode
-   normalization, so ``SECRET`` or a decomposed ``é`` cannot slip past them.
+   normalization: the path and the pattern are compared in NFC, in NFD and fully case
+   folded, and any match denies, so ``SECRET`` or a decomposed ``é`` cannot slip past.
 5. The canonical path must match an allow pattern, or a grant made at run time for
    this session (:class:`Grants`), else ``out_of_scope``.
 
 Globs: ``*`` matches within one path part; ``?`` is one character within a part;
-``**`` (a whole part) matches any number of parts, none included. Patterns match the
-whole path. In allow patterns **every part starting with a dot must be matched by a
-literal dot**: no wildcard matches a leading dot, ``**`` included, so ``$HOME/**``
+``**`` (a whole part) matches any number of parts, none included; ``\\`` makes the next
+character literal (:func:`escape_glob`: the real base directories spliced into
+patterns are escaped, so a home folder named ``a*b`` does not widen them). Patterns
+match the whole path. In allow patterns **every part starting with a dot must be matched
+by a literal dot**: no wildcard matches a leading dot, ``**`` included, so ``$HOME/**``
 does not reach ``~/.ssh``, and ``$HOME/.config/**`` reaches ``~/.config/app/x`` but not
 ``~/.config/app/.token`` (Tauri's ``require_literal_leading_dot``). Deny patterns
 are the other way round: their wildcards match dotted parts too, so a deny is never
@@ -38,7 +46,7 @@ import stat
 import sys
 import threading
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +63,10 @@ __all__ = [
     "base_dirs",
     "check_path_syntax",
     "compile_glob",
+    "escape_glob",
     "open_checked",
     "open_dir_checked",
+    "os_bytes",
     "os_error",
 ]
 
@@ -64,25 +74,64 @@ MAX_PATH = 4096
 MAX_PART = 255
 
 _VAR = re.compile(r"^\$([A-Z]+)(?=/|$)")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: What glob syntax a literal must escape: the wildcards, the escape itself, and the
+#: brackets and braces other glob dialects read, so an escaped literal stays literal.
+_GLOB_SPECIAL = re.compile(r"([\\*?\[\]{}])")
+
+
+def os_bytes(text: str) -> bytes | None:
+    """The bytes the OS gets for ``text`` (a path, a program argument), if it has one spelling.
+
+    ``None`` when ``text`` holds NUL, any surrogate code point (what ``surrogateescape``
+    makes of undecodable bytes: ``"Priv\\udcc3\\udca9"`` reaches the OS as ``Privé``),
+    or anything the file system encoding cannot hold or does not decode back to
+    ``text``. Checks that compare text are then comparing the name the OS acts on.
+    """
+    if "\x00" in text or _SURROGATE.search(text):
+        return None
+    codec = sys.getfilesystemencoding()
+    try:
+        name = text.encode(codec)
+        back = name.decode(codec)
+    except UnicodeError:
+        return None
+    return name if back == text else None
+
+
+def escape_glob(literal: str) -> str:
+    """``literal`` as a glob that matches exactly it (``a*b`` -> ``a\\*b``)."""
+    return _GLOB_SPECIAL.sub(r"\\\1", literal)
 
 
 def _fold(text: str) -> str:
-    """What deny patterns compare: case- and normalization-insensitive."""
-    return unicodedata.normalize("NFC", text).casefold()
+    """Full case folding of canonical equivalents (``ß`` -> ``ss``, ``É`` -> ``é``), in NFC."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).casefold())
+
+
+#: The spellings a deny pattern and a path are compared in; a match in any one denies.
+#: NFC and NFD because macOS file systems treat both as one name (and Linux ones keep
+#: either); the folded forms because full folding changes lengths (``ß``/``ss``), which
+#: ``re.IGNORECASE`` (one character for one) cannot see.
+_DENY_FORMS: tuple[Callable[[str], str], ...] = (
+    lambda t: unicodedata.normalize("NFC", t),
+    lambda t: unicodedata.normalize("NFD", t),
+    _fold,
+    lambda t: unicodedata.normalize("NFD", _fold(t)),
+)
 
 
 def compile_glob(pattern: str, *, fold: bool = False, hidden: bool = False) -> re.Pattern[str]:
     """Compile an absolute glob into a regex over whole paths (see module docs).
 
-    :param fold: match case- and normalization-insensitively (deny patterns).
+    :param fold: ignore case, one character for one (deny patterns; :class:`PathScope`
+        also compares them in each normal form and fully folded).
     :param hidden: let wildcards match a part's leading dot (deny patterns).
     """
-    if fold:
-        pattern = _fold(pattern)
     lead = "" if hidden else "(?!\\.)"  # a wildcard may not start a part with "."
     part = f"{lead}[^/]+"
     tail = ""
-    if pattern.endswith("/**"):
+    if pattern.endswith("/**") and not _escaped(pattern, len(pattern) - 3):
         # A trailing "/**" matches the directory itself and anything below it.
         pattern = pattern[: -len("/**")]
         tail = f"(?:/{part})*" if pattern else f"(?:/|(?:/{part})+)"
@@ -91,6 +140,12 @@ def compile_glob(pattern: str, *, fold: bool = False, hidden: bool = False) -> r
     at_part_start = True
     while i < len(pattern):
         c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            # An escaped character is literal (a trailing lone "\\" is literal too).
+            out.append(re.escape(pattern[i + 1]))
+            at_part_start = pattern[i + 1] == "/"
+            i += 2
+            continue
         if at_part_start and pattern.startswith("**/", i):
             out.append(f"(?:{part}/)*")  # zero or more whole parts
             i += 3
@@ -110,7 +165,13 @@ def compile_glob(pattern: str, *, fold: bool = False, hidden: bool = False) -> r
             out.append(re.escape(c))
         at_part_start = c == "/"
         i += 1
-    return re.compile("".join(out) + tail, re.DOTALL)
+    return re.compile("".join(out) + tail, re.DOTALL | (re.IGNORECASE if fold else 0))
+
+
+def _escaped(pattern: str, i: int) -> bool:
+    """Is ``pattern[i]`` escaped (preceded by an odd run of backslashes)?"""
+    run = len(pattern[:i]) - len(pattern[:i].rstrip("\\"))
+    return run % 2 == 1
 
 
 def check_path_syntax(path: Any, where: str = "path") -> str:
@@ -121,9 +182,12 @@ def check_path_syntax(path: Any, where: str = "path") -> str:
         raise InvalidArgs(f"{where}: a path cannot contain a NUL byte")
     if not path:
         raise InvalidArgs(f"{where}: the path is empty")
-    encoded = os.fsencode(path) if _encodable(path) else None
+    encoded = os_bytes(path)
     if encoded is None:
-        raise InvalidArgs(f"{where}: the path is not valid text for this system")
+        raise InvalidArgs(
+            f"{where}: the path is not valid text for this system "
+            "(a lone surrogate, or a character its file names cannot hold)"
+        )
     if len(encoded) > MAX_PATH:
         raise InvalidArgs(f"{where}: the path is longer than {MAX_PATH} bytes")
     parts = path.replace("\\", "/").split("/") if sys.platform == "win32" else path.split("/")
@@ -132,14 +196,6 @@ def check_path_syntax(path: Any, where: str = "path") -> str:
     if any(len(os.fsencode(p)) > MAX_PART for p in parts):
         raise InvalidArgs(f"{where}: a path part is longer than {MAX_PART} bytes")
     return path
-
-
-def _encodable(path: str) -> bool:
-    try:
-        os.fsencode(path)
-    except UnicodeError:
-        return False
-    return True
 
 
 @attrs.define
@@ -160,9 +216,16 @@ class Grants:
     def add_path(self, path: str | os.PathLike[str], *, recursive: bool = False) -> str:
         """Grant exactly ``path`` (its canonical form), or its whole tree if ``recursive``.
 
+        Grants compare canonical paths as literal text (no glob), so a picked folder
+        named ``a*`` grants that folder, not ``ab``.
+
         :return: the canonical path that was granted.
+        :raises InvalidArgs: the path, or what it resolves to, is not text with one
+            spelling (:func:`os_bytes`): the scope could never match it.
         """
-        canonical = os.path.realpath(os.fspath(path))
+        canonical = os.path.realpath(check_path_syntax(os.fspath(path)))
+        if os_bytes(canonical) is None:
+            raise InvalidArgs(f"path: {path} resolves to a name that is not valid text")
         with self._lock:
             (self._trees if recursive else self._exact).add(canonical)
         return canonical
@@ -192,11 +255,15 @@ class PathScope:
     deny: tuple[str, ...]
     dirs: Mapping[str, Path] = attrs.field(repr=False)
     _allow_re: tuple[re.Pattern[str], ...] = attrs.field(init=False, repr=False)
-    _deny_re: tuple[re.Pattern[str], ...] = attrs.field(init=False, repr=False)
+    #: One tuple of compiled deny patterns per spelling in :data:`_DENY_FORMS`.
+    _deny_re: tuple[tuple[re.Pattern[str], ...], ...] = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_allow_re", tuple(compile_glob(p) for p in self.allow))
-        deny = tuple(compile_glob(p, fold=True, hidden=True) for p in self.deny)
+        deny = tuple(
+            tuple(compile_glob(form(p), fold=True, hidden=True) for p in self.deny)
+            for form in _DENY_FORMS
+        )
         object.__setattr__(self, "_deny_re", deny)
 
     @classmethod
@@ -247,6 +314,10 @@ class PathScope:
             canonical = os.path.join(os.path.realpath(head), tail)
         if self.denies(canonical) or self.denies(literal):
             raise OutOfScope(f"{where}: {path} is denied by this app's scope")
+        if os_bytes(canonical) is None:
+            # Reached through a symlink or base directory whose name is not text: no
+            # pattern can be trusted to have meant it.
+            raise OutOfScope(f"{where}: {path} resolves to a name that is not valid text")
         if any(r.fullmatch(canonical) for r in self._allow_re):
             return Path(canonical)
         if grants is not None and grants.covers(canonical):
@@ -254,12 +325,18 @@ class PathScope:
         raise OutOfScope(f"{where}: {path} is outside this app's scope")
 
     def denies(self, path: str) -> bool:
-        folded = _fold(path)
-        return any(r.fullmatch(folded) for r in self._deny_re)
+        """Does a deny pattern match ``path`` in any spelling of :data:`_DENY_FORMS`?"""
+        return any(
+            any(r.fullmatch(form(path)) for r in patterns)
+            for form, patterns in zip(_DENY_FORMS, self._deny_re, strict=True)
+        )
 
     def allows(self, canonical: str, grants: Grants | None = None) -> bool:
-        """Is an already-canonical path in scope (used to filter directory listings)?"""
-        if self.denies(canonical):
+        """Is an already-canonical path in scope (used to filter directory listings)?
+
+        A name that is not text (:func:`os_bytes`) never is: the page could not name it.
+        """
+        if self.denies(canonical) or os_bytes(canonical) is None:
             return False
         if any(r.fullmatch(canonical) for r in self._allow_re):
             return True
@@ -278,13 +355,15 @@ class PathScope:
 
 
 def expand_pattern(pattern: str, dirs: Mapping[str, Path]) -> str:
-    """``$APPDATA/**`` -> ``/home/u/.local/share/<id>/**`` (canonical base directory)."""
+    """``$APPDATA/**`` -> ``/home/u/.local/share/<id>/**`` (canonical, escaped base)."""
     m = _VAR.match(pattern)
     if m:
         if m.group(1) not in dirs:
             raise ValueError(f"a pattern starting with one of ${', $'.join(BASE_DIRS)}")
-        # The base directory itself may be a symlink: match what paths resolve to.
-        pattern = os.path.realpath(dirs[m.group(1)]) + pattern[m.end() :]
+        # The base directory itself may be a symlink: match what paths resolve to. Its
+        # name is literal text: a "*" in it (or in the app identifier) is no wildcard.
+        base = escape_glob(os.path.realpath(dirs[m.group(1)]))
+        pattern = base + pattern[m.end() :]
     if not os.path.isabs(pattern):
         raise ValueError("an absolute pattern or one starting with $APPDATA, $HOME, ...")
     if ".." in pattern.split("/"):

@@ -21,6 +21,7 @@ from typing import Any, Literal, TypedDict
 
 import ramparts
 from ramparts import CallContext, Capability, CommandFailed, InvalidArgs, command
+from ramparts.scope import Grants
 from ramparts.session import WindowSession
 
 from . import hookspecs
@@ -92,9 +93,21 @@ def _can_use_fs(ctx: CallContext) -> bool:
 
 
 def _grant(ctx: CallContext, paths: list[str], *, recursive: bool) -> None:
-    if _can_use_fs(ctx):
+    """Grant every picked path, or none of them.
+
+    A name the scope could never match (not valid text: :func:`ramparts.scope.os_bytes`)
+    fails the call; the paths are first tried on a throwaway :class:`Grants`, so one bad
+    name among several picks leaves the session's grants untouched.
+    """
+    if not _can_use_fs(ctx):
+        return
+    try:
         for p in paths:
-            ctx.session.grants.add_path(p, recursive=recursive)
+            Grants().add_path(p, recursive=recursive)
+    except InvalidArgs as e:
+        raise CommandFailed(f"{e}; this app cannot use it", data={"reason": "not_text"}) from None
+    for p in paths:
+        ctx.session.grants.add_path(p, recursive=recursive)
 
 
 def _file_dialog(

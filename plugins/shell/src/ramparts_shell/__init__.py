@@ -35,7 +35,7 @@ import attrs
 import ramparts
 from ramparts import CallContext, Capability, InvalidArgs, NotAllowed, OutOfScope, command
 from ramparts.errors import CommandFailed, CommandTimeout, TooLarge
-from ramparts.scope import open_dir_checked, os_error
+from ramparts.scope import open_dir_checked, os_bytes, os_error
 from ramparts.session import WindowSession
 from ramparts.text import text_codec
 
@@ -537,6 +537,10 @@ def _open_argument(state: ShellState, target: str) -> str:
         raise InvalidArgs(f"target: give a URL or path of 1 to {MAX_TARGET} characters")
     if _CONTROL.search(target):
         raise InvalidArgs("target: control characters are not allowed")
+    if os_bytes(target) is None:
+        # The pattern reads text and the opener gets bytes: lone surrogates would make
+        # those two different names (a URL included, not only a path).
+        raise InvalidArgs("target: not valid text (lone surrogates)")
     if target.startswith("-"):
         raise InvalidArgs("target: cannot start with '-' (the opener would read an option)")
     if state.open_pattern.fullmatch(target) is None:
@@ -567,7 +571,11 @@ def _open_file(state: ShellState, target: str) -> str:
         parts = urlsplit(target)
         if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
             raise InvalidArgs("target: only plain local file: URLs can be opened")
-        path = unquote(parts.path)
+        try:
+            # Strict: "%FF" must not quietly become U+FFFD, another name than was sent.
+            path = unquote(parts.path, errors="strict")
+        except UnicodeDecodeError:
+            raise InvalidArgs("target: the file: URL's path is not valid UTF-8") from None
     canonical = state.open_files.resolve(path, where="target")
     try:
         info = os.stat(canonical)

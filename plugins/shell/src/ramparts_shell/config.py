@@ -21,7 +21,7 @@ import attrs
 
 from ramparts import ConfigContext
 from ramparts.errors import InvalidArgs
-from ramparts.scope import PathScope
+from ramparts.scope import PathScope, os_bytes
 
 __all__ = [
     "BASE_ENV",
@@ -151,11 +151,12 @@ class Program:
             where = f"args[{i}]"
             if "\x00" in value:
                 raise InvalidArgs(f"{where}: an argument cannot contain a NUL byte")
-            try:
-                size = len(os.fsencode(value))
-            except UnicodeError:
-                raise InvalidArgs(f"{where}: not valid text for this system") from None
-            if size > MAX_ARG_BYTES:
+            # The validator reads text and the program gets bytes: refuse text that
+            # reaches it as other bytes than it reads (lone surrogates), like paths.
+            encoded = os_bytes(value)
+            if encoded is None:
+                raise InvalidArgs(f"{where}: not valid text for this system")
+            if len(encoded) > MAX_ARG_BYTES:
                 raise InvalidArgs(f"{where}: longer than {MAX_ARG_BYTES} bytes")
         if self.args is not None:
             if len(args) != len(self.args):
