@@ -575,13 +575,13 @@ def test_event_handlers_count_against_the_sessions_worker_share() -> None:
         for seq in range(1, 5):
             d.channel_message(s, sign_channel(s.key, json.dumps({"s": seq, "e": "tick", "p": seq})))
         assert HANDLERS_RUNNING.acquire(timeout=5) and HANDLERS_RUNNING.acquire(timeout=5)
-        lane = d._lanes[s]
+        lane = d._lanes._lanes[s]
         for _ in range(500):  # the other two messages are verified and wait in the lane
-            with d._lanes_lock:
+            with d._lanes._lock:
                 if len(lane.waiting) == 2:
                     break
             threading.Event().wait(0.01)
-        with d._lanes_lock:
+        with d._lanes._lock:
             assert (lane.running, len(lane.waiting)) == (2, 2)
         BLOCK_HANDLERS.set()
         assert d.wait_idle()

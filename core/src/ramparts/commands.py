@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import threading
 import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -39,6 +40,8 @@ class CallContext:
     :ivar window: the label of the window that called.
     :ivar state: the capability's configured state (its parsed config and scopes), or
         ``None`` for app commands.
+    :ivar session: the calling page's session; ``session.resources`` ties what the
+        command starts (child processes, dialogs) to the page's lifetime.
     """
 
     capability: str | None
@@ -50,6 +53,12 @@ class CallContext:
     def emit(self, event: str, payload: Any = None) -> None:
         """Send an event to the calling window (``ramparts.events.on(event, ...)`` in JS)."""
         self.session.emit(event, payload)
+
+    @property
+    def ended(self) -> threading.Event:
+        """Set once the calling page has gone (reload, navigation, window closed): long
+        work on its behalf should check it and stop, since nobody will read the answer."""
+        return self.session.ended
 
     @property
     def app(self) -> Any:

@@ -12,15 +12,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
+import contextvars
 import functools
 import heapq
 import logging
 import math
 import threading
 import time
-import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from .commands import CallContext
 from .errors import CommandError, CommandFailed, CommandTimeout, NotAllowed
@@ -34,7 +35,7 @@ from .protocol import (
     encode_binary_reply,
     encode_channel_reply,
 )
-from .session import Route, WindowSession
+from .session import Held, Route, SessionEnded, WindowSession
 
 __all__ = ["Dispatcher"]
 
@@ -42,6 +43,16 @@ log = logging.getLogger("ramparts.bridge")
 
 BinaryReply = Callable[[int, list[bytes]], None]
 """``reply(http_status, chunks)`` for the binary carrier."""
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: The session whose async command is running (set in its task's own context), so the
+#: loop's executor knows on whose behalf blocking work is submitted.
+_SESSION: contextvars.ContextVar[WindowSession | None] = contextvars.ContextVar(
+    "ramparts_session", default=None
+)
+_GONE = "the page that made this call is gone"
 
 
 class Dispatcher:
@@ -55,6 +66,10 @@ class Dispatcher:
         (default: half).
     :param loop_stall: seconds the event loop of ``async def`` commands may run nothing,
         while such commands are in flight, before a warning names them.
+    :param async_workers: shared threads for the blocking work of ``async def`` commands
+        (``asyncio.to_thread``, ``run_in_executor(None, ...)``).
+    :param async_share: how many of them one session's work may hold at once (default: a
+        quarter).
     """
 
     def __init__(
@@ -63,13 +78,16 @@ class Dispatcher:
         workers: int = 32,
         session_workers: int | None = None,
         loop_stall: float = 1.0,
+        async_workers: int = 16,
+        async_share: int | None = None,
     ) -> None:
         self.command_timeout = command_timeout
         self._pool = _Workers(workers, "ramparts-cmd")
         self.session_workers = session_workers or max(1, workers // 2)
-        self._lanes: weakref.WeakKeyDictionary[WindowSession, _Lane] = weakref.WeakKeyDictionary()
-        self._lanes_lock = threading.Lock()
+        self._lanes = _Lanes(self.session_workers)
+        self._executor = _SessionExecutor(async_workers, async_share or max(1, async_workers // 4))
         self._loop = asyncio.new_event_loop()
+        self._loop.set_default_executor(self._executor)
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="ramparts-loop", daemon=True
         )
@@ -87,6 +105,7 @@ class Dispatcher:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._pool.shutdown()
+        self._executor.shutdown(wait=False)
 
     # -- entry points (called on the GUI thread by the backend) ----------------------
 
@@ -210,7 +229,7 @@ class Dispatcher:
             answer(error=refuse)
             return
         try:
-            kwargs = route.command.bind(msg.args)
+            kwargs = route.command.bind(msg.arguments())
         except CommandError as e:
             answer(error=e)
             return
@@ -248,26 +267,7 @@ class Dispatcher:
             # All async commands share one loop thread. Its wait_for cancels a coroutine
             # that overruns; the watchdog answers "timeout" on time even when a command
             # that blocks has stalled the loop (and the monitor logs the stall).
-            token = self._timeout_after(timeout, route.name, finish)
-            running = f"{route.name} (window {session.window!r})"
-            self._loop_monitor.started(running)
-            fut = asyncio.run_coroutine_threadsafe(
-                self._run_async(route, args, kwargs, timeout, answered=once.locked), self._loop
-            )
-
-            def done(f: concurrent.futures.Future[Any]) -> None:
-                if token is not None:
-                    self._watchdog.cancel(token)
-                self._loop_monitor.ended(running)
-                exc = f.exception()
-                if exc is None:
-                    finish(result=f.result())
-                elif isinstance(exc, CommandError):
-                    finish(error=exc)
-                else:  # _run_async converts everything; this is a bug guard
-                    finish(error=CommandFailed(f"{route.name} failed"))
-
-            fut.add_done_callback(done)
+            self._start_async(session, route, args, kwargs, timeout, finish, once.locked)
             return
         # A sync command runs on the worker that verified its message, or, when its
         # session already holds all the workers it may, on the next one of them to free
@@ -278,7 +278,7 @@ class Dispatcher:
 
         def run() -> None:
             if session.closed:  # the page went away while this call waited its turn
-                finish(error=NotAllowed("the page that made this call is gone"))
+                finish(error=SessionEnded(_GONE))
                 return
             waited = time.monotonic() - arrived
             if deadline_ms is not None and waited * 1000 > deadline_ms:
@@ -296,7 +296,54 @@ class Dispatcher:
                 if token is not None:
                     self._watchdog.cancel(token)
 
-        self._in_lane(session, run)
+        # Dropped unrun, and answered, if the session ends while it waits in the lane.
+        self._lanes.run(session, run, lambda: finish(error=SessionEnded(_GONE)))
+
+    def _start_async(
+        self,
+        session: WindowSession,
+        route: Route,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float,
+        finish: Callable[..., None],
+        answered: Callable[[], bool],
+    ) -> None:
+        """Run an ``async def`` command on the loop; the session's end cancels it."""
+        # All async commands share one loop thread. Its wait_for cancels a coroutine
+        # that overruns; the watchdog answers "timeout" on time even when a command
+        # that blocks has stalled the loop (and the monitor logs the stall).
+        token = self._timeout_after(timeout, route.name, finish)
+        running = f"{route.name} (window {session.window!r})"
+        self._loop_monitor.started(running)
+        fut = asyncio.run_coroutine_threadsafe(
+            self._run_async(session, route, args, kwargs, timeout, answered), self._loop
+        )
+        held: Held | None = None
+        # The session's end cancels the task: its awaits raise CancelledError, and what
+        # it queued on the loop's executor is dropped before it runs. (An ended session:
+        # hold cancels it at once.)
+        with contextlib.suppress(SessionEnded):
+            held = session.resources.hold(fut.cancel)
+
+        def done(f: concurrent.futures.Future[Any]) -> None:
+            if held is not None:
+                held.drop()
+            if token is not None:
+                self._watchdog.cancel(token)
+            self._loop_monitor.ended(running)
+            if f.cancelled():
+                finish(error=SessionEnded(_GONE))
+                return
+            exc = f.exception()
+            if exc is None:
+                finish(result=f.result())
+            elif isinstance(exc, CommandError):
+                finish(error=exc)
+            else:  # _run_async converts everything; this is a bug guard
+                finish(error=CommandFailed(f"{route.name} failed"))
+
+        fut.add_done_callback(done)
 
     def _timeout_after(self, timeout: float, name: str, finish: Callable[..., None]) -> int | None:
         """Have the watchdog thread answer ``timeout`` unless cancelled (None: no limit)."""
@@ -304,32 +351,6 @@ class Dispatcher:
             return None
         error = CommandTimeout(f"{name} did not finish within {timeout:g} s")
         return self._watchdog.after(timeout, lambda: finish(error=error))
-
-    def _in_lane(self, session: WindowSession, job: Callable[[], None]) -> None:
-        """Run ``job`` now if ``session`` has a free worker slot, else queue it there.
-
-        A worker that finishes a job takes the next one queued for the same session, so
-        a session never holds more than ``session_workers`` threads, even when its
-        commands hang: a page can starve only its own calls, not other windows'.
-        """
-        with self._lanes_lock:
-            lane = self._lanes.setdefault(session, _Lane())
-            if lane.running >= self.session_workers:
-                lane.waiting.append(job)
-                return
-            lane.running += 1
-        next_job: Callable[[], None] | None = job
-        while next_job is not None:
-            try:
-                next_job()
-            except BaseException:  # a bug guard: the slot must be handed on whatever happens
-                log.exception("bridge: a command job failed")
-            with self._lanes_lock:
-                if lane.waiting:
-                    next_job = lane.waiting.popleft()
-                else:
-                    next_job = None
-                    lane.running -= 1
 
     @staticmethod
     def _call_args(session: WindowSession, route: Route) -> tuple[Any, ...]:
@@ -340,6 +361,7 @@ class Dispatcher:
 
     async def _run_async(
         self,
+        session: WindowSession,
         route: Route,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
@@ -348,6 +370,9 @@ class Dispatcher:
     ) -> Any:
         if answered():  # the watchdog answered while a stalled loop kept this from starting
             return None
+        if session.closed:
+            raise SessionEnded(_GONE)
+        _SESSION.set(session)  # this task's own context: its blocking work is this session's
         limit = timeout if math.isfinite(timeout) else None  # inf: waits for a person
 
         async def guarded() -> Any:
@@ -404,21 +429,153 @@ class Dispatcher:
             _log_rejection(session, "undeclared-event")
             return
         # Through the session's lane, like synchronous commands: a page whose handlers
-        # block holds at most ``session_workers`` threads with them.
+        # block holds at most ``session_workers`` threads with them, and handlers still
+        # waiting when the session ends never run.
         for handler in reg.event_handlers.get(msg.event, ()):
-            self._in_lane(
-                session, functools.partial(_safe_event, handler, session, msg.event, msg.payload)
+            self._lanes.run(
+                session,
+                functools.partial(_safe_event, handler, session, msg.event, msg.payload),
+                _nothing,
             )
 
 
-class _Lane:
-    """One session's synchronous commands: how many hold a worker, and who waits."""
+def _nothing() -> None:
+    """Dropping a queued event handler: there is nobody to answer."""
 
-    __slots__ = ("running", "waiting")
+
+class _Lane:
+    """One owner's jobs: how many hold a thread, who waits (with how to drop each)."""
+
+    __slots__ = ("closed", "running", "waiting")
 
     def __init__(self) -> None:
         self.running = 0
-        self.waiting: collections.deque[Callable[[], None]] = collections.deque()
+        self.closed = False
+        self.waiting: collections.deque[tuple[Callable[[], None], Callable[[], None]]] = (
+            collections.deque()
+        )
+
+
+class _Lanes:
+    """Caps how many threads one owner (a session, or ``None``) holds at once.
+
+    :meth:`run` runs a job now if its owner has a free slot, else queues it in the
+    owner's lane. A thread that finishes a job takes the next one queued for the same
+    owner, so an owner never holds more than ``share`` threads, even when its jobs
+    hang: an owner can starve only its own jobs, not others'. A session's lane is tied
+    to the session (``session.resources``): when it ends, its queued jobs are dropped
+    (each one's ``drop`` runs instead) and the lane is forgotten.
+    """
+
+    def __init__(self, share: int) -> None:
+        self.share = share
+        self._lock = threading.Lock()
+        self._lanes: dict[object, _Lane] = {}
+
+    def run(self, owner: object, job: Callable[[], None], drop: Callable[[], None]) -> None:
+        lane = self._lane(owner)
+        with self._lock:
+            if lane is None or lane.closed:
+                dropped = True
+            elif lane.running >= self.share:
+                lane.waiting.append((job, drop))
+                return
+            else:
+                dropped = False
+                lane.running += 1
+        if dropped or lane is None:
+            drop()
+            return
+        next_job: Callable[[], None] | None = job
+        while next_job is not None:
+            try:
+                next_job()
+            except BaseException:  # a bug guard: the slot must be handed on whatever happens
+                log.exception("bridge: a job failed")
+            with self._lock:
+                if lane.waiting:
+                    next_job = lane.waiting.popleft()[0]
+                else:
+                    next_job = None
+                    lane.running -= 1
+
+    def _lane(self, owner: object) -> _Lane | None:
+        """The owner's lane, made (and tied to its session) if needed; None: it ended."""
+        with self._lock:
+            lane = self._lanes.get(owner)
+        if lane is not None:
+            return lane
+        fresh = _Lane()
+        held: Held | None = None
+        if isinstance(owner, WindowSession):
+            try:  # outside the lock: an ended session runs the drain at once
+                held = owner.resources.hold(functools.partial(self._drain, owner, fresh))
+            except SessionEnded:
+                return None
+        with self._lock:
+            lane = self._lanes.setdefault(owner, fresh)
+        if lane is not fresh and held is not None:
+            held.drop()
+        return lane
+
+    def _drain(self, owner: object, lane: _Lane) -> None:
+        """The owner's session ended: drop what waits in its lane."""
+        with self._lock:
+            if self._lanes.get(owner) is lane:
+                del self._lanes[owner]
+            lane.closed = True
+            dropped = [drop for _, drop in lane.waiting]
+            lane.waiting.clear()
+        for drop in dropped:
+            try:
+                drop()
+            except Exception:
+                log.exception("bridge: dropping a queued job failed")
+
+
+class _SessionExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The default executor of the async commands' loop (``asyncio.to_thread``,
+    ``loop.run_in_executor(None, ...)``).
+
+    asyncio's own is one FIFO queue of a few threads for the whole app, so one window's
+    slow blocking work delayed every other window's (``http.fetch`` behind another
+    page's stalled calls). Here each job runs on behalf of the session whose command
+    submitted it (``_SESSION``), on :class:`_Workers` (an owner with queued jobs always
+    gets a thread) with at most ``share`` threads per session (:class:`_Lanes`). A job
+    still queued when its command's task is cancelled (the session ended, or the
+    command timed out) never runs: its future is cancelled with the task.
+
+    A ``ThreadPoolExecutor`` only because ``loop.set_default_executor`` takes nothing
+    else before Python 3.12; every method it uses is overridden, so it starts no thread.
+    """
+
+    def __init__(self, workers: int, share: int) -> None:
+        super().__init__(max_workers=1, thread_name_prefix="ramparts-unused")
+        self._pool = _Workers(workers, "ramparts-async")
+        self._lanes = _Lanes(share)
+
+    def submit(
+        self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> concurrent.futures.Future[T]:
+        owner = _SESSION.get()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def job() -> None:
+            if not future.set_running_or_notify_cancel():
+                return  # cancelled while it waited
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as e:  # as ThreadPoolExecutor: the awaiting task gets it
+                future.set_exception(e)
+            else:
+                future.set_result(result)
+
+        self._pool.submit(owner, self._lanes.run, owner, job, future.cancel)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Drop queued work; running jobs end with the process (see ``_Workers``)."""
+        self._pool.shutdown()
 
 
 class _Workers:
@@ -742,6 +899,8 @@ def _log_rejection(session: WindowSession, reason: str) -> None:
 def _safe_event(
     handler: Callable[..., Any], session: WindowSession, event: str, payload: Any
 ) -> None:
+    if session.closed:  # the page went away while the handler waited its turn
+        return
     try:
         handler(payload)
     except Exception:

@@ -49,8 +49,10 @@ def ramparts_session_started(session: WindowSession) -> None:
 def ramparts_session_ended(session: WindowSession) -> None:
     """A session ended: the page navigated away, reloaded, or its window closed.
 
-    Release what the session owns here (child processes, open files). Called on the GUI
-    thread; do not block.
+    By then ``session.resources`` has released everything held there (child processes,
+    dialogs, queued calls): hold a resource there when it is made, so that none is made
+    after the end or missed by it. Use this hook for the plugin's own bookkeeping.
+    Usually called on the GUI thread; do not block.
 
     :param session: the session that ended.
     :return: nothing.

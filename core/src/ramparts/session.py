@@ -3,26 +3,30 @@
 A :class:`Registry` is built once per app from the config: only allowed commands get a
 :class:`Route`. A :class:`WindowSession` lives as long as one document in one window
 (a reload is a new session): it owns the session key, the random handle of every route
-("functional ASLR"), the replay window, and the way back to the page.
+("functional ASLR"), the replay window, the way back to the page, and
+(:class:`SessionResources`) everything that must not outlive the page.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import itertools
 import logging
 import secrets
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 import attrs
 
 from .commands import Command
+from .errors import NotAllowed
 from .protocol import ReplayWindow, Unserializable, encode_channel_reply
 from .scope import Grants
 
-__all__ = ["Registry", "Route", "WindowSession"]
+__all__ = ["Held", "Registry", "Route", "SessionEnded", "SessionResources", "WindowSession"]
 
 log = logging.getLogger("ramparts.bridge")
 
@@ -30,6 +34,8 @@ log = logging.getLogger("ramparts.bridge")
 #: in flight at once before the page queues them.
 PER_CALL_POOL = 16
 _HANDLE_BYTES = 16
+#: Seconds a session's end waits for resources being opened (see ``SessionResources``).
+OPENING_WAIT = 5.0
 
 
 @attrs.frozen
@@ -56,14 +62,138 @@ class Registry:
         self.routes[route.name] = route
 
     def for_window(self, capabilities: Iterable[str], app_commands: bool) -> Registry:
-        """The routes one window may call: its capabilities, and maybe the app's commands."""
+        """The routes one window may call: its capabilities, and maybe the app's commands.
+
+        Page events run the app's ``@on`` handlers, which are app code like its commands:
+        a window without ``app_commands`` may send none (they are undeclared for it).
+        """
         caps = set(capabilities)
         routes = {
             name: r
             for name, r in self.routes.items()
             if (r.capability is None and app_commands) or r.capability in caps
         }
+        if not app_commands:
+            return Registry(routes)
         return Registry(routes, self.ui_events, self.event_handlers)
+
+
+class SessionEnded(NotAllowed):
+    """The page that made the call is gone: its session has ended (code ``not_allowed``)."""
+
+
+class Held:
+    """One resource tied to a session by :meth:`SessionResources.hold`."""
+
+    __slots__ = ("_key", "_owner")
+
+    def __init__(self, owner: SessionResources, key: int) -> None:
+        self._owner, self._key = owner, key
+
+    def drop(self) -> None:
+        """The resource is gone by other means: do not release it when the session ends."""
+        self._owner._drop(self._key)
+
+
+class SessionResources:
+    """What one session owns that must not outlive it: child processes, open dialogs,
+    queued and running calls.
+
+    :meth:`hold` ties a release function to the session; :meth:`end` (run by
+    :meth:`WindowSession.close`) runs each one once, newest first. A resource is opened
+    inside :meth:`opening`, which the end waits for, so no resource can be made after
+    the session ended or be missed by its end::
+
+        with session.resources.opening():      # SessionEnded if the page is gone
+            proc = start_child()
+            held = session.resources.hold(proc.terminate)
+        ...
+        held.drop()                            # it ended by itself: nothing to release
+
+    :ivar ended: set as soon as the session starts ending: long work on behalf of the
+        page checks it (``ctx.ended``) and gives up.
+    """
+
+    def __init__(self, opening_wait: float = OPENING_WAIT) -> None:
+        self.ended = threading.Event()
+        self._cv = threading.Condition()
+        self._held: dict[int, Callable[[], object]] = {}
+        self._keys = itertools.count()
+        self._opening: Counter[int] = Counter()  # threads inside opening(), by ident
+        self._released = False
+        self._wait = opening_wait
+
+    @contextlib.contextmanager
+    def opening(self) -> Iterator[None]:
+        """A block that makes a resource and holds it; refused once the session ends.
+
+        The end waits (up to ``opening_wait`` seconds) for blocks already inside, so
+        their :meth:`hold` still succeeds and the resource is released with the rest.
+        """
+        me = threading.get_ident()
+        with self._cv:
+            if self.ended.is_set():
+                raise SessionEnded("this page's session has ended")
+            self._opening[me] += 1
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._opening[me] -= 1
+                if not self._opening[me]:
+                    del self._opening[me]
+                self._cv.notify_all()
+
+    def hold(self, release: Callable[[], object]) -> Held:
+        """Run ``release`` when the session ends (unless :meth:`Held.drop` comes first).
+
+        Once the session has ended (outside :meth:`opening`: once it begins to end),
+        ``release`` runs at once and :class:`SessionEnded` is raised, so whatever the
+        caller made is never left behind.
+        """
+        with self._cv:
+            inside = threading.get_ident() in self._opening
+            if not self._released and (inside or not self.ended.is_set()):
+                key = next(self._keys)
+                self._held[key] = release
+                return Held(self, key)
+        _run_release(release)
+        raise SessionEnded("this page's session has ended")
+
+    def _drop(self, key: int) -> None:
+        with self._cv:
+            self._held.pop(key, None)
+
+    def __len__(self) -> int:
+        """Resources held now."""
+        with self._cv:
+            return len(self._held)
+
+    def end(self) -> None:
+        """Refuse new resources, wait for those being opened, release all (once).
+
+        A thread that ends the session from inside its own :meth:`opening` (a resource's
+        maker that fails in a way that closes the page) is not waited for.
+        """
+        me = threading.get_ident()
+        with self._cv:
+            if self.ended.is_set():
+                return
+            self.ended.set()
+            if not self._cv.wait_for(lambda: not set(self._opening) - {me}, self._wait):
+                log.error("a session ended while resources were still being opened")
+            self._released = True
+            releases = list(self._held.values())
+            self._held.clear()
+        for release in reversed(releases):
+            _run_release(release)
+
+
+def _run_release(release: Callable[[], object]) -> None:
+    try:
+        release()
+    except Exception:  # one broken release must not keep the others from running
+        log.exception("releasing a session's resource failed")
 
 
 class WindowSession:
@@ -74,6 +204,8 @@ class WindowSession:
     :ivar stats: counters of rejected messages by reason (for logs and tests).
     :ivar grants: paths added to this session's scopes at run time (see
         :class:`ramparts.scope.Grants`); they die with the session.
+    :ivar resources: what the session owns and releases when it ends
+        (:class:`SessionResources`).
     """
 
     def __init__(
@@ -95,6 +227,7 @@ class WindowSession:
         self.stats: Counter[str] = Counter()
         self.closed = False
         self.grants = Grants()
+        self.resources = SessionResources()
         self._send = send
         self._lock = threading.Lock()
         self._handles: dict[str, Route] = {}
@@ -168,7 +301,14 @@ class WindowSession:
             "uiEvents": sorted(self.registry.ui_events),
         }
 
+    @property
+    def ended(self) -> threading.Event:
+        """Set when the session ends: work on behalf of this page should stop."""
+        return self.resources.ended
+
     def close(self) -> None:
+        """End the session: no more messages or replies, and release all it holds."""
         self.closed = True
         with self._lock:
             self._handles.clear()
+        self.resources.end()
