@@ -410,6 +410,15 @@ def test_deny_ignores_unicode_normalization(world: World) -> None:
         scope.resolve("$APPDATA/STRASSE/x")
 
 
+@pytest.mark.parametrize("name", [".g\u200cit", ".GIT\u200d", "\ufeff.git", ".gi\u206at"])
+def test_deny_ignores_what_hfs_plus_ignores(world: World, name: str) -> None:
+    # HFS+ compares names without some zero-width code points: there, these are ".git".
+    scope = world.scope(["$APPDATA/**/.*/*"], ["$APPDATA/**/.git/**"])
+    with pytest.raises(OutOfScope, match="denied"):
+        scope.resolve(f"$APPDATA/repo/{name}/config")
+    assert scope.resolve("$APPDATA/repo/.gitx/config") == world.appdata / "repo/.gitx/config"
+
+
 @pytest.mark.parametrize(
     "name", ["ß.key", "ẞ.key", unicodedata.normalize("NFD", "é.key"), "ﬁ.key", "Ω.key"]
 )

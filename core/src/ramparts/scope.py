@@ -104,9 +104,17 @@ def escape_glob(literal: str) -> str:
     return _GLOB_SPECIAL.sub(r"\\\1", literal)
 
 
+#: Code points HFS+ ignores when it compares names (Apple TN1150; the list git uses
+#: since CVE-2014-9390): ``.g\u200cit`` is ``.git`` there. Dropped from folded spellings.
+_IGNORABLE = dict.fromkeys([0x200C, 0x200D, 0x200E, 0x200F, *range(0x202A, 0x202F), 0xFEFF])
+_IGNORABLE.update(dict.fromkeys(range(0x206A, 0x2070)))
+
+
 def _fold(text: str) -> str:
-    """Full case folding of canonical equivalents (``ß`` -> ``ss``, ``É`` -> ``é``), in NFC."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).casefold())
+    """Full case folding of canonical equivalents (``ß`` -> ``ss``, ``É`` -> ``é``), in NFC,
+    without the code points HFS+ ignores."""
+    folded = unicodedata.normalize("NFD", text).casefold().translate(_IGNORABLE)
+    return unicodedata.normalize("NFC", folded)
 
 
 #: The spellings a deny pattern and a path are compared in; a match in any one denies.
@@ -256,15 +264,22 @@ class PathScope:
     dirs: Mapping[str, Path] = attrs.field(repr=False)
     _allow_re: tuple[re.Pattern[str], ...] = attrs.field(init=False, repr=False)
     #: One tuple of compiled deny patterns per spelling in :data:`_DENY_FORMS`.
-    _deny_re: tuple[tuple[re.Pattern[str], ...], ...] = attrs.field(init=False, repr=False)
+    #: Per spelling of :data:`_DENY_FORMS`: the spelling and every deny pattern in it,
+    #: as one regex (the same regex object when two spellings of the patterns agree).
+    _deny_re: tuple[tuple[Callable[[str], str], re.Pattern[str]], ...] = attrs.field(
+        init=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_allow_re", tuple(compile_glob(p) for p in self.allow))
-        deny = tuple(
-            tuple(compile_glob(form(p), fold=True, hidden=True) for p in self.deny)
-            for form in _DENY_FORMS
-        )
-        object.__setattr__(self, "_deny_re", deny)
+        compiled: dict[str, re.Pattern[str]] = {}
+        deny = []
+        for form in _DENY_FORMS if self.deny else ():
+            rx = (compile_glob(form(p), fold=True, hidden=True) for p in self.deny)
+            source = "|".join(f"(?:{r.pattern})" for r in rx)
+            flags = re.DOTALL | re.IGNORECASE
+            deny.append((form, compiled.setdefault(source, re.compile(source, flags))))
+        object.__setattr__(self, "_deny_re", tuple(deny))
 
     @classmethod
     def from_config(
@@ -326,10 +341,14 @@ class PathScope:
 
     def denies(self, path: str) -> bool:
         """Does a deny pattern match ``path`` in any spelling of :data:`_DENY_FORMS`?"""
-        return any(
-            any(r.fullmatch(form(path)) for r in patterns)
-            for form, patterns in zip(_DENY_FORMS, self._deny_re, strict=True)
-        )
+        tried: set[tuple[re.Pattern[str], str]] = set()
+        for form, rx in self._deny_re:
+            spelled = form(path)
+            if (rx, spelled) not in tried:  # ASCII paths and patterns: one try, not four
+                tried.add((rx, spelled))
+                if rx.fullmatch(spelled):
+                    return True
+        return False
 
     def allows(self, canonical: str, grants: Grants | None = None) -> bool:
         """Is an already-canonical path in scope (used to filter directory listings)?
