@@ -5,13 +5,16 @@ a folder's tree only when the call asked for a folder), through the core's run-t
 grants (``session.grants``). Nothing is granted when the window cannot use ``fs``.
 Cancelling returns ``null``. Dialogs are Qt's, parented to the calling window, and
 shown on the GUI thread; ``ramparts_dialog_answer`` (see :mod:`.hookspecs`) lets a
-plugin answer them instead. A window has at most one dialog open at a time: dialog
-calls wait for a person, untimed, so a page stacking them could pin every worker.
+plugin answer them instead. A window has at most one dialog open at a time, across
+reloads: dialog calls wait for a person, untimed, so a page stacking them could pin
+every worker. A dialog is held by its page's session (``session.resources``): when the
+page goes away it is closed as if cancelled, and the answer is dropped.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import re
 import threading
@@ -51,26 +54,51 @@ def _filters(filters: list[FileFilter]) -> list[str]:
     return out
 
 
-_busy: weakref.WeakSet[WindowSession] = weakref.WeakSet()
+#: Windows (their hosts; a session without one stands for itself) with a dialog call
+#: under way. Per window, not per session: a reloaded page is a new session, and its
+#: first page's dialog may still be closing.
+_busy: weakref.WeakSet[Any] = weakref.WeakSet()
 _busy_lock = threading.Lock()
 
 
 @contextlib.contextmanager
 def _one_at_a_time(ctx: CallContext) -> Iterator[None]:
-    """Refuse a second dialog while this window's session has one open."""
+    """Refuse a second dialog while this window has one open."""
     session = ctx.session
+    window = session.host if session.host is not None else session
     with _busy_lock:
-        if session in _busy:
+        if window in _busy:
             raise CommandFailed(
                 "a dialog is already open in this window; wait for it to close",
                 data={"reason": "busy"},
             )
-        _busy.add(session)
+        _busy.add(window)
     try:
         yield
     finally:
         with _busy_lock:
-            _busy.discard(session)
+            _busy.discard(window)
+
+
+def _exec(session: WindowSession, dialog: Any) -> Any:
+    """Run ``dialog`` modally (GUI thread), rejected if the page's session ends first.
+
+    Held by the session, so a dialog for a page that has gone is never shown
+    (``SessionEnded``), and one still open when it goes is closed: the call returns
+    and frees its worker.
+    """
+    held = session.resources.hold(functools.partial(_reject_later, dialog))
+    try:
+        return dialog.exec()
+    finally:
+        held.drop()
+
+
+def _reject_later(dialog: Any) -> None:
+    """Reject ``dialog`` on the GUI thread, from whichever thread ends the session."""
+    from PyQt6.QtCore import QMetaObject, Qt
+
+    QMetaObject.invokeMethod(dialog, "reject", Qt.ConnectionType.QueuedConnection)
 
 
 def _ask_hooks(ctx: CallContext, kind: str, options: dict[str, Any]) -> Any:
@@ -141,7 +169,7 @@ def _file_dialog(
             )
         if options.get("filters"):
             dlg.setNameFilters(options["filters"])
-        if dlg.exec() != QDialog.DialogCode.Accepted:
+        if _exec(ctx.session, dlg) != QDialog.DialogCode.Accepted:
             return None
         return [str(p) for p in dlg.selectedFiles()] or None
 
@@ -236,7 +264,7 @@ def _show_message_box(
         box = QMessageBox(icons[level], title or "", text, B.NoButton, parent)
         for name in buttons:
             box.addButton(standard[name])
-        pressed = B(box.exec())
+        pressed = B(_exec(ctx.session, box))
         return next((n for n, b in standard.items() if b == pressed), None)
 
     result: str | None = _show(ctx, build)

@@ -6,7 +6,9 @@ absolute path was fixed when the app loaded. Arguments are checked position by p
 through a shell. Children get a cleared environment, a working directory from a path
 scope, ``/dev/null`` as stdin unless given, a time limit and an output cap; they are
 killed with their whole process group, always reaped, and never outlive the page's
-session. ``open`` hands an allowed URL (or non-executable file) to the desktop.
+session (each is held in ``session.resources``, so none starts after the session ended
+and none is missed by its end). ``open`` hands an allowed URL (or non-executable file)
+to the desktop.
 
 Docs: ``docs/capabilities/shell.md``.
 """
@@ -14,7 +16,6 @@ Docs: ``docs/capabilities/shell.md``.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import codecs
 import contextlib
 import logging
@@ -36,7 +37,7 @@ import ramparts
 from ramparts import CallContext, Capability, InvalidArgs, NotAllowed, OutOfScope, command
 from ramparts.errors import CommandFailed, CommandTimeout, TooLarge
 from ramparts.scope import open_dir_checked, os_bytes, os_error
-from ramparts.session import WindowSession
+from ramparts.session import Held, SessionEnded, WindowSession
 from ramparts.text import text_codec
 
 from .config import DangerousConfigWarning, Program, ShellState, configure
@@ -125,6 +126,7 @@ class Child:
     proc: Proc
     encoding: str
     program: Program
+    held: Held  # in its session's resources until reaped
 
 
 @attrs.define
@@ -203,11 +205,22 @@ class _Children:
 CHILDREN = _Children()
 
 
-@atexit.register
-def _kill_all() -> None:
-    """Last resort: nothing spawned for a page outlives the app."""
-    for child in CHILDREN.running():
-        child.proc.kill()
+def _start_held(
+    session: WindowSession, program: Program, argv: list[str], cwd: str, *, pipe_stdin: bool
+) -> tuple[Proc, Held]:
+    """Start a child held by ``session``: terminated when the session ends.
+
+    The start happens inside ``session.resources.opening()``, which the session's end
+    waits for: a child is never started for an ended session, nor missed by its end.
+    """
+    with session.resources.opening():
+        proc = Proc.start(argv, program.environment(), cwd, pipe_stdin=pipe_stdin)
+        try:
+            held = session.resources.hold(proc.terminate)
+        except SessionEnded:  # the end gave up waiting: terminated by hold; reap it
+            proc.reap()
+            raise
+    return proc, held
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -262,8 +275,14 @@ class _Execution:
     """One ``execute`` run, cancellable from the event loop while it works in a thread."""
 
     def __init__(
-        self, state: ShellState, program: Program, argv: list[str], cwd: str | None
+        self,
+        session: WindowSession,
+        state: ShellState,
+        program: Program,
+        argv: list[str],
+        cwd: str | None,
     ) -> None:
+        self.session = session
         self.state, self.program, self.argv, self.cwd = state, program, argv, cwd
         self._lock = threading.Lock()
         self._proc: Proc | None = None
@@ -282,14 +301,16 @@ class _Execution:
         with _working_dir(self.state, program, self.cwd) as cwd, self._lock:
             if self._cancelled:
                 raise CommandTimeout(f"{program.name} was cancelled before it started")
-            proc = self._proc = Proc.start(
-                self.argv, program.environment(), cwd, pipe_stdin=stdin is not None
+            proc, held = _start_held(
+                self.session, program, self.argv, cwd, pipe_stdin=stdin is not None
             )
+            self._proc = proc
         try:
             deadline = time.monotonic() + program.timeout
             finished = pump(proc, collect, stdin_data=stdin, deadline=deadline)
         finally:
             code = proc.reap()
+            held.drop()
         if not finished:
             raise CommandTimeout(
                 f"{program.name} did not finish within {program.timeout:g} s; it was killed"
@@ -390,6 +411,7 @@ def _watch(session: WindowSession, child: Child) -> None:
         log.exception("shell: watching %s failed", program.name)
     finally:
         code, sig = _status(child.proc.reap())
+        child.held.drop()
         CHILDREN.remove(session, child.id)
         emit(EVENT_EXIT, {"child": child.id, "code": code, "signal": sig, "reason": reason})
 
@@ -417,7 +439,7 @@ async def execute(
     argv = prog.argv(args)
     codec = text_codec(encoding)
     data = _encode(stdin, codec, "stdin") if stdin is not None else None
-    run = _Execution(state, prog, argv, cwd)
+    run = _Execution(ctx.session, state, prog, argv, cwd)
     try:
         code, out, err = await asyncio.to_thread(run.run, data)
     except asyncio.CancelledError:
@@ -457,14 +479,14 @@ def spawn(
     CHILDREN.reserve(session, state.max_children)
     try:
         with _working_dir(state, prog, cwd) as wd:
-            proc = Proc.start(argv, prog.environment(), wd, pipe_stdin=True)
+            proc, held = _start_held(session, prog, argv, wd, pipe_stdin=True)
     except BaseException:
         CHILDREN.release(session)
         raise
-    child = Child(secrets.token_urlsafe(16), proc, codec, prog)
+    child = Child(secrets.token_urlsafe(16), proc, codec, prog, held)
+    # The session may end between the start and here: the end terminated the child,
+    # and the ids the hook below forgot must not get this one back.
     alive = CHILDREN.commit(session, child)
-    if not alive:
-        proc.kill()
     threading.Thread(
         target=_watch, args=(session, child), name=f"ramparts-shell-{prog.name}", daemon=True
     ).start()
@@ -607,6 +629,6 @@ def ramparts_capability() -> Capability:
 
 @ramparts.hookimpl
 def ramparts_session_ended(session: WindowSession) -> None:
-    """Kill every child the session spawned (its watcher thread reaps it). Never blocks."""
-    for child in CHILDREN.end(session):
-        child.proc.kill()
+    """Forget the session's child ids. Its children were terminated when it ended
+    (``session.resources``); their watcher threads reap them. Never blocks."""
+    CHILDREN.end(session)

@@ -2,13 +2,16 @@
 
 Every child is started with ``shell=False`` from an argument list, in a new session
 (so it leads its own process group), with an explicit environment and working
-directory. Killing is always ``SIGKILL`` to the whole group, and only while the leader
-is not yet reaped: an unreaped leader (running or a zombie) keeps its id, so the group
-id cannot have been reused by an unrelated process.
+directory. Signals go to the whole group, and only while the leader is not yet reaped:
+an unreaped leader (running or a zombie) keeps its id, so the group id cannot have been
+reused by an unrelated process. ``kill`` is ``SIGKILL``; ``terminate`` (a page's session
+ended) is ``SIGTERM``, then ``SIGKILL`` after a grace. Whatever is still unreaped when the
+app exits is killed then.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import selectors
@@ -26,6 +29,8 @@ CHUNK = 64 * 1024
 #: Seconds between exit checks where the OS has no pidfd to wait on.
 _POLL = 0.05
 _HAS_WAITID = hasattr(os, "waitid") and hasattr(os, "WNOWAIT")
+#: Seconds a terminated group has to exit after ``SIGTERM`` before ``SIGKILL``.
+TERM_GRACE = 2.0
 
 #: ``on_output(stream, chunk)``: stream 1 is stdout, 2 is stderr; ``b""`` means EOF.
 OnOutput = Callable[[int, bytes], None]
@@ -45,6 +50,8 @@ class Proc:
         if hasattr(os, "pidfd_open"):
             with contextlib.suppress(OSError):
                 self.pidfd = os.pidfd_open(self.pid)
+        with _UNREAPED_LOCK:
+            _UNREAPED.add(self)
 
     @classmethod
     def start(
@@ -75,10 +82,27 @@ class Proc:
 
     def kill(self) -> None:
         """SIGKILL the whole process group, unless the leader was already reaped."""
+        self._signal(signal.SIGKILL)
+
+    def terminate(self, grace: float = TERM_GRACE) -> None:
+        """SIGTERM the whole group now and SIGKILL it after ``grace`` seconds. Never blocks.
+
+        Whoever reaps the leader still does (a ``pump`` caller); when the leader exits,
+        ``pump`` kills what is left of the group at once.
+        """
+        if self._signal(signal.SIGTERM):
+            timer = threading.Timer(grace, self.kill)
+            timer.daemon = True
+            timer.start()
+
+    def _signal(self, sig: int) -> bool:
+        """Send ``sig`` to the group; False if the leader was already reaped."""
         with self._lock:
-            if not self._reaped:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(self.pid, signal.SIGKILL)
+            if self._reaped:
+                return False
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, sig)
+            return True
 
     def exited(self) -> bool:
         """Has the leader exited? Where possible it is left unreaped (see module docs)."""
@@ -113,6 +137,8 @@ class Proc:
             if self.pidfd is not None:
                 os.close(self.pidfd)
                 self.pidfd = None
+        with _UNREAPED_LOCK:
+            _UNREAPED.discard(self)
         with self.stdin_lock:
             for f in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
                 if f is not None:
@@ -157,6 +183,20 @@ class Proc:
             if self.popen.stdin is not None:
                 with contextlib.suppress(OSError):
                     self.popen.stdin.close()
+
+
+_UNREAPED: set[Proc] = set()
+_UNREAPED_LOCK = threading.Lock()
+
+
+@atexit.register
+def _kill_unreaped() -> None:
+    """Last resort: nothing started for a page outlives the app (a terminated group's
+    SIGKILL timer would not fire after exit)."""
+    with _UNREAPED_LOCK:
+        procs = list(_UNREAPED)
+    for proc in procs:
+        proc.kill()
 
 
 def pump(
