@@ -674,3 +674,99 @@ def test_channel_messages_keep_their_order_across_the_signers(app_dir: Path) -> 
         timeout=120,
     )
     assert result == {"big": 50000, "small": True}
+
+
+NUMBER_COMMANDS = (
+    COMMANDS_PY
+    + """
+from typing import Any
+
+
+@command
+def take_any(v: Any) -> str:
+    return repr(v)
+
+
+@command
+def take_float(v: float) -> str:
+    return repr(v)
+
+
+@command
+def take_int(v: int) -> str:
+    return repr(v)
+
+
+@command
+def take_dict(v: dict[str, Any]) -> str:
+    return repr(v)
+
+
+@command
+def take_bytes(v: Any, data: bytes) -> str:
+    return repr(v)
+
+
+@command
+def give_inf() -> Any:
+    return {"x": [float("inf")]}
+"""
+)
+
+
+def test_numbers_json_cannot_carry_are_invalid_args_on_both_carriers(tmp_path: Path) -> None:
+    """A page's ``toJSON`` can put any JSON text into a signed header with
+    ``JSON.rawJSON``: ``1e400`` is valid JSON that Python's ``float`` reads as ``inf``
+    (and JS as ``Infinity``). Python refuses it, nested or not, for every argument type,
+    on the channel and on the binary carrier, with ``invalid_args`` naming the path."""
+    app = write_app(tmp_path / "app", commands=NUMBER_COMMANDS, module="numbers_cmds")
+    result = eval_in_app(
+        app,
+        """
+        const raw = (text) => ({ toJSON: () => JSON.rawJSON(text) });
+        const out = { rawJSON: typeof JSON.rawJSON };
+        const call = (name, args) => ramparts.invoke(name, args).then(
+          (r) => ["ok", r], (e) => [e.code, e.data && e.data.path, e.message]);
+        for (const text of ["1e400", "-1e400", "1E+309", "1" + "0".repeat(400)]) {
+          out[text.slice(0, 8)] = {
+            any: await call("take_any", { v: raw(text) }),
+            float: await call("take_float", { v: raw(text) }),
+            int: await call("take_int", { v: raw(text) }),
+            dict: await call("take_dict", { v: { a: [1, { b: raw(text) }] } }),
+            nestedAny: await call("take_any", { v: [0, { deep: [raw(text)] }] }),
+            binary: await call("take_bytes", { v: { a: [raw(text)] }, data: new Uint8Array(3) }),
+            binaryAny: await call("take_any", { v: [new Uint8Array(2), raw(text)] }),
+          };
+        }
+        out.underflow = [
+          await call("take_any", { v: raw("1e-400") }),
+          await call("take_float", { v: raw("-1e-400") }),
+          await call("take_bytes", { v: raw("1e-400"), data: new Uint8Array(1) }),
+        ];
+        out.fine = await call("take_dict", { v: { big: raw("1e308"), n: 2 } });
+        out.reply = await call("give_inf", {});
+        out.after = await call("add", { a: 1, b: 2 });
+        return out;
+        """,
+    )
+    assert result["rawJSON"] == "function"
+    paths = {
+        "any": "v",
+        "float": "v",
+        "int": "v",
+        "dict": "v.a[1].b",
+        "nestedAny": "v[1].deep[0]",
+        "binary": "v.a[0]",
+        "binaryAny": "v[1]",
+    }
+    for literal in ("1e400", "-1e400", "1E+309", "10000000"):
+        for case, path in paths.items():
+            code, got_path, message = result[literal][case]
+            assert (code, got_path) == ("invalid_args", path), (literal, case, message)
+            assert "not a number JSON can carry" in message, (literal, case, message)
+    # Underflow is 0, as JS's own JSON.parse reads it: finite, so accepted.
+    assert result["underflow"] == [["ok", "0.0"], ["ok", "-0.0"], ["ok", "0.0"]]
+    assert result["fine"] == ["ok", "{'big': 1e+308, 'n': 2}"]
+    code, _, message = result["reply"]
+    assert code == "failed" and "non-finite float" in message
+    assert result["after"] == ["ok", 3]

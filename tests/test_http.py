@@ -591,9 +591,17 @@ def test_binary_bodies_both_ways(server: Server, net: Net) -> None:
 def test_response_type_errors(server: Server, net: Net) -> None:
     http = allow(server)
     assert http(url=f"{server.base}/echo", method="POST", response_type="json").body is None
-    for v in ("not json", "NaN", "[1, Infinity]", "{"):
+    # The bridge's own strict loader: a number beyond a double (1e400 is inf in Python,
+    # Infinity in JS) is no more JSON than NaN is.
+    for v in ("not json", "NaN", "[1, Infinity]", "{", '{"a": [1e400]}', "-1E+309", "9" * 400):
         e = http.error(url=f"{server.base}/json?v={quote(v)}", response_type="json")
         assert e.code == "failed" and e.data == {"reason": "json"}, v
+    # Underflow is 0.0, as in JS; a long but finite integer stays exact.
+    r = http(
+        url=f"{server.base}/json?v={quote('[1e-400, 12345678901234567890123]')}",
+        response_type="json",
+    )
+    assert r.body == [0.0, 12345678901234567890123]
     assert http.code(url=f"{server.base}/info", response_type="xml") == "invalid_args"
 
 

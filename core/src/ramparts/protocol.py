@@ -13,6 +13,11 @@ The header is ``{"s": seq, "h": handle, "c": callback_id, "a": args}`` for a cal
 ``{"s": seq, "e": event, "p": payload}`` for an event. ``seq`` is accepted once per
 session (a sliding window tolerates the reordering two carriers cause). Replies are not
 signed: they travel on paths no page script can reach (see docs/bridge-protocol.md).
+
+Every number must be a finite double, both ways: ``NaN``, ``Infinity`` and literals
+beyond the range of a double (``1e400``, which JS reads as ``Infinity``; a page's
+``toJSON`` can emit one with ``JSON.rawJSON``) are refused by :func:`strict_loads`, and
+in a call's arguments become an ``invalid_args`` answer (:meth:`Message.arguments`).
 """
 
 from __future__ import annotations
@@ -22,13 +27,17 @@ import hashlib
 import hmac
 import json
 import math
+import re
 import struct
 from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
+from .errors import InvalidArgs
+
 __all__ = [
+    "NotJson",
     "ProtocolError",
     "ReplayWindow",
     "Unserializable",
@@ -40,6 +49,7 @@ __all__ = [
     "sign_binary",
     "sign_channel",
     "split_segments",
+    "strict_loads",
 ]
 
 MAX_CHANNEL_MESSAGE = 32 * 1024 * 1024
@@ -64,12 +74,152 @@ class ProtocolError(Exception):
 
 @attrs.frozen
 class Message:
+    """A verified message.
+
+    :ivar refused: ``(literal, path)`` of the first number in ``args`` that JSON cannot
+        carry, if any: the call is answered ``invalid_args`` (see :meth:`arguments`).
+    """
+
     seq: int
     handle: str | None
     callback: str | None
     args: Any
     event: str | None
     payload: Any
+    refused: tuple[str, str] | None = None
+
+    def arguments(self) -> Any:
+        """The call's arguments; :class:`InvalidArgs` if one is not a finite number.
+
+        Checked after the handle, like the arguments' types: the page learns nothing
+        about a command it cannot call.
+        """
+        if self.refused is not None:
+            literal, path = self.refused
+            raise InvalidArgs(
+                f"{path or 'arguments'}: {literal} is not a number JSON can carry"
+                " (NaN, Infinity and numbers beyond the range of a double are refused)",
+                data={"path": path, "expected": "finite number"},
+            )
+        return self.args
+
+
+# -- strict JSON ------------------------------------------------------------------------
+
+
+class NotJson(ValueError):
+    """A document holding a number JSON cannot carry (see :func:`strict_loads`)."""
+
+    def __init__(self, literal: str, path: str) -> None:
+        super().__init__(f"{path or 'the document'}: {literal} is not a finite number")
+        self.literal = literal
+        self.path = path
+
+
+@attrs.frozen
+class _Refused:
+    """Stands in for a refused number until the walk that finds its path."""
+
+    literal: str
+
+
+# A number can only overflow a double (max 1.8e308) with an exponent of 3 or more digits,
+# or an integer part of 200 or more (10**199 * 10**99 is still finite). The scan for those
+# runs maps every byte to "0" (a digit), "e", "+" (a sign) or " ", so that the search
+# starts at the rare "e" (a regular expression over the raw text cost 30 ms per MB).
+_SCAN = bytes(
+    ord("0") if c in b"0123456789" else ord("e") if c in b"eE" else ord("+") if c in b"+-" else 32
+    for c in range(256)
+)
+_LONG_EXPONENT = re.compile(rb"e\+?000")
+_LONG_NUMBER = b"0" * 200
+_DOUBLE_DIGITS = 309  # every integer of 310 digits or more is past the largest double
+
+
+class _Constant(Exception):
+    """``NaN`` or ``Infinity`` met on the fast path: parse again, slowly."""
+
+
+def _constant(name: str) -> Any:
+    raise _Constant(name)
+
+
+def _parse(raw: bytes | str) -> tuple[Any, bool]:
+    """``raw`` parsed, with each refused number as a :class:`_Refused`; and whether any.
+
+    Documents with no long exponent and no long digit run (nearly all) go through
+    json's C parser untouched; the others get a hook per number.
+    """
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    # A bridge header is UTF-8 and starts with "{"; anything else (UTF-16/32 or a BOM, as
+    # a server may send) is made UTF-8 first: the scan below reads UTF-8 bytes.
+    if not data.startswith(b"{") or data[1:2] == b"\x00":
+        encoding = json.detect_encoding(data)
+        data = data.decode(encoding, "surrogatepass").encode("utf-8", "surrogatepass")
+    scan = data.translate(_SCAN)
+    if _LONG_EXPONENT.search(scan) is None and _LONG_NUMBER not in scan:
+        try:
+            return json.loads(data, parse_constant=_constant), False
+        except _Constant:
+            pass
+    refused = False
+
+    def refuse(literal: str) -> _Refused:
+        nonlocal refused
+        refused = True
+        return _Refused(literal if len(literal) <= 24 else literal[:20] + "...")
+
+    def number(literal: str) -> Any:
+        value = float(literal)  # 1e400 is inf; 1e-400 is 0.0, as in JS (kept: it is finite)
+        return value if math.isfinite(value) else refuse(literal)
+
+    def integer(literal: str) -> Any:
+        if len(literal) < 300:  # the common case, and always finite as a double
+            return int(literal)
+        if len(literal.lstrip("-")) > _DOUBLE_DIGITS:  # also spares int() its 4300-digit cap
+            return refuse(literal)
+        value = int(literal)
+        try:
+            float(value)  # what JS's JSON.parse would make of it
+        except OverflowError:
+            return refuse(literal)
+        return value
+
+    value = json.loads(data, parse_float=number, parse_int=integer, parse_constant=refuse)
+    return value, refused
+
+
+def _find_refused(value: Any) -> tuple[str, str] | None:
+    """``(literal, path)`` of the first :class:`_Refused` in ``value`` (paths as
+    validation writes them: ``a.b[2]``). Iterative: any depth json can parse."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, v = stack.pop()
+        if isinstance(v, _Refused):
+            return v.literal, path
+        if isinstance(v, dict):
+            stack += [(f"{path}.{k}" if path else k, x) for k, x in reversed(v.items())]
+        elif isinstance(v, list):
+            stack += [(f"{path}[{i}]", x) for i, x in reversed(list(enumerate(v)))]
+    return None
+
+
+def strict_loads(raw: bytes | str) -> Any:
+    """Parse JSON the way Ramparts parses everything a page or server sends.
+
+    Refuses (:class:`NotJson`, a ``ValueError``) ``NaN``, ``Infinity``, ``-Infinity`` and
+    number literals beyond the range of a double (``1e400``, an integer of 310 digits):
+    JS would read them as ``Infinity`` or not at all, and Python would hand a command
+    ``inf`` or an integer no JS number equals. Underflow (``1e-400``) is ``0.0``, as in
+    JS. Lone surrogates (``"\\ud800"``) and duplicate keys (the last wins) are accepted:
+    see docs/bridge-protocol.md. Other errors are json's own ``ValueError``.
+    """
+    value, refused = _parse(raw)
+    if refused:
+        found = _find_refused(value)
+        assert found is not None
+        raise NotJson(*found)
+    return value
 
 
 def _mac(key: bytes, tag: bytes, data: bytes | memoryview) -> bytes:
@@ -114,9 +264,10 @@ def _check_depth(value: Any) -> None:
         depth += 1
 
 
-def _parse_header(raw: bytes) -> dict[str, Any]:
+def _parse_header(raw: bytes) -> tuple[dict[str, Any], bool]:
+    """The header, and whether it holds refused numbers (see :func:`_parse`)."""
     try:
-        header = json.loads(raw, parse_constant=_no_constants)
+        header, refused = _parse(raw)
     except (ValueError, RecursionError):
         raise ProtocolError("bad-json") from None
     if not isinstance(header, dict):
@@ -125,14 +276,10 @@ def _parse_header(raw: bytes) -> dict[str, Any]:
     # too deep: two counts in C spare the walk for nearly every message.
     if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH:
         _check_depth(header)
-    return header
+    return header, refused
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(name)
-
-
-def _message(header: dict[str, Any], segments: list[memoryview] | None) -> Message:
+def _message(header: dict[str, Any], segments: list[memoryview] | None, refused: bool) -> Message:
     seq = header.get("s")
     if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq < 2**53:
         raise ProtocolError("bad-seq")
@@ -140,6 +287,8 @@ def _message(header: dict[str, Any], segments: list[memoryview] | None) -> Messa
         event = header["e"]
         if not isinstance(event, str) or set(header) - {"s", "e", "p"}:
             raise ProtocolError("bad-event")
+        if refused:  # an event has no answer to carry invalid_args: dropped
+            raise ProtocolError("not-json")
         return Message(seq, None, None, None, event, header.get("p"))
     handle, callback = header.get("h"), header.get("c")
     if not isinstance(handle, str) or not isinstance(callback, str) or len(callback) > 64:
@@ -149,7 +298,10 @@ def _message(header: dict[str, Any], segments: list[memoryview] | None) -> Messa
     args = header.get("a", {})
     if segments is not None:
         args = _splice(args, segments)
-    return Message(seq, handle, callback, args, None, None)
+    # s, h, c and b were checked above: a refused number there is already refused.
+    return Message(
+        seq, handle, callback, args, None, None, _find_refused(args) if refused else None
+    )
 
 
 def _splice(value: Any, segments: list[memoryview]) -> Any:
@@ -183,10 +335,10 @@ def decode_channel(key: bytes, text: Any) -> Message:
         raise ProtocolError("bad-json") from None
     if not hmac.compare_digest(got, _mac(key, b"C", header_bytes)):
         raise ProtocolError("bad-mac")
-    parsed = _parse_header(header_bytes)
+    parsed, refused = _parse_header(header_bytes)
     if "b" in parsed:
         raise ProtocolError("bad-call")
-    return _message(parsed, None)
+    return _message(parsed, None, refused)
 
 
 def decode_binary(key: bytes, body: bytes | memoryview) -> Message:
@@ -202,7 +354,7 @@ def decode_binary(key: bytes, body: bytes | memoryview) -> Message:
     start = _MAC_LEN + 4
     if start + hlen > len(view):
         raise ProtocolError("bad-framing")
-    header = _parse_header(bytes(view[start : start + hlen]))
+    header, refused = _parse_header(bytes(view[start : start + hlen]))
     lengths = header.get("b", [])
     if not isinstance(lengths, list) or not all(
         isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in lengths
@@ -215,7 +367,7 @@ def decode_binary(key: bytes, body: bytes | memoryview) -> Message:
     for n in lengths:
         segments.append(view[pos : pos + n])
         pos += n
-    return _message(header, segments)
+    return _message(header, segments, refused)
 
 
 class ReplayWindow:

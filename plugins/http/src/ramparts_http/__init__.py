@@ -23,7 +23,6 @@ the one way out, so it is checked like one (Tauri's http API was a CSP bypass, T
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import ssl
 import zlib
@@ -36,6 +35,7 @@ import httpx
 import ramparts
 from ramparts import CallContext, Capability, ConfigContext, InvalidArgs, command
 from ramparts.errors import CommandError, CommandFailed, CommandTimeout, TooLarge
+from ramparts.protocol import strict_loads
 from ramparts.text import declared_charset
 from ramparts.urlscope import IPAddress, Target, UrlScope, join_url
 
@@ -332,17 +332,13 @@ def _decode(data: bytes, response: httpx.Response, response_type: str) -> tuple[
         if not data.strip():
             return None, None
         try:
-            return json.loads(data, parse_constant=_no_constant), None
+            return strict_loads(data), None  # as the bridge parses: inf cannot reach the page
         except (ValueError, RecursionError):
             raise CommandFailed("the response is not valid JSON", data={"reason": "json"}) from None
     # A charset the server got wrong is not the page's error: declared_charset falls back
     # to UTF-8 (the answer's ``charset`` says which codec was used).
     name, _ = declared_charset(response.headers.get("content-type", ""))
     return data.decode("utf-8-sig" if name == "utf-8" else name, errors="replace"), name
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _headers(response: httpx.Response, allow_cookies: bool) -> dict[str, str]:
