@@ -424,6 +424,10 @@ def test_shell_open_and_cwd_refuse_every_spelling_of_a_denied_name(
     assert shell.code("open", target=f"file://{docs}/Priv%E9/f.txt") == "invalid_args"
     assert shell.code("open", target=f"file://{docs}/Priv%ED%B3%83/f.txt") == "invalid_args"
     assert shell.code("open", target="https://example.com/" + disguised("é")) == "invalid_args"
+    # risky types in any case, or behind a code point HFS+ ignores (".s\u200ch" is ".sh")
+    for risky in ("run.SH", "run.s\u200ch", "Setup.DeskTop", "x.\ufeffpy"):
+        (docs / risky).write_text("echo")
+        assert shell.code("open", target=f"{docs}/{risky}") == "not_allowed", risky
     assert not log.exists()  # the opener never ran
     shell("open", target=f"{docs}/ok.txt")
     assert log.read_text() == f"{docs}/ok.txt\n"

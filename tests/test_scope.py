@@ -199,7 +199,7 @@ def test_deny_wildcards_match_dotted_parts(world: World, pattern: str, path: str
 def test_folded_globs_ignore_case_and_normalization() -> None:
     nfc = unicodedata.normalize("NFC", "/a/Café/**")
     rx = compile_glob(nfc, fold=True)
-    fold = ramparts.scope._fold
+    fold = ramparts.scope.fold_name
     assert rx.fullmatch("/a/CAFÉ/x")  # one character for one: re.IGNORECASE
     assert rx.fullmatch(fold(unicodedata.normalize("NFD", "/a/cafÉ/x")))
     assert not compile_glob(nfc).fullmatch("/a/CAFÉ/x")  # allow patterns do not fold
@@ -417,6 +417,21 @@ def test_deny_ignores_what_hfs_plus_ignores(world: World, name: str) -> None:
     with pytest.raises(OutOfScope, match="denied"):
         scope.resolve(f"$APPDATA/repo/{name}/config")
     assert scope.resolve("$APPDATA/repo/.gitx/config") == world.appdata / "repo/.gitx/config"
+
+
+def test_allow_wildcards_do_not_reach_a_dot_behind_what_hfs_plus_ignores(world: World) -> None:
+    # On HFS+ "\u200c.ssh" is ".ssh": a wildcard must not match it, nor a tree grant.
+    scope = world.scope(["$APPDATA/**", "$APPDATA/*"])
+    grants = Grants()
+    grants.add_path(world.outside, recursive=True)
+    for name in ("\u200c.ssh", "\ufeff.env", "\u200e\u200f.git"):
+        with pytest.raises(OutOfScope, match="outside"):
+            scope.resolve(f"$APPDATA/{name}/id")
+        with pytest.raises(OutOfScope, match="outside"):
+            scope.resolve(f"$APPDATA/{name}")
+        assert not grants.covers(str(world.outside / name / "x"))
+    assert scope.resolve("$APPDATA/\u200cx/id") == world.appdata / "\u200cx/id"
+    assert grants.covers(str(world.outside / "\u200cx"))
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,7 @@ __all__ = [
     "check_path_syntax",
     "compile_glob",
     "escape_glob",
+    "fold_name",
     "open_checked",
     "open_dir_checked",
     "os_bytes",
@@ -105,16 +106,25 @@ def escape_glob(literal: str) -> str:
 
 
 #: Code points HFS+ ignores when it compares names (Apple TN1150; the list git uses
-#: since CVE-2014-9390): ``.g\u200cit`` is ``.git`` there. Dropped from folded spellings.
-_IGNORABLE = dict.fromkeys([0x200C, 0x200D, 0x200E, 0x200F, *range(0x202A, 0x202F), 0xFEFF])
-_IGNORABLE.update(dict.fromkeys(range(0x206A, 0x2070)))
+#: since CVE-2014-9390): ``.g\u200cit`` is ``.git`` there, ``\u200c.ssh`` is ``.ssh``.
+_IGNORABLE_CHARS = (
+    "\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u206a\u206b\u206c\u206d\u206e\u206f\ufeff"
+)
+_IGNORABLE = dict.fromkeys(map(ord, _IGNORABLE_CHARS))
 
 
-def _fold(text: str) -> str:
-    """Full case folding of canonical equivalents (``ß`` -> ``ss``, ``É`` -> ``é``), in NFC,
-    without the code points HFS+ ignores."""
+def fold_name(text: str) -> str:
+    """The spelling names are compared in where case and normalization must not matter
+    (deny patterns, risky file types): NFC of the full case folding (``ß`` -> ``ss``,
+    ``É`` -> ``é``), without the code points HFS+ ignores."""
     folded = unicodedata.normalize("NFD", text).casefold().translate(_IGNORABLE)
     return unicodedata.normalize("NFC", folded)
+
+
+def _dotted(part: str) -> bool:
+    """Does a path part start with a dot (after what HFS+ would ignore)?"""
+    return part.lstrip(_IGNORABLE_CHARS).startswith(".")
 
 
 #: The spellings a deny pattern and a path are compared in; a match in any one denies.
@@ -124,8 +134,8 @@ def _fold(text: str) -> str:
 _DENY_FORMS: tuple[Callable[[str], str], ...] = (
     lambda t: unicodedata.normalize("NFC", t),
     lambda t: unicodedata.normalize("NFD", t),
-    _fold,
-    lambda t: unicodedata.normalize("NFD", _fold(t)),
+    fold_name,
+    lambda t: unicodedata.normalize("NFD", fold_name(t)),
 )
 
 
@@ -136,7 +146,8 @@ def compile_glob(pattern: str, *, fold: bool = False, hidden: bool = False) -> r
         also compares them in each normal form and fully folded).
     :param hidden: let wildcards match a part's leading dot (deny patterns).
     """
-    lead = "" if hidden else "(?!\\.)"  # a wildcard may not start a part with "."
+    # A wildcard may not start a part with "." (nor with what HFS+ ignores, then ".").
+    lead = "" if hidden else f"(?![{_IGNORABLE_CHARS}]*\\.)"
     part = f"{lead}[^/]+"
     tail = ""
     if pattern.endswith("/**") and not _escaped(pattern, len(pattern) - 3):
@@ -247,7 +258,7 @@ class Grants:
             root = tree.rstrip("/") + "/"
             if canonical.startswith(root):
                 below = canonical[len(root) :].split("/")
-                if not any(p.startswith(".") for p in below):
+                if not any(_dotted(p) for p in below):
                     return True
         return False
 

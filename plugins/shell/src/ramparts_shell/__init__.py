@@ -36,7 +36,7 @@ import attrs
 import ramparts
 from ramparts import CallContext, Capability, InvalidArgs, NotAllowed, OutOfScope, command
 from ramparts.errors import CommandFailed, CommandTimeout, TooLarge
-from ramparts.scope import open_dir_checked, os_bytes, os_error
+from ramparts.scope import fold_name, open_dir_checked, os_bytes, os_error
 from ramparts.session import Held, SessionEnded, WindowSession
 from ramparts.text import text_codec
 
@@ -608,7 +608,8 @@ def _open_file(state: ShellState, target: str) -> str:
     if info.st_mode & 0o111:
         raise NotAllowed(f"target: {canonical} is executable; open never starts programs")
     for name in (canonical.name, os.path.basename(path)):
-        suffix = os.path.splitext(name)[1].lower()
+        # Folded: ".SH", ".s\u200ch" (one name with ".sh" on HFS+) are ".sh" too.
+        suffix = os.path.splitext(fold_name(name))[1]
         if suffix in _RISKY_SUFFIXES:
             raise NotAllowed(f"target: {suffix} files may run code when opened; refused")
     return str(canonical)
