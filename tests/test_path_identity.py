@@ -306,6 +306,22 @@ def test_a_base_directory_with_glob_characters_is_literal(
         scope.resolve(str(root / "app-x" / "x"))
 
 
+def test_the_app_identifier_is_literal_in_patterns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Config refuses such identifiers (reverse-DNS only); the scope does not rely on it.
+    w = World(tmp_path.resolve())
+    point_dirs_at(w.home, monkeypatch)
+    share = w.home / ".local/share"
+    for d in ("dev.we*rd?", "dev.weXXrdY"):
+        (share / d).mkdir(parents=True)
+    ctx = ConfigContext(w.app_dir / "pyproject.toml", PREFIX, w.app_dir, "dev.we*rd?")
+    scope = PathScope.from_config({"scope": {"allow": ["$APPDATA/**"]}}, ctx)
+    assert scope.resolve("$APPDATA/a.txt") == share / "dev.we*rd?" / "a.txt"
+    with pytest.raises(OutOfScope):
+        scope.resolve(str(share / "dev.weXXrdY" / "a.txt"))
+
+
 def test_grants_are_literal(tmp_path: Path) -> None:
     root = tmp_path.resolve()
     for d in ("a*", "ab", "a?", "a[b]", "ab]"):
