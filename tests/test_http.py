@@ -1176,3 +1176,34 @@ def test_trust_config(tmp_path: Path, tls_server: tuple[Server, Path]) -> None:
         with pytest.raises(ConfigError) as info:
             ramparts_http.configure(table, CTX)
         assert info.value.key == f"tool.ramparts.capabilities.http.{key}", table
+
+
+def test_system_cas_come_from_fixed_places(
+    tls_server: tuple[Server, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where this OpenSSL was built to look, else the first distribution bundle that
+    exists (a built app's OpenSSL may be compiled for another layout); on Windows, the
+    system stores' server-auth certificates."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    _, ca_file = tls_server
+    tls = ramparts_http.tls
+    missing = str(ca_file.parent / "no-such")
+    compiled = ssl.DefaultVerifyPaths(missing, missing, "SSL_CERT_FILE", missing, "", missing)
+    monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: compiled)
+    monkeypatch.setattr(tls, "SYSTEM_BUNDLES", (missing, str(ca_file), "/etc/ssl/cert.pem"))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    tls._load_system_cas(context)
+    assert [c["subject"] for c in context.get_ca_certs()] == [
+        ((("commonName", "ramparts test CA"),),)
+    ]
+    der = x509.load_pem_x509_certificate(ca_file.read_bytes()).public_bytes(Encoding.DER)
+    stores = {
+        "ROOT": [(der, "x509_asn", True), (b"crl", "pkcs_7_asn", True)],
+        "CA": [(b"not for servers", "x509_asn", {"1.3.6.1.5.5.7.3.3"})],  # code signing only
+    }
+    monkeypatch.setattr(ssl, "enum_certificates", stores.__getitem__, raising=False)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    tls._load_windows_stores(context)
+    assert context.cert_store_stats()["x509_ca"] == 1
