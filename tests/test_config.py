@@ -238,3 +238,49 @@ def test_window_errors(tmp_path: Path, extra: str, key: str, expected: str) -> N
     with pytest.raises(ConfigError) as err:
         load_config(app)
     assert err.value.key == key and expected in err.value.expected
+
+
+def test_web_permissions_are_per_window_and_none_by_default(tmp_path: Path) -> None:
+    c = load_config(
+        app_with(
+            tmp_path,
+            BASE
+            + """
+        [[tool.ramparts.windows]]
+        label = "main"
+        web = ["microphone", "file-drop", "microphone"]
+        [[tool.ramparts.windows]]
+        label = "other"
+    """,
+        )
+    )
+    assert c.windows[0].web == ("microphone", "file-drop")
+    assert c.windows[1].web == ()
+    (tmp_path / "one").mkdir()
+    single = app_with(tmp_path / "one", BASE + '[tool.ramparts.window]\nweb = ["camera"]\n')
+    assert load_config(single).window.web == ("camera",)
+    assert load_config(app_with(tmp_path, BASE)).window.web == ()
+
+
+@pytest.mark.parametrize(
+    ("table", "value", "found", "expected"),
+    [
+        ("window", '["microphone", "midi"]', "'midi'", "one of microphone, camera, screen-capture"),
+        ("window", '"microphone"', "'microphone'", "a list of web permission names"),
+        ("window", "[1]", "[1]", "a list of web permission names"),
+        ("windows", '["Camera"]', "'Camera'", "file-input, file-drop"),
+    ],
+)
+def test_web_permission_errors_name_the_key_and_the_valid_names(
+    tmp_path: Path, table: str, value: str, found: str, expected: str
+) -> None:
+    head = (
+        "[tool.ramparts.window]"
+        if table == "window"
+        else '[[tool.ramparts.windows]]\nlabel = "main"'
+    )
+    with pytest.raises(ConfigError) as e:
+        load_config(app_with(tmp_path, BASE + f"{head}\nweb = {value}\n"))
+    key = "tool.ramparts.window.web" if table == "window" else "tool.ramparts.windows[0].web"
+    assert e.value.key == key
+    assert f"found {found}" in str(e.value) and expected in str(e.value)

@@ -197,6 +197,8 @@ class App:
             if renderer != backend.renderer:
                 self._refused.append(renderer)
                 return False
+            # pywebview has loaded its GUI module but built no window yet.
+            backend.start_engine()
             return True
 
         attached = False
@@ -258,6 +260,7 @@ class App:
             handle_mode=cfg.security.handles,
             on_session=self._session_changed,
             app=self,
+            web=spec.web,
         )
 
     def _session_changed(self, old: WindowSession | None, new: WindowSession | None) -> None:
@@ -280,18 +283,29 @@ def _prepare_environment(headless: bool) -> None:
     # Chromium switches in QTWEBENGINE_CHROMIUM_FLAGS, and from the QApplication's
     # arguments (pywebview passes sys.argv: think of a file name given to the app).
     os.environ.pop("QTWEBENGINE_REMOTE_DEBUGGING", None)
+    # Nor let a switch approve the page's permission requests without the app's config
+    # (the backend answers each one). pywebview adds one per window later, which the
+    # backend keeps from taking effect (QtBackend.start_engine).
     flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "").split()
-    flags = [f for f in flags if not _debug_switch(f)]
+    flags = [f for f in flags if not _refused_switch(f)]
     for flag in ("--disable-background-networking", "--disable-component-update"):
         if flag not in flags:
             flags.append(flag)
     os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = " ".join(flags)
-    sys.argv[1:] = [a for a in sys.argv[1:] if not _debug_switch(a)]
+    sys.argv[1:] = [a for a in sys.argv[1:] if not _refused_switch(a)]
 
 
-def _debug_switch(arg: str) -> bool:
-    """``--remote-debugging-port=...``, ``-remote-debugging-pipe`` and the like."""
-    return arg.lstrip("-/").lower().startswith("remote-debugging")
+#: Chromium switches that approve permission requests (or pick what a capture shares)
+#: with nobody asked: ``--use-fake-ui-for-media-stream``,
+#: ``--auto-accept-camera-and-microphone-capture``, ``--auto-select-desktop-capture-source``...
+_AUTO_APPROVE = ("use-fake-ui-for", "auto-accept", "auto-select", "auto-grant")
+
+
+def _refused_switch(arg: str) -> bool:
+    """A debugging switch (``--remote-debugging-port=...``, ``-remote-debugging-pipe``)
+    or one that approves permission requests by itself."""
+    name = arg.lstrip("-/").lower()
+    return name.startswith("remote-debugging") or name.startswith(_AUTO_APPROVE)
 
 
 def _keylog(session: WindowSession) -> None:

@@ -116,6 +116,8 @@ class Scan:
 
     modules: frozenset[str]
     entry_points: Mapping[str, str]
+    #: The web engine permissions each window grants, from the bundled app config.
+    web: Mapping[str, list[str]] = attrs.field(factory=dict)
 
 
 def scan_artifact(artifact: Path, executable: str) -> Scan:
@@ -147,6 +149,7 @@ def scan_artifact(artifact: Path, executable: str) -> Scan:
             rel = Path(dirpath).relative_to(root)
             paths.extend((rel / n).as_posix() for n in [*dirnames, *filenames])
     entry_points: dict[str, str] = {}
+    web: dict[str, list[str]] = {}
     for path in paths:
         parts = path.split("/")
         if parts[0] == "_internal":  # PyInstaller 6's onedir contents folder
@@ -155,8 +158,10 @@ def scan_artifact(artifact: Path, executable: str) -> Scan:
             continue
         if parts[0].endswith(".dist-info") and parts[-1] == "entry_points.txt" and len(parts) == 2:
             entry_points.update(_read_entry_points(root, path, archive, layout))
+        if parts == ["app", "pyproject.toml"]:  # the config the built app runs with
+            web = _read_web(_read_text(root, path, archive, layout))
         modules.add(_path_module(parts))
-    return Scan(frozenset(modules), entry_points)
+    return Scan(frozenset(modules), entry_points, web)
 
 
 def _path_module(parts: list[str]) -> str:
@@ -169,12 +174,28 @@ def _path_module(parts: list[str]) -> str:
     return ".".join(dirs if stem in ("", "__init__") else [*dirs, stem])
 
 
+def _read_text(root: Path, path: str, archive: Any, layout: str) -> str:
+    if layout == "onedir":
+        return (root / path).read_text(encoding="utf-8")
+    return str(archive.extract(path).decode("utf-8"))
+
+
+def _read_web(pyproject: str) -> dict[str, list[str]]:
+    """Per window label, the ``web`` permissions its config grants (the app was built
+    from this config, so it was valid then; a value that is not a list reads as none)."""
+    import tomllib
+
+    tool = tomllib.loads(pyproject).get("tool", {}).get("ramparts", {})
+    tables = tool.get("windows") or [{"label": "main", **tool.get("window", {})}]
+    return {
+        str(w.get("label")): list(w.get("web", [])) if isinstance(w.get("web"), list) else []
+        for w in tables
+        if isinstance(w, dict)
+    }
+
+
 def _read_entry_points(root: Path, path: str, archive: Any, layout: str) -> dict[str, str]:
-    text = (
-        (root / path).read_text(encoding="utf-8")
-        if layout == "onedir"
-        else archive.extract(path).decode("utf-8")
-    )
+    text = _read_text(root, path, archive, layout)
     parser = configparser.ConfigParser(delimiters=("=",))
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     parser.read_string(text)
@@ -197,6 +218,8 @@ class Audit:
     plugins_inside: dict[str, list[str]] = attrs.field(factory=dict)
     #: Accept an unverified manifest (``--allow-unverified``): report, do not fail.
     allow_unverified: bool = False
+    #: Per window label, the web engine permissions the bundled config grants.
+    web: Mapping[str, list[str]] = attrs.field(factory=dict)
 
     @property
     def verified(self) -> bool:
@@ -235,6 +258,7 @@ class Audit:
             "capabilities": m.get("capabilities", {}),
             "commands": m.get("commands", []),
             "windows": m.get("windows", {}),
+            "web": dict(self.web),
             "csp": m.get("csp"),
             "eval_allowed": m.get("eval_allowed", False),
             "undeclared_plugin_modules": self.undeclared,
@@ -278,6 +302,7 @@ def audit(
         scan.entry_points,
         find_undeclared(scan.modules, _entry_modules(*sources)),
         allow_unverified,
+        scan.web,
     )
 
 
@@ -306,6 +331,8 @@ def render_table(result: Audit) -> str:
     lines.append("")
     for label, routes in sorted(m.get("windows", {}).items()):
         lines.append(f"window {label}: {', '.join(routes) or '(no commands)'}")
+    for label, web in sorted(result.web.items()):
+        lines.append(f"window {label} web permissions: {', '.join(web) or 'none'}")
     if result.undeclared:
         lines.append("")
         lines.append("FAIL: modules of capability plugins the config does not declare:")

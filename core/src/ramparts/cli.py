@@ -104,6 +104,12 @@ def check(app_dir: AppDir = Path(".")) -> None:
         typer.echo(f"  {name:12} {state}; allow = {list(cap.allow)}")
         for key, value in cap.options.items():
             typer.echo(f"  {'':12} {key} = {json.dumps(value)}")
+    typer.echo("windows:")
+    for w in config.windows:
+        caps = ", ".join(w.capabilities) or "none"
+        typer.echo(
+            f"  {w.label:12} capabilities: {caps}; web permissions: {', '.join(w.web) or 'none'}"
+        )
     unlisted = sorted(set(installed) - set(config.capabilities))
     typer.echo("installed but not listed (never imported): " + (", ".join(unlisted) or "(none)"))
     if not problems:

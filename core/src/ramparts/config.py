@@ -18,6 +18,7 @@ from .csp import parse_csp
 from .errors import MISSING, ConfigError
 
 __all__ = [
+    "WEB_PERMISSIONS",
     "AppConfig",
     "CapabilityConfig",
     "SecurityConfig",
@@ -35,6 +36,24 @@ _LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 RESERVED_NAMES = frozenset({"invoke", "events", "stats", "error"})
 
 HandleMode = Literal["per-session", "per-call"]
+
+#: What a window's ``web`` list may grant: the web engine's own powers, which reach the
+#: page without the bridge. Everything else the engine can be asked for (MIDI, storage
+#: persistence, folder uploads, File System Access folders and writes, ...) is refused.
+WEB_PERMISSIONS: Mapping[str, str] = {
+    "microphone": "record audio (getUserMedia audio)",
+    "camera": "record video (getUserMedia video)",
+    "screen-capture": "capture the first screen, without asking (getDisplayMedia)",
+    "notifications": "show notifications (Notification)",
+    "geolocation": "read the position (navigator.geolocation)",
+    "clipboard": "read and write the clipboard (navigator.clipboard)",
+    "pointer-lock": "lock the mouse pointer (requestPointerLock)",
+    "local-fonts": "list the installed fonts (queryLocalFonts)",
+    "fullscreen": "make the window fullscreen (requestFullscreen)",
+    "file-input": "read files the user picks in a chooser (<input type=file>, "
+    "showOpenFilePicker); never folders",
+    "file-drop": "files the user drops on the window",
+}
 
 
 @attrs.frozen
@@ -54,6 +73,8 @@ class WindowConfig:
     app_commands: bool = True
     #: Opened at launch (the first window always is).
     start: bool = True
+    #: The web engine powers this window's page may use (names of WEB_PERMISSIONS).
+    web: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -268,6 +289,7 @@ def _windows(
             resizable=w.get("resizable", bool, "true or false", True),
             entry=entry,
             capabilities=declared,
+            web=_web(w),
         )
         w.done()
         return (window,)
@@ -304,10 +326,19 @@ def _windows(
                 capabilities=tuple(caps),
                 app_commands=w.get("app_commands", bool, "true or false", True),
                 start=w.get("start", bool, "true or false", False) or i == 0,
+                web=_web(w),
             )
         )
         w.done()
     return tuple(windows)
+
+
+def _web(w: _Reader) -> tuple[str, ...]:
+    names = w.str_list("web", "a list of web permission names", ())
+    for web_name in names:
+        if web_name not in WEB_PERMISSIONS:
+            raise w.error("web", web_name, "one of " + ", ".join(WEB_PERMISSIONS))
+    return tuple(dict.fromkeys(names))
 
 
 def _positive(r: _Reader, k: str, default: int) -> int:

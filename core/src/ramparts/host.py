@@ -94,6 +94,7 @@ class WindowHost:
             [WindowSession | None, WindowSession | None], None
         ] = lambda old, new: None,
         app: Any = None,
+        web: tuple[str, ...] = (),
     ) -> None:
         self.label = label
         #: The :class:`~ramparts.app.App` this window belongs to, and its pywebview window.
@@ -107,6 +108,8 @@ class WindowHost:
         self.csp = render_csp(policy)
         # Browsers ignore (and warn about) these in a <meta> policy; the header has them.
         self.csp_meta = render_csp({k: v for k, v in policy.items() if k not in _HEADER_ONLY})
+        #: The web engine powers (``web`` in the window's config) the page may use.
+        self.web = frozenset(web)
         self.registry = registry
         self.dispatcher = dispatcher
         self.handle_mode = handle_mode
@@ -213,6 +216,32 @@ class WindowHost:
         if self.session is not None and not self.is_app_url(url):
             log.warning("window %r left the app for %s: its session ends", self.label, url)
             self.end()
+
+    def allow_web(
+        self, name: str, origin: str, frame_url: str, same_origin_frames: bool = False
+    ) -> bool:
+        """May the page have the web engine power ``name`` (a ``WEB_PERMISSIONS`` name)?
+
+        Only when the window's config grants it, the request comes from the app's own
+        origin, and the main frame shows an app page that holds a bridge session (not
+        the ``about:blank`` a script can navigate to). The engine does not say which
+        frame asked, so nothing is granted while a frame that can script the page
+        exists: the same rule as the bridge's. ``origin`` and ``frame_url`` are as the
+        webview reports them, never as the page claims.
+        """
+        from_app = origin.rstrip("/") == self.origin and self.is_app_url(frame_url)
+        allowed = (
+            name in self.web and from_app and self.session is not None and not same_origin_frames
+        )
+        if not allowed:
+            log.warning(
+                "refused the web permission %r to %s in window %r (granted: %s)",
+                name,
+                origin or frame_url,
+                self.label,
+                ", ".join(sorted(self.web)) or "none",
+            )
+        return allowed
 
     def new_session(self) -> WindowSession:
         old = self.session

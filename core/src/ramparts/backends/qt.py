@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from PyQt6 import QtCore, sip
 from PyQt6.QtCore import (
     QBuffer,
     QByteArray,
+    QEvent,
     QFile,
     QIODevice,
     QObject,
@@ -18,9 +20,14 @@ from PyQt6.QtCore import (
     QUrlQuery,
     pyqtSignal,
 )
+from PyQt6.QtGui import QDropEvent
 from PyQt6.QtWebChannel import QWebChannel
 from PyQt6.QtWebEngineCore import (
+    QWebEngineDesktopMediaRequest,
+    QWebEngineFileSystemAccessRequest,
+    QWebEngineFullScreenRequest,
     QWebEnginePage,
+    QWebEnginePermission,
     QWebEngineProfile,
     QWebEngineScript,
     QWebEngineSettings,
@@ -28,7 +35,7 @@ from PyQt6.QtWebEngineCore import (
     QWebEngineUrlScheme,
     QWebEngineUrlSchemeHandler,
 )
-from PyQt6.QtWidgets import QApplication
+from PyQt6.QtWidgets import QApplication, QWidget
 
 from ..errors import BackendError
 from ..host import IPC_PATH, SCHEME, WindowHost
@@ -40,6 +47,25 @@ log = logging.getLogger("ramparts.qt")
 _BOOTSTRAP = "ramparts-bootstrap"
 _RELAY = "ramparts-relay"
 _registered = False
+#: The QApplication Ramparts made to start the web engine (kept alive for the process).
+_qapp: QApplication | None = None
+
+_P = QWebEnginePermission.PermissionType
+#: The ``web`` names (config.WEB_PERMISSIONS) each engine permission needs, all of them.
+#: A type missing here (``Unsupported``, or one a later Qt adds) is always refused.
+_PERMISSION_NAMES: dict[QWebEnginePermission.PermissionType, tuple[str, ...]] = {
+    _P.MediaAudioCapture: ("microphone",),
+    _P.MediaVideoCapture: ("camera",),
+    _P.MediaAudioVideoCapture: ("microphone", "camera"),
+    _P.DesktopVideoCapture: ("screen-capture",),
+    _P.DesktopAudioVideoCapture: ("screen-capture",),
+    _P.MouseLock: ("pointer-lock",),
+    _P.Notifications: ("notifications",),
+    _P.Geolocation: ("geolocation",),
+    _P.ClipboardReadWrite: ("clipboard",),
+    _P.LocalFontsAccess: ("local-fonts",),
+}
+_DRAG_EVENTS = (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop)
 
 
 def _qwebchannel_js() -> str:
@@ -280,10 +306,110 @@ class _Page(QWebEnginePage):
         log.warning("blocked a new window (window.open or target=_blank) in %r", self._host.label)
         return None
 
+    def allow_web(self, name: str, origin: str | None = None) -> bool:
+        """Ask the host, with the origin and main-frame URL as the engine reports them."""
+        url = self.url()
+        if origin is None:
+            origin = url.adjusted(QUrl.UrlFormattingOption.RemovePath).toString()
+        return self._host.allow_web(name, origin, url.toString(), _same_origin_frames(self))
+
+    def chooseFiles(
+        self,
+        mode: QWebEnginePage.FileSelectionMode,
+        old_files: Iterable[str | None],
+        mimes: Iterable[str | None],
+    ) -> list[str]:
+        """``<input type=file>`` and ``showOpenFilePicker()``: the native chooser opens
+        only with ``file-input``.
+
+        Folder uploads (``webkitdirectory``, ``showDirectoryPicker()``) hand the page every
+        file under a folder, a wider grant than the one file the user meant, so they are
+        always refused; so is ``showSaveFilePicker()``, which would let the page write.
+        """
+        M = QWebEnginePage.FileSelectionMode
+        if mode not in (M.FileSelectOpen, M.FileSelectOpenMultiple):
+            log.warning("refused a folder upload or save chooser in %r", self._host.label)
+            return []
+        if not self.allow_web("file-input"):
+            return []
+        return list(super().chooseFiles(mode, old_files, mimes))
+
+    def answer_permission(self, permission: QWebEnginePermission) -> None:
+        names = _PERMISSION_NAMES.get(permission.permissionType(), ())
+        origin = permission.origin().toString()
+        # Ask for every name (no short cut), so each refusal is logged.
+        granted = bool(names) and all([self.allow_web(name, origin) for name in names])
+        if granted:
+            permission.grant()
+        else:
+            if not names:
+                log.warning("refused the engine permission %r", permission.permissionType())
+            permission.deny()
+
+    def answer_desktop_media(self, request: QWebEngineDesktopMediaRequest) -> None:
+        """getDisplayMedia's source: the first screen when granted (no picker is shown)."""
+        screens = request.screensModel()
+        if self.allow_web("screen-capture") and screens is not None and screens.rowCount():
+            request.selectScreen(screens.index(0, 0))
+        else:
+            request.cancel()
+
+    def answer_fullscreen(self, request: QWebEngineFullScreenRequest) -> None:
+        if request.toggleOn() and not self.allow_web("fullscreen"):
+            request.reject()
+            return
+        request.accept()
+        view = self.parent()
+        window = view.window() if isinstance(view, QWidget) else None
+        if window is not None:  # the page's fullscreen is the whole window's
+            window.showFullScreen() if request.toggleOn() else window.showNormal()
+
+    def answer_file_system_access(self, request: QWebEngineFileSystemAccessRequest) -> None:
+        log.warning("refused a File System Access request in %r", self._host.label)
+        request.reject()
+
     def javaScriptConsoleMessage(
         self, level: Any, message: str | None, line: int, source: str | None
     ) -> None:
         self.console.emit(f"{message} ({source}:{line})")
+
+
+class _DropGuard(QObject):
+    """Keeps dropped files from the page unless the window's config grants ``file-drop``.
+
+    Installed on the view and on every widget added under it (Qt WebEngine's input
+    widget is created, and may be replaced, after the view exists), since a drag goes
+    to the widget under the pointer first.
+    """
+
+    def __init__(self, view: QWidget, page: _Page) -> None:
+        super().__init__(view)
+        self._page = page
+        self.watch(view)
+
+    def watch(self, widget: QObject) -> None:
+        widget.installEventFilter(self)
+        for child in widget.findChildren(QWidget):
+            child.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject | None, event: QEvent | None) -> bool:
+        if event is None:
+            return False
+        if event.type() == QEvent.Type.ChildAdded and obj is not None:
+            child = event.child()  # type: ignore[attr-defined]  # a QChildEvent
+            if isinstance(child, QWidget):
+                self.watch(child)
+            return False
+        if event.type() not in _DRAG_EVENTS or not isinstance(event, QDropEvent):
+            return False
+        data = event.mimeData()
+        if data is None or not any(u.isLocalFile() for u in data.urls()):
+            return False
+        if self._page.allow_web("file-drop"):
+            return False
+        # Ignored at its entry, a real drag is not offered to this widget again.
+        event.ignore()
+        return True
 
 
 class QtBackend:
@@ -317,25 +443,24 @@ class QtBackend:
         QWebEngineUrlScheme.registerScheme(scheme)
         _registered = True
 
+    def start_engine(self) -> None:
+        """Start Qt WebEngine now, with the Chromium switches in effect at this moment.
+
+        The engine reads ``QTWEBENGINE_CHROMIUM_FLAGS`` once, when its first profile is
+        made. pywebview appends ``--use-fake-ui-for-media-stream`` (which approves every
+        camera, microphone and screen request without asking anyone) as it builds each
+        window, before that window's profile: started here first, after Ramparts has
+        cleaned the switches and before pywebview builds a window, the engine never
+        sees it. pywebview then reuses this QApplication. Idempotent.
+        """
+        global _qapp
+        if QApplication.instance() is None:
+            _qapp = QApplication(sys.argv)
+        QWebEngineProfile.defaultProfile()
+
     def attach(self, window: Any, host: WindowHost) -> _Page:
         view = window.native.webview
-        # Off the record, one per window. Owned by the application so that it outlives
-        # the page (Qt warns, and may crash, when a profile dies before its pages).
-        profile = QWebEngineProfile(QApplication.instance())
-        s = profile.settings()
-        assert s is not None
-        A = QWebEngineSettings.WebAttribute
-        for attr, on in (
-            (A.LocalContentCanAccessFileUrls, False),
-            (A.LocalContentCanAccessRemoteUrls, False),
-            (A.JavascriptCanOpenWindows, False),
-            (A.JavascriptCanAccessClipboard, False),
-            (A.AllowWindowActivationFromJavaScript, False),
-            (A.PluginsEnabled, False),
-            (A.PdfViewerEnabled, False),
-            (A.NavigateOnDropEnabled, False),
-        ):
-            s.setAttribute(attr, on)
+        profile = _window_profile(host)
         if self._gui is None:
             qapp = QApplication.instance()
             assert qapp is not None
@@ -358,7 +483,50 @@ class QtBackend:
         host.connect(outbox.text.emit)
         host._ui_caller = invoker.call
         page.urlChanged.connect(lambda url: host.main_frame_changed(url.toString()))
+        _answer_engine_requests(page)
         view.setPage(page)
+        _DropGuard(view, page)
         old.deleteLater()
         page.setUrl(QUrl(host.start_url))
         return page
+
+
+def _window_profile(host: WindowHost) -> QWebEngineProfile:
+    """An off-the-record profile for one window, with the engine's powers turned down.
+
+    Owned by the application so that it outlives the page (Qt warns, and may crash,
+    when a profile dies before its pages).
+    """
+    profile = QWebEngineProfile(QApplication.instance())
+    # Every permission is asked again each time: nothing granted outlives the request.
+    profile.setPersistentPermissionsPolicy(
+        QWebEngineProfile.PersistentPermissionsPolicy.AskEveryTime
+    )
+    s = profile.settings()
+    assert s is not None
+    A = QWebEngineSettings.WebAttribute
+    for attr, on in (
+        (A.LocalContentCanAccessFileUrls, False),
+        (A.LocalContentCanAccessRemoteUrls, False),
+        (A.JavascriptCanOpenWindows, False),
+        (A.JavascriptCanAccessClipboard, False),
+        (A.JavascriptCanPaste, False),
+        (A.AllowWindowActivationFromJavaScript, False),
+        (A.PluginsEnabled, False),
+        (A.PdfViewerEnabled, False),
+        (A.NavigateOnDropEnabled, False),
+        (A.FullScreenSupportEnabled, "fullscreen" in host.web),
+        (A.ScreenCaptureEnabled, "screen-capture" in host.web),
+    ):
+        s.setAttribute(attr, on)
+    return profile
+
+
+def _answer_engine_requests(page: _Page) -> None:
+    """Every request the engine raises for the page gets an answer from the host's policy
+    (an unanswered one would stay pending, or take the engine's own default)."""
+    page.permissionRequested.connect(page.answer_permission)
+    page.desktopMediaRequested.connect(page.answer_desktop_media)
+    page.fullScreenRequested.connect(page.answer_fullscreen)
+    page.fileSystemAccessRequested.connect(page.answer_file_system_access)
+    page.registerProtocolHandlerRequested.connect(lambda request: request.reject())
