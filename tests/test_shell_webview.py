@@ -10,6 +10,7 @@ marker may exist and the declared recorders must have run exactly for the allowe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import textwrap
@@ -442,3 +443,209 @@ def test_open_only_hands_https_urls_to_the_opener(setup: Setup) -> None:
     # open waits for the opener to exit, so its record is complete when the call answers.
     assert setup.open_log.read_text() == "1|https://example.com/docs?q=1\n"
     assert list(setup.markers.iterdir()) == []
+
+
+# -- a page's children end with the page (issue 14) -------------------------------------
+
+LIFE_COMMANDS = """
+import os
+from typing import Any
+
+import psutil
+from ramparts import CallContext, command
+
+REPORTS: list[Any] = []
+
+
+@command
+def report(value: Any) -> None:
+    REPORTS.append(value)
+
+
+@command
+def reports() -> list[Any]:
+    return REPORTS
+
+
+@command
+def pids() -> list[int]:
+    try:
+        with open(os.environ["TEST_PIDS"]) as f:
+            return [int(line) for line in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+@command
+def alive(pids: list[int]) -> list[int]:
+    def running(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    return [p for p in pids if running(p)]
+
+
+@command
+def marker() -> bool:
+    return os.path.exists(os.environ["TEST_MARKER"])
+
+
+@command
+def close_second(ctx: CallContext) -> None:
+    ctx.app.close_window("second")
+"""
+
+LIFE_PRELUDE = """
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const call = (name, args) => ramparts.invoke(name, args || {});
+const until = async (cond, ms = 20000) => {
+  const end = Date.now() + ms;
+  for (;;) { const v = await cond(); if (v || Date.now() > end) return v; await sleep(20); }
+};
+"""
+
+
+class Lifetime:
+    """Two windows: ``main`` runs the test's script and watches; ``second`` holds the
+    shell capability and runs ``second.js``, which starts children and goes away."""
+
+    def __init__(self, root: Path, second_js: str) -> None:
+        self.pidlog = root / "pids.log"
+        self.marker = root / "marker"
+        napper = script(root / "bin" / "napper", f"echo $$ >> '{self.pidlog}'\nexec sleep 1000\n")
+        toucher = script(root / "bin" / "toucher", f"touch '{self.marker}'\n")
+        caps = textwrap.dedent(
+            f"""
+            [tool.ramparts.capabilities.shell]
+            allow = ["execute"]
+
+            [[tool.ramparts.capabilities.shell.programs]]
+            name = "napper"
+            cmd = "{napper}"
+            timeout = 60
+
+            [[tool.ramparts.capabilities.shell.programs]]
+            name = "short"
+            cmd = "{napper}"
+            timeout = 2
+
+            [[tool.ramparts.capabilities.shell.programs]]
+            name = "toucher"
+            cmd = "{toucher}"
+
+            [[tool.ramparts.windows]]
+            label = "main"
+            capabilities = []
+
+            [[tool.ramparts.windows]]
+            label = "second"
+            entry = "second.html"
+            capabilities = ["shell"]
+            start = true
+            """
+        )
+        page = "<!doctype html><html><head><script src='{}'></script></head><body></body></html>"
+        self.app = write_app(
+            root / "app",
+            capabilities=caps,
+            commands=LIFE_COMMANDS,
+            module="life_cmds",
+            files={
+                "second.html": page.format("second.js"),
+                "second.js": LIFE_PRELUDE + second_js,
+                "other.html": page.format("other.js"),
+                "other.js": "ramparts.invoke('report', { value: 'after' });\n",
+            },
+        )
+
+    def run(self, js: str) -> Any:
+        env = {"TEST_PIDS": str(self.pidlog), "TEST_MARKER": str(self.marker)}
+        try:
+            return eval_in_app(self.app, LIFE_PRELUDE + js, env=env, timeout=90)
+        finally:  # on a broken build the children outlive the app: do not leave them
+            for pid in self.logged():
+                with contextlib.suppress(psutil.Error):
+                    psutil.Process(pid).kill()
+
+    def logged(self) -> list[int]:
+        return [int(p) for p in self.pidlog.read_text().split()] if self.pidlog.exists() else []
+
+
+GO_AWAY = {
+    "reload": "location.reload();",
+    "navigate": "location.href = 'other.html';",
+    "close": "",  # the main window closes this one
+}
+
+
+@pytest.mark.parametrize("how", sorted(GO_AWAY))
+def test_an_executed_program_ends_with_its_page(tmp_path: Path, how: str) -> None:
+    """Found on main: ``execute`` children were tied to nothing: a page that reloaded,
+    navigated or closed left them running until their own timeout (or forever, past
+    the app's exit)."""
+    life = Lifetime(
+        tmp_path,
+        f"""
+        (async () => {{
+          if (sessionStorage.getItem("gone")) {{ await call("report", {{ value: "after" }}); return; }}
+          sessionStorage.setItem("gone", "1");
+          ramparts.shell.execute({{ program: "napper" }}).catch(() => {{}});
+          await until(async () => (await call("pids")).length);
+          await call("report", {{ value: "started" }});
+          {GO_AWAY[how]}
+        }})();
+        """,
+    )
+    result = life.run(
+        f"""
+        await until(async () => (await call("reports")).includes("started"));
+        if ({json.dumps(how)} === "close") await call("close_second");
+        else await until(async () => (await call("reports")).includes("after"));
+        const pids = await call("pids");
+        const alive = await until(async () => {{
+          const left = await call("alive", {{ pids }});
+          return left.length ? null : left;
+        }}, 10000);
+        return {{ pids, alive: alive || await call("alive", {{ pids }}) }};
+        """
+    )
+    assert len(result["pids"]) == 1
+    assert result["alive"] == [], f"the program outlived its page ({how})"
+
+
+def test_an_execute_queued_when_the_page_reloads_never_starts(tmp_path: Path) -> None:
+    """Found on main: ``execute`` calls waiting for a thread of the shared executor when
+    the page reloaded still started their programs later, for a page that was gone.
+    Two more calls than asyncio's default executor has threads are made; the last one,
+    queued behind a full batch of 2 s programs, would touch a marker file."""
+    batch = min(32, (os.cpu_count() or 1) + 4)  # asyncio's default executor's threads
+    life = Lifetime(
+        tmp_path,
+        """
+        (async () => {
+          if (sessionStorage.getItem("gone")) { await call("report", { value: "after" }); return; }
+          sessionStorage.setItem("gone", "1");
+          for (let i = 0; i < BATCH + 1; i++) ramparts.shell.execute({ program: "short" }).catch(() => {});
+          ramparts.shell.execute({ program: "toucher" }).catch(() => {});
+          await until(async () => (await call("pids")).length);
+          await sleep(1000);  // every call has reached Python: running or queued there
+          await call("report", { value: "started" });
+          location.reload();
+        })();
+        """.replace("BATCH", str(batch)),
+    )
+    result = life.run(
+        """
+        await until(async () => (await call("reports")).includes("after"));
+        // On main the queued calls ran as the running ones hit their 2 s timeout.
+        const touched = await until(() => call("marker"), 8000);
+        const pids = await call("pids");
+        return { touched, pids, alive: await call("alive", { pids }) };
+        """
+    )
+    assert result["pids"], "no program started"
+    assert result["touched"] is False, "a call queued at the reload ran after it"
+    assert result["alive"] == []
+    assert not life.marker.exists()
