@@ -89,6 +89,8 @@ def os_bytes(text: str) -> bytes | None:
     or anything the file system encoding cannot hold or does not decode back to
     ``text``. Checks that compare text are then comparing the name the OS acts on.
     """
+    if text.isascii():  # the common case; file system encodings all extend ASCII
+        return None if "\x00" in text else text.encode("ascii")
     if "\x00" in text or _SURROGATE.search(text):
         return None
     codec = sys.getfilesystemencoding()
@@ -352,6 +354,10 @@ class PathScope:
 
     def denies(self, path: str) -> bool:
         """Does a deny pattern match ``path`` in any spelling of :data:`_DENY_FORMS`?"""
+        if path.isascii():
+            # ASCII text is every one of its spellings, up to case, which the regexes
+            # ignore: each distinct regex is tried once, on the path as it is.
+            return any(rx.fullmatch(path) for rx in dict.fromkeys(r for _, r in self._deny_re))
         tried: set[tuple[re.Pattern[str], str]] = set()
         for form, rx in self._deny_re:
             spelled = form(path)
