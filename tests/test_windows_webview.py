@@ -394,3 +394,175 @@ def test_a_window_shown_before_create_window_returns_still_gets_the_bridge(
         timeout=60,
     )
     assert result == {"opened": "opened", "reports": [{"window": "second", "value": "function"}]}
+
+
+FAIRNESS = """
+import asyncio
+import os
+import threading
+import time
+from typing import Any
+from ramparts import CallContext, command, on
+
+REPORTS: list[Any] = []
+COUNTS = {"queued": 0, "finished": 0}
+CLICKS: list[Any] = []
+_lock = threading.Lock()
+
+
+@command
+def report(value: Any) -> None:
+    REPORTS.append(value)
+
+
+@command
+def reports() -> list[Any]:
+    return REPORTS
+
+
+@command
+async def nap(ms: int) -> int:
+    # Blocking work done the asyncio way, on the loop's default executor.
+    COUNTS["queued"] += 1  # on the loop, in the same step as the submit below
+    await asyncio.to_thread(time.sleep, ms / 1000)
+    with _lock:
+        COUNTS["finished"] += 1
+    return ms
+
+
+@command
+def counts() -> dict[str, int]:
+    return dict(COUNTS)
+
+
+@command
+def clicks() -> list[Any]:
+    return CLICKS
+
+
+@command
+def attempted() -> str | None:
+    path = os.environ["TEST_ATTEMPT"]
+    return open(path).read() if os.path.exists(path) else None
+
+
+@on("clicked")
+def clicked(payload: Any) -> None:
+    CLICKS.append(payload)
+"""
+
+
+def test_one_windows_slow_async_work_does_not_delay_anothers(tmp_path: Path) -> None:
+    """Found on main: the blocking work of every window's async commands shared asyncio's
+    default executor (one FIFO queue, a few threads), so a window with slow async calls
+    delayed another window's ``http.fetch``. Window B fires more 3 s naps than any
+    default executor has threads; window A's 10 ms nap must finish before any of B's."""
+    naps = 40
+    caps = textwrap.dedent(
+        """
+        [[tool.ramparts.windows]]
+        label = "main"
+        capabilities = []
+        [[tool.ramparts.windows]]
+        label = "second"
+        entry = "second.html"
+        capabilities = []
+        start = true
+        """
+    )
+    second_js = f"for (let i = 0; i < {naps}; i++) ramparts.invoke('nap', {{ ms: 3000 }});\n"
+    app_dir = write_app(
+        tmp_path / "app",
+        capabilities=caps,
+        commands=FAIRNESS,
+        module="fairness_cmds",
+        files={
+            "second.html": "<!doctype html><script src='second.js'></script>",
+            "second.js": second_js,
+        },
+    )
+    result = eval_in_app(
+        app_dir,
+        f"""
+        const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+        // Window B's page opens on its own (start = true); wait for all its naps to be
+        // submitted to the executor, running or queued.
+        for (let i = 0; i < 1500 && (await ramparts.invoke("counts")).queued < {naps}; i++) {{
+          await sleep(20);
+        }}
+        const before = await ramparts.invoke("counts");
+        const mine = await ramparts.invoke("nap", {{ ms: 10 }});
+        const after = await ramparts.invoke("counts");
+        return {{ before, mine, after }};
+        """,
+        timeout=90,
+    )
+    assert result["before"] == {"queued": naps, "finished": 0}
+    assert result["mine"] == 10
+    # Only A's own nap had finished when A got its answer: none of B's 3 s naps.
+    assert result["after"]["finished"] == 1, "window A waited behind window B's work"
+
+
+def test_a_window_without_app_commands_cannot_run_the_apps_event_handlers(
+    tmp_path: Path,
+) -> None:
+    """Found on main: ``app_commands = false`` took the app's commands from a window,
+    but its page could still run the app's ``@on`` handlers with its own payloads."""
+    attempt = tmp_path / "attempt.txt"
+    caps = textwrap.dedent(
+        f"""
+        [tool.ramparts.capabilities.fs]
+        allow = ["write_text"]
+        [tool.ramparts.capabilities.fs.scope]
+        allow = ["{tmp_path}/*"]
+        [[tool.ramparts.windows]]
+        label = "main"
+        capabilities = []
+        [[tool.ramparts.windows]]
+        label = "second"
+        entry = "second.html"
+        capabilities = ["fs"]
+        app_commands = false
+        start = true
+        """
+    )
+    second_js = f"""
+    (async () => {{
+      const sent = await ramparts.events.emit("clicked", {{ from: "second" }}).then(
+        () => "sent", (e) => "refused: " + (e.code || e.message));
+      await ramparts.fs.write_text({{ path: {json.dumps(str(attempt))}, contents: sent }});
+    }})();
+    """
+    app_dir = write_app(
+        tmp_path / "app",
+        capabilities=caps,
+        commands=FAIRNESS,
+        module="events_cmds",
+        files={
+            "second.html": "<!doctype html><script src='second.js'></script>",
+            "second.js": second_js,
+        },
+    )
+    result = eval_in_app(
+        app_dir,
+        """
+        const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+        await ramparts.events.emit("clicked", { from: "main" });
+        let attempted = null;
+        for (let i = 0; i < 1500 && attempted === null; i++) {
+          attempted = await ramparts.invoke("attempted");
+          await sleep(20);
+        }
+        let clicks = [];
+        for (let i = 0; i < 500 && !clicks.length; i++) {
+          clicks = await ramparts.invoke("clicks");
+          await sleep(20);
+        }
+        await sleep(500);  // time for a wrongly accepted event of the second window to land
+        return { attempted, clicks: await ramparts.invoke("clicks") };
+        """,
+        env={"TEST_ATTEMPT": str(attempt)},
+        timeout=60,
+    )
+    assert result["attempted"] is not None and result["attempted"] != "sent"
+    assert result["clicks"] == [{"from": "main"}]
