@@ -146,3 +146,110 @@ def test_nothing_is_granted_without_fs(tmp_path: Path, files: dict[str, Path]) -
         """,
     )
     assert result == {"picked": str(files["picked"]), "fs": "undefined"}
+
+
+RELOAD_COMMANDS = """
+from typing import Any
+from ramparts import CallContext, command
+
+REPORTS: list[Any] = []
+
+
+@command
+def report(value: Any) -> None:
+    REPORTS.append(value)
+
+
+@command
+def reports() -> list[Any]:
+    return REPORTS
+
+
+@command
+def dialogs(ctx: CallContext) -> list[str]:
+    \"\"\"The texts of the message boxes on screen now.\"\"\"
+
+    def find() -> list[str]:
+        from PyQt6.QtWidgets import QApplication, QMessageBox
+
+        return sorted(
+            w.text()
+            for w in QApplication.allWidgets()
+            if isinstance(w, QMessageBox) and w.isVisible()
+        )
+
+    return ctx.session.host.call_on_ui(find)
+"""
+
+RELOADER_JS = """
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const call = (name, args) => ramparts.invoke(name, args || {});
+const until = async (cond, ms = 10000) => {
+  const end = Date.now() + ms;
+  for (;;) { const v = await cond(); if (v || Date.now() > end) return v; await sleep(20); }
+};
+(async () => {
+  if (!sessionStorage.getItem("reloaded")) {
+    sessionStorage.setItem("reloaded", "1");
+    ramparts.dialog.message({ text: "first" }).catch(() => {});
+    await until(async () => (await call("dialogs")).includes("first"));
+    location.reload();  // the dialog is still open: nobody answers it
+    return;
+  }
+  const firstClosed = await until(async () => !(await call("dialogs")).includes("first"));
+  // One dialog per window: while the first page's call unwinds, this one may be "busy".
+  let outcome;
+  for (let i = 0; i < 100; i++) {
+    const shown = ramparts.dialog.message({ text: "second" }).then(
+      () => "closed", (e) => (e.data && e.data.reason) || e.code);
+    outcome = await Promise.race([shown, sleep(300).then(() => "open")]);
+    if (outcome !== "busy") break;
+    await sleep(50);
+  }
+  await until(async () => (await call("dialogs")).includes("second"));
+  await call("report", { value: { firstClosed, outcome, dialogs: await call("dialogs") } });
+})();
+"""
+
+
+def test_a_dialog_ends_with_its_page_and_a_window_shows_one_at_a_time(tmp_path: Path) -> None:
+    """Found on main: "one dialog at a time" was per session, so a page that reloaded
+    with a dialog open could open another on top of it, and the first stayed open (its
+    call pinning a worker) for a page that was gone."""
+    caps = textwrap.dedent(
+        """
+        [tool.ramparts.capabilities.dialog]
+        allow = ["message"]
+        [[tool.ramparts.windows]]
+        label = "main"
+        capabilities = []
+        [[tool.ramparts.windows]]
+        label = "second"
+        entry = "second.html"
+        capabilities = ["dialog"]
+        start = true
+        """
+    )
+    app_dir = write_app(
+        tmp_path / "app",
+        capabilities=caps,
+        commands=RELOAD_COMMANDS,
+        module="dialog_reload_cmds",
+        files={
+            "second.html": "<!doctype html><script src='second.js'></script>",
+            "second.js": RELOADER_JS,
+        },
+    )
+    result = eval_in_app(
+        app_dir,
+        """
+        for (let i = 0; i < 2000; i++) {
+          const reports = await ramparts.invoke("reports");
+          if (reports.length) return reports[0];
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return "no report";
+        """,
+        timeout=90,
+    )
+    assert result == {"firstClosed": True, "outcome": "open", "dialogs": ["second"]}

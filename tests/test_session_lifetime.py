@@ -303,3 +303,52 @@ def test_a_window_without_app_commands_cannot_trigger_app_event_handlers() -> No
         assert _wait(lambda: CLICKS == [{"from": "wide"}])
     finally:
         d.close()
+
+
+# -- the dialog capability -------------------------------------------------------------
+
+
+class _Window:
+    """Stands for a window's :class:`~ramparts.host.WindowHost`: what sessions share."""
+
+
+def test_a_reloaded_page_cannot_open_a_second_dialog_while_the_first_is_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One dialog per window, not per session: a reload is a new session of the same
+    window (the webview side is ``test_dialog_webview.py``)."""
+    import ramparts_dialog
+    from ramparts.commands import CallContext
+    from ramparts.errors import CommandFailed
+
+    showing, close = threading.Event(), threading.Event()
+
+    def shown_until_closed(*args: Any) -> str:
+        showing.set()
+        close.wait(30)
+        return "ok"
+
+    monkeypatch.setattr(ramparts_dialog, "_show_message_box", shown_until_closed)
+    window = _Window()
+    outcomes: queue.Queue[str] = queue.Queue()
+
+    def ask(session: WindowSession) -> None:
+        ctx = CallContext("dialog", "message", "main", None, session)
+        try:
+            ramparts_dialog.message(ctx, text="hello")
+            outcomes.put("shown")
+        except CommandFailed as e:
+            outcomes.put(str((e.data or {}).get("reason")))
+
+    first = WindowSession("main", Registry(), "per-session", lambda t: None, host=window)
+    t = threading.Thread(target=ask, args=(first,))
+    t.start()
+    try:
+        assert showing.wait(10)
+        first.close()  # the page reloads: a new session of the same window
+        second = WindowSession("main", Registry(), "per-session", lambda t: None, host=window)
+        threading.Thread(target=ask, args=(second,), daemon=True).start()
+        assert outcomes.get(timeout=10) == "busy"
+    finally:
+        close.set()
+        t.join(10)
