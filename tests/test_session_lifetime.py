@@ -352,3 +352,40 @@ def test_a_reloaded_page_cannot_open_a_second_dialog_while_the_first_is_open(
     finally:
         close.set()
         t.join(10)
+
+
+# -- the shell capability's children -----------------------------------------------------
+
+
+def _exits(proc: Any) -> bool:
+    return _wait(proc.exited, 10)
+
+
+def test_a_terminated_child_gets_sigterm_first_then_sigkill_after_the_grace(
+    tmp_path: Any,
+) -> None:
+    """A session's end terminates its children: SIGTERM to the group (they may clean
+    up), SIGKILL once the grace is over for whatever ignored it."""
+    from ramparts_shell.process import Proc
+
+    cleaned = tmp_path / "cleaned"
+    polite = Proc.start(
+        ["/bin/sh", "-c", f"trap 'touch {cleaned}; exit 0' TERM; echo ready; sleep 1000 & wait"],
+        {},
+        "/",
+        pipe_stdin=False,
+    )
+    stubborn = Proc.start(
+        ["/bin/sh", "-c", "trap '' TERM; echo ready; sleep 1000"], {}, "/", pipe_stdin=False
+    )
+    try:
+        for proc in (polite, stubborn):  # each has set its trap
+            assert proc.popen.stdout is not None and proc.popen.stdout.readline() == b"ready\n"
+        polite.terminate(grace=30)
+        stubborn.terminate(grace=0.2)
+        assert _exits(polite) and _exits(stubborn)
+        assert polite.reap() == 0 and cleaned.exists()
+        assert stubborn.reap() == -9
+    finally:
+        polite.reap()
+        stubborn.reap()
