@@ -264,15 +264,26 @@ class Dispatcher:
         timeout = cmd.timeout if cmd.timeout is not None else self.command_timeout
         args = self._call_args(session, route)
         if cmd.is_async:
-            # All async commands share one loop thread. Its wait_for cancels a coroutine
-            # that overruns; the watchdog answers "timeout" on time even when a command
-            # that blocks has stalled the loop (and the monitor logs the stall).
             self._start_async(session, route, args, kwargs, timeout, finish, once.locked)
-            return
-        # A sync command runs on the worker that verified its message, or, when its
-        # session already holds all the workers it may, on the next one of them to free
-        # up. The watchdog answers "timeout" if it overruns; the thread runs on (Python
-        # cannot stop it, and the docs say so).
+        else:
+            self._start_sync(session, route, args, kwargs, timeout, finish)
+
+    def _start_sync(
+        self,
+        session: WindowSession,
+        route: Route,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float,
+        finish: Callable[..., None],
+    ) -> None:
+        """Run a sync command in the session's lane; dropped if the session ends first.
+
+        It runs on the worker that verified its message, or, when its session already
+        holds all the workers it may, on the next one of them to free up. The watchdog
+        answers "timeout" if it overruns; the thread runs on (Python cannot stop it, and
+        the docs say so).
+        """
         arrived = time.monotonic()
         deadline_ms = page_deadline_ms(timeout)
 
