@@ -82,6 +82,24 @@ def drop(ctx: CallContext, paths: list[str], x: int, y: int) -> None:
     time.sleep(0.3)
     host.call_on_ui(lambda: QApplication.sendEvent(view, QDropEvent(QPointF(x, y), *args)))
 
+@command
+def paste(ctx: CallContext, paths: list[str], text: str = "") -> None:
+    """Put files (as a file manager copies them) or text on the clipboard; press Ctrl+V."""
+    from PyQt6.QtCore import QMimeData, Qt, QUrl
+    from PyQt6.QtTest import QTest
+    from PyQt6.QtWidgets import QApplication
+
+    def run() -> None:
+        data = QMimeData()
+        if paths:
+            data.setUrls([QUrl.fromLocalFile(p) for p in paths])
+        else:
+            data.setText(text)
+        QApplication.clipboard().setMimeData(data)
+        QTest.keyClick(_view(ctx), Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+
+    ctx.app.hosts[ctx.window].call_on_ui(run)
+
 CHOOSERS: list[Any] = []
 
 def _operate(answers: list[list[str]]) -> None:
@@ -129,7 +147,8 @@ def choosers() -> list[Any]:
 #: Page helpers: ``attempt`` settles as ["ok", value], ["err", "Name: message"] or
 #: ["pending"] (nobody answered within 4 s); ``clicked(fn)`` runs ``fn`` inside a real
 #: click's handler (user activation); ``dropped(paths)`` drops files on the page and
-#: gives the names its own drop handler saw; ``picked(attrs)`` clicks an <input type=file>.
+#: gives the names its own drop handler saw; ``pasted(paths, text)`` pastes files or text
+#: with Ctrl+V into a textarea; ``picked(attrs)`` clicks an <input type=file>.
 PRELUDE = r"""
 const attempt = (fn, ms = 4000) => Promise.race([
   Promise.resolve().then(fn).then((v) => ["ok", v], (e) => ["err", `${e && e.name}: ${e && e.message}`]),
@@ -164,6 +183,19 @@ const dropped = async (paths) => {
   await new Promise((r) => setTimeout(r, 1500));
   b.remove();
   return seen;
+};
+const pasted = async (paths, text = "") => {
+  const area = document.createElement("textarea");
+  document.body.appendChild(area);
+  area.focus();
+  const seen = [];
+  const onPaste = (e) => { for (const f of e.clipboardData.files) seen.push(f.name); };
+  document.addEventListener("paste", onPaste);
+  await ramparts.invoke("paste", { paths, text });
+  await new Promise((r) => setTimeout(r, 1000));
+  document.removeEventListener("paste", onPaste);
+  area.remove();
+  return { files: seen, text: area.value };
 };
 const picked = async (attrs) => {
   const input = document.createElement("input");

@@ -31,6 +31,7 @@ def test_a_window_gets_the_microphone_it_is_granted_and_nothing_more(tmp_path: P
           audio: await attempt(media({ audio: true })),
           video: await attempt(media({ video: true })),
           both: await attempt(media({ audio: true, video: true })),
+          text: await pasted([], "typed elsewhere"),
           flags: await ramparts.invoke("engine_flags"),
         };
         """,
@@ -42,6 +43,8 @@ def test_a_window_gets_the_microphone_it_is_granted_and_nothing_more(tmp_path: P
     # The environment had the auto-approving switch, and pywebview added it again for the
     # window: the engine, started before that, never took it (else video would be live).
     assert "--use-fake-ui-for-media-stream" in got["flags"].split()
+    # Without file-drop, text still pastes: only files on the clipboard are held back.
+    assert got["text"] == {"files": [], "text": "typed elsewhere"}
 
 
 GRANTED = textwrap.dedent(
@@ -93,6 +96,7 @@ def test_granted_powers_work(tmp_path: Path) -> None:
         }});
         out.write = await clicked(async () => (await window.handle.createWritable()) && "writable");
         out.drop = await dropped([{picked!r}]);
+        out.paste = await pasted([{picked!r}]);
         out.choosers = await ramparts.invoke("choosers");
         return out;
         """,
@@ -111,6 +115,7 @@ def test_granted_powers_work(tmp_path: Path) -> None:
     assert got["write"][0] == "err" and "NotAllowedError" in got["write"][1], got["write"]
     assert [c["folder"] for c in got["choosers"]] == [False, False]
     assert got["drop"] == ["picked.txt"]
+    assert got["paste"]["files"] == ["picked.txt"]
     assert got["pointer"] == ["ok", None]
 
 

@@ -148,6 +148,11 @@ CASES = [
         "return { got: names.length > 0, answered: true, detail: names };",
     ),
     Case(
+        "file-paste",
+        "a file copied in a file manager and pasted (Ctrl+V) reaches the page's paste handler",
+        "const p = await pasted([FILE]); return { got: p.files.length > 0, answered: true, detail: p };",
+    ),
+    Case(
         "file-drop",
         "a file dropped on the window reaches the page's drop handler",
         "const names = await dropped([FILE]); return { got: names.length > 0, answered: true, detail: names };",

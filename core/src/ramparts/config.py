@@ -52,7 +52,7 @@ WEB_PERMISSIONS: Mapping[str, str] = {
     "fullscreen": "make the window fullscreen (requestFullscreen)",
     "file-input": "read files the user picks in a chooser (<input type=file>, "
     "showOpenFilePicker); never folders",
-    "file-drop": "files the user drops on the window",
+    "file-drop": "files the user drops on, or pastes into, the window",
 }
 
 

@@ -15,12 +15,14 @@ from PyQt6.QtCore import (
     QEvent,
     QFile,
     QIODevice,
+    QMimeData,
     QObject,
+    Qt,
     QUrl,
     QUrlQuery,
     pyqtSignal,
 )
-from PyQt6.QtGui import QDropEvent
+from PyQt6.QtGui import QClipboard, QDropEvent, QKeyEvent, QKeySequence, QMouseEvent
 from PyQt6.QtWebChannel import QWebChannel
 from PyQt6.QtWebEngineCore import (
     QWebEngineDesktopMediaRequest,
@@ -334,6 +336,15 @@ class _Page(QWebEnginePage):
             return []
         return list(super().chooseFiles(mode, old_files, mimes))
 
+    def triggerAction(self, action: QWebEnginePage.WebAction, checked: bool = False) -> None:
+        """The context menu's Paste: files on the clipboard need ``file-drop``, as a
+        paste by key does (:class:`_FileGuard`)."""
+        A = QWebEnginePage.WebAction
+        pastes = action in (A.Paste, A.PasteAndMatchStyle)
+        if pastes and _clipboard_files() and not self.allow_web("file-drop"):
+            return
+        super().triggerAction(action, checked)
+
     def answer_permission(self, permission: QWebEnginePermission) -> None:
         names = _PERMISSION_NAMES.get(permission.permissionType(), ())
         origin = permission.origin().toString()
@@ -374,12 +385,24 @@ class _Page(QWebEnginePage):
         self.console.emit(f"{message} ({source}:{line})")
 
 
-class _DropGuard(QObject):
-    """Keeps dropped files from the page unless the window's config grants ``file-drop``.
+def _holds_files(data: QMimeData | None) -> bool:
+    return data is not None and any(u.isLocalFile() for u in data.urls())
+
+
+def _clipboard_files(mode: QClipboard.Mode = QClipboard.Mode.Clipboard) -> bool:
+    """Does the clipboard hold files (copied in a file manager, say)? Chromium hands
+    them to the page's ``paste`` handler as ``clipboardData.files``."""
+    clipboard = QApplication.clipboard()
+    return clipboard is not None and _holds_files(clipboard.mimeData(mode))
+
+
+class _FileGuard(QObject):
+    """Keeps files dropped on the window, or pasted into it, from the page unless the
+    window's config grants ``file-drop``. Text and links drop and paste as ever.
 
     Installed on the view and on every widget added under it (Qt WebEngine's input
     widget is created, and may be replaced, after the view exists), since a drag goes
-    to the widget under the pointer first.
+    to the widget under the pointer first and keys to the focused one.
     """
 
     def __init__(self, view: QWidget, page: _Page) -> None:
@@ -400,16 +423,22 @@ class _DropGuard(QObject):
             if isinstance(child, QWidget):
                 self.watch(child)
             return False
-        if event.type() not in _DRAG_EVENTS or not isinstance(event, QDropEvent):
-            return False
-        data = event.mimeData()
-        if data is None or not any(u.isLocalFile() for u in data.urls()):
-            return False
-        if self._page.allow_web("file-drop"):
+        if not self._brings_files(event) or self._page.allow_web("file-drop"):
             return False
         # Ignored at its entry, a real drag is not offered to this widget again.
         event.ignore()
         return True
+
+    @staticmethod
+    def _brings_files(event: QEvent) -> bool:
+        if event.type() in _DRAG_EVENTS and isinstance(event, QDropEvent):
+            return _holds_files(event.mimeData())
+        if isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyPress:
+            return event.matches(QKeySequence.StandardKey.Paste) and _clipboard_files()
+        if isinstance(event, QMouseEvent) and event.button() == Qt.MouseButton.MiddleButton:
+            # X11's middle-click paste, from the selection.
+            return _clipboard_files(QClipboard.Mode.Selection)
+        return False
 
 
 class QtBackend:
@@ -485,7 +514,7 @@ class QtBackend:
         page.urlChanged.connect(lambda url: host.main_frame_changed(url.toString()))
         _answer_engine_requests(page)
         view.setPage(page)
-        _DropGuard(view, page)
+        _FileGuard(view, page)
         old.deleteLater()
         page.setUrl(QUrl(host.start_url))
         return page
