@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ramparts.commands import as_command, command
+from ramparts.commands import CallContext, as_command, command
 from ramparts.dispatch import Dispatcher
 from ramparts.protocol import sign_channel
 from ramparts.session import Registry, Route, SessionEnded, SessionResources, WindowSession
@@ -142,6 +142,14 @@ async def offload(tag: str) -> str:
     return await asyncio.to_thread(_blocking, tag)
 
 
+@command(timeout=math.inf)
+def until_page_gone(ctx: CallContext) -> None:
+    """A sync command cannot be stopped by Python: it is told, through ``ctx.ended``."""
+    RAN.put("watching")
+    if ctx.ended.wait(30):
+        CANCELLED.put("told")
+
+
 @command
 def clicked_count() -> int:
     return len(CLICKS)
@@ -152,7 +160,7 @@ CLICKS: list[Any] = []
 
 def _registry() -> Registry:
     reg = Registry(ui_events=frozenset({"clicked"}), event_handlers={"clicked": (CLICKS.append,)})
-    for f in (block, wait_forever, offload, clicked_count):
+    for f in (block, wait_forever, offload, until_page_gone, clicked_count):
         cmd = as_command(f)
         assert cmd is not None
         reg.add(Route(cmd.name, None, cmd, None))
@@ -245,6 +253,19 @@ def test_async_commands_in_flight_are_cancelled_when_the_session_ends(gate: None
         d.close()
 
 
+def test_a_running_sync_command_is_told_that_its_page_has_gone(gate: None) -> None:
+    d = Dispatcher(command_timeout=30)
+    page = Page()
+    try:
+        page.send(d, "until_page_gone", {})
+        assert RAN.get(timeout=10) == "watching"
+        page.session.close()
+        assert CANCELLED.get(timeout=10) == "told"
+        assert d.wait_idle()
+    finally:
+        d.close()
+
+
 def test_one_sessions_blocking_async_work_does_not_starve_anothers(gate: None) -> None:
     """Found on main: asyncio's default executor (a few threads, one FIFO queue) ran the
     blocking work of every window's async commands; one page's slow work delayed
@@ -318,7 +339,6 @@ def test_a_reloaded_page_cannot_open_a_second_dialog_while_the_first_is_open(
     """One dialog per window, not per session: a reload is a new session of the same
     window (the webview side is ``test_dialog_webview.py``)."""
     import ramparts_dialog
-    from ramparts.commands import CallContext
     from ramparts.errors import CommandFailed
 
     showing, close = threading.Event(), threading.Event()
