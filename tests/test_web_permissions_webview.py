@@ -69,6 +69,8 @@ def test_granted_powers_work(tmp_path: Path) -> None:
         app,
         f"""
         const out = {{}};
+        // A query and a fragment in the page's URL change nothing.
+        history.replaceState(null, "", "?q=1#fragment");
         await ramparts.invoke("answer_choosers", {{ answers: [[{picked!r}], [{picked!r}]] }});
         out.both = await attempt(media({{ audio: true, video: true }}));
         out.notifications = await attempt(() => Notification.requestPermission());

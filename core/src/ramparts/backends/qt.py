@@ -311,8 +311,9 @@ class _Page(QWebEnginePage):
     def allow_web(self, name: str, origin: str | None = None) -> bool:
         """Ask the host, with the origin and main-frame URL as the engine reports them."""
         url = self.url()
-        if origin is None:
-            origin = url.adjusted(QUrl.UrlFormattingOption.RemovePath).toString()
+        if origin is None:  # the main frame's, which Qt does not give for choosers and drops
+            port = f":{url.port()}" if url.port() != -1 else ""
+            origin = f"{url.scheme()}://{url.host()}{port}"
         return self._host.allow_web(name, origin, url.toString(), _same_origin_frames(self))
 
     def chooseFiles(
