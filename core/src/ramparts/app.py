@@ -18,6 +18,7 @@ import pluggy
 
 from .capability import Capability
 from .config import AppConfig, WindowConfig, load_config
+from .egress import confine
 from .errors import BackendError
 from .host import WindowHost
 from .plugins import build_registry, load_capabilities, make_plugin_manager
@@ -95,7 +96,7 @@ class App:
         :param trace: called with a line for every page console message and bridge call.
         :return: the eval result when ``eval_js`` was given.
         """
-        _prepare_environment(headless)
+        _prepare_environment(headless, self.config)
         from .backends import get_backend
 
         self._backend = get_backend()
@@ -271,7 +272,7 @@ class App:
             self.pm.hook.ramparts_session_started(session=new)
 
 
-def _prepare_environment(headless: bool) -> None:
+def _prepare_environment(headless: bool, config: AppConfig) -> None:
     no_screen = not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
     if headless or no_screen:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -291,6 +292,7 @@ def _prepare_environment(headless: bool) -> None:
     for flag in ("--disable-background-networking", "--disable-component-update"):
         if flag not in flags:
             flags.append(flag)
+    flags = confine(flags, config.security.csp, {p for w in config.windows for p in w.web})
     os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = " ".join(flags)
     sys.argv[1:] = [a for a in sys.argv[1:] if not _refused_switch(a)]
 
