@@ -213,10 +213,9 @@ def test_the_environment_cannot_change_what_fetch_trusts(tmp_path: Path, trip: T
         )
         assert result == {"byEnv": ["failed", {"reason": "tls"}], "byConfig": 200}
         assert len(by_env.requests) == 0 and len(by_config.requests) == 1
-        # Qt WebEngine's Chromium opens SSLKEYLOGFILE itself at start-up (an empty file,
-        # mode 0600): the page makes no TLS connection of its own, so it stays empty.
-        # Python's ssl would have written the fetch's secrets to it.
-        assert not keylog.exists() or keylog.read_bytes() == b""
+        # Neither Python's ssl (the fetch's secrets) nor Chromium (which opens the file
+        # at start-up to log the page's own TLS secrets) may see the variable.
+        assert not keylog.exists()
         assert trip.accepted == 0
     finally:
         by_env.close()

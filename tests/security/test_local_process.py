@@ -33,7 +33,7 @@ CASE_IDS = (
     "local-pywebview-port",
 )
 PYWEBVIEW_PORT = 42001  # pywebview's fixed port for its local HTTP server
-DEBUG_PORTS = {"env": 9224, "flags": 9225, "argv": 9226}
+DEBUG_PORTS = {"env": 9224, "flags": 9225, "argv": 9226, "quoted-flags": 9227}
 
 DRIVER = textwrap.dedent(
     """
@@ -95,8 +95,11 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         "RAMPARTS_CANARY": str(canary),
         "RAMPARTS_KEYLOG": str(keylog),
         "QTWEBENGINE_REMOTE_DEBUGGING": str(DEBUG_PORTS["env"]),
+        # Qt drops every double quote when it reads the variable, so a quoted switch
+        # is the same switch to it.
         "QTWEBENGINE_CHROMIUM_FLAGS": f"--remote-debugging-port={DEBUG_PORTS['flags']} "
-        "--remote-debugging-address=0.0.0.0",
+        f'"--remote-debugging-port={DEBUG_PORTS["quoted-flags"]}" '
+        '--remote-"debugging"-address=0.0.0.0',
     }
     argv = [f"--remote-debugging-port={DEBUG_PORTS['argv']}"]
     proc = subprocess.Popen(
@@ -205,9 +208,9 @@ def test_debugging_switches_open_no_port(
     _record(
         outcomes,
         "local-devtools-switches",
-        "Start the app with a DevTools port requested three ways (QTWEBENGINE_REMOTE_DEBUGGING, "
-        "--remote-debugging-port in QTWEBENGINE_CHROMIUM_FLAGS, and in its arguments), then "
-        "connect to each port.",
+        "Start the app with a DevTools port requested four ways (QTWEBENGINE_REMOTE_DEBUGGING, "
+        "--remote-debugging-port in QTWEBENGINE_CHROMIUM_FLAGS, plain and in quotes, and in "
+        "its arguments), then connect to each port.",
         "blocked: Ramparts strips every debugging switch before Qt starts",
         tried,
         not any(v.startswith("connected") for v in tried.values()),

@@ -287,13 +287,19 @@ def _prepare_environment(headless: bool, config: AppConfig) -> None:
     # Nor let a switch approve the page's permission requests without the app's config
     # (the backend answers each one). pywebview adds one per window later, which the
     # backend keeps from taking effect (QtBackend.start_engine).
+    # ``confine`` reads the variable the way Qt does (a double quote anywhere is dropped,
+    # so ``"--remote-debugging-port=1"`` is that switch) and quotes what it returns:
+    # the check sees each switch as Qt will.
     flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "").split()
-    flags = [f for f in flags if not _refused_switch(f)]
+    flags = confine(flags, config.security.csp, {p for w in config.windows for p in w.web})
+    flags = [f for f in flags if not _refused_switch(f.replace('"', ""))]
     for flag in ("--disable-background-networking", "--disable-component-update"):
         if flag not in flags:
             flags.append(flag)
-    flags = confine(flags, config.security.csp, {p for w in config.windows for p in w.web})
     os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = " ".join(flags)
+    # Chromium writes the TLS secrets of the page's connections to this file; the
+    # environment must not decide who can read the page's traffic.
+    os.environ.pop("SSLKEYLOGFILE", None)
     sys.argv[1:] = [a for a in sys.argv[1:] if not _refused_switch(a)]
 
 
