@@ -53,6 +53,8 @@ WEB_PERMISSIONS: Mapping[str, str] = {
     "file-input": "read files the user picks in a chooser (<input type=file>, "
     "showOpenFilePicker); never folders",
     "file-drop": "files the user drops on, or pastes into, the window",
+    "webrtc": "WebRTC connections over UDP to any host (Chromium sets this once per "
+    "process: one window's grant is the whole app's)",
 }
 
 
