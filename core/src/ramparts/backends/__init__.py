@@ -11,7 +11,13 @@ A backend carries out a :class:`~ramparts.host.WindowHost`'s decisions. It must:
   ``host.relay_script(...)`` into an isolated world, both at document creation, after
   every allowed main-frame navigation, and expose no native channel to the main world;
 * pass channel messages from the relay to ``host.channel_message`` with the main
-  frame's URL as the webview reports it, and deliver ``host.connect``'s texts back.
+  frame's URL as the webview reports it, and deliver ``host.connect``'s texts back;
+* answer every permission request the engine raises (media, screen capture,
+  notifications, clipboard, file system access, ...) with ``host.allow_web`` (given
+  the origin and main-frame URL the engine reports), refuse folder uploads, and refuse
+  file choosers, file drops and file pastes unless ``host.allow_web`` grants
+  ``file-input`` / ``file-drop``; start the engine before anything (pywebview
+  included) can add a switch that approves requests.
 
 Only Qt WebEngine is implemented (``ramparts.backends.qt``). On any other pywebview
 backend the app refuses to start rather than fall back to pywebview's ``js_api``.
@@ -33,6 +39,10 @@ class Backend(Protocol):
 
     def prepare(self) -> None:
         """Called before the GUI toolkit starts (e.g. register URL schemes)."""
+
+    def start_engine(self) -> None:
+        """Start the web engine with the switches in effect now (GUI toolkit loaded, no
+        window built yet); later changes to its switches must have no effect."""
 
     def attach(self, window: Any, host: WindowHost) -> Any:
         """Called in the window's ``before_show``: wire ``host`` into ``window.native``."""
