@@ -1147,4 +1147,5 @@ CATEGORIES = {
     "navigation": "Navigate away, window.open",
     "csp": "Inline script, eval, javascript: URLs, remote scripts",
     "local-process": "Connect to the app from another local process",
+    "engine": "Use the web engine's own powers (media, permissions, files, WebRTC, network hints)",
 }

@@ -21,6 +21,9 @@ from typing import Any
 
 #: Where the documented command writes, and ``update_docs.py`` reads by default.
 SOURCE_DIR = Path(__file__).parent / "report"
+#: The parts that hold attack cases (a list of records with ``id``, ``category``,
+#: ``ability``, ``description``, ``expected``, ``status`` and ``reasons``).
+CASE_PARTS = ("corpus", "local_process", "engine_powers", "engine_egress")
 
 
 def report_dir() -> Path:
@@ -42,7 +45,7 @@ def build(where: Path) -> dict[str, Any]:
     """Merge the parts into report.json and report.md; return the merged report."""
     parts = {p.stem: json.loads(p.read_text()) for p in sorted((where / "parts").glob("*.json"))}
     cases = []
-    for name in ("corpus", "local_process"):
+    for name in CASE_PARTS:
         if name in parts:
             cases.extend(parts[name]["data"])
     report = {
@@ -55,6 +58,21 @@ def build(where: Path) -> dict[str, Any]:
     (where / "report.json").write_text(json.dumps(report, indent=1))
     (where / "report.md").write_text(markdown(report))
     return report
+
+
+def case_record(
+    case_id: str, category: str, ability: str, description: str, expected: str, reasons: list[str]
+) -> dict[str, Any]:
+    """One case's record for a part, blocked when nothing got through (no ``reasons``)."""
+    return {
+        "id": case_id,
+        "category": category,
+        "ability": ability,
+        "description": description,
+        "expected": expected,
+        "status": "escaped" if reasons else "blocked",
+        "reasons": reasons,
+    }
 
 
 def categories(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:

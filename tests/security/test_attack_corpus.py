@@ -26,7 +26,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
 def test_catalogue_is_well_formed() -> None:
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids))
-    assert {c.category for c in CASES} | {"local-process"} == set(CATEGORIES)
+    assert {c.category for c in CASES} | {"local-process", "engine"} == set(CATEGORIES)
     assert {c.ability for c in CASES} | {"local-process"} == set(ABILITIES)
     for c in CASES:
         assert c.js.strip() and c.description and c.expected

@@ -15,6 +15,8 @@ import report
 import test_fuzz
 import test_soak
 from attacks import CASES
+from test_engine_egress import CASE_IDS as EGRESS_IDS
+from test_engine_powers import CASE_IDS as POWER_IDS
 from test_local_process import CASE_IDS
 from update_docs import DOC, END, START
 
@@ -32,6 +34,7 @@ def _catalogue_report() -> dict[str, Any]:
         for c in CASES
     ]
     cases += [{"category": "local-process", "status": "blocked"} for _ in CASE_IDS]
+    cases += [{"category": "engine", "status": "blocked"} for _ in (*POWER_IDS, *EGRESS_IDS)]
     return {"parts": {}, "categories": report.categories(cases)}
 
 

@@ -14,11 +14,13 @@ request within the wait.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
+import report
 from engine_powers import PRELUDE, run_page, write_powers_app
 
 pytestmark = pytest.mark.webview
@@ -190,6 +192,32 @@ SECOND_JS = PRELUDE + textwrap.dedent(
 )
 
 
+#: The cases this module records (the docs' figures count them).
+CASE_IDS = tuple(c.id for c in (*CASES, *VARIANTS))
+EXPECTED = "refused: the window's config grants nothing of the kind, and the request is answered"
+
+
+@pytest.fixture(scope="module")
+def outcomes() -> Iterator[dict[str, dict[str, Any]]]:
+    found: dict[str, dict[str, Any]] = {}
+    yield found
+    report.write_part("engine_powers", list(found.values()))
+    assert set(found) <= set(CASE_IDS)
+
+
+def _judge(outcomes: dict[str, dict[str, Any]], case: Case, got: dict[str, Any]) -> None:
+    reasons = []
+    if got["got"]:
+        reasons.append(f"obtained {got['detail']!r}")
+    if not got["answered"]:
+        reasons.append(f"left pending {got['detail']!r}")
+    ability = "iframe" if "iframe" in case.id else "xss"
+    outcomes[case.id] = report.case_record(
+        case.id, "engine", ability, case.description, EXPECTED, reasons
+    )
+    assert not reasons, f"{case.description}: {'; '.join(reasons)}"
+
+
 def _body(cases: list[Case], files: Path) -> str:
     runs = "\n".join(
         f"out[{c.id!r}] = await (async () => {{ {c.js} }})().catch((e) => "
@@ -275,10 +303,10 @@ def variants(tmp_path_factory: pytest.TempPathFactory, files: Path) -> dict[str,
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_engine_power_refused(ungranted: dict[str, Any], case: Case) -> None:
-    got = ungranted[case.id]
-    assert not got["got"], f"{case.description}: obtained {got['detail']!r}"
-    assert got["answered"], f"{case.description}: left pending {got['detail']!r}"
+def test_engine_power_refused(
+    ungranted: dict[str, Any], outcomes: dict[str, dict[str, Any]], case: Case
+) -> None:
+    _judge(outcomes, case, ungranted[case.id])
 
 
 def test_no_file_chooser_is_even_shown(ungranted: dict[str, Any]) -> None:
@@ -287,8 +315,8 @@ def test_no_file_chooser_is_even_shown(ungranted: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("case", VARIANTS, ids=lambda c: c.id)
-def test_engine_power_variant_refused(variants: dict[str, Any], case: Case) -> None:
+def test_engine_power_variant_refused(
+    variants: dict[str, Any], outcomes: dict[str, dict[str, Any]], case: Case
+) -> None:
     assert variants["control"][0] == "ok", variants["control"]  # so the refusals mean something
-    got = variants[case.id]
-    assert not got["got"], f"{case.description}: obtained {got['detail']!r}"
-    assert got["answered"], f"{case.description}: left pending {got['detail']!r}"
+    _judge(outcomes, case, variants[case.id])
