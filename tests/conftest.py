@@ -38,6 +38,26 @@ def clicked(payload):
     RECEIVED.append(payload)
 """
 
+#: The start of an app commands module whose pages leave results for the test to read
+#: (``report``) and read what every window left (``reports``); append more commands.
+REPORT_COMMANDS = """
+from typing import Any
+
+from ramparts import CallContext, command, on
+
+REPORTS: list[Any] = []
+
+
+@command
+def report(value: Any) -> None:
+    REPORTS.append(value)
+
+
+@command
+def reports() -> list[Any]:
+    return REPORTS
+"""
+
 
 def write_app(
     root: Path,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_app
+from conftest import REPORT_COMMANDS, write_app
 
 from ramparts.testing import eval_in_app
 
@@ -148,21 +148,9 @@ def test_nothing_is_granted_without_fs(tmp_path: Path, files: dict[str, Path]) -
     assert result == {"picked": str(files["picked"]), "fs": "undefined"}
 
 
-RELOAD_COMMANDS = """
-from typing import Any
-from ramparts import CallContext, command
-
-REPORTS: list[Any] = []
-
-
-@command
-def report(value: Any) -> None:
-    REPORTS.append(value)
-
-
-@command
-def reports() -> list[Any]:
-    return REPORTS
+RELOAD_COMMANDS = (
+    REPORT_COMMANDS
+    + """
 
 
 @command
@@ -180,6 +168,7 @@ def dialogs(ctx: CallContext) -> list[str]:
 
     return ctx.session.host.call_on_ui(find)
 """
+)
 
 RELOADER_JS = """
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import write_app
+from conftest import REPORT_COMMANDS, write_app
 
 from ramparts.testing import eval_in_app
 from ramparts_shell.config import SAFE_PATH
@@ -447,24 +447,12 @@ def test_open_only_hands_https_urls_to_the_opener(setup: Setup) -> None:
 
 # -- a page's children end with the page (issue 14) -------------------------------------
 
-LIFE_COMMANDS = """
+LIFE_COMMANDS = (
+    REPORT_COMMANDS
+    + """
 import os
-from typing import Any
 
 import psutil
-from ramparts import CallContext, command
-
-REPORTS: list[Any] = []
-
-
-@command
-def report(value: Any) -> None:
-    REPORTS.append(value)
-
-
-@command
-def reports() -> list[Any]:
-    return REPORTS
 
 
 @command
@@ -496,6 +484,7 @@ def marker() -> bool:
 def close_second(ctx: CallContext) -> None:
     ctx.app.close_window("second")
 """
+)
 
 LIFE_PRELUDE = """
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -10,27 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import read_keylog, write_app
+from conftest import REPORT_COMMANDS, read_keylog, write_app
 
 from ramparts.protocol import sign_binary
 from ramparts.testing import eval_in_app
 
 pytestmark = pytest.mark.webview
 
-COMMANDS = """
-from typing import Any
-from ramparts import command
-
-REPORTS: list[Any] = []
-
-@command
-def report(value: Any) -> None:
-    REPORTS.append(value)
-
-@command
-def reports() -> list[Any]:
-    return REPORTS
-"""
+COMMANDS = REPORT_COMMANDS
 
 SECOND_JS = """
 (async () => {
@@ -396,28 +383,17 @@ def test_a_window_shown_before_create_window_returns_still_gets_the_bridge(
     assert result == {"opened": "opened", "reports": [{"window": "second", "value": "function"}]}
 
 
-FAIRNESS = """
+FAIRNESS = (
+    REPORT_COMMANDS
+    + """
 import asyncio
 import os
 import threading
 import time
-from typing import Any
-from ramparts import CallContext, command, on
 
-REPORTS: list[Any] = []
 COUNTS = {"queued": 0, "finished": 0}
 CLICKS: list[Any] = []
 _lock = threading.Lock()
-
-
-@command
-def report(value: Any) -> None:
-    REPORTS.append(value)
-
-
-@command
-def reports() -> list[Any]:
-    return REPORTS
 
 
 @command
@@ -450,6 +426,7 @@ def attempted() -> str | None:
 def clicked(payload: Any) -> None:
     CLICKS.append(payload)
 """
+)
 
 
 def test_one_windows_slow_async_work_does_not_delay_anothers(tmp_path: Path) -> None:
