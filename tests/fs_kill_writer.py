@@ -32,7 +32,7 @@ from typing import Any
 
 import ramparts_fs
 from ramparts import CallContext, ConfigContext
-from ramparts.session import Registry, WindowSession
+from ramparts.bridge.session import Registry, WindowSession
 
 SIZE = 2 * 1024 * 1024
 CONTENTS = (b"A" * SIZE, b"B" * SIZE)

@@ -1,4 +1,4 @@
-"""``ramparts.atomic.atomic_write``: the one atomic write of the core and its plugins.
+"""``ramparts.toolkit.atomic.atomic_write``: the one atomic write of the core and its plugins.
 
 The crash tests (SIGKILL at each step of a write) run it through the fs capability in
 ``tests/test_fs.py``; these check its own contract.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ramparts.atomic import NotARegularFile, atomic_write
+from ramparts.toolkit.atomic import NotARegularFile, atomic_write
 
 
 def mode_of(path: Path) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import COMMANDS_PY, read_keylog, write_app
 
-from ramparts.protocol import sign_binary
+from ramparts.bridge.protocol import sign_binary
 from ramparts.testing import PageError, eval_in_app
 
 pytestmark = pytest.mark.webview

@@ -23,9 +23,9 @@ import attrs
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ramparts.audit import scan_artifact
-from ramparts.launcher import EXIT_REFUSED
-from ramparts.signing import (
+from ramparts.release.audit import scan_artifact
+from ramparts.release.launcher import EXIT_REFUSED
+from ramparts.release.signing import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
     canonical_json,
@@ -257,7 +257,7 @@ def test_audit_shows_only_fs_and_no_other_plugin_is_inside(built: Built) -> None
     assert "script-src 'self'" in report["csp"]
     # The scan really reads PyInstaller's archives: the app's own modules are seen.
     modules = scan_artifact(built.artifact, "notes").modules
-    assert {"ramparts_fs", "notes_commands", "ramparts.launcher"} <= modules
+    assert {"ramparts_fs", "notes_commands", "ramparts.release.launcher"} <= modules
     for absent in ("ramparts_shell", "ramparts_http", "ramparts_dialog", "ramparts_testplugins"):
         assert not any(m == absent or m.startswith(absent + ".") for m in modules)
     table = ramparts_cli("audit", str(built.artifact), "--pubkey", str(built.pubkey))

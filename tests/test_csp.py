@@ -137,8 +137,8 @@ def test_a_refused_script_source_is_a_config_error_naming_key_and_value(tmp_path
 def test_meta_goes_first_but_never_before_the_doctype(
     tmp_path: Path, html: bytes, before: bytes
 ) -> None:
-    from ramparts.host import WindowHost
-    from ramparts.session import Registry
+    from ramparts.bridge.host import WindowHost
+    from ramparts.bridge.session import Registry
 
     host = WindowHost(
         label="main",

@@ -13,11 +13,11 @@ from typing import Annotated, Any
 
 import pytest
 
+from ramparts.bridge.dispatch import Dispatcher, _Workers
+from ramparts.bridge.protocol import sign_binary, sign_channel
+from ramparts.bridge.session import PER_CALL_POOL, Registry, Route, WindowSession
 from ramparts.commands import CallContext, as_command, command
-from ramparts.dispatch import Dispatcher, _Workers
 from ramparts.errors import NotAllowed
-from ramparts.protocol import sign_binary, sign_channel
-from ramparts.session import PER_CALL_POOL, Registry, Route, WindowSession
 
 
 @command

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from ramparts.backends.chromium import _qt_arguments, allowed_hosts, confine, engine_switches
 from ramparts.csp import DEFAULT_CSP
-from ramparts.egress import _qt_arguments, allowed_hosts, confine, engine_switches
 
 BLACK_HOLE = "--proxy-server=http://egress-refused.invalid:9"
 NO_UDP = "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"

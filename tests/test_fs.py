@@ -31,9 +31,9 @@ from test_scope import World, no_hang, point_dirs_at
 
 import ramparts_fs
 from ramparts import CallContext
+from ramparts.bridge.session import Registry, WindowSession
 from ramparts.commands import as_command
 from ramparts.errors import CommandError, CommandFailed, ConfigError, InvalidArgs, OutOfScope
-from ramparts.session import Registry, WindowSession
 
 WRITER = Path(__file__).with_name("fs_kill_writer.py")
 TEMP = re.compile(TEMP_NAME)

@@ -36,9 +36,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ramparts.commands import as_command, command
-from ramparts.dispatch import Dispatcher
-from ramparts.protocol import (
+from ramparts.bridge.dispatch import Dispatcher
+from ramparts.bridge.protocol import (
     ProtocolError,
     decode_binary,
     decode_binary_reply,
@@ -46,7 +45,8 @@ from ramparts.protocol import (
     sign_binary,
     sign_channel,
 )
-from ramparts.session import Registry, Route, WindowSession
+from ramparts.bridge.session import Registry, Route, WindowSession
+from ramparts.commands import as_command, command
 
 sys.path.insert(0, str(Path(__file__).parent / "security"))
 import report  # tests/security/report.py: where the report goes

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from ramparts.bridge.dispatch import Dispatcher
+from ramparts.bridge.host import WindowHost
+from ramparts.bridge.protocol import decode_binary_reply, sign_binary, sign_channel
+from ramparts.bridge.session import Registry, Route
 from ramparts.commands import as_command, command
-from ramparts.dispatch import Dispatcher
-from ramparts.host import WindowHost
-from ramparts.protocol import decode_binary_reply, sign_binary, sign_channel
-from ramparts.session import Registry, Route
 
 ID = "dev.ramparts.test"
 

@@ -37,9 +37,9 @@ import pytest
 
 import ramparts_http
 from ramparts import CallContext, ConfigContext
+from ramparts.bridge.session import Registry, WindowSession
 from ramparts.commands import as_command
 from ramparts.errors import CommandError, ConfigError
-from ramparts.session import Registry, WindowSession
 
 CHUNK = 64 * 1024
 

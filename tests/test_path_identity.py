@@ -9,7 +9,7 @@ parent), and ``shell.open`` handed one to the opener. A base directory whose rea
 held ``*`` or ``?`` widened every pattern built on it.
 
 What is checked here, for fs, shell and dialog alike: a path that is not text with one
-spelling is ``invalid_args`` (:func:`ramparts.scope.os_bytes`); deny patterns hold in
+spelling is ``invalid_args`` (:func:`ramparts.toolkit.scope.os_bytes`); deny patterns hold in
 NFC, NFD and any case; base directories, localized ones included, are literal text in
 patterns; grants are literal too.
 """
@@ -32,8 +32,8 @@ from test_shell import Shell, ShellWorld
 import ramparts
 from ramparts import ConfigContext
 from ramparts.errors import CommandError, InvalidArgs, OutOfScope
-from ramparts.scope import Grants, PathScope, compile_glob, escape_glob, os_bytes
 from ramparts.testing import open_bridge
+from ramparts.toolkit.scope import Grants, PathScope, compile_glob, escape_glob, os_bytes
 
 #: Denied names: Latin-1 accents, German sharp s (its full case folding is longer),
 #: Cyrillic with a decomposable letter, CJK, Hangul (decomposed by NFD, as macOS's HFS+

@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 
-from ramparts.protocol import (
+from ramparts.bridge.protocol import (
     ProtocolError,
     ReplayWindow,
     Unserializable,
@@ -150,7 +150,7 @@ def test_replay_window() -> None:
 
 
 def test_replies_encode_bytes_only_on_the_binary_carrier() -> None:
-    from ramparts.protocol import Unserializable
+    from ramparts.bridge.protocol import Unserializable
 
     with pytest.raises(Unserializable, match="bytes"):
         encode_channel_reply({"r": b"x"})
@@ -166,7 +166,7 @@ def test_replies_encode_bytes_only_on_the_binary_carrier() -> None:
 
 
 def test_results_may_not_forge_binary_placeholders() -> None:
-    from ramparts.protocol import Unserializable
+    from ramparts.bridge.protocol import Unserializable
 
     for encode in (encode_channel_reply, encode_binary_reply):
         with pytest.raises(Unserializable, match=r"\$bytes"):

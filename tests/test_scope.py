@@ -1,4 +1,4 @@
-"""The path-scope engine (``ramparts.scope``): globs, deny rules, path syntax, symlinks,
+"""The path-scope engine (``ramparts.toolkit.scope``): globs, deny rules, path syntax, symlinks,
 run-time grants, config errors, and the checked open that catches swapped paths.
 
 Every test runs against real files under ``tmp_path``; the base directories
@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-import ramparts.scope
+import ramparts.toolkit.scope
 from ramparts import ConfigContext
 from ramparts.errors import CommandFailed, ConfigError, InvalidArgs, OutOfScope
-from ramparts.scope import (
+from ramparts.testing import home_env
+from ramparts.toolkit.scope import (
     BASE_DIRS,
     Grants,
     PathScope,
@@ -30,7 +31,6 @@ from ramparts.scope import (
     open_checked,
     open_dir_checked,
 )
-from ramparts.testing import home_env
 
 IDENT = "dev.ramparts.test"
 PREFIX = "tool.ramparts.capabilities.fs"
@@ -199,7 +199,7 @@ def test_deny_wildcards_match_dotted_parts(world: World, pattern: str, path: str
 def test_folded_globs_ignore_case_and_normalization() -> None:
     nfc = unicodedata.normalize("NFC", "/a/Café/**")
     rx = compile_glob(nfc, fold=True)
-    fold = ramparts.scope.fold_name
+    fold = ramparts.toolkit.scope.fold_name
     assert rx.fullmatch("/a/CAFÉ/x")  # one character for one: re.IGNORECASE
     assert rx.fullmatch(fold(unicodedata.normalize("NFD", "/a/cafÉ/x")))
     assert not compile_glob(nfc).fullmatch("/a/CAFÉ/x")  # allow patterns do not fold
@@ -755,7 +755,7 @@ def test_without_proc_a_swapped_parent_is_still_caught(
     """macOS and the BSDs have no /proc/self/fd: the fallback must catch it too."""
     real_exists = os.path.exists
     monkeypatch.setattr(
-        ramparts.scope.os.path,
+        ramparts.toolkit.scope.os.path,
         "exists",
         lambda p: False if str(p).startswith("/proc/self/fd/") else real_exists(p),
     )

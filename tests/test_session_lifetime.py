@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from ramparts.bridge.dispatch import Dispatcher
+from ramparts.bridge.protocol import sign_channel
+from ramparts.bridge.session import Registry, Route, SessionEnded, SessionResources, WindowSession
 from ramparts.commands import CallContext, as_command, command
-from ramparts.dispatch import Dispatcher
-from ramparts.protocol import sign_channel
-from ramparts.session import Registry, Route, SessionEnded, SessionResources, WindowSession
 
 # -- SessionResources ------------------------------------------------------------------
 
@@ -330,7 +330,7 @@ def test_a_window_without_app_commands_cannot_trigger_app_event_handlers() -> No
 
 
 class _Window:
-    """Stands for a window's :class:`~ramparts.host.WindowHost`: what sessions share."""
+    """Stands for a window's :class:`~ramparts.bridge.host.WindowHost`: what sessions share."""
 
 
 def test_a_reloaded_page_cannot_open_a_second_dialog_while_the_first_is_open(

@@ -30,10 +30,10 @@ from test_scope import IDENT, World, point_dirs_at
 
 import ramparts_shell
 from ramparts import CallContext, ConfigContext
+from ramparts.bridge.session import Registry, WindowSession
 from ramparts.commands import as_command
 from ramparts.errors import CommandError, ConfigError
 from ramparts.plugins import make_plugin_manager
-from ramparts.session import Registry, WindowSession
 from ramparts_shell import CHILDREN, DangerousConfigWarning, ShellState
 from ramparts_shell.config import (
     BASE_ENV,

@@ -21,18 +21,17 @@ import unprivileged
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
-from ramparts.atomic import atomic_write
-from ramparts.audit import find_undeclared, module_roots
 from ramparts.cli import app as cli
 from ramparts.errors import BuildError, VerificationError
-from ramparts.launcher import (
+from ramparts.release.audit import find_undeclared, module_roots
+from ramparts.release.launcher import (
     EXIT_REFUSED,
     REFUSAL_LOG,
     dialog_command,
     locate,
     refusal_log,
 )
-from ramparts.signing import (
+from ramparts.release.signing import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
     canonical_json,
@@ -49,6 +48,7 @@ from ramparts.signing import (
     verify_manifest,
 )
 from ramparts.testing import home_env
+from ramparts.toolkit.atomic import atomic_write
 
 APP_ID = "dev.ramparts.test"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -172,7 +172,7 @@ def test_a_directory_the_walk_cannot_list_is_an_error_not_an_empty_one(tree: Pat
     (hidden / "evil.py").write_text("import os\n")
     hidden.chmod(0o111)  # unreadable, yet a file in it can still be opened by name
     script = (
-        "import sys, json; from pathlib import Path; from ramparts.signing import check_files\n"
+        "import sys, json; from pathlib import Path; from ramparts.release.signing import check_files\n"
         f"check_files(Path({str(tree)!r}), json.loads({json.dumps(expected)!r}))\n"
     )
     proc = unprivileged.run([sys.executable, "-c", script])
@@ -264,7 +264,7 @@ def test_an_expired_manifest_is_refused(key: Ed25519PrivateKey) -> None:
 
 
 def test_the_build_refuses_a_non_positive_expiry() -> None:
-    from ramparts.signing import expiry
+    from ramparts.release.signing import expiry
 
     with pytest.raises(BuildError, match="--expires-in"):
         expiry(NOW, 0)
@@ -398,7 +398,7 @@ def test_launcher_refuses_before_importing_the_app_qt_or_any_plugin(
         import json, sys
         sys.executable = {str(tree / "test")!r}
         sys.argv[1:] = json.loads(sys.argv[1])
-        from ramparts.launcher import launch
+        from ramparts.release.launcher import launch
         try:
             launch(public_key={public_pem(key.public_key()).decode()!r},
                    layout="onedir", allow_eval=False, identifier={APP_ID!r})
@@ -506,7 +506,7 @@ def test_a_refusal_with_no_terminal_shows_the_desktops_dialog(tmp_path: Path) ->
     script = (
         "import sys\n"
         "sys.frozen = True\n"
-        "from ramparts.launcher import _refuse\n"
+        "from ramparts.release.launcher import _refuse\n"
         f"_refuse('1 file(s) differ\\n{lines}', None)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "RAMPARTS_NO_DIALOG"}
@@ -549,7 +549,7 @@ def test_a_refusal_with_no_terminal_shows_the_desktops_dialog(tmp_path: Path) ->
     home = tmp_path / "home"
     script = (
         "import sys\n"
-        "from ramparts.launcher import _refuse\n"
+        "from ramparts.release.launcher import _refuse\n"
         f"_refuse('added: a\\x00b \\udcff.so', {APP_ID!r})\n"
     )
     proc = run(**home_env(home))
@@ -591,7 +591,7 @@ def test_module_roots_spare_the_core_and_packages_shared_with_declared_plugins()
 
 
 def test_build_names_app_code_that_imports_an_undeclared_plugin() -> None:
-    from ramparts.build import undeclared_imports
+    from ramparts.release.build import undeclared_imports
 
     # The format of PyInstaller's warn-<name>.txt, as PyInstaller 6.22 writes it.
     warnings = textwrap.dedent(
@@ -612,7 +612,7 @@ def test_build_names_app_code_that_imports_an_undeclared_plugin() -> None:
 
 def test_chain_from_previous_releases_carries_trust_forward(tmp_path: Path) -> None:
     """``build --next-pubkey`` then ``build --chain-from``, over three keys."""
-    from ramparts.signing import chain_to
+    from ramparts.release.signing import chain_to
 
     k0, k1, k2 = (Ed25519PrivateKey.generate() for _ in range(3))
     release = {n: tmp_path / f"r{n}" for n in range(3)}
@@ -722,7 +722,7 @@ def test_the_launcher_refuses_an_unreadable_file_with_a_message(
     (tree / "_internal" / "pkg" / "mod.py").chmod(0)
     script = (
         f"import sys; sys.executable = {str(tree / 'test')!r}\n"
-        "from ramparts.launcher import launch\n"
+        "from ramparts.release.launcher import launch\n"
         f"launch(public_key={public_pem(key.public_key()).decode()!r}, layout='onedir', "
         "allow_eval=False)\n"
     )
@@ -798,7 +798,7 @@ def test_an_audit_reports_the_manifest_it_verified_not_an_earlier_read(
     shell-declaring forgery first, then as the genuine signed bytes: the audit must
     report the manifest it verified. The file answers each read in turn here (a FIFO
     fed by a thread did the same, but its timing made the test flaky under load)."""
-    from ramparts.audit import audit
+    from ramparts.release.audit import audit
 
     artifact = fake_artifact(tmp_path / "app", ["fs"], key)
     manifest_path = artifact / MANIFEST_NAME
@@ -823,7 +823,7 @@ def test_an_audit_reports_the_manifest_it_verified_not_an_earlier_read(
 
 def test_undeclared_plugins_are_found_without_being_installed() -> None:
     """First-party plugins are known to the core; the artifact's metadata adds others."""
-    from ramparts.audit import FIRST_PARTY, plugin_roots
+    from ramparts.release.audit import FIRST_PARTY, plugin_roots
 
     modules = ["ramparts_fs", "ramparts_shell.run", "ramparts_clip", "notes_commands"]
     nothing_installed: dict[str, str] = {}

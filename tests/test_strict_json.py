@@ -1,4 +1,4 @@
-"""The one strict JSON loader (``ramparts.protocol.strict_loads``) and what the bridge
+"""The one strict JSON loader (``ramparts.bridge.protocol.strict_loads``) and what the bridge
 does with numbers JSON cannot carry: ``NaN``, ``Infinity`` and literals beyond the range
 of a double (``1e400`` is ``inf`` to Python's ``float``, ``Infinity`` to JS).
 
@@ -21,10 +21,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ramparts.commands import as_command, command
-from ramparts.dispatch import Dispatcher
-from ramparts.errors import InvalidArgs
-from ramparts.protocol import (
+from ramparts.bridge.dispatch import Dispatcher
+from ramparts.bridge.protocol import (
     NotJson,
     ProtocolError,
     decode_binary,
@@ -32,7 +30,9 @@ from ramparts.protocol import (
     sign_channel,
     strict_loads,
 )
-from ramparts.session import Registry, Route, WindowSession
+from ramparts.bridge.session import Registry, Route, WindowSession
+from ramparts.commands import as_command, command
+from ramparts.errors import InvalidArgs
 
 KEY = secrets.token_bytes(32)
 REFUSED = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1E+309", "1e0400", "-0.5e310"]

@@ -15,6 +15,7 @@ from conftest import write_app
 
 import ramparts
 import ramparts.testing
+from ramparts.bridge.protocol import ProtocolError
 from ramparts.errors import (
     CommandFailed,
     CommandTimeout,
@@ -23,7 +24,6 @@ from ramparts.errors import (
     NotAllowed,
     OutOfScope,
 )
-from ramparts.protocol import ProtocolError
 from ramparts.testing import Bridge, call_command, open_bridge
 
 SAMPLE = {"sample": {"allow": ["echo", "echo_bytes", "say", "boom", "hang"], "words": ["hi"]}}
@@ -158,7 +158,7 @@ def test_fixtures_reach_other_projects_through_the_pytest11_entry_point(tmp_path
 def test_app_dirs_is_where_the_scopes_resolve(
     ramparts_bridge: Callable[..., Bridge], ramparts_home: Path
 ) -> None:
-    ident = "dev.ramparts.dirs-test"
+    ident = "dev.ramparts.toolkit.dirs-test"
     bridge = ramparts_bridge(capabilities=FS, identifier=ident)
     bridge.call("fs.mkdir", {"path": "$APPDATA/notes"})
     bridge.call("fs.write_text", {"path": "$APPDATA/notes/a.txt", "contents": "hi"})

@@ -1,4 +1,4 @@
-"""ramparts.text: the page's encodings are refused when they are not text; a server's
+"""ramparts.toolkit.text: the page's encodings are refused when they are not text; a server's
 charset falls back to UTF-8 instead."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ramparts import InvalidArgs
-from ramparts.text import declared_charset, text_codec
+from ramparts.toolkit.text import declared_charset, text_codec
 
 
 @pytest.mark.parametrize(

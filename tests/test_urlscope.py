@@ -1,4 +1,4 @@
-"""The URL-scope engine (``ramparts.urlscope``): strict parsing and normalization, numeric
+"""The URL-scope engine (``ramparts.toolkit.urlscope``): strict parsing and normalization, numeric
 and IPv6 host forms, per-component matching (never whole-string globs), config errors,
 and the address rules applied after DNS. No network: resolvers here are fakes."""
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ramparts import ConfigContext
 from ramparts.errors import CommandFailed, ConfigError, InvalidArgs, OutOfScope
-from ramparts.urlscope import (
+from ramparts.toolkit.urlscope import (
     IPAddress,
     Target,
     UrlPattern,

@@ -13,9 +13,9 @@ import pytest
 from engine_powers import run_page, write_powers_app
 
 from ramparts.app import _refused_switch
-from ramparts.audit import Audit, _read_web, render_table
-from ramparts.host import WindowHost
-from ramparts.session import Registry
+from ramparts.bridge.host import WindowHost
+from ramparts.bridge.session import Registry
+from ramparts.release.audit import Audit, _read_web, render_table
 
 
 @pytest.mark.webview

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import REPORT_COMMANDS, read_keylog, write_app
 
-from ramparts.protocol import sign_binary
+from ramparts.bridge.protocol import sign_binary
 from ramparts.testing import eval_in_app
 
 pytestmark = pytest.mark.webview

@@ -31,7 +31,7 @@ from typing import Any
 
 import attrs
 
-from ramparts.protocol import sign_binary
+from ramparts.bridge.protocol import sign_binary
 
 #: Attacker abilities (the rows of the threat model).
 ABILITIES = {

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ramparts.app import App
-from ramparts.host import IPC_PATH, WindowHost
-from ramparts.protocol import sign_binary, sign_channel
+from ramparts.bridge.host import IPC_PATH, WindowHost
+from ramparts.bridge.protocol import sign_binary, sign_channel
 
 #: Page scripts that put about:blank into the main frame without Python's say.
 NAVIGATIONS = {

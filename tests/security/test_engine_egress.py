@@ -6,7 +6,7 @@ each aimed at its own TCP or UDP listener on a loopback address (IPv4, and IPv6 
 machine has it). The listeners must receive nothing: not a packet, not a TCP handshake.
 In the same page, the hosts the app's CSP names are reached, by address and by name.
 
-On the code before ``ramparts.egress``, every WebRTC vector (STUN, TURN over UDP, TCP
+On the code before ``ramparts.backends.chromium``, every WebRTC vector (STUN, TURN over UDP, TCP
 and TLS, ICE checks over UDP and TCP, also from a same-origin ``about:blank`` frame) and
 every preconnect (from the page and from such a frame, to addresses and names) reached
 its listener; the other vectors were already stopped by the CSP. A DNS query is not

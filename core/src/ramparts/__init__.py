@@ -7,10 +7,9 @@ Public API (everything else is internal)::
     from ramparts import errors                        # the exception tree
 """
 
-from . import errors
-from .capability import Capability, ConfigContext
-from .commands import CallContext, command, on
-from .errors import (
+from ramparts.capability import Capability
+from ramparts.commands import CallContext, command, on
+from ramparts.errors import (
     CommandError,
     CommandFailed,
     CommandTimeout,
@@ -20,7 +19,10 @@ from .errors import (
     OutOfScope,
     TooLarge,
 )
-from .hookspecs import hookimpl
+from ramparts.hookspecs import hookimpl
+from ramparts.toolkit.configtable import ConfigContext
+
+from . import errors
 
 __all__ = [
     "CallContext",

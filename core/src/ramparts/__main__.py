@@ -1,3 +1,3 @@
-from .cli import main
+from ramparts.cli import main
 
 main()

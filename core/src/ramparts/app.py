@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import pluggy
 
-from .capability import Capability
-from .config import AppConfig, WindowConfig, load_config
-from .egress import confine
-from .errors import BackendError
-from .host import WindowHost
-from .plugins import build_registry, load_capabilities, make_plugin_manager
-from .session import Registry, WindowSession
+from ramparts.backends.chromium import confine
+from ramparts.bridge.host import WindowHost
+from ramparts.bridge.session import Registry, WindowSession
+from ramparts.capability import Capability
+from ramparts.config import AppConfig, WindowConfig, load_config
+from ramparts.errors import BackendError
+from ramparts.plugins import build_registry, load_capabilities, make_plugin_manager
 
 if TYPE_CHECKING:
-    from .dispatch import Dispatcher
+    from ramparts.bridge.dispatch import Dispatcher
 
 __all__ = ["App", "EvalResult"]
 
@@ -97,7 +97,7 @@ class App:
         :return: the eval result when ``eval_js`` was given.
         """
         _prepare_environment(headless, self.config)
-        from .backends import get_backend
+        from ramparts.backends import get_backend
 
         self._backend = get_backend()
         self._backend.prepare()
@@ -105,7 +105,9 @@ class App:
 
         cfg = self.config
         self._trace = trace
-        from .dispatch import Dispatcher  # asyncio and threads: only when an app runs
+        from ramparts.bridge.dispatch import (
+            Dispatcher,  # asyncio and threads: only when an app runs
+        )
 
         self._dispatcher = Dispatcher(cfg.security.command_timeout)
         if trace is not None:
@@ -359,7 +361,7 @@ def _start_eval(win: Any, page: Any, source: str, timeout: float, result: EvalRe
 
     slot = "__ramparts_eval_" + secrets.token_hex(8)
     wrapper = (
-        (files("ramparts") / "js" / "eval.js")
+        (files("ramparts.bridge") / "js" / "eval.js")
         .read_text(encoding="utf-8")
         .replace("__RAMPARTS_SLOT__", json.dumps(slot))
         .replace("__RAMPARTS_SOURCE__", source)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .errors import ConfigError, RampartsError
+from ramparts.errors import ConfigError, RampartsError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -67,7 +67,7 @@ def dev(
     trace: Annotated[bool, typer.Option(help="Print console messages and bridge calls.")] = False,
 ) -> None:
     """Run an app from source."""
-    from .run import run_app
+    from ramparts.run import run_app
 
     code = run_app(app_dir, headless=headless, eval_file=eval_file, timeout=timeout, trace=trace)
     if code:
@@ -77,9 +77,9 @@ def dev(
 @app.command()
 def check(app_dir: AppDir = Path(".")) -> None:
     """Show the resolved config and plugin status; exit non-zero on problems."""
-    from .config import load_config
-    from .csp import merge_csp, render_csp
-    from .plugins import installed_plugins, suggested_package
+    from ramparts.config import load_config
+    from ramparts.csp import merge_csp, render_csp
+    from ramparts.plugins import installed_plugins, suggested_package
 
     try:
         config = load_config(app_dir)
@@ -114,7 +114,7 @@ def check(app_dir: AppDir = Path(".")) -> None:
     typer.echo("installed but not listed (never imported): " + (", ".join(unlisted) or "(none)"))
     if not problems:
         try:
-            from .app import App
+            from ramparts.app import App
 
             loaded = App.load(app_dir)
         except RampartsError as e:
@@ -127,8 +127,8 @@ def check(app_dir: AppDir = Path(".")) -> None:
 @app.command()
 def plugins(app_dir: AppDir = Path(".")) -> None:
     """List installed capability plugins and whether the app lists them."""
-    from .config import load_config
-    from .plugins import installed_plugins
+    from ramparts.config import load_config
+    from ramparts.plugins import installed_plugins
 
     listed: set[str] = set()
     if (app_dir / "pyproject.toml").exists():
@@ -154,7 +154,7 @@ def _passphrase(confirm: bool) -> bytes:
     """From RAMPARTS_SIGNING_PASSPHRASE (CI), else asked for on the terminal."""
     import os
 
-    from .signing import ENV_PASSPHRASE
+    from ramparts.release.signing import ENV_PASSPHRASE
 
     value = os.environ.get(ENV_PASSPHRASE)
     if value is None:
@@ -168,7 +168,7 @@ def _private_key(key_file: Path | None) -> Ed25519PrivateKey | None:
     """``--key FILE``, else RAMPARTS_SIGNING_KEY (a PEM text or a path); None: unsigned."""
     import os
 
-    from .signing import ENV_KEY, load_private_key
+    from ramparts.release.signing import ENV_KEY, load_private_key
 
     source = str(key_file) if key_file else os.environ.get(ENV_KEY)
     if not source:
@@ -184,7 +184,7 @@ def _private_key(key_file: Path | None) -> Ed25519PrivateKey | None:
 
 
 def _public_keys(files: list[Path] | None) -> list[Ed25519PublicKey] | None:
-    from .signing import load_public_key
+    from ramparts.release.signing import load_public_key
 
     keys = []
     for file in files or []:
@@ -212,8 +212,8 @@ def keygen(
     force: Annotated[bool, typer.Option(help="Overwrite an existing key pair.")] = False,
 ) -> None:
     """Create an Ed25519 signing key pair (the private key encrypted with a passphrase)."""
-    from .atomic import atomic_write
-    from .signing import KEY_FILE, PUB_FILE, generate_key
+    from ramparts.release.signing import KEY_FILE, PUB_FILE, generate_key
+    from ramparts.toolkit.atomic import atomic_write
 
     key_path, pub_path = out / KEY_FILE, out / PUB_FILE
     if key_path.exists() and not force:
@@ -258,9 +258,9 @@ def build(
     ] = None,
 ) -> None:
     """Build a distributable app with PyInstaller, holding only the declared plugins."""
-    from .build import Signer
-    from .build import build as run_build
-    from .signing import chain_to
+    from ramparts.release.build import Signer
+    from ramparts.release.build import build as run_build
+    from ramparts.release.signing import chain_to
 
     with _cli_errors():
         private = _private_key(key)
@@ -294,7 +294,7 @@ def build(
 @app.command()
 def verify(artifact: Artifact, pubkey: PubKeys = None) -> None:
     """Check a built app offline: signature, expiry and every file's hash."""
-    from .signing import key_id, load_manifest, own_key, verify_artifact
+    from ramparts.release.signing import key_id, load_manifest, own_key, verify_artifact
 
     try:
         keys = _public_keys(pubkey)
@@ -343,9 +343,9 @@ def audit(
     Fails on a plugin module the build did not declare and, unless --allow-unverified,
     on a manifest that no --pubkey verifies.
     """
-    from .audit import audit as run_audit
-    from .audit import render_table
-    from .plugins import installed_plugins
+    from ramparts.plugins import installed_plugins
+    from ramparts.release.audit import audit as run_audit
+    from ramparts.release.audit import render_table
 
     with _cli_errors():
         installed = {n: p.value for n, p in installed_plugins().items()}
@@ -397,7 +397,7 @@ def new_plugin(
 
 
 def _new(kind: str, context: dict[str, str], output_dir: Path, no_input: bool, then: str) -> None:
-    from .scaffold import new_project
+    from ramparts.scaffold import new_project
 
     with _cli_errors():
         made = new_project(kind, context, output_dir=output_dir, no_input=no_input)
@@ -415,7 +415,7 @@ def add(
     install: Annotated[bool, typer.Option(help="Install its distribution if needed.")] = True,
 ) -> None:
     """Install a capability plugin and declare it, with an empty allow list."""
-    from .scaffold import add_capability
+    from ramparts.scaffold import add_capability
 
     with _cli_errors():
         add_capability(app_dir, capability, source=source, do_install=install, say=typer.echo)
@@ -428,7 +428,7 @@ def remove(
     uninstall: Annotated[bool, typer.Option(help="Uninstall its distribution too.")] = True,
 ) -> None:
     """Remove a capability's config table and uninstall its distribution."""
-    from .scaffold import remove_capability
+    from ramparts.scaffold import remove_capability
 
     with _cli_errors():
         remove_capability(app_dir, capability, do_uninstall=uninstall, say=typer.echo)

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import attrs
 
-from .errors import InvalidArgs
-from .validation import Validator, compile_hint, mentions_bytes
+from ramparts.errors import InvalidArgs
+from ramparts.validation import Validator, compile_hint, mentions_bytes
 
 if TYPE_CHECKING:
-    from .session import WindowSession
+    from ramparts.bridge.session import WindowSession
 
 __all__ = ["CallContext", "Command", "command", "commands_in", "on"]
 

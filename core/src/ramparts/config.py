@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 import attrs
 
-from .csp import parse_csp
-from .errors import MISSING, ConfigError
+from ramparts.csp import parse_csp
+from ramparts.errors import MISSING, ConfigError
 
 __all__ = [
     "WEB_PERMISSIONS",

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .capability import Capability
-    from .session import WindowSession
+    from ramparts.bridge.session import WindowSession
+    from ramparts.capability import Capability
 
 __all__ = ["hookimpl", "hookspec"]
 

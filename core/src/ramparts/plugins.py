@@ -10,12 +10,14 @@ from typing import Any
 import attrs
 import pluggy
 
+from ramparts.bridge.session import Registry, Route
+from ramparts.capability import Capability
+from ramparts.commands import EVENT_MARK, commands_in
+from ramparts.config import AppConfig
+from ramparts.errors import ConfigError, PluginError
+from ramparts.toolkit.configtable import ConfigContext
+
 from . import hookspecs
-from .capability import Capability, ConfigContext
-from .commands import EVENT_MARK, commands_in
-from .config import AppConfig
-from .errors import ConfigError, PluginError
-from .session import Registry, Route
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .testing import Bridge
+    from ramparts.testing import Bridge
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def ramparts_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     The app subprocess of ``eval_in_app`` inherits these variables too.
     """
-    from .testing import home_env
+    from ramparts.testing import home_env
 
     home = tmp_path / "home"
     home.mkdir()
@@ -49,7 +49,7 @@ def ramparts_bridge(ramparts_home: Path) -> Iterator[Callable[..., Bridge]]:
 
     Uses ``ramparts_home``, so scopes resolve under a throwaway home.
     """
-    from .testing import open_bridge
+    from ramparts.testing import open_bridge
 
     opened: list[Bridge] = []
 

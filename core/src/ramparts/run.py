@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .errors import RampartsError
+from ramparts.errors import RampartsError
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_TIMEOUT", "run_app"]
 
@@ -39,7 +39,7 @@ def run_app(
         page script; ``EXIT_TIMEOUT`` when the page script did not settle in time.
         Every failure is one ``error: ...`` line on stderr, never a traceback.
     """
-    from .app import App
+    from ramparts.app import App
 
     try:
         source = eval_file.read_text(encoding="utf-8") if eval_file else None

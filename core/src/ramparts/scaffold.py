@@ -25,10 +25,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
-from .atomic import atomic_write
-from .config import CAPABILITY_NAME, RESERVED_NAMES
-from .errors import RampartsError
-from .plugins import installed_plugins, suggested_package
+from ramparts.config import CAPABILITY_NAME, RESERVED_NAMES
+from ramparts.errors import RampartsError
+from ramparts.plugins import installed_plugins, suggested_package
+from ramparts.toolkit.atomic import atomic_write
 
 __all__ = [
     "ScaffoldError",
@@ -303,7 +303,7 @@ def _read_app(app_dir: Path) -> tuple[Path, str, dict[str, Any]]:
 
 def _command_names(capability: str) -> list[str]:
     """The capability's command names, to put in the comment (importing the plugin)."""
-    from .plugins import load_capability
+    from ramparts.plugins import load_capability
 
     try:
         cap = load_capability(capability)

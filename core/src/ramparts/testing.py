@@ -3,7 +3,7 @@
 Two levels, both through the real bridge:
 
 * :func:`open_bridge` / :func:`call_command`: no window. Calls are signed with a real
-  session key and handed to the window's :class:`~ramparts.host.WindowHost`, the object
+  session key and handed to the window's :class:`~ramparts.bridge.host.WindowHost`, the object
   the Qt backend feeds, so the MAC and replay checks, the random handles, argument
   validation, the worker pool, timeouts and the error mapping all run, with the app's
   (or a given) config and scopes. Fast: no Qt, no subprocess.
@@ -33,8 +33,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .app import App
-from .errors import (
+from ramparts.app import App
+from ramparts.bridge.host import WindowHost
+from ramparts.bridge.protocol import (
+    ProtocolError,
+    decode_binary_reply,
+    sign_binary,
+    sign_channel,
+    split_segments,
+)
+from ramparts.bridge.session import WindowSession
+from ramparts.errors import (
     CommandError,
     CommandFailed,
     CommandTimeout,
@@ -43,15 +52,6 @@ from .errors import (
     OutOfScope,
     TooLarge,
 )
-from .host import WindowHost
-from .protocol import (
-    ProtocolError,
-    decode_binary_reply,
-    sign_binary,
-    sign_channel,
-    split_segments,
-)
-from .session import WindowSession
 
 __all__ = [
     "Bridge",
@@ -86,7 +86,7 @@ class Bridge:
     """
 
     def __init__(self, app: App, window: str = "main", *, reply_timeout: float = 60.0) -> None:
-        from .dispatch import Dispatcher
+        from ramparts.bridge.dispatch import Dispatcher
 
         spec = app.config.window_named(window)
         if spec is None:
@@ -312,7 +312,7 @@ def app_dirs(identifier: str, app_dir: str | Path | None = None) -> dict[str, Pa
     ``ramparts_home`` has moved ``$HOME``), not at import time. ``$RESOURCE`` is included
     only when ``app_dir`` is given. Nothing is created.
     """
-    from .dirs import base_dirs
+    from ramparts.toolkit.dirs import base_dirs
 
     dirs = base_dirs(identifier, Path(app_dir) if app_dir is not None else Path())
     if app_dir is None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from .errors import InvalidArgs
+from ramparts.errors import InvalidArgs
 
 __all__ = ["Validator", "compile_hint", "mentions_bytes"]
 

@@ -1,6 +1,6 @@
 """Webview backends: the only code that touches a concrete webview.
 
-A backend carries out a :class:`~ramparts.host.WindowHost`'s decisions. It must:
+A backend carries out a :class:`~ramparts.bridge.host.WindowHost`'s decisions. It must:
 
 * serve ``app://<identifier>/`` through the host (``host.serve``) with its headers, and
   pass POSTs to ``/.ramparts/ipc`` to ``host.binary_message`` with the origin the
@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..host import WindowHost
+from ramparts.bridge.host import WindowHost
 
 __all__ = ["Backend", "get_backend"]
 
@@ -52,6 +52,6 @@ class Backend(Protocol):
 
 
 def get_backend() -> Backend:
-    from .qt import QtBackend
+    from ramparts.backends.qt import QtBackend
 
     return QtBackend()

@@ -39,9 +39,9 @@ from PyQt6.QtWebEngineCore import (
 )
 from PyQt6.QtWidgets import QApplication, QWidget
 
-from ..errors import BackendError
-from ..host import IPC_PATH, SCHEME, WindowHost
-from ..protocol import MAX_BINARY_MESSAGE
+from ramparts.bridge.host import IPC_PATH, SCHEME, WindowHost
+from ramparts.bridge.protocol import MAX_BINARY_MESSAGE
+from ramparts.errors import BackendError
 
 __all__ = ["QtBackend"]
 

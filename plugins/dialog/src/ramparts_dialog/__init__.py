@@ -24,8 +24,8 @@ from typing import Any, Literal, TypedDict
 
 import ramparts
 from ramparts import CallContext, Capability, CommandFailed, InvalidArgs, command
-from ramparts.scope import Grants
-from ramparts.session import WindowSession
+from ramparts.bridge.session import WindowSession
+from ramparts.toolkit.scope import Grants
 
 from . import hookspecs
 
@@ -123,7 +123,7 @@ def _can_use_fs(ctx: CallContext) -> bool:
 def _grant(ctx: CallContext, paths: list[str], *, recursive: bool) -> None:
     """Grant every picked path, or none of them.
 
-    A name the scope could never match (not valid text: :func:`ramparts.scope.os_bytes`)
+    A name the scope could never match (not valid text: :func:`ramparts.toolkit.scope.os_bytes`)
     fails the call; the paths are first tried on a throwaway :class:`Grants`, so one bad
     name among several picks leaves the session's grants untouched.
     """

@@ -1,6 +1,6 @@
 """The ``fs`` capability: file access inside the app's declared scope.
 
-Every path goes through the core's :class:`ramparts.scope.PathScope` (deny wins,
+Every path goes through the core's :class:`ramparts.toolkit.scope.PathScope` (deny wins,
 canonical paths, no ``..``) plus the session's run-time grants; every open proves the
 descriptor is the checked file. Writes are atomic: a temporary file in the same
 directory, flushed and fsynced, then renamed over the target (its permissions kept).
@@ -19,10 +19,10 @@ import attrs
 
 import ramparts
 from ramparts import CallContext, Capability, ConfigContext, InvalidArgs, OutOfScope, command
-from ramparts.atomic import NotARegularFile, atomic_write
 from ramparts.errors import TooLarge
-from ramparts.scope import PathScope, open_checked, open_dir_checked, os_error
-from ramparts.text import text_codec
+from ramparts.toolkit.atomic import NotARegularFile, atomic_write
+from ramparts.toolkit.scope import PathScope, open_checked, open_dir_checked, os_error
+from ramparts.toolkit.text import text_codec
 
 __all__ = ["FsState", "ramparts_capability"]
 

@@ -4,7 +4,7 @@ The page's own ``fetch`` is held to ``connect-src 'self'`` by the CSP; this comm
 the one way out, so it is checked like one (Tauri's http API was a CSP bypass, TRI-008):
 
 * every URL, the first and each redirect hop, goes through the core's
-  :class:`ramparts.urlscope.UrlScope` (per-component matching, no userinfo) and its
+  :class:`ramparts.toolkit.urlscope.UrlScope` (per-component matching, no userinfo) and its
   address rules, before any connection;
 * the connection goes to the address that was checked: the request URL given to the
   transport carries the resolved IP, while the ``Host`` header and TLS (SNI and the
@@ -34,10 +34,10 @@ import httpx
 
 import ramparts
 from ramparts import CallContext, Capability, ConfigContext, InvalidArgs, command
+from ramparts.bridge.protocol import strict_loads
 from ramparts.errors import CommandError, CommandFailed, CommandTimeout, TooLarge
-from ramparts.protocol import strict_loads
-from ramparts.text import declared_charset
-from ramparts.urlscope import IPAddress, Target, UrlScope, join_url
+from ramparts.toolkit.text import declared_charset
+from ramparts.toolkit.urlscope import IPAddress, Target, UrlScope, join_url
 
 from .tls import Trust, configure_trust, tls_context
 

@@ -35,10 +35,10 @@ import attrs
 
 import ramparts
 from ramparts import CallContext, Capability, InvalidArgs, NotAllowed, OutOfScope, command
+from ramparts.bridge.session import Held, SessionEnded, WindowSession
 from ramparts.errors import CommandFailed, CommandTimeout, TooLarge
-from ramparts.scope import fold_name, open_dir_checked, os_bytes, os_error
-from ramparts.session import Held, SessionEnded, WindowSession
-from ramparts.text import text_codec
+from ramparts.toolkit.scope import fold_name, open_dir_checked, os_bytes, os_error
+from ramparts.toolkit.text import text_codec
 
 from .config import DangerousConfigWarning, Program, ShellState, configure
 from .process import Proc, pump

@@ -21,7 +21,7 @@ import attrs
 
 from ramparts import ConfigContext
 from ramparts.errors import InvalidArgs
-from ramparts.scope import PathScope, os_bytes
+from ramparts.toolkit.scope import PathScope, os_bytes
 
 __all__ = [
     "BASE_ENV",

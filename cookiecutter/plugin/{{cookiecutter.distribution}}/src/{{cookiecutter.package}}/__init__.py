@@ -1,6 +1,6 @@
 """The ``{{ cookiecutter.capability }}`` capability: {{ cookiecutter.description | replace('A Ramparts capability: ', '') }}
 
-Every path goes through the core's scope engine (:class:`ramparts.scope.PathScope`: no
+Every path goes through the core's scope engine (:class:`ramparts.toolkit.scope.PathScope`: no
 ``..``, symlinks resolved, deny wins, nothing allowed by default, plus the session's
 run-time grants), and every open proves the descriptor is the file that was checked.
 """
@@ -16,7 +16,7 @@ import attrs
 import ramparts
 from ramparts import CallContext, Capability, ConfigContext, command
 from ramparts.errors import TooLarge
-from ramparts.scope import PathScope, open_checked
+from ramparts.toolkit.scope import PathScope, open_checked
 
 __all__ = ["Digest", "State", "configure", "digest", "ramparts_capability"]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import mimetypes
 import re
 import secrets
@@ -21,16 +20,17 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from .csp import merge_csp, render_csp
-from .errors import NotAllowed
-from .session import Registry, WindowSession
+from ramparts.bridge.protocol import page_deadline_ms
+from ramparts.bridge.session import Registry, WindowSession
+from ramparts.csp import merge_csp, render_csp
+from ramparts.errors import NotAllowed
 
 if TYPE_CHECKING:
-    from .dispatch import BinaryReply, Dispatcher
+    from ramparts.bridge.dispatch import BinaryReply, Dispatcher
 
 __all__ = ["IPC_PATH", "Response", "WindowHost"]
 
-log = logging.getLogger("ramparts.host")
+log = logging.getLogger("ramparts.bridge.host")
 
 #: Reserved path on the app origin for the binary carrier (POST only).
 IPC_PATH = "/.ramparts/ipc"
@@ -40,19 +40,6 @@ _HEADER_ONLY = {"frame-ancestors", "report-uri", "sandbox"}
 _HEAD = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
 _HTML = re.compile(rb"<html(\s[^>]*)?>", re.IGNORECASE)
 _DOCTYPE = re.compile(rb"<!doctype[^>]*>", re.IGNORECASE)
-#: Seconds the page waits for a reply beyond 1.5 times the command's timeout.
-DEADLINE_SLACK = 1.0
-_MAX_TIMER_MS = 2**31 - 1  # setTimeout's limit: a longer delay would fire at once
-
-
-def page_deadline_ms(timeout: float) -> int | None:
-    """How long the page waits for a call to a command with ``timeout``; None: forever."""
-    if not math.isfinite(timeout):
-        return None
-    ms = math.ceil((timeout * 1.5 + DEADLINE_SLACK) * 1000)
-    return ms if ms <= _MAX_TIMER_MS else None
-
-
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)  # "/" and "\\"
 
 
@@ -67,7 +54,7 @@ class Response:
 def _js(name: str) -> str:
     from importlib.resources import files  # only when a window opens: ~4 ms at import
 
-    return (files("ramparts") / "js" / name).read_text(encoding="utf-8")
+    return (files("ramparts.bridge") / "js" / name).read_text(encoding="utf-8")
 
 
 class WindowHost:

@@ -18,8 +18,9 @@ from typing import Any
 import attrs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .errors import BuildError, VerificationError
-from .signing import (
+from ramparts.errors import BuildError, VerificationError
+from ramparts.release.pyinstaller import UNPACKED_TYPES, pyinstaller_missing
+from ramparts.release.signing import (
     artifact_files,
     load_manifest,
     own_key,
@@ -46,8 +47,6 @@ FIRST_PARTY = {
     "dialog": "ramparts_dialog",
     "window": "ramparts.builtins.window",
 }
-#: CArchive entries PyInstaller's onefile bootloader writes to disk when it unpacks.
-_UNPACKED_TYPES = frozenset("bxZnd")
 
 
 def module_roots(declared: Iterable[str], entry_points: Mapping[str, str]) -> dict[str, list[str]]:
@@ -125,8 +124,6 @@ def scan_artifact(artifact: Path, executable: str) -> Scan:
     try:
         from PyInstaller.archive.readers import CArchiveReader
     except ImportError:
-        from .build import pyinstaller_missing
-
         raise BuildError(pyinstaller_missing("reading a built app")) from None
     root, _, _, layout = artifact_files(artifact)
     exe = artifact if layout == "onefile" else root / executable
@@ -140,7 +137,7 @@ def scan_artifact(artifact: Path, executable: str) -> Scan:
         typecode = entry[-1]
         if typecode in ("m", "M", "s"):
             modules.add(name)
-        elif typecode in _UNPACKED_TYPES:
+        elif typecode in UNPACKED_TYPES:
             paths.append(name)
         elif typecode == "z":
             modules.update(archive.open_embedded_archive(name).toc)

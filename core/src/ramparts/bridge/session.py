@@ -21,10 +21,10 @@ from typing import Any, Literal
 
 import attrs
 
-from .commands import Command
-from .errors import NotAllowed
-from .protocol import ReplayWindow, Unserializable, encode_channel_reply
-from .scope import Grants
+from ramparts.bridge.protocol import ReplayWindow, Unserializable, encode_channel_reply
+from ramparts.commands import Command
+from ramparts.errors import NotAllowed
+from ramparts.toolkit.scope import Grants
 
 __all__ = ["Held", "Registry", "Route", "SessionEnded", "SessionResources", "WindowSession"]
 
@@ -203,7 +203,7 @@ class WindowSession:
     :ivar key: the 32-byte session key (random per session, never reused).
     :ivar stats: counters of rejected messages by reason (for logs and tests).
     :ivar grants: paths added to this session's scopes at run time (see
-        :class:`ramparts.scope.Grants`); they die with the session.
+        :class:`ramparts.toolkit.scope.Grants`); they die with the session.
     :ivar resources: what the session owns and releases when it ends
         (:class:`SessionResources`).
     """
@@ -217,7 +217,7 @@ class WindowSession:
         host: Any = None,
     ) -> None:
         self.window = window
-        #: The :class:`~ramparts.host.WindowHost` of this session's window, if any.
+        #: The :class:`~ramparts.bridge.host.WindowHost` of this session's window, if any.
         self.host = host
         self.id = secrets.token_hex(8)
         self.key = secrets.token_bytes(32)

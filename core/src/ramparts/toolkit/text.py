@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import codecs
 
-from .errors import InvalidArgs
+from ramparts.errors import InvalidArgs
 
 __all__ = ["FALLBACK_CHARSET", "declared_charset", "text_codec"]
 

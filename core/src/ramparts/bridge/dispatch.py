@@ -23,10 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from .commands import CallContext
-from .errors import CommandError, CommandFailed, CommandTimeout, NotAllowed
-from .host import page_deadline_ms
-from .protocol import (
+from ramparts.bridge.protocol import (
     Message,
     ProtocolError,
     Unserializable,
@@ -34,8 +31,11 @@ from .protocol import (
     decode_channel,
     encode_binary_reply,
     encode_channel_reply,
+    page_deadline_ms,
 )
-from .session import Held, Route, SessionEnded, WindowSession
+from ramparts.bridge.session import Held, Route, SessionEnded, WindowSession
+from ramparts.commands import CallContext
+from ramparts.errors import CommandError, CommandFailed, CommandTimeout, NotAllowed
 
 __all__ = ["Dispatcher"]
 

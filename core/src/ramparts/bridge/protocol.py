@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from .errors import InvalidArgs
+from ramparts.errors import InvalidArgs
 
 __all__ = [
     "NotJson",
@@ -46,6 +46,7 @@ __all__ = [
     "decode_channel",
     "encode_binary_reply",
     "encode_channel_reply",
+    "page_deadline_ms",
     "sign_binary",
     "sign_channel",
     "split_segments",
@@ -514,3 +515,16 @@ def _materialize(value: Any) -> Any:
     if isinstance(value, list):
         return [_materialize(v) for v in value]
     return value
+
+
+#: Seconds the page waits for a reply beyond 1.5 times the command's timeout.
+DEADLINE_SLACK = 1.0
+_MAX_TIMER_MS = 2**31 - 1  # setTimeout's limit: a longer delay would fire at once
+
+
+def page_deadline_ms(timeout: float) -> int | None:
+    """How long the page waits for a call to a command with ``timeout``; None: forever."""
+    if not math.isfinite(timeout):
+        return None
+    ms = math.ceil((timeout * 1.5 + DEADLINE_SLACK) * 1000)
+    return ms if ms <= _MAX_TIMER_MS else None

@@ -44,8 +44,8 @@ from urllib.parse import urljoin
 
 import attrs
 
-from .capability import ConfigContext
-from .errors import CommandFailed, InvalidArgs, OutOfScope
+from ramparts.errors import CommandFailed, InvalidArgs, OutOfScope
+from ramparts.toolkit.configtable import ConfigContext
 
 __all__ = [
     "DEFAULT_PORTS",

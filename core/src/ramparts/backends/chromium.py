@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from .csp import merge_csp
+from ramparts.csp import merge_csp
 
 __all__ = ["WEBRTC", "allowed_hosts", "confine", "engine_switches"]
 

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .errors import BuildError, VerificationError
+from ramparts.errors import BuildError, VerificationError
 
 __all__ = [
     "ENV_KEY",

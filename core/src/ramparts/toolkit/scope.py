@@ -52,9 +52,9 @@ from typing import Any
 
 import attrs
 
-from .capability import ConfigContext
-from .dirs import BASE_DIRS, base_dirs
-from .errors import CommandError, CommandFailed, InvalidArgs, OutOfScope
+from ramparts.errors import CommandError, CommandFailed, InvalidArgs, OutOfScope
+from ramparts.toolkit.configtable import ConfigContext
+from ramparts.toolkit.dirs import BASE_DIRS, base_dirs
 
 __all__ = [
     "BASE_DIRS",
@@ -223,7 +223,7 @@ def check_path_syntax(path: Any, where: str = "path") -> str:
 class Grants:
     """Paths added to one session's scope at run time (e.g. a file picked in a dialog).
 
-    Grants belong to a :class:`~ramparts.session.WindowSession` (``session.grants``) and
+    Grants belong to a :class:`~ramparts.bridge.session.WindowSession` (``session.grants``) and
     die with it: another window, or the same window after a reload, does not see them.
     Deny patterns still win over grants. A recursive grant covers its root (even a
     dotted one: the person picked it) and, below it, what ``root/**`` would: no part

@@ -2,7 +2,7 @@
 
 ``ramparts build`` generates a two-line entry script that calls :func:`launch` with the
 public key baked in. Verification happens before the app's commands module or any
-capability plugin is imported. Only this module, :mod:`ramparts.signing` and what they
+capability plugin is imported. Only this module, :mod:`ramparts.release.signing` and what they
 import (the standard library, ``cryptography``, the core's error tree) run first.
 """
 
@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from .errors import VerificationError
-from .signing import load_public_key, utc_stamp, verify_artifact
+from ramparts.errors import VerificationError
+from ramparts.release.signing import load_public_key, utc_stamp, verify_artifact
 
 __all__ = ["EXIT_REFUSED", "REFUSAL_LOG", "dialog_command", "launch", "locate", "refusal_log"]
 
@@ -51,7 +51,7 @@ def refusal_log(identifier: str) -> Path:
     """Where a built app logs why it refused to start: the per-user log folder keyed by
     its identifier (``$APPLOG``), because a windowed or double-clicked app has no
     terminal to show stderr."""
-    from .dirs import base_dirs
+    from ramparts.toolkit.dirs import base_dirs
 
     return base_dirs(identifier, Path())["APPLOG"] / REFUSAL_LOG
 
@@ -228,7 +228,7 @@ def _run(app_dir: Path, name: str, allow_eval: bool) -> None:
         parser.add_argument("--timeout", type=float, default=30.0, help="seconds --eval may take")
     parser.add_argument("--trace", action="store_true", help="print console and bridge lines")
     args = parser.parse_args()
-    from .run import run_app  # the app, Qt and the plugins load only from here on
+    from ramparts.run import run_app  # the app, Qt and the plugins load only from here on
 
     raise SystemExit(
         run_app(

@@ -1,0 +1,124 @@
+"""The toolkit for capability plugin authors: the shared mechanics every plugin needs.
+
+Everything a plugin may use is exported here (and typed); the submodules are where each
+piece lives, not separate API::
+
+    from ramparts.toolkit import ConfigContext, PathScope, atomic_write
+
+* reading the plugin's config table with errors that say where: :class:`ConfigContext`;
+* path scopes (allow/deny globs over base directories, run-time grants, checked opens):
+  :class:`PathScope`, :class:`Grants`, :func:`open_checked`, :func:`os_bytes`, ...;
+* URL scopes checked per component and after DNS: :class:`UrlScope`, :func:`parse_url`;
+* text: :func:`text_codec`, :func:`declared_charset`;
+* files that are written whole or not at all: :func:`atomic_write`;
+* the per-OS base directories (``$APPDATA``, ``$DOCUMENT``, ...): :func:`base_dirs`.
+
+The submodules load on first use of a name (PEP 562), so importing :mod:`ramparts` stays
+cheap for an app that uses no scope.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ramparts.toolkit.atomic import NotARegularFile, atomic_write
+    from ramparts.toolkit.configtable import ConfigContext
+    from ramparts.toolkit.dirs import BASE_DIRS, base_dirs
+    from ramparts.toolkit.scope import (
+        Grants,
+        PathScope,
+        check_path_syntax,
+        compile_glob,
+        escape_glob,
+        fold_name,
+        open_checked,
+        open_dir_checked,
+        os_bytes,
+        os_error,
+    )
+    from ramparts.toolkit.text import FALLBACK_CHARSET, declared_charset, text_codec
+    from ramparts.toolkit.urlscope import (
+        DEFAULT_PORTS,
+        IPAddress,
+        Resolver,
+        Target,
+        UrlPattern,
+        UrlScope,
+        address_kind,
+        join_url,
+        parse_url,
+    )
+
+__all__ = [
+    "BASE_DIRS",
+    "DEFAULT_PORTS",
+    "FALLBACK_CHARSET",
+    "ConfigContext",
+    "Grants",
+    "IPAddress",
+    "NotARegularFile",
+    "PathScope",
+    "Resolver",
+    "Target",
+    "UrlPattern",
+    "UrlScope",
+    "address_kind",
+    "atomic_write",
+    "base_dirs",
+    "check_path_syntax",
+    "compile_glob",
+    "declared_charset",
+    "escape_glob",
+    "fold_name",
+    "join_url",
+    "open_checked",
+    "open_dir_checked",
+    "os_bytes",
+    "os_error",
+    "parse_url",
+    "text_codec",
+]
+
+_WHERE = {
+    "BASE_DIRS": "ramparts.toolkit.dirs",
+    "ConfigContext": "ramparts.toolkit.configtable",
+    "DEFAULT_PORTS": "ramparts.toolkit.urlscope",
+    "FALLBACK_CHARSET": "ramparts.toolkit.text",
+    "Grants": "ramparts.toolkit.scope",
+    "IPAddress": "ramparts.toolkit.urlscope",
+    "NotARegularFile": "ramparts.toolkit.atomic",
+    "PathScope": "ramparts.toolkit.scope",
+    "Resolver": "ramparts.toolkit.urlscope",
+    "Target": "ramparts.toolkit.urlscope",
+    "UrlPattern": "ramparts.toolkit.urlscope",
+    "UrlScope": "ramparts.toolkit.urlscope",
+    "address_kind": "ramparts.toolkit.urlscope",
+    "atomic_write": "ramparts.toolkit.atomic",
+    "base_dirs": "ramparts.toolkit.dirs",
+    "check_path_syntax": "ramparts.toolkit.scope",
+    "compile_glob": "ramparts.toolkit.scope",
+    "declared_charset": "ramparts.toolkit.text",
+    "escape_glob": "ramparts.toolkit.scope",
+    "fold_name": "ramparts.toolkit.scope",
+    "join_url": "ramparts.toolkit.urlscope",
+    "open_checked": "ramparts.toolkit.scope",
+    "open_dir_checked": "ramparts.toolkit.scope",
+    "os_bytes": "ramparts.toolkit.scope",
+    "os_error": "ramparts.toolkit.scope",
+    "parse_url": "ramparts.toolkit.urlscope",
+    "text_codec": "ramparts.toolkit.text",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'ramparts.toolkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
