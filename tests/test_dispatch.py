@@ -13,9 +13,10 @@ from typing import Annotated, Any
 
 import pytest
 
-from ramparts.bridge.dispatch import Dispatcher, _Workers
+from ramparts.bridge.dispatch import Dispatcher
 from ramparts.bridge.protocol import sign_binary, sign_channel
 from ramparts.bridge.session import PER_CALL_POOL, Registry, Route, WindowSession
+from ramparts.bridge.workers import Workers
 from ramparts.commands import CallContext, as_command, command
 from ramparts.errors import NotAllowed
 
@@ -480,7 +481,7 @@ def test_an_async_command_that_overruns_is_answered_and_cancelled(
 def test_a_worker_that_cannot_start_loses_no_job(monkeypatch: pytest.MonkeyPatch) -> None:
     """Out of threads, ``Thread.start`` raises: the job goes back to its owner's queue
     (first) and runs, before the owner's later jobs, once a thread can start."""
-    pool = _Workers(4, "test")
+    pool = Workers(4, "test")
     ran: list[str] = []
     done = threading.Event()
     real_start = threading.Thread.start
@@ -596,7 +597,7 @@ def test_a_job_put_back_after_a_failed_start_wakes_an_idle_thread(
     """Found in review: between taking a job for a new thread and putting it back when
     the thread cannot start, a busy thread can finish and go idle; nothing woke it, so
     the job waited for some unrelated later message."""
-    pool = _Workers(2, "test")
+    pool = Workers(2, "test")
     release, ran = threading.Event(), threading.Event()
     pool.submit("a", release.wait, 10)  # the one running thread, busy until released
     real_start = threading.Thread.start
