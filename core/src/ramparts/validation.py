@@ -85,157 +85,183 @@ def _describe(hint: Any) -> str:
 def compile_hint(hint: Any) -> Validator:
     """Turn a type hint into a validator function (done once, when a command is defined)."""
     if hint is Any or hint is object:
-        return lambda value, where: value
-    if hint is None or hint is type(None):
-
-        def check_none(value: Any, where: str) -> None:
-            if value is not None:
-                _fail(where, "null", value)
-
-        return check_none
-    if hint is bool:
-
-        def check_bool(value: Any, where: str) -> bool:
-            if not isinstance(value, bool):
-                _fail(where, "boolean", value)
-            return value
-
-        return check_bool
-    if hint is int:
-
-        def check_int(value: Any, where: str) -> int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                _fail(where, "integer", value)
-            return value
-
-        return check_int
-    if hint is float:
-
-        def check_float(value: Any, where: str) -> float:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                _fail(where, "number", value)
-            try:
-                number = float(value)  # an int of ~310+ digits has no float: OverflowError
-            except OverflowError:
-                raise InvalidArgs(
-                    f"{where}: number too large (beyond the range of a float)",
-                    data={"path": where, "expected": "finite number"},
-                ) from None
-            if not math.isfinite(number):
-                _fail(where, "finite number", value)
-            return number
-
-        return check_float
-    if hint is str:
-
-        def check_str(value: Any, where: str) -> str:
-            if not isinstance(value, str):
-                _fail(where, "string", value)
-            return value
-
-        return check_str
-    if hint is bytes:
-
-        def check_bytes(value: Any, where: str) -> bytes:
-            if isinstance(value, memoryview):
-                return value.tobytes()
-            if not isinstance(value, (bytes, bytearray)):
-                _fail(where, "bytes (Uint8Array or ArrayBuffer)", value)
-            return bytes(value)
-
-        return check_bytes
-
+        return _accept
+    for scalar, check in _SCALARS:
+        if hint is scalar:  # by identity: an Annotated hint's metadata need not hash
+            return check
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-
     if origin is typing.Annotated:
-        inner = compile_hint(args[0])
-        checks = args[1:]
-
-        def check_annotated(value: Any, where: str) -> Any:
-            value = inner(value, where)
-            for check in checks:
-                if callable(check):
-                    try:
-                        result = check(value, where)
-                    except (ValueError, TypeError, OverflowError) as e:
-                        raise _refused_by_check(where, check, e) from None
-                    if result is not None:
-                        value = result
-            return value
-
-        return check_annotated
+        return _compile_annotated(args)
     if origin is typing.Literal:
-        allowed = args
-
-        def check_literal(value: Any, where: str) -> Any:
-            # bool is an int: compare type as well as value so True never matches 1.
-            for option in allowed:
-                if type(option) is type(value) and option == value:
-                    return value
-            _fail(where, "one of " + ", ".join(repr(a) for a in allowed), value)
-
-        return check_literal
+        return _compile_literal(args)
     if origin in (typing.Union, types.UnionType):
-        options = [compile_hint(a) for a in args]
-        expected = " or ".join(_describe(a) for a in args)
-
-        def check_union(value: Any, where: str) -> Any:
-            for option in options:
-                try:
-                    return option(value, where)
-                except InvalidArgs:
-                    continue
-            _fail(where, expected, value)
-
-        return check_union
+        return _compile_union(args)
     if hint is tuple:
-        hint, origin, args = tuple[Any, ...], tuple, (Any, Ellipsis)
+        origin, args = tuple, (Any, Ellipsis)
     if origin in (list, collections.abc.Sequence) or hint is list:
-        item = compile_hint(args[0]) if args else compile_hint(Any)
-
-        def check_list(value: Any, where: str) -> list[Any]:
-            if not isinstance(value, list):
-                _fail(where, "array", value)
-            return [item(v, f"{where}[{i}]") for i, v in enumerate(value)]
-
-        return check_list
+        return _compile_list(args)
     if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            each = compile_hint(args[0])
-
-            def check_var_tuple(value: Any, where: str) -> tuple[Any, ...]:
-                if not isinstance(value, list):
-                    _fail(where, "array", value)
-                return tuple(each(v, f"{where}[{i}]") for i, v in enumerate(value))
-
-            return check_var_tuple
-        fixed = [compile_hint(a) for a in args]
-
-        def check_tuple(value: Any, where: str) -> tuple[Any, ...]:
-            if not isinstance(value, list) or len(value) != len(fixed):
-                _fail(where, f"array of {len(fixed)} items", value)
-            return tuple(
-                f(v, f"{where}[{i}]") for i, (f, v) in enumerate(zip(fixed, value, strict=True))
-            )
-
-        return check_tuple
+        return _compile_tuple(args)
     if origin is dict or hint is dict:
-        if args and args[0] is not str:
-            raise TypeError(f"dict keys must be str in a command signature, not {args[0]!r}")
-        val = compile_hint(args[1]) if args else compile_hint(Any)
-
-        def check_dict(value: Any, where: str) -> dict[str, Any]:
-            if not isinstance(value, dict):
-                _fail(where, "object", value)
-            return {k: val(v, f"{where}.{k}") for k, v in value.items()}
-
-        return check_dict
+        return _compile_dict(args)
     if isinstance(hint, type) and attrs.has(hint):
         return _compile_attrs(hint)
     if typing.is_typeddict(hint):
         return _compile_typeddict(hint)
     raise TypeError(f"unsupported type hint in a command signature: {hint!r}")
+
+
+def _accept(value: Any, where: str) -> Any:
+    return value
+
+
+def _check_none(value: Any, where: str) -> None:
+    if value is not None:
+        _fail(where, "null", value)
+
+
+def _check_bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        _fail(where, "boolean", value)
+    return value
+
+
+def _check_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        _fail(where, "integer", value)
+    return value
+
+
+def _check_float(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _fail(where, "number", value)
+    try:
+        number = float(value)  # an int of ~310+ digits has no float: OverflowError
+    except OverflowError:
+        raise InvalidArgs(
+            f"{where}: number too large (beyond the range of a float)",
+            data={"path": where, "expected": "finite number"},
+        ) from None
+    if not math.isfinite(number):
+        _fail(where, "finite number", value)
+    return number
+
+
+def _check_str(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        _fail(where, "string", value)
+    return value
+
+
+def _check_bytes(value: Any, where: str) -> bytes:
+    if isinstance(value, memoryview):
+        return value.tobytes()
+    if not isinstance(value, (bytes, bytearray)):
+        _fail(where, "bytes (Uint8Array or ArrayBuffer)", value)
+    return bytes(value)
+
+
+_SCALARS: tuple[tuple[Any, Validator], ...] = (
+    (None, _check_none),
+    (type(None), _check_none),
+    (bool, _check_bool),
+    (int, _check_int),
+    (float, _check_float),
+    (str, _check_str),
+    (bytes, _check_bytes),
+)
+
+
+def _compile_annotated(args: tuple[Any, ...]) -> Validator:
+    inner = compile_hint(args[0])
+    checks = args[1:]
+
+    def check_annotated(value: Any, where: str) -> Any:
+        value = inner(value, where)
+        for check in checks:
+            if callable(check):
+                try:
+                    result = check(value, where)
+                except (ValueError, TypeError, OverflowError) as e:
+                    raise _refused_by_check(where, check, e) from None
+                if result is not None:
+                    value = result
+        return value
+
+    return check_annotated
+
+
+def _compile_literal(allowed: tuple[Any, ...]) -> Validator:
+    def check_literal(value: Any, where: str) -> Any:
+        # bool is an int: compare type as well as value so True never matches 1.
+        for option in allowed:
+            if type(option) is type(value) and option == value:
+                return value
+        _fail(where, "one of " + ", ".join(repr(a) for a in allowed), value)
+
+    return check_literal
+
+
+def _compile_union(args: tuple[Any, ...]) -> Validator:
+    options = [compile_hint(a) for a in args]
+    expected = " or ".join(_describe(a) for a in args)
+
+    def check_union(value: Any, where: str) -> Any:
+        for option in options:
+            try:
+                return option(value, where)
+            except InvalidArgs:
+                continue
+        _fail(where, expected, value)
+
+    return check_union
+
+
+def _compile_list(args: tuple[Any, ...]) -> Validator:
+    item = compile_hint(args[0]) if args else _accept
+
+    def check_list(value: Any, where: str) -> list[Any]:
+        if not isinstance(value, list):
+            _fail(where, "array", value)
+        return [item(v, f"{where}[{i}]") for i, v in enumerate(value)]
+
+    return check_list
+
+
+def _compile_tuple(args: tuple[Any, ...]) -> Validator:
+    if len(args) == 2 and args[1] is Ellipsis:
+        each = compile_hint(args[0])
+
+        def check_var_tuple(value: Any, where: str) -> tuple[Any, ...]:
+            if not isinstance(value, list):
+                _fail(where, "array", value)
+            return tuple(each(v, f"{where}[{i}]") for i, v in enumerate(value))
+
+        return check_var_tuple
+    fixed = [compile_hint(a) for a in args]
+
+    def check_tuple(value: Any, where: str) -> tuple[Any, ...]:
+        if not isinstance(value, list) or len(value) != len(fixed):
+            _fail(where, f"array of {len(fixed)} items", value)
+        return tuple(
+            f(v, f"{where}[{i}]") for i, (f, v) in enumerate(zip(fixed, value, strict=True))
+        )
+
+    return check_tuple
+
+
+def _compile_dict(args: tuple[Any, ...]) -> Validator:
+    if args and args[0] is not str:
+        raise TypeError(f"dict keys must be str in a command signature, not {args[0]!r}")
+    val = compile_hint(args[1]) if args else _accept
+
+    def check_dict(value: Any, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            _fail(where, "object", value)
+        return {k: val(v, f"{where}.{k}") for k, v in value.items()}
+
+    return check_dict
 
 
 def _compile_attrs(cls: type) -> Validator:
