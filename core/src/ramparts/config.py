@@ -16,6 +16,7 @@ import attrs
 
 from ramparts.csp import parse_csp
 from ramparts.errors import MISSING, ConfigError
+from ramparts.toolkit.configtable import ConfigContext
 
 __all__ = [
     "WEB_PERMISSIONS",
@@ -129,39 +130,36 @@ class AppConfig:
 
 
 class _Reader:
-    """Reads one table and remembers which keys were used, to report unknown ones."""
+    """Reads one table and remembers which keys were used, to report unknown ones.
 
-    def __init__(self, file: Path, prefix: str, table: Any) -> None:
+    Values are checked and errors worded by a :class:`ConfigContext`, as a capability
+    plugin's are, so every config error reads the same.
+    """
+
+    def __init__(self, ctx: ConfigContext, table: Any) -> None:
         if not isinstance(table, dict):
-            raise ConfigError(file, prefix, table, "a table")
-        self.file, self.prefix, self.table = file, prefix, table
+            raise ConfigError(ctx.file, ctx.prefix, table, "a table")
+        self.ctx, self.table = ctx, table
         self.used: set[str] = set()
 
-    def key(self, k: str) -> str:
-        return f"{self.prefix}.{k}"
-
     def error(self, k: str, found: Any, expected: str) -> ConfigError:
-        return ConfigError(self.file, self.key(k), found, expected)
+        return self.ctx.error(k, found, expected)
 
     def get(
         self, k: str, kind: type | tuple[type, ...], expected: str, default: Any = MISSING
     ) -> Any:
         self.used.add(k)
-        value = self.table.get(k, MISSING)
-        if value is MISSING:
-            if default is MISSING:
-                raise self.error(k, MISSING, expected)
+        if default is not MISSING and k not in self.table:
             return default
-        bad_bool = isinstance(value, bool) and bool not in (
-            kind if isinstance(kind, tuple) else (kind,)
-        )
-        if not isinstance(value, kind) or bad_bool:
-            raise self.error(k, value, expected)
-        return value
+        return self.ctx.require(self.table, k, kind, expected)
+
+    def within(self, k: str, table: Any) -> _Reader:
+        """A reader of ``table``, found at ``k`` in this one."""
+        return _Reader(attrs.evolve(self.ctx, prefix=f"{self.ctx.prefix}.{k}"), table)
 
     def sub(self, k: str) -> _Reader:
         self.used.add(k)
-        return _Reader(self.file, self.key(k), self.table.get(k, {}))
+        return self.within(k, self.table.get(k, {}))
 
     def str_list(self, k: str, expected: str, default: Any = MISSING) -> tuple[str, ...]:
         value = self.get(k, list, expected, default)
@@ -177,23 +175,15 @@ class _Reader:
 
 def load_config(app_dir: Path | str) -> AppConfig:
     """Load and validate ``[tool.ramparts]`` from ``APP_DIR/pyproject.toml``."""
-    import tomllib  # here, not at the top: importing ramparts need not cost a TOML parser
-
     app_dir = Path(app_dir).resolve()
     file = app_dir / "pyproject.toml"
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            file, "tool.ramparts", MISSING, "a pyproject.toml in the app folder"
-        ) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(file, "(file)", str(e), "valid TOML") from None
+    raw = _read_toml(file)
     tool = raw.get("tool", {}).get("ramparts", MISSING)
     if tool is MISSING:
         raise ConfigError(file, "tool.ramparts", MISSING, "a [tool.ramparts] table")
-    project = raw.get("project", {})
-    r = _Reader(file, "tool.ramparts", tool)
+    # The context's identifier is for plugins' per-app folders; the app's own tables are
+    # read before it is known (it is one of their keys), so theirs is empty.
+    r = _Reader(ConfigContext(file, "tool.ramparts", app_dir, identifier=""), tool)
 
     name = r.get("name", str, "the app's display name (a string)")
     identifier = r.get("identifier", str, "a reverse-DNS id like 'com.example.app'")
@@ -209,32 +199,11 @@ def load_config(app_dir: Path | str) -> AppConfig:
     commands = r.get("commands", str, "a module path like 'myapp.commands'", None)
     if commands is not None and not _MODULE.match(commands):
         raise r.error("commands", commands, "a module path like 'myapp.commands'")
-    version = r.get("version", str, "a version string", str(project.get("version", "0.0.0")))
-
-    s = r.sub("security")
-    csp_raw = s.get("csp", (str, dict), "a CSP string or a table of directive = [sources]", {})
-    try:
-        csp = parse_csp(csp_raw)
-    except ValueError as e:
-        raise s.error("csp", csp_raw, str(e)) from None
-    handles = s.get("handles", str, "'per-session' or 'per-call'", "per-session")
-    if handles not in ("per-session", "per-call"):
-        raise s.error("handles", handles, "'per-session' or 'per-call'")
-    timeout = s.get("command_timeout", (int, float), "seconds, a number > 0", 30.0)
-    if timeout <= 0:
-        raise s.error("command_timeout", timeout, "seconds, a number > 0")
-    security = SecurityConfig(csp=csp, handles=handles, command_timeout=float(timeout))
-    s.done()
-
-    ev = r.sub("events")
-    ui_events = ev.str_list("from_ui", "a list of event names", ())
-    for event_name in ui_events:
-        if not _EVENT.match(event_name):
-            raise ev.error("from_ui", event_name, "names of letters, digits and _.:- (max 64)")
-    ev.done()
-
-    c = r.sub("capabilities")
-    capabilities = _capabilities(c)
+    project_version = str(raw.get("project", {}).get("version", "0.0.0"))
+    version = r.get("version", str, "a version string", project_version)
+    security = _security(r.sub("security"))
+    ui_events = _ui_events(r.sub("events"))
+    capabilities = _capabilities(r.sub("capabilities"))
     windows = _windows(r, name, ui, entry, tuple(capabilities))
     r.done()
 
@@ -252,6 +221,45 @@ def load_config(app_dir: Path | str) -> AppConfig:
         capabilities=capabilities,
         ui_events=frozenset(ui_events),
     )
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    import tomllib  # here, not at the top: importing ramparts need not cost a TOML parser
+
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            file, "tool.ramparts", MISSING, "a pyproject.toml in the app folder"
+        ) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(file, "(file)", str(e), "valid TOML") from None
+
+
+def _security(s: _Reader) -> SecurityConfig:
+    csp_raw = s.get("csp", (str, dict), "a CSP string or a table of directive = [sources]", {})
+    try:
+        csp = parse_csp(csp_raw)
+    except ValueError as e:
+        raise s.error("csp", csp_raw, str(e)) from None
+    handles = s.get("handles", str, "'per-session' or 'per-call'", "per-session")
+    if handles not in ("per-session", "per-call"):
+        raise s.error("handles", handles, "'per-session' or 'per-call'")
+    timeout = s.get("command_timeout", (int, float), "seconds, a number > 0", 30.0)
+    if timeout <= 0:
+        raise s.error("command_timeout", timeout, "seconds, a number > 0")
+    security = SecurityConfig(csp=csp, handles=handles, command_timeout=float(timeout))
+    s.done()
+    return security
+
+
+def _ui_events(ev: _Reader) -> tuple[str, ...]:
+    ui_events = ev.str_list("from_ui", "a list of event names", ())
+    for event_name in ui_events:
+        if not _EVENT.match(event_name):
+            raise ev.error("from_ui", event_name, "names of letters, digits and _.:- (max 64)")
+    ev.done()
+    return ui_events
 
 
 def _capabilities(c: _Reader) -> dict[str, CapabilityConfig]:
@@ -301,38 +309,49 @@ def _windows(
         raise r.error("windows", raw, "an array of tables: [[tool.ramparts.windows]]")
     windows: list[WindowConfig] = []
     for i, table in enumerate(raw):
-        w = _Reader(r.file, f"tool.ramparts.windows[{i}]", table)
-        label = w.get("label", str, "a label: lower-case letters, digits, - and _")
-        if not _LABEL.match(label) or any(x.label == label for x in windows):
-            raise w.error("label", label, "a unique label of lower-case letters, digits, - and _")
-        page = w.get("entry", str, "a page inside the UI folder", entry)
-        if page.startswith("/") or ".." in Path(page).parts or not (ui / page).is_file():
-            raise w.error("entry", page, f"a file inside {ui}")
-        caps = w.str_list("capabilities", "a list of the app's capability names", ())
-        for cap in caps:
-            if cap not in declared:
-                raise w.error(
-                    "capabilities",
-                    cap,
-                    "one of the capabilities declared under "
-                    f"[tool.ramparts.capabilities]: {', '.join(declared) or 'none'}",
-                )
-        windows.append(
-            WindowConfig(
-                title=w.get("title", str, "a string", name),
-                width=_positive(w, "width", 900),
-                height=_positive(w, "height", 640),
-                resizable=w.get("resizable", bool, "true or false", True),
-                label=label,
-                entry=page,
-                capabilities=tuple(caps),
-                app_commands=w.get("app_commands", bool, "true or false", True),
-                start=w.get("start", bool, "true or false", False) or i == 0,
-                web=_web(w),
-            )
-        )
+        w = r.within(f"windows[{i}]", table)
+        windows.append(_listed_window(w, i, windows, name, ui, entry, declared))
         w.done()
     return tuple(windows)
+
+
+def _listed_window(
+    w: _Reader,
+    i: int,
+    earlier: list[WindowConfig],
+    name: str,
+    ui: Path,
+    entry: str,
+    declared: tuple[str, ...],
+) -> WindowConfig:
+    """Entry ``i`` of ``[[tool.ramparts.windows]]``; ``earlier`` are the ones before it."""
+    label = w.get("label", str, "a label: lower-case letters, digits, - and _")
+    if not _LABEL.match(label) or any(x.label == label for x in earlier):
+        raise w.error("label", label, "a unique label of lower-case letters, digits, - and _")
+    page = w.get("entry", str, "a page inside the UI folder", entry)
+    if page.startswith("/") or ".." in Path(page).parts or not (ui / page).is_file():
+        raise w.error("entry", page, f"a file inside {ui}")
+    caps = w.str_list("capabilities", "a list of the app's capability names", ())
+    for cap in caps:
+        if cap not in declared:
+            raise w.error(
+                "capabilities",
+                cap,
+                "one of the capabilities declared under "
+                f"[tool.ramparts.capabilities]: {', '.join(declared) or 'none'}",
+            )
+    return WindowConfig(
+        title=w.get("title", str, "a string", name),
+        width=_positive(w, "width", 900),
+        height=_positive(w, "height", 640),
+        resizable=w.get("resizable", bool, "true or false", True),
+        label=label,
+        entry=page,
+        capabilities=tuple(caps),
+        app_commands=w.get("app_commands", bool, "true or false", True),
+        start=w.get("start", bool, "true or false", False) or i == 0,
+        web=_web(w),
+    )
 
 
 def _web(w: _Reader) -> tuple[str, ...]:

@@ -34,13 +34,18 @@ class ConfigContext:
         """A :class:`ConfigError` for ``key`` under this capability's table."""
         return ConfigError(self.file, f"{self.prefix}.{key}", found, expected)
 
-    def require(self, table: Mapping[str, Any], key: str, kind: type, expected: str) -> Any:
-        """``table[key]`` if it is a ``kind``, else a :class:`ConfigError` naming it."""
+    def require(
+        self, table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], expected: str
+    ) -> Any:
+        """``table[key]`` if it is a ``kind`` (or one of a tuple of kinds), else a
+        :class:`ConfigError` naming it. ``true``/``false`` pass only where ``bool`` is a kind
+        (to Python a bool is an int)."""
         value = table.get(key, MISSING)
+        kinds = kind if isinstance(kind, tuple) else (kind,)
         if (
             value is MISSING
             or not isinstance(value, kind)
-            or (isinstance(value, bool) and kind is not bool)
+            or (isinstance(value, bool) and bool not in kinds)
         ):
             raise self.error(key, value, expected)
         return value
