@@ -14,14 +14,13 @@ import shutil
 import stat
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
 
-from ramparts import ConfigContext
-from ramparts.errors import InvalidArgs
-from ramparts.toolkit.scope import PathScope, os_bytes
+from ramparts import ConfigContext, InvalidArgs
+from ramparts.toolkit import PathScope, os_bytes
 
 __all__ = [
     "BASE_ENV",
@@ -204,15 +203,55 @@ def configure(table: Mapping[str, Any], ctx: ConfigContext) -> ShellState:
     if os.name != "posix":
         raise ctx.error("programs", sys.platform, "a POSIX system (Linux, macOS)")
     ctx.check_keys(table, _CAP_KEYS)
-    env = _env_list(table, "env", ctx, ())
-    cwd = PathScope.from_config(table, ctx, key="cwd")
-    timeout = ctx.seconds(table, "timeout", DEFAULT_TIMEOUT)
-    max_output = ctx.whole_number(table, "max_output_bytes", DEFAULT_MAX_OUTPUT)
-    max_children = ctx.whole_number(table, "max_children", DEFAULT_MAX_CHILDREN)
-    spawn_timeout = ctx.seconds(table, "spawn_timeout", DEFAULT_SPAWN_TIMEOUT, unlimited=True)
-    spawn_output = ctx.whole_number(table, "spawn_max_output", DEFAULT_SPAWN_MAX_OUTPUT)
-    spawn_events = ctx.whole_number(table, "spawn_max_events", DEFAULT_SPAWN_MAX_EVENTS)
+    defaults = _Defaults.from_table(table, ctx)
+    programs, dangers = _programs(table, ctx, defaults)
+    open_pattern, opener = _opening(table, ctx)
+    for message in dangers:
+        warnings.warn(message, DangerousConfigWarning, stacklevel=2)
+    return ShellState(
+        programs=programs,
+        max_children=defaults.max_children,
+        open_pattern=open_pattern,
+        open_files=PathScope.from_config(table, ctx, key="open_files"),
+        opener=opener,
+        default_cwd=os.path.realpath(ctx.app_dir),
+        warnings=tuple(dangers),
+    )
 
+
+@attrs.frozen
+class _Defaults:
+    """The table's own settings: each program inherits those it does not set itself."""
+
+    env: tuple[str, ...]
+    cwd: PathScope
+    timeout: float
+    max_output: int
+    max_children: int
+    spawn_timeout: float
+    spawn_output: int
+    spawn_events: int
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any], ctx: ConfigContext) -> _Defaults:
+        return cls(
+            env=_env_list(table, "env", ctx, ()),
+            cwd=PathScope.from_config(table, ctx, key="cwd"),
+            timeout=ctx.seconds(table, "timeout", DEFAULT_TIMEOUT),
+            max_output=ctx.whole_number(table, "max_output_bytes", DEFAULT_MAX_OUTPUT),
+            max_children=ctx.whole_number(table, "max_children", DEFAULT_MAX_CHILDREN),
+            spawn_timeout=ctx.seconds(
+                table, "spawn_timeout", DEFAULT_SPAWN_TIMEOUT, unlimited=True
+            ),
+            spawn_output=ctx.whole_number(table, "spawn_max_output", DEFAULT_SPAWN_MAX_OUTPUT),
+            spawn_events=ctx.whole_number(table, "spawn_max_events", DEFAULT_SPAWN_MAX_EVENTS),
+        )
+
+
+def _programs(
+    table: Mapping[str, Any], ctx: ConfigContext, defaults: _Defaults
+) -> tuple[dict[str, Program], list[str]]:
+    """The ``[[programs]]`` by name, and a warning for each that takes any arguments."""
     raw_programs = table.get("programs", [])
     if not isinstance(raw_programs, list):
         raise ctx.error("programs", raw_programs, "an array of tables ([[...programs]])")
@@ -223,32 +262,46 @@ def configure(table: Mapping[str, Any], ctx: ConfigContext) -> ShellState:
         if not isinstance(raw, dict):
             raise ctx.error(key, raw, "a table with name, cmd and args")
         sub = attrs.evolve(ctx, prefix=f"{ctx.prefix}.{key}")
-        sub.check_keys(raw, _PROGRAM_KEYS)
-        name = sub.require(raw, "name", str, "a program name the page uses, e.g. 'git-status'")
-        if not _PROGRAM_NAME.fullmatch(name):
-            raise sub.error("name", name, f"a name matching {_PROGRAM_NAME.pattern}")
-        if name in programs:
-            raise sub.error("name", name, "a name no other program uses")
-        cmd = sub.require(raw, "cmd", str, "an executable: a bare name or an absolute path")
-        args = _args(raw, sub)
-        if args is None:
+        program = _program(raw, sub, defaults, taken=programs.keys())
+        if program.args is None:
             dangers.append(
-                f"{ctx.prefix}.{key} ({name!r}): args = true lets the page choose every "
-                "argument; for a shell or an interpreter that is arbitrary code execution"
+                f"{ctx.prefix}.{key} ({program.name!r}): args = true lets the page choose "
+                "every argument; for a shell or an interpreter that is arbitrary code execution"
             )
-        programs[name] = Program(
-            name=name,
-            path=_executable(cmd, sub, "cmd"),
-            args=args,
-            env=_env_list(raw, "env", sub, env),
-            cwd=PathScope.from_config(raw, sub, key="cwd") if "cwd" in raw else cwd,
-            timeout=sub.seconds(raw, "timeout", timeout),
-            max_output_bytes=sub.whole_number(raw, "max_output_bytes", max_output),
-            spawn_timeout=sub.seconds(raw, "spawn_timeout", spawn_timeout, unlimited=True),
-            spawn_max_output=sub.whole_number(raw, "spawn_max_output", spawn_output),
-            spawn_max_events=sub.whole_number(raw, "spawn_max_events", spawn_events),
-        )
+        programs[program.name] = program
+    return programs, dangers
 
+
+def _program(
+    raw: Mapping[str, Any], sub: ConfigContext, defaults: _Defaults, taken: Collection[str]
+) -> Program:
+    """One ``[[programs]]`` table; ``sub`` names its keys (``...programs[i].cmd``);
+    ``taken``: the names of the programs before it."""
+    sub.check_keys(raw, _PROGRAM_KEYS)
+    name = sub.require(raw, "name", str, "a program name the page uses, e.g. 'git-status'")
+    if not _PROGRAM_NAME.fullmatch(name):
+        raise sub.error("name", name, f"a name matching {_PROGRAM_NAME.pattern}")
+    if name in taken:
+        raise sub.error("name", name, "a name no other program uses")
+    cmd = sub.require(raw, "cmd", str, "an executable: a bare name or an absolute path")
+    return Program(
+        name=name,
+        path=_executable(cmd, sub, "cmd"),
+        args=_args(raw, sub),
+        env=_env_list(raw, "env", sub, defaults.env),
+        cwd=PathScope.from_config(raw, sub, key="cwd") if "cwd" in raw else defaults.cwd,
+        timeout=sub.seconds(raw, "timeout", defaults.timeout),
+        max_output_bytes=sub.whole_number(raw, "max_output_bytes", defaults.max_output),
+        spawn_timeout=sub.seconds(raw, "spawn_timeout", defaults.spawn_timeout, unlimited=True),
+        spawn_max_output=sub.whole_number(raw, "spawn_max_output", defaults.spawn_output),
+        spawn_max_events=sub.whole_number(raw, "spawn_max_events", defaults.spawn_events),
+    )
+
+
+def _opening(
+    table: Mapping[str, Any], ctx: ConfigContext
+) -> tuple[re.Pattern[str] | None, str | None]:
+    """``open``'s whole-target pattern (``None``: ``open = false``) and the opener."""
     open_raw = table.get("open", DEFAULT_OPEN)
     if open_raw is False:
         open_pattern = None
@@ -258,21 +311,8 @@ def configure(table: Mapping[str, Any], ctx: ConfigContext) -> ShellState:
         raise ctx.error("open", open_raw, "a regex the whole target must match, or false")
     if "open_with" in table:
         raw_opener = ctx.require(table, "open_with", str, "an executable: a name or a path")
-        opener: str | None = _executable(raw_opener, ctx, "open_with")
-    else:
-        opener = _default_opener()
-
-    for message in dangers:
-        warnings.warn(message, DangerousConfigWarning, stacklevel=2)
-    return ShellState(
-        programs=programs,
-        max_children=max_children,
-        open_pattern=open_pattern,
-        open_files=PathScope.from_config(table, ctx, key="open_files"),
-        opener=opener,
-        default_cwd=os.path.realpath(ctx.app_dir),
-        warnings=tuple(dangers),
-    )
+        return open_pattern, _executable(raw_opener, ctx, "open_with")
+    return open_pattern, _default_opener()
 
 
 def _args(raw: Mapping[str, Any], ctx: ConfigContext) -> tuple[ArgRule, ...] | None:

@@ -21,9 +21,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from ramparts.errors import CommandFailed, CommandTimeout
+from ramparts import CommandFailed, CommandTimeout
 
-__all__ = ["CHUNK", "Proc", "pump"]
+__all__ = ["CHUNK", "Proc", "exit_status", "pump"]
 
 CHUNK = 64 * 1024
 #: Seconds between exit checks where the OS has no pidfd to wait on.
@@ -75,10 +75,6 @@ class Proc:
                 f"{os.path.basename(argv[0])} could not be started: {e.strerror}"
             ) from None
         return cls(popen)
-
-    @property
-    def reaped(self) -> bool:
-        return self._reaped
 
     def kill(self) -> None:
         """SIGKILL the whole process group, unless the leader was already reaped."""
@@ -215,21 +211,9 @@ def pump(
     :return: ``False`` if ``deadline`` (``time.monotonic()``) came first; the whole
         group has then been killed. Exceptions from ``on_output`` propagate.
     """
-    popen = proc.popen
-    assert popen.stdout is not None and popen.stderr is not None
+    pending = memoryview(stdin_data or b"")
     with selectors.DefaultSelector() as sel:
-        for tag, f in ((1, popen.stdout), (2, popen.stderr)):
-            os.set_blocking(f.fileno(), False)
-            sel.register(f.fileno(), selectors.EVENT_READ, tag)
-        pending = memoryview(stdin_data or b"")
-        if popen.stdin is not None and stdin_data is not None:
-            if pending:
-                os.set_blocking(popen.stdin.fileno(), False)
-                sel.register(popen.stdin.fileno(), selectors.EVENT_WRITE, 0)
-            else:
-                proc.close_stdin()
-        if proc.pidfd is not None:
-            sel.register(proc.pidfd, selectors.EVENT_READ, -1)
+        _register(sel, proc, pending, feed=stdin_data is not None)
         open_pipes = 2
         exited = False
         while open_pipes or not exited:
@@ -245,25 +229,59 @@ def pump(
                     exited = True
                     proc.kill()
                 elif key.data == 0:  # stdin has room
-                    try:
-                        pending = pending[os.write(key.fd, pending[:CHUNK]) :]
-                    except BlockingIOError:
-                        continue
-                    except BrokenPipeError:  # it stopped reading: the rest is dropped
-                        pending = pending[:0]
-                    if not pending:
-                        sel.unregister(key.fd)
-                        proc.close_stdin()
-                else:
-                    try:
-                        chunk = os.read(key.fd, CHUNK)
-                    except BlockingIOError:
-                        continue
-                    if not chunk:
-                        sel.unregister(key.fd)
-                        open_pipes -= 1
-                    on_output(key.data, chunk)
+                    pending = _feed(sel, proc, key.fd, pending)
+                elif _read(sel, key.fd, key.data, on_output):
+                    open_pipes -= 1
             if not exited and proc.pidfd is None and proc.exited():
                 exited = True
                 proc.kill()
     return True
+
+
+def _register(sel: selectors.BaseSelector, proc: Proc, pending: memoryview, *, feed: bool) -> None:
+    """Watch stdout (1), stderr (2), stdin while ``pending`` is left to feed (0), and the
+    pidfd (-1); with nothing to feed, stdin is closed at once."""
+    popen = proc.popen
+    assert popen.stdout is not None and popen.stderr is not None
+    for tag, f in ((1, popen.stdout), (2, popen.stderr)):
+        os.set_blocking(f.fileno(), False)
+        sel.register(f.fileno(), selectors.EVENT_READ, tag)
+    if popen.stdin is not None and feed:
+        if pending:
+            os.set_blocking(popen.stdin.fileno(), False)
+            sel.register(popen.stdin.fileno(), selectors.EVENT_WRITE, 0)
+        else:
+            proc.close_stdin()
+    if proc.pidfd is not None:
+        sel.register(proc.pidfd, selectors.EVENT_READ, -1)
+
+
+def _feed(sel: selectors.BaseSelector, proc: Proc, fd: int, pending: memoryview) -> memoryview:
+    """Write what stdin has room for; close it once all is written. Returns what is left."""
+    try:
+        pending = pending[os.write(fd, pending[:CHUNK]) :]
+    except BlockingIOError:
+        return pending
+    except BrokenPipeError:  # it stopped reading: the rest is dropped
+        pending = pending[:0]
+    if not pending:
+        sel.unregister(fd)
+        proc.close_stdin()
+    return pending
+
+
+def _read(sel: selectors.BaseSelector, fd: int, stream: int, on_output: OnOutput) -> bool:
+    """Pass what ``stream`` has to ``on_output``; ``True`` when it reached EOF."""
+    try:
+        chunk = os.read(fd, CHUNK)
+    except BlockingIOError:
+        return False
+    if not chunk:
+        sel.unregister(fd)
+    on_output(stream, chunk)
+    return not chunk
+
+
+def exit_status(code: int) -> tuple[int | None, int | None]:
+    """``(exit code, signal)`` from a returncode (negative means killed by a signal)."""
+    return (code, None) if code >= 0 else (None, -code)
