@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import ramparts_fs
+import ramparts_fs.commands
 from ramparts import CallContext, ConfigContext
 from ramparts.bridge.session import Registry, WindowSession
 
@@ -75,14 +75,14 @@ def main(target: Path, mode: str) -> None:
     elif mode == "loop":
         print("ready", flush=True)
     elif mode == "once":
-        ramparts_fs.write_bytes(call, str(target), CONTENTS[i % 2])
+        ramparts_fs.commands.write_bytes(call, str(target), CONTENTS[i % 2])
         print("wrote", flush=True)
         _pause()
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 
     while True:
-        ramparts_fs.write_bytes(call, str(target), CONTENTS[i % 2])
+        ramparts_fs.commands.write_bytes(call, str(target), CONTENTS[i % 2])
         print("wrote", flush=True)
         i += 1
 

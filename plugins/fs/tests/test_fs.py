@@ -29,7 +29,7 @@ import unprivileged
 from fs_kill_writer import CONTENTS, SIZE, TEMP_NAME
 from test_scope import World, no_hang, point_dirs_at
 
-import ramparts_fs
+import ramparts_fs.commands
 from ramparts import CallContext
 from ramparts.bridge.session import Registry, WindowSession
 from ramparts.commands import as_command
@@ -53,7 +53,7 @@ class Fs:
 
     def __call__(self, name: str, **args: Any) -> Any:
         """Call a command as the bridge does: validate the page's arguments, then run."""
-        func = getattr(ramparts_fs, name)
+        func = getattr(ramparts_fs.commands, name)
         cmd = as_command(func)
         assert cmd is not None and cmd.wants_context
         kwargs = cmd.bind(args)
@@ -351,7 +351,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_debris(world: FsWorld) -> Non
 
     for error in (OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()):
         with pytest.raises((CommandFailed, KeyboardInterrupt)):
-            ramparts_fs._atomic_write(target, chunks_then(error))
+            ramparts_fs.commands._atomic_write(target, chunks_then(error))
         assert target.read_text() == "old"
         assert names(world.data) == ["w.txt"]
 
@@ -765,7 +765,7 @@ def racer(world: FsWorld, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], No
         (root / "f.txt").write_text(text)
         (root / "deeper" / "f.txt").write_text(text)
         (root / "deeper" / "inner" / "f.txt").write_text(text)
-    real = ramparts_fs._resolve
+    real = ramparts_fs.commands._resolve
 
     def arm(trigger: str) -> None:
         def resolve_then_swap(ctx: CallContext, path: str, **kw: Any) -> Path:
@@ -775,7 +775,7 @@ def racer(world: FsWorld, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], No
                 (world.data / "sub").symlink_to(world.outside)
             return checked
 
-        monkeypatch.setattr(ramparts_fs, "_resolve", resolve_then_swap)
+        monkeypatch.setattr(ramparts_fs.commands, "_resolve", resolve_then_swap)
 
     return arm
 
@@ -852,7 +852,7 @@ def test_a_final_symlink_swapped_in_after_the_check_is_caught(
 ) -> None:
     f = world.data / "f.txt"
     f.write_text("inside")
-    real = ramparts_fs._resolve
+    real = ramparts_fs.commands._resolve
 
     def resolve_then_swap(ctx: CallContext, path: str, **kw: Any) -> Path:
         checked = real(ctx, path, **kw)
@@ -861,7 +861,7 @@ def test_a_final_symlink_swapped_in_after_the_check_is_caught(
             f.symlink_to(world.secret)
         return checked
 
-    monkeypatch.setattr(ramparts_fs, "_resolve", resolve_then_swap)
+    monkeypatch.setattr(ramparts_fs.commands, "_resolve", resolve_then_swap)
     assert fs.code("read_text", path="$APPDATA/data/f.txt") == "out_of_scope"
     f.unlink()
     f.write_text("inside")

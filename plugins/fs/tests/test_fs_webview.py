@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (page JS and case tables in strings: wrapping them would only hurt reading)
 """A corpus of hostile paths against the ``fs`` capability, run twice with the same
 expectations: from page JS through the real bridge in a real Qt WebEngine window
 (one ``eval_in_app`` launch), and in-process through the same command functions.
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_app
+from app_folders import write_app
 from test_fs import Fs
 from test_scope import World, point_dirs_at
 

@@ -8,10 +8,11 @@ them (the Linux ``/proc`` check in ``open_checked`` caught only what opened a de
 parent), and ``shell.open`` handed one to the opener. A base directory whose real path
 held ``*`` or ``?`` widened every pattern built on it.
 
-What is checked here, for fs, shell and dialog alike: a path that is not text with one
-spelling is ``invalid_args`` (:func:`ramparts.toolkit.scope.os_bytes`); deny patterns hold in
-NFC, NFD and any case; base directories, localized ones included, are literal text in
-patterns; grants are literal too.
+What is checked here, for fs and dialog alike (shell: ``test_shell_path_identity.py``
+in the shell plugin's tests): a path that is not text with one spelling is
+``invalid_args`` (:func:`ramparts.toolkit.scope.os_bytes`); deny patterns hold in NFC, NFD
+and any case; base directories, localized ones included, are literal text in patterns;
+grants are literal too.
 """
 
 from __future__ import annotations
@@ -25,41 +26,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from path_spellings import NAMES, disguised, expected, spellings
 from test_fs import Fs
 from test_scope import IDENT, PREFIX, World, point_dirs_at
-from test_shell import Shell, ShellWorld
 
 import ramparts
 from ramparts import ConfigContext
 from ramparts.errors import CommandError, InvalidArgs, OutOfScope
 from ramparts.testing import open_bridge
 from ramparts.toolkit.scope import Grants, PathScope, compile_glob, escape_glob, os_bytes
-
-#: Denied names: Latin-1 accents, German sharp s (its full case folding is longer),
-#: Cyrillic with a decomposable letter, CJK, Hangul (decomposed by NFD, as macOS's HFS+
-#: stores it), and an emoji outside the BMP (a surrogate pair in JS).
-NAMES = ["Privé", "Straße", "Мой ключ", "秘密", "비밀", "🔒 vault"]
-
-
-def disguised(text: str) -> str:
-    """``text``'s UTF-8 bytes spelled as lone surrogates: what ``os.fsdecode`` makes of
-    them under a non-UTF-8 (ASCII) reading. The OS gets the same bytes as for ``text``."""
-    return text.encode().decode("ascii", "surrogateescape")
-
-
-def spellings(name: str) -> dict[str, str]:
-    """Other spellings of ``name`` that a deny of ``name`` must also cover."""
-    return {
-        "nfc": unicodedata.normalize("NFC", name),
-        "nfd": unicodedata.normalize("NFD", name),
-        "upper": name.upper(),
-        "surrogates": disguised(name),
-        "surrogates-nfd": disguised(unicodedata.normalize("NFD", name)),
-    }
-
-
-def expected(spelling: str) -> str:
-    return "invalid_args" if spelling.startswith("surrogates") else "out_of_scope"
 
 
 def snapshot(root: Path) -> dict[bytes, Any]:
@@ -397,70 +372,6 @@ def test_the_scope_decides_on_the_name_the_os_acts_on(denying: PathScope, parts:
     for n in NAMES:
         if any(a in b for a, b in zip(_forms(n), _forms(path), strict=True)):
             assert decision == "out_of_scope", (path, n)
-
-
-# -- shell ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def shell_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ShellWorld:
-    w = ShellWorld(tmp_path.resolve())
-    point_dirs_at(w.home, monkeypatch)
-    return w
-
-
-def test_shell_open_and_cwd_refuse_every_spelling_of_a_denied_name(
-    shell_world: ShellWorld,
-) -> None:
-    w = shell_world
-    log = w.root / "opened.log"
-    opener = w.script("opener", f"printf '%s\\n' \"$1\" >> '{log}'\n")
-    docs = w.appdata / "docs"
-    for name in NAMES:
-        (docs / name).mkdir(parents=True)
-        (docs / name / "f.txt").write_text("secret")
-    (docs / "ok.txt").write_text("ok")
-    table = {"allow": ["$APPDATA/**"], "deny": [f"$APPDATA/docs/{n}/**" for n in NAMES]}
-    echo = {"name": "pwd", "cmd": w.script("pwd", "pwd\n")}
-    shell = Shell(
-        w,
-        {"programs": [echo], "open": ".*", "open_with": opener, "open_files": table, "cwd": table},
-    )
-    got = {}
-    for name in NAMES:
-        for label, spelled in spellings(name).items():
-            got[(name, label, "open")] = shell.code("open", target=f"{docs}/{spelled}/f.txt")
-            got[(name, label, "cwd")] = shell.code(
-                "execute", program="pwd", cwd=f"{docs}/{spelled}"
-            )
-    assert {k: v for k, v in got.items() if v != expected(k[1])} == {}
-    # file: URLs: percent-escapes decode as UTF-8 or not at all ("%FF" is no U+FFFD)
-    privé = "Priv%C3%A9"
-    assert shell.code("open", target=f"file://{docs}/{privé}/f.txt") == "out_of_scope"
-    assert shell.code("open", target=f"file://{docs}/Priv%E9/f.txt") == "invalid_args"
-    assert shell.code("open", target=f"file://{docs}/Priv%ED%B3%83/f.txt") == "invalid_args"
-    assert shell.code("open", target="https://example.com/" + disguised("é")) == "invalid_args"
-    # risky types in any case, or behind a code point HFS+ ignores (".s\u200ch" is ".sh")
-    for risky in ("run.SH", "run.s\u200ch", "Setup.DeskTop", "x.\ufeffpy"):
-        (docs / risky).write_text("echo")
-        assert shell.code("open", target=f"{docs}/{risky}") == "not_allowed", risky
-    assert not log.exists()  # the opener never ran
-    shell("open", target=f"{docs}/ok.txt")
-    assert log.read_text() == f"{docs}/ok.txt\n"
-
-
-def test_shell_arguments_are_text_with_one_spelling(shell_world: ShellWorld) -> None:
-    w = shell_world
-    log = w.root / "argv.log"
-    record = w.script("record", f"printf '%s\\0' \"$@\" >> '{log}'\n")
-    # A validator that refuses "Privé" must not be passed by the bytes of "Privé".
-    validator = {"validator": "(?!.*Priv[eé]).*"}
-    shell = Shell(w, {"programs": [{"name": "r", "cmd": record, "args": [validator]}]})
-    assert shell.code("execute", program="r", args=["Privé"]) == "invalid_args"
-    assert shell.code("execute", program="r", args=[disguised("Privé")]) == "invalid_args"
-    assert shell.code("execute", program="r", args=["\udcff"]) == "invalid_args"
-    assert shell.code("execute", program="r", args=["Публичный"]) == "ok"
-    assert log.read_bytes() == "Публичный".encode() + b"\0"
 
 
 # -- dialog --------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (page JS and case tables in strings: wrapping them would only hurt reading)
 """``http.fetch`` through the real bridge: the app runs headless in a subprocess and page
 JS calls ``ramparts.http.fetch`` with the page's own privileges. The servers are the
 loopback ones from ``test_http.py``, running in this (the test) process."""
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_app
+from app_folders import write_app
 from test_http import Server, Tripwire, make_tls, redirect
 
 from ramparts.testing import eval_in_app

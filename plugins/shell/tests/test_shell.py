@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 import psutil
 import pytest
-from conftest import write_app
+from app_folders import write_app
 from test_scope import IDENT, World, point_dirs_at
 
 import ramparts_shell
@@ -34,7 +34,8 @@ from ramparts.bridge.session import Registry, WindowSession
 from ramparts.commands import as_command
 from ramparts.errors import CommandError, ConfigError
 from ramparts.plugins import make_plugin_manager
-from ramparts_shell import CHILDREN, DangerousConfigWarning, ShellState
+from ramparts_shell import DangerousConfigWarning, ShellState
+from ramparts_shell.children import CHILDREN
 from ramparts_shell.config import (
     BASE_ENV,
     DEFAULT_MAX_OUTPUT,
@@ -101,7 +102,11 @@ class Shell:
 
     def __call__(self, name: str, **args: Any) -> Any:
         """Call a command as the bridge does: validate the page's arguments, then run."""
-        func = ramparts_shell.open_ if name == "open" else getattr(ramparts_shell, name)
+        func = (
+            ramparts_shell.opening.open_
+            if name == "open"
+            else getattr(ramparts_shell.commands, name)
+        )
         cmd = as_command(func)
         assert cmd is not None and cmd.wants_context and cmd.name == name
         kwargs = cmd.bind(args)
@@ -710,13 +715,13 @@ def test_the_bridge_giving_up_kills_the_program(world: ShellWorld) -> None:
     """``security.command_timeout`` cancels the call: the program must die with it."""
     shell = world.shell([{"name": "tree", "cmd": _tree_script(world), "args": True}])
     pidfile = world.root / "pids"
-    cmd = as_command(ramparts_shell.execute)
+    cmd = as_command(ramparts_shell.commands.execute)
     assert cmd is not None
     kwargs = cmd.bind({"program": "tree", "args": [str(pidfile)]})
     ctx = CallContext("shell", "execute", "main", shell.state, shell.session)
 
     async def scenario() -> None:
-        task = asyncio.ensure_future(ramparts_shell.execute(ctx, **kwargs))
+        task = asyncio.ensure_future(ramparts_shell.commands.execute(ctx, **kwargs))
         deadline = time.monotonic() + 10
         while not pidfile.exists() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
@@ -866,12 +871,12 @@ def test_a_rate_limited_child_is_slowed_not_truncated(world: ShellWorld) -> None
 def test_long_lines_arrive_in_pieces(world: ShellWorld) -> None:
     shell = world.shell([{"name": "cat", "cmd": "cat"}])
     child = shell("spawn", program="cat")
-    line = "x" * (ramparts_shell.MAX_LINE * 2 + 5)
+    line = "x" * (ramparts_shell.streaming.MAX_LINE * 2 + 5)
     shell("write", child=child, data=line + "\n", close=True)
     shell.wait_exit(child)
     assert [len(p) for p in shell.lines(child)] == [
-        ramparts_shell.MAX_LINE,
-        ramparts_shell.MAX_LINE,
+        ramparts_shell.streaming.MAX_LINE,
+        ramparts_shell.streaming.MAX_LINE,
         5,
     ]
 
@@ -961,14 +966,14 @@ def test_a_spawn_racing_the_session_end_is_killed(
 ) -> None:
     shell = world.shell([{"name": "tree", "cmd": _tree_script(world), "args": True}])
     pidfile = world.root / "pids"
-    real_start = ramparts_shell.Proc.start
+    real_start = ramparts_shell.process.Proc.start
 
     def start_then_end(*args: Any, **kwargs: Any) -> Any:
         proc = real_start(*args, **kwargs)
         shell.end_session()  # the page went away while the program was starting
         return proc
 
-    monkeypatch.setattr(ramparts_shell.Proc, "start", start_then_end)
+    monkeypatch.setattr(ramparts_shell.process.Proc, "start", start_then_end)
     assert shell.code("spawn", program="tree", args=[str(pidfile)]) == "not_allowed"
     monkeypatch.undo()
     # Killed before or after it wrote its pids; either way nothing of it is left.

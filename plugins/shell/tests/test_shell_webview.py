@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (page JS and case tables in strings: wrapping them would only hurt reading)
 """The ``shell`` capability through the real bridge, driven by page JS with the page's own
 privileges (``ramparts dev --eval``).
 
@@ -20,7 +21,7 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import REPORT_COMMANDS, write_app
+from app_folders import REPORT_COMMANDS, write_app
 
 from ramparts.testing import eval_in_app
 from ramparts_shell.config import SAFE_PATH
