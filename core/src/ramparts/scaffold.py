@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from ramparts.config import CAPABILITY_NAME, RESERVED_NAMES
 from ramparts.errors import RampartsError
-from ramparts.plugins import installed_plugins, suggested_package
+from ramparts.plugins import InstalledPlugin, installed_plugins, suggested_package
 from ramparts.toolkit.atomic import atomic_write
 
 __all__ = [
@@ -200,27 +200,8 @@ def add_capability(
         raise ScaffoldError(
             f"{file}: tool.ramparts.capabilities.{capability} is already declared; nothing changed"
         )
-    if do_install and (source is not None or capability not in installed_plugins()):
-        install(source or suggested_package(capability))
-    plugin = installed_plugins().get(capability)
-    if plugin is None:
-        raise ScaffoldError(
-            f"no installed package provides the '{capability}' capability"
-            + (f" (installed {source or suggested_package(capability)})" if do_install else "")
-            + "; its entry point must be in the group 'ramparts.capabilities'"
-        )
-    commands = _command_names(capability)
-    block = [
-        f"# Added by `ramparts add {capability}`: the page can call none of its commands",
-        "# until you list them in allow. Its other keys (scopes) are on its docs page.",
-        f"[tool.ramparts.capabilities.{capability}]",
-        f"allow = []  # any of: {', '.join(commands) or '(it has no commands)'}",
-    ]
-    lines = text.splitlines(keepends=True)
-    at = _end_of_ramparts_tables(lines)
-    if at > 0 and not lines[at - 1].endswith("\n"):
-        lines[at - 1] += "\n"
-    new_text = "".join(lines[:at] + ["\n"] + [b + "\n" for b in block] + lines[at:])
+    plugin = _installed(capability, source, do_install)
+    new_text = _with_table(text, capability, _command_names(capability))
     expected = _with_capability(data, capability, {"allow": []})
     new_text, listed = _dependency(new_text, expected, plugin.distribution, present=True)
     _write_checked(file, new_text, expected)
@@ -237,6 +218,35 @@ def add_capability(
             f"{', '.join(labels)})"
         )
     return file
+
+
+def _installed(capability: str, source: str | None, do_install: bool) -> InstalledPlugin:
+    """The capability's plugin, installed first if asked to and needed."""
+    if do_install and (source is not None or capability not in installed_plugins()):
+        install(source or suggested_package(capability))
+    plugin = installed_plugins().get(capability)
+    if plugin is None:
+        raise ScaffoldError(
+            f"no installed package provides the '{capability}' capability"
+            + (f" (installed {source or suggested_package(capability)})" if do_install else "")
+            + "; its entry point must be in the group 'ramparts.capabilities'"
+        )
+    return plugin
+
+
+def _with_table(text: str, capability: str, commands: list[str]) -> str:
+    """``text`` with the capability's table, allowing nothing, after the last Ramparts one."""
+    block = [
+        f"# Added by `ramparts add {capability}`: the page can call none of its commands",
+        "# until you list them in allow. Its other keys (scopes) are on its docs page.",
+        f"[tool.ramparts.capabilities.{capability}]",
+        f"allow = []  # any of: {', '.join(commands) or '(it has no commands)'}",
+    ]
+    lines = text.splitlines(keepends=True)
+    at = _end_of_ramparts_tables(lines)
+    if at > 0 and not lines[at - 1].endswith("\n"):
+        lines[at - 1] += "\n"
+    return "".join(lines[:at] + ["\n"] + [b + "\n" for b in block] + lines[at:])
 
 
 def remove_capability(
