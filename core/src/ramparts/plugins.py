@@ -172,7 +172,3 @@ def build_registry(config: AppConfig, capabilities: Mapping[str, Capability]) ->
         for cmd_name in cap_config.allow:
             registry.add(Route(f"{name}.{cmd_name}", name, table[cmd_name], state))
     return registry
-
-
-def unlisted_plugins(config: AppConfig) -> list[InstalledPlugin]:
-    return [p for n, p in sorted(installed_plugins().items()) if n not in config.capabilities]

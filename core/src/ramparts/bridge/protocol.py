@@ -29,7 +29,6 @@ import json
 import math
 import re
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -478,17 +477,6 @@ def encode_binary_reply(reply: dict[str, Any]) -> list[bytes]:
     wire["b"] = [len(s) for s in segments]
     hj = _json_text(wire).encode()
     return [struct.pack(">I", len(hj)), hj, *segments]
-
-
-def iter_placeholders(value: Any) -> Iterator[int]:
-    if isinstance(value, dict):
-        if set(value) == {"$bytes"}:
-            yield value["$bytes"]
-        for v in value.values():
-            yield from iter_placeholders(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from iter_placeholders(v)
 
 
 def decode_binary_reply(body: bytes) -> dict[str, Any]:

@@ -38,7 +38,7 @@ import ipaddress
 import re
 import socket
 import string
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import urljoin
 
@@ -610,11 +610,6 @@ class UrlScope:
     """An allow list of :class:`UrlPattern`. Empty allows nothing."""
 
     patterns: tuple[UrlPattern, ...] = ()
-
-    @classmethod
-    def from_patterns(cls, specs: Iterable[str | Mapping[str, Any]]) -> UrlScope:
-        """Build from pattern strings or tables (``ValueError`` on a bad one)."""
-        return cls(tuple(UrlPattern.parse(s) for s in specs))
 
     @classmethod
     def from_config(
