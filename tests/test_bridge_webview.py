@@ -551,7 +551,7 @@ def test_the_bootstraps_hmac_matches_python(app_dir: Path) -> None:
     import hashlib
     import hmac as py_hmac
 
-    source = (Path(__file__).parents[1] / "core/src/ramparts/js/hmac.js").read_text()
+    source = (Path(__file__).parents[1] / "core/src/ramparts/bridge/js/hmac.js").read_text()
     cases: list[tuple[bytes, bytes]] = [
         (b"\x0b" * 20, b"Hi There"),
         (b"Jefe", b"what do ya want for nothing?"),
