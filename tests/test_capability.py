@@ -1,15 +1,19 @@
-"""ConfigContext's shared config checks: what they accept and how their errors read."""
+"""What a plugin's capability is built from: ConfigContext's shared config checks (what
+they accept and how their errors read) and the CallContext its commands receive."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import attrs
 import pytest
 
-from ramparts import ConfigContext, ConfigError
+from ramparts import CallContext, ConfigContext, ConfigError, command
+from ramparts.bridge.session import Registry, Route, WindowSession
+from ramparts.commands import as_command
 
 CTX = ConfigContext(Path("/app/pyproject.toml"), "tool.ramparts.capabilities.x", Path("/app"), "t")
 
@@ -69,3 +73,49 @@ def test_flag_and_sub_table_prefixes() -> None:
     sub = attrs.evolve(CTX, prefix=f"{CTX.prefix}.programs[2]")
     e = _error(lambda: sub.flag({"f": "yes"}, "f", False))
     assert e.key == "tool.ramparts.capabilities.x.programs[2].f" and e.expected == "true or false"
+
+
+@attrs.frozen
+class _State:
+    limit: int
+
+
+@command
+def _typed(ctx: CallContext[_State], n: int) -> int:
+    return min(n, ctx.state.limit)
+
+
+@command
+def _bare(ctx: CallContext, n: int) -> int:
+    return n
+
+
+def test_a_parametrised_call_context_is_the_context_not_an_argument() -> None:
+    for func in (_typed, _bare):
+        cmd = as_command(func)
+        assert cmd is not None and cmd.wants_context
+        assert [p.name for p in cmd.params] == ["n"]
+
+
+def _session(*capabilities: str, host: Any = None) -> WindowSession:
+    cmd = as_command(_bare)
+    assert cmd is not None
+    routes = {f"{c}.x": Route(f"{c}.x", c, cmd, None) for c in capabilities}
+    return WindowSession("main", Registry(routes), "per-session", lambda _t: None, host=host)
+
+
+def test_the_accessors_are_the_calling_session_s() -> None:
+    session = _session("fs")
+    ctx = CallContext("dialog", "open", "main", _State(3), session)
+    assert ctx.grants is session.grants and ctx.resources is session.resources
+    assert ctx.ended is session.ended and not ctx.ended.is_set()
+    assert ctx.can_call("fs") and not ctx.can_call("shell")
+    assert _typed(ctx, 10) == 3
+
+
+def test_app_is_the_window_s_app_and_a_session_without_one_says_so() -> None:
+    app = object()
+    ctx = CallContext(None, "c", "main", None, _session(host=SimpleNamespace(app=app)))
+    assert ctx.app is app
+    with pytest.raises(RuntimeError, match="'main' belongs to no app"):
+        CallContext(None, "c", "main", None, _session()).app  # noqa: B018

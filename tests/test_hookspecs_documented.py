@@ -1,5 +1,7 @@
 """Every hook a plugin can implement is documented in docs/plugins.md, with the
-parameters of its spec, and exercised by at least one test (as datasette and llm do).
+parameters of its spec and what it returns, and exercised by at least one test (as
+datasette and llm do). The specs themselves document every parameter and the return
+value in their docstrings, pluggy style (``:param name:``, ``:return:``).
 
 Hooks come from ``ramparts.hookspecs`` and from the ``hookspecs`` module of every
 capability in this repository (``dialog`` adds ``ramparts_dialog_answer``).
@@ -52,7 +54,21 @@ def documented() -> dict[str, list[str]]:
         name, code = m.groups()
         defs = [n for n in ast.walk(ast.parse(code)) if isinstance(n, ast.FunctionDef)]
         assert [d.name for d in defs] == [name], f"docs/plugins.md: the block under {name}"
+        assert defs[0].returns is not None, f"docs/plugins.md: {name} shows no return type"
         found[name] = [a.arg for a in defs[0].args.args if a.arg != "self"]
+    return found
+
+
+def described() -> dict[str, list[str]]:
+    """For each hook section, the list right under its code block: ``- `param`: ...``
+    per parameter, then ``- returns: ...``; as the parameter names and ``returns``."""
+    text = DOC.read_text(encoding="utf-8")
+    found: dict[str, list[str]] = {}
+    for m in re.finditer(
+        r"^### `(ramparts_\w+)`\n+```python\n.*?```\n\n(.*?)\n\n", text, re.M | re.S
+    ):
+        name, items = m.groups()
+        found[name] = [p or r for p, r in re.findall(r"^- (?:`(\w+)`|(returns)):", items, re.M)]
     return found
 
 
@@ -71,6 +87,25 @@ def test_every_hook_is_documented_with_its_parameters(name: str) -> None:
         f"docs/plugins.md documents {name}({', '.join(docs[name])}), "
         f"but the spec is {name}{inspect.signature(SPECS[name])}"
     )
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_parameter_and_the_return_are_described_in_the_docs(name: str) -> None:
+    want = [*inspect.signature(SPECS[name]).parameters, "returns"]
+    got = described().get(name)
+    assert got == want, (
+        f"docs/plugins.md: under '### `{name}`' list "
+        + ", ".join(f"'- `{p}`: ...'" for p in want[:-1])
+        + f" and '- returns: ...' (found {got})"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_spec_documents_its_parameters_and_return(name: str) -> None:
+    doc = inspect.getdoc(SPECS[name]) or ""
+    for param in inspect.signature(SPECS[name]).parameters:
+        assert f":param {param}:" in doc, f"{name}: no ':param {param}:' in its docstring"
+    assert ":return:" in doc, f"{name}: no ':return:' in its docstring"
 
 
 def test_no_documented_hook_is_stale() -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 import unprivileged
 from conftest import write_app
+from test_exported_members import undeclared_imports
 
 from ramparts.testing import eval_in_app
 
@@ -220,6 +221,22 @@ def test_the_templates_refuse_bad_values(tmp_path: Path, args: list[str], messag
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
     assert list(tmp_path.iterdir()) == []  # nothing half-made
+
+
+def test_generated_plugin_imports_only_the_declared_api(tmp_path: Path) -> None:
+    """The template is what plugin authors copy: it uses ``ramparts``' declared API only
+    (``ramparts``, ``ramparts.toolkit``, ``ramparts.errors``; ``ramparts.testing`` in its
+    tests), each name one its module's ``__all__`` lists."""
+    from cookiecutter.main import cookiecutter
+
+    cookiecutter(str(ROOT / "cookiecutter" / "plugin"), no_input=True, output_dir=str(tmp_path))
+    project = tmp_path / "ramparts-digest"
+    sources = sorted(project.rglob("*.py"))
+    assert len(sources) >= 2
+    for path in sources:
+        in_tests = "tests" in path.relative_to(project).parts
+        found = undeclared_imports(path.read_text(encoding="utf-8"), tests=in_tests)
+        assert not found, f"{path.relative_to(project)} uses internal API: {found}"
 
 
 @pytest.mark.webview

@@ -1,17 +1,23 @@
 """Ramparts: Python desktop apps with an HTML UI and a deny-by-default, randomized bridge.
 
-Public API (everything else is internal)::
+The declared API is what ``__all__`` lists here, plus :mod:`ramparts.toolkit` (the
+shared mechanics of capabilities: scopes, config checks, atomic writes),
+:mod:`ramparts.errors` (the exception tree) and :mod:`ramparts.testing` (test helpers).
+Every other module is internal and may change without notice::
 
-    from ramparts import command, on, CallContext      # app and plugin commands
-    from ramparts import Capability, ConfigContext, hookimpl   # capability plugins
-    from ramparts import errors                        # the exception tree
+    from ramparts import command, on, CallContext          # an app's commands
+    from ramparts import Capability, ConfigContext, hookimpl   # a plugin's capability
+    from ramparts import InvalidArgs, OutOfScope, ...       # errors the page sees
+
+Words: a *capability* is what an app's config grants and its page calls (``fs``); a
+*plugin* is the distribution that provides it (``ramparts-fs``).
 """
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
 from ramparts.capability import Capability
-from ramparts.commands import CallContext, command, on
+from ramparts.commands import CallContext, RunningApp, command, on
 from ramparts.errors import (
     CommandError,
     CommandFailed,
@@ -20,7 +26,9 @@ from ramparts.errors import (
     InvalidArgs,
     NotAllowed,
     OutOfScope,
+    PluginError,
     RampartsError,
+    SessionEnded,
     TooLarge,
 )
 from ramparts.hookspecs import hookimpl, hookspec
@@ -30,7 +38,7 @@ from . import errors
 
 if TYPE_CHECKING:
     from ramparts.bridge.protocol import strict_loads
-    from ramparts.bridge.session import Held, SessionEnded, SessionResources, WindowSession
+    from ramparts.bridge.session import Held, SessionResources, WindowSession
 
 __all__ = [
     "CallContext",
@@ -44,7 +52,9 @@ __all__ = [
     "InvalidArgs",
     "NotAllowed",
     "OutOfScope",
+    "PluginError",
     "RampartsError",
+    "RunningApp",
     "SessionEnded",
     "SessionResources",
     "TooLarge",
@@ -62,7 +72,6 @@ __version__ = "0.1.0"
 #: app's ``import ramparts`` need not pay until a session exists.
 _LAZY = {
     "Held": "ramparts.bridge.session",
-    "SessionEnded": "ramparts.bridge.session",
     "SessionResources": "ramparts.bridge.session",
     "WindowSession": "ramparts.bridge.session",
     "strict_loads": "ramparts.bridge.protocol",
@@ -75,3 +84,7 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(_LAZY[name]), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

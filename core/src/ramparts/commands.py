@@ -13,7 +13,7 @@ import re
 import threading
 import typing
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 import attrs
 
@@ -21,9 +21,19 @@ from ramparts.errors import InvalidArgs
 from ramparts.validation import Validator, compile_hint, mentions_bytes
 
 if TYPE_CHECKING:
-    from ramparts.bridge.session import WindowSession
+    import pluggy
+    from typing_extensions import TypeVar as TypeVarWithDefault
 
-__all__ = ["CallContext", "Command", "command", "commands_in", "on"]
+    from ramparts.bridge.session import SessionResources, WindowSession
+    from ramparts.toolkit.scope import Grants
+
+    #: The type of ``CallContext.state``; a bare ``CallContext`` is ``CallContext[Any]``.
+    StateT = TypeVarWithDefault("StateT", default=Any)
+else:
+    # Python 3.11's TypeVar takes no default (PEP 696); only type checkers read it.
+    StateT = TypeVar("StateT")
+
+__all__ = ["CallContext", "Command", "RunningApp", "command", "commands_in", "on"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -31,23 +41,44 @@ _MARK = "__ramparts_command__"
 EVENT_MARK = "__ramparts_ui_event__"
 
 
+class RunningApp(Protocol):
+    """What a command may use of the running app (``ctx.app``)."""
+
+    @property
+    def pm(self) -> pluggy.PluginManager:
+        """The app's plugin manager: ``pm.hook.<name>(...)`` calls a hook that a
+        capability added; tests ``pm.register`` hook implementations."""
+
+    def open_window(self, label: str) -> None:
+        """Open (or raise) the window ``label`` of ``[[tool.ramparts.windows]]``."""
+
+    def close_window(self, label: str) -> None:
+        """Close the window ``label`` if it is open."""
+
+    def emit(self, event: str, payload: Any = None, *, window: str | None = None) -> None:
+        """Send an event to every open window's page, or only to ``window``."""
+
+
 @attrs.frozen
-class CallContext:
+class CallContext(Generic[StateT]):
     """What a command knows about the call it is serving.
+
+    Annotate a command's first parameter ``CallContext`` (or ``CallContext[MyState]``,
+    so that ``ctx.state`` is typed) to receive it.
 
     :ivar capability: the capability name, or ``None`` for the app's own commands.
     :ivar command: the command's bare name.
     :ivar window: the label of the window that called.
-    :ivar state: the capability's configured state (its parsed config and scopes), or
-        ``None`` for app commands.
-    :ivar session: the calling page's session; ``session.resources`` ties what the
-        command starts (child processes, dialogs) to the page's lifetime.
+    :ivar state: the capability's configured state (what its ``configure`` returned),
+        or ``None`` for app commands.
+    :ivar session: the calling page's session. Prefer the accessors below
+        (:attr:`grants`, :attr:`resources`, :attr:`ended`, :meth:`emit`, :meth:`can_call`).
     """
 
     capability: str | None
     command: str
     window: str
-    state: Any
+    state: StateT
     session: WindowSession = attrs.field(repr=False)
 
     def emit(self, event: str, payload: Any = None) -> None:
@@ -61,9 +92,34 @@ class CallContext:
         return self.session.ended
 
     @property
-    def app(self) -> Any:
-        """The running :class:`~ramparts.app.App` (open windows, emit to all windows)."""
-        return self.session.host.app if self.session.host is not None else None
+    def grants(self) -> Grants:
+        """The calling page's run-time scope grants (paths a person picked in a dialog):
+        pass them to ``PathScope.resolve`` and ``PathScope.allows``."""
+        return self.session.grants
+
+    @property
+    def resources(self) -> SessionResources:
+        """What the calling page's session owns (child processes, dialogs): hold what the
+        command starts here, so that it is released when the page goes."""
+        return self.session.resources
+
+    def can_call(self, capability: str) -> bool:
+        """Whether the calling window may call at least one command of ``capability``
+        (it is declared for this window and its ``allow`` list names a command)."""
+        return any(r.capability == capability for r in self.session.registry.routes.values())
+
+    @property
+    def app(self) -> RunningApp:
+        """The running app: open and close windows, emit to all windows, call hooks.
+
+        :raises RuntimeError: the session was made by hand without a window (only the
+            core's own unit tests do that; ``ramparts.testing`` bridges have an app).
+        """
+        host = self.session.host
+        if host is None or host.app is None:
+            raise RuntimeError(f"the session of window {self.window!r} belongs to no app")
+        app: RunningApp = host.app
+        return app
 
 
 @attrs.frozen
@@ -121,7 +177,8 @@ def _build(func: Callable[..., Any], name: str | None, timeout: float | None) ->
     binary = mentions_bytes(hints.get("return", None))
     for i, (pname, p) in enumerate(sig.parameters.items()):
         hint = hints.get(pname, Any)
-        if i == 0 and hint is CallContext:
+        # ``CallContext[MyState]`` is a generic alias of the class, not the class itself.
+        if i == 0 and (hint is CallContext or typing.get_origin(hint) is CallContext):
             wants_context = True
             continue
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
@@ -181,7 +238,7 @@ def as_command(obj: Any) -> Command | None:
 def commands_in(module: Any) -> dict[str, Command]:
     """Every ``@command`` *defined* in ``module``, by command name.
 
-    Commands imported from elsewhere (say, a capability plugin's) are skipped: importing
+    Commands imported from elsewhere (say, a plugin's) are skipped: importing
     ``read_text`` into the app's commands module must not expose it by its bare name,
     around the capability's ``allow`` list.
     """

@@ -23,9 +23,10 @@ import attrs
 
 from ramparts.bridge.protocol import ReplayWindow, Unserializable, encode_channel_reply
 from ramparts.commands import Command
-from ramparts.errors import NotAllowed
+from ramparts.errors import SessionEnded
 from ramparts.toolkit.scope import Grants
 
+# SessionEnded lives with the other errors; it stays importable from here.
 __all__ = ["Held", "Registry", "Route", "SessionEnded", "SessionResources", "WindowSession"]
 
 log = logging.getLogger("ramparts.bridge")
@@ -76,10 +77,6 @@ class Registry:
         if not app_commands:
             return Registry(routes)
         return Registry(routes, self.ui_events, self.event_handlers)
-
-
-class SessionEnded(NotAllowed):
-    """The page that made the call is gone: its session has ended (code ``not_allowed``)."""
 
 
 class Held:

@@ -1,17 +1,23 @@
-"""The toolkit for capability plugin authors: the shared mechanics every plugin needs.
+"""The toolkit for plugin authors: the shared mechanics every capability needs.
 
 Everything a plugin may use is exported here (and typed); the submodules are where each
-piece lives, not separate API::
+piece lives, not separate API: import from ``ramparts.toolkit`` itself::
 
     from ramparts.toolkit import ConfigContext, PathScope, atomic_write
 
-* reading the plugin's config table with errors that say where: :class:`ConfigContext`;
+* reading the capability's config table with errors that say where:
+  :class:`ConfigContext`;
 * path scopes (allow/deny globs over base directories, run-time grants, checked opens):
-  :class:`PathScope`, :class:`Grants`, :func:`open_checked`, :func:`os_bytes`, ...;
-* URL scopes checked per component and after DNS: :class:`UrlScope`, :func:`parse_url`;
-* text: :func:`text_codec`, :func:`declared_charset`;
+  :class:`PathScope`, :class:`Grants`, :func:`open_checked`, :func:`open_dir_checked`,
+  :func:`os_bytes`, :func:`os_error`, ...;
+* URL scopes checked per component and after DNS: :class:`UrlScope`, :func:`parse_url`,
+  :class:`Target`; :data:`IPAddress` is the type of one resolved address (IPv4 or
+  IPv6), :data:`Resolver` the type of a name resolver, and :data:`DEFAULT_PORTS` the
+  port of each URL scheme when the URL names none;
+* text: :func:`text_codec`, :func:`declared_charset` (:data:`FALLBACK_CHARSET`);
 * files that are written whole or not at all: :func:`atomic_write`;
-* the per-OS base directories (``$APPDATA``, ``$DOCUMENT``, ...): :func:`base_dirs`.
+* the per-OS base directories (``$APPDATA``, ``$DOCUMENT``, ...): :func:`base_dirs`,
+  :data:`BASE_DIRS`.
 
 The submodules load on first use of a name (PEP 562), so importing :mod:`ramparts` stays
 cheap for an app that uses no scope.

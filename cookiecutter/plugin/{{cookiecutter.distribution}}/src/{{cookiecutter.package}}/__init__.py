@@ -1,6 +1,6 @@
 """The ``{{ cookiecutter.capability }}`` capability: {{ cookiecutter.description | replace('A Ramparts capability: ', '') }}
 
-Every path goes through the core's scope engine (:class:`ramparts.toolkit.scope.PathScope`: no
+Every path goes through the core's scope engine (:class:`ramparts.toolkit.PathScope`: no
 ``..``, symlinks resolved, deny wins, nothing allowed by default, plus the session's
 run-time grants), and every open proves the descriptor is the file that was checked.
 """
@@ -14,9 +14,8 @@ from typing import Any, Literal, TypedDict
 
 import attrs
 import ramparts
-from ramparts import CallContext, Capability, ConfigContext, command
-from ramparts.errors import TooLarge
-from ramparts.toolkit.scope import PathScope, open_checked
+from ramparts import CallContext, Capability, TooLarge, command
+from ramparts.toolkit import ConfigContext, PathScope, open_checked
 
 __all__ = ["Digest", "State", "configure", "digest", "ramparts_capability"]
 
@@ -42,6 +41,8 @@ def configure(table: Mapping[str, Any], ctx: ConfigContext) -> State:
 
 
 class Digest(TypedDict):
+    """What ``digest`` returns: a TypedDict reaches the page as a JSON object."""
+
     algorithm: str
     hexdigest: str
     size: int
@@ -49,15 +50,15 @@ class Digest(TypedDict):
 
 @command
 def digest(
-    ctx: CallContext, path: str, algorithm: Literal["sha256", "blake2b"] = "sha256"
+    ctx: CallContext[State], path: str, algorithm: Literal["sha256", "blake2b"] = "sha256"
 ) -> Digest:
     """The checksum of a file inside the scope.
 
     The bridge has already checked the argument types (``algorithm`` can only be one of
     the two names); the scope check happens here, before the file is opened.
     """
-    state: State = ctx.state
-    canonical = state.scope.resolve(path, ctx.session.grants)
+    state = ctx.state
+    canonical = state.scope.resolve(path, ctx.grants)
     fd = open_checked(canonical, os.O_RDONLY)
     with os.fdopen(fd, "rb") as f:
         size = os.fstat(f.fileno()).st_size
