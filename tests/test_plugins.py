@@ -12,8 +12,9 @@ import pytest
 from conftest import write_app
 from typer.testing import CliRunner
 
+from ramparts.backends import get_backend
 from ramparts.cli import app as cli
-from ramparts.errors import ConfigError, PluginError
+from ramparts.errors import BackendError, ConfigError, PluginError
 
 PROBE = """
 import json, sys
@@ -154,6 +155,11 @@ def test_other_webview_backends_are_refused(app_dir: Path) -> None:
         "refused: Ramparts needs the Qt WebEngine backend; pywebview chose 'qtwebengine'"
         in out.stdout
     ), out.stderr
+
+
+def test_an_unknown_backend_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(BackendError, match="unknown webview backend 'gtk'; the known ones: qt"):
+        get_backend("gtk")
 
 
 def test_imported_commands_are_not_exposed_by_bare_name(tmp_path: Path) -> None:

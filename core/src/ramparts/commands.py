@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pluggy
     from typing_extensions import TypeVar as TypeVarWithDefault
 
+    from ramparts.backends import NativeDialogs
     from ramparts.bridge.session import SessionResources, WindowSession
     from ramparts.toolkit.scope import Grants
 
@@ -120,6 +121,15 @@ class CallContext(Generic[StateT]):
             raise RuntimeError(f"the session of window {self.window!r} belongs to no app")
         app: RunningApp = host.app
         return app
+
+    def native_dialogs(self) -> NativeDialogs | None:
+        """The webview backend's dialogs, modal to the calling window and closed when its
+        page goes; ``None`` when the window has no webview (``ramparts.testing``)."""
+        host = self.session.host
+        if host is None or host.app is None:
+            return None
+        dialogs: NativeDialogs | None = host.app.native_dialogs(self.session)
+        return dialogs
 
 
 @attrs.frozen

@@ -1,6 +1,8 @@
-"""Webview backends: the only code that touches a concrete webview.
+"""Webview backends: the only code that touches a GUI toolkit or a concrete webview.
 
-A backend carries out a :class:`~ramparts.bridge.host.WindowHost`'s decisions. It must:
+The app (:class:`ramparts.app.App`), the build and the plugins talk to the
+:class:`Backend` protocol only; :func:`get_backend` picks one by name. A backend
+carries out a :class:`~ramparts.bridge.host.WindowHost`'s decisions. It must:
 
 * serve ``app://<identifier>/`` through the host (``host.serve``) with its headers, and
   pass POSTs to ``/.ramparts/ipc`` to ``host.binary_message`` with the origin the
@@ -21,37 +23,173 @@ A backend carries out a :class:`~ramparts.bridge.host.WindowHost`'s decisions. I
 
 Only Qt WebEngine is implemented (``ramparts.backends.qt``). On any other pywebview
 backend the app refuses to start rather than fall back to pywebview's ``js_api``.
+Another backend is one more module and one more line in :data:`BACKENDS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+import importlib
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ramparts.bridge.host import WindowHost
+import attrs
 
-__all__ = ["Backend", "get_backend"]
+from ramparts.errors import BackendError
+
+if TYPE_CHECKING:
+    from ramparts.bridge.host import WindowHost
+    from ramparts.bridge.session import WindowSession
+    from ramparts.config import AppConfig, WindowConfig
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "Button",
+    "EvalResult",
+    "NativeDialogs",
+    "PickMode",
+    "Shipping",
+    "get_backend",
+]
+
+#: The backends by name: ``"module:Class"``, imported only when chosen (the module
+#: imports its toolkit).
+BACKENDS = {"qt": "ramparts.backends.qt:QtBackend"}
+
+#: What a file dialog picks: one existing file, several, one folder, or where to save.
+PickMode = Literal["open", "open-multiple", "folder", "save"]
+#: The buttons a message box can show.
+Button = Literal["ok", "cancel", "yes", "no"]
+
+
+@attrs.define
+class EvalResult:
+    """What a page script run with ``ramparts dev --eval`` came to."""
+
+    ok: bool
+    value: Any = None  # the JSON text the page's promise resolved to
+    error: str | None = None
+    timed_out: bool = False
+
+
+@attrs.frozen
+class Shipping:
+    """What PyInstaller must be told for a built app to hold a backend and its toolkit.
+
+    :ivar hidden_imports: modules imported by name at run time (PyInstaller cannot see
+        them), the backend's own module included.
+    :ivar collect_data: packages whose data files must ship.
+    :ivar excludes: modules that must not ship.
+    """
+
+    hidden_imports: tuple[str, ...] = ()
+    collect_data: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+
+    def pyinstaller_args(self) -> list[str]:
+        return [
+            *(a for m in self.hidden_imports for a in ("--hidden-import", m)),
+            *(a for p in self.collect_data for a in ("--collect-data", p)),
+            *(a for m in self.excludes for a in ("--exclude-module", m)),
+        ]
+
+
+class NativeDialogs(Protocol):
+    """The toolkit's dialogs, modal to one window, for one page's session.
+
+    Each call blocks its (worker) thread while the dialog runs on the GUI thread. A
+    dialog is held by the session (``session.resources``): one asked for after the page
+    has gone is never shown (``SessionEnded``), and one still open when the page goes is
+    closed as if cancelled.
+    """
+
+    def pick(
+        self,
+        mode: PickMode,
+        *,
+        title: str = "",
+        default_path: str = "",
+        default_name: str = "",
+        filters: Sequence[tuple[str, Sequence[str]]] = (),
+    ) -> list[str] | None:
+        """The paths picked, or ``None`` if cancelled.
+
+        :param default_name: the file name proposed (``save`` only).
+        :param filters: ``(name, extensions)`` pairs, ``"*"`` for any extension.
+        """
+
+    def message(
+        self, level: str, text: str, *, title: str = "", buttons: Sequence[Button] = ("ok",)
+    ) -> Button | None:
+        """The button pressed (``None``: the box was closed otherwise).
+
+        :param level: ``info``, ``warning``, ``error`` or ``question``.
+        """
 
 
 class Backend(Protocol):
-    #: pywebview's renderer name this backend works with.
-    renderer: str
+    """A webview backend: environment, GUI loop, windows, page scripts, dialogs."""
 
-    def prepare(self) -> None:
-        """Called before the GUI toolkit starts (e.g. register URL schemes)."""
+    #: The name :func:`get_backend` knows it by.
+    name: str
+    #: What :mod:`ramparts.release.build` must ship for it.
+    shipping: Shipping
 
-    def start_engine(self) -> None:
-        """Start the web engine with the switches in effect now (GUI toolkit loaded, no
-        window built yet); later changes to its switches must have no effect."""
+    def prepare(self, *, headless: bool, config: AppConfig) -> None:
+        """Set up the process before the toolkit starts: its environment (no screen:
+        an offscreen platform), the engine's switches confined to the hosts the CSP
+        names with no debugging or approving switch left, URL schemes."""
 
-    def attach(self, window: Any, host: WindowHost) -> Any:
-        """Called in the window's ``before_show``: wire ``host`` into ``window.native``."""
+    def run(self) -> None:
+        """Run the GUI loop on this (the main) thread until every window has closed.
+
+        :raises BackendError: the webview could not give the bridge its guarantees.
+        """
+
+    def open_window(
+        self,
+        host: WindowHost,
+        spec: WindowConfig,
+        *,
+        closed: Callable[[], None],
+        console: Callable[[str], None] | None = None,
+    ) -> None:
+        """Open a window for ``host`` (any thread; on the GUI thread, once running, the
+        window opens just after this returns, and an error there is logged).
+
+        :param closed: called once the window has closed.
+        :param console: called with a line for every page console message.
+        """
+
+    def show_window(self, host: WindowHost) -> None:
+        """Show and raise ``host``'s window, if it has one (any thread)."""
+
+    def close_window(self, host: WindowHost) -> None:
+        """Close ``host``'s window, if it has one (any thread)."""
+
+    def evaluate(self, host: WindowHost, source: str, timeout: float) -> EvalResult:
+        """Run ``source`` (an async function's body) as a page script once ``host``'s
+        window, opened but not shown yet, has loaded its page; close the window when its
+        promise settles or ``timeout`` seconds pass. The result is filled in by then."""
 
     def call_soon(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the GUI thread after the calls already queued there (any thread)."""
 
+    def dialogs(self, host: WindowHost, session: WindowSession) -> NativeDialogs | None:
+        """Native dialogs modal to ``host``'s window for ``session``; ``None`` if the
+        window has no webview."""
 
-def get_backend() -> Backend:
-    from ramparts.backends.qt import QtBackend
 
-    return QtBackend()
+def get_backend(name: str = "qt") -> Backend:
+    """The backend called ``name`` (its toolkit is imported now).
+
+    :raises BackendError: no backend has that name.
+    """
+    target = BACKENDS.get(name)
+    if target is None:
+        raise BackendError(
+            f"unknown webview backend {name!r}; the known ones: {', '.join(sorted(BACKENDS))}"
+        )
+    module, _, cls = target.partition(":")
+    backend: Backend = getattr(importlib.import_module(module), cls)()
+    return backend

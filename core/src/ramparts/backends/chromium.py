@@ -35,7 +35,14 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from ramparts.csp import merge_csp
 
-__all__ = ["WEBRTC", "allowed_hosts", "confine", "engine_switches"]
+__all__ = [
+    "WEBRTC",
+    "allowed_hosts",
+    "confine",
+    "engine_flags",
+    "engine_switches",
+    "refused_switch",
+]
 
 #: The web permission (a window's ``web`` list) that lets pages use WebRTC.
 WEBRTC = "webrtc"
@@ -146,6 +153,39 @@ def confine(
     """
     kept = [a for a in _qt_arguments(" ".join(flags)) if _switch_name(a) not in _OWNED]
     return [_qt_quote(a) for a in (*kept, *engine_switches(csp, grants))]
+
+
+#: Chromium switches that approve permission requests (or pick what a capture shares)
+#: with nobody asked: ``--use-fake-ui-for-media-stream``,
+#: ``--auto-accept-camera-and-microphone-capture``, ``--auto-select-desktop-capture-source``...
+_AUTO_APPROVE = ("use-fake-ui-for", "auto-accept", "auto-select", "auto-grant")
+#: Background connections Chromium makes on its own (updates, field trials).
+_QUIET = ("--disable-background-networking", "--disable-component-update")
+
+
+def refused_switch(arg: str) -> bool:
+    """A debugging switch (``--remote-debugging-port=...``, ``-remote-debugging-pipe``)
+    or one that approves permission requests by itself."""
+    name = arg.lstrip("-/").lower()
+    return name.startswith("remote-debugging") or name.startswith(_AUTO_APPROVE)
+
+
+def engine_flags(
+    flags: Iterable[str], csp: Mapping[str, tuple[str, ...]], grants: Collection[str] = ()
+) -> list[str]:
+    """The engine's switches made of ``flags`` (the environment's): confined to the
+    CSP's hosts (:func:`confine`), without debugging or approving switches
+    (:func:`refused_switch`), with Chromium's background networking off.
+
+    No debugging port may open: DevTools there runs any script in the page,
+    unauthenticated, a TCP door into it. Nor may a switch approve the page's permission
+    requests without the app's config (the backend answers each one). ``confine`` reads
+    the flags the way Qt does (a double quote anywhere is dropped, so
+    ``"--remote-debugging-port=1"`` is that switch) and quotes what it returns: the
+    check sees each switch as the engine will.
+    """
+    kept = [f for f in confine(flags, csp, grants) if not refused_switch(f.replace('"', ""))]
+    return kept + [f for f in _QUIET if f not in kept]
 
 
 def _qt_arguments(line: str) -> list[str]:

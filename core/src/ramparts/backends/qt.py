@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import webview
 from PyQt6 import QtCore, sip
 from PyQt6.QtCore import (
     QBuffer,
@@ -39,9 +41,17 @@ from PyQt6.QtWebEngineCore import (
 )
 from PyQt6.QtWidgets import QApplication, QWidget
 
+from ramparts.backends import EvalResult, Shipping
+from ramparts.backends.chromium import engine_flags, refused_switch
+from ramparts.backends.qt_dialogs import QtDialogs
+from ramparts.backends.qt_eval import start_eval
 from ramparts.bridge.host import IPC_PATH, SCHEME, WindowHost
 from ramparts.bridge.protocol import MAX_BINARY_MESSAGE
 from ramparts.errors import BackendError
+
+if TYPE_CHECKING:
+    from ramparts.bridge.session import WindowSession
+    from ramparts.config import AppConfig, WindowConfig
 
 __all__ = ["QtBackend"]
 
@@ -443,11 +453,24 @@ class _FileGuard(QObject):
 
 
 class QtBackend:
+    """The Qt WebEngine backend: :class:`ramparts.backends.Backend` on pywebview's ``qt``."""
+
+    name = "qt"
+    #: pywebview's renderer name for this backend; a window on any other is refused.
     renderer = "qtwebengine"
+    #: pywebview imports its GUI module by name, and :func:`ramparts.backends.get_backend`
+    #: this one: PyInstaller sees neither import.
+    shipping = Shipping(hidden_imports=(__name__, "webview.platforms.qt"))
 
     def __init__(self) -> None:
         #: Runs callables on the GUI thread; made by the first ``attach`` (GUI thread).
         self._gui: _Invoker | None = None
+        #: Set just before the GUI loop starts (it runs on the main thread until exit).
+        self._running = False
+        #: The renderers pywebview chose that are not this backend's (each window refused).
+        self._refused: list[str] = []
+        #: ``evaluate``'s page scripts, waiting for their window to be attached.
+        self._evals: dict[WindowHost, tuple[str, float, EvalResult]] = {}
 
     def call_soon(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the GUI thread after the calls already queued there.
@@ -459,19 +482,59 @@ class QtBackend:
             raise BackendError("no window is attached yet")
         self._gui.run.emit(fn)
 
-    def prepare(self) -> None:
-        global _registered
-        if _registered:
+    def prepare(self, *, headless: bool, config: AppConfig) -> None:
+        _prepare_environment(headless, config)
+        _register_scheme()
+
+    def run(self) -> None:
+        self._running = True
+        try:
+            webview.start(gui="qt", private_mode=True)
+        finally:
+            self._running = False
+        if self._refused:
+            raise BackendError(
+                f"Ramparts needs the Qt WebEngine backend; pywebview chose {self._refused[0]!r}. "
+                "Refusing to start without the secured bridge."
+            )
+
+    def open_window(
+        self,
+        host: WindowHost,
+        spec: WindowConfig,
+        *,
+        closed: Callable[[], None],
+        console: Callable[[str], None] | None = None,
+    ) -> None:
+        if self._running and threading.current_thread() is threading.main_thread():
+            # On the GUI thread (a Qt callback), pywebview only queues a new window for a
+            # start() that has already happened: ask from another thread, which it builds
+            # at once (on the GUI thread, after this callback returns).
+            def open_logged() -> None:
+                try:
+                    self._create_window(host, spec, closed, console)
+                except Exception:
+                    log.exception("opening window %r failed", spec.label)
+
+            threading.Thread(target=open_logged, name="ramparts-open", daemon=True).start()
             return
-        scheme = QWebEngineUrlScheme(SCHEME.encode())
-        scheme.setSyntax(QWebEngineUrlScheme.Syntax.Host)
-        # Secure (so crypto.subtle works) and fetch-able; not CORS-enabled, so no other
-        # origin can read from it; not local, so it cannot reach file: URLs.
-        scheme.setFlags(
-            QWebEngineUrlScheme.Flag.SecureScheme | QWebEngineUrlScheme.Flag.FetchApiAllowed
-        )
-        QWebEngineUrlScheme.registerScheme(scheme)
-        _registered = True
+        self._create_window(host, spec, closed, console)
+
+    def show_window(self, host: WindowHost) -> None:
+        if host.native is not None:
+            host.native.show()
+
+    def close_window(self, host: WindowHost) -> None:
+        if host.native is not None:
+            host.native.destroy()
+
+    def evaluate(self, host: WindowHost, source: str, timeout: float) -> EvalResult:
+        result = EvalResult(ok=False)
+        self._evals[host] = (source, timeout, result)
+        return result
+
+    def dialogs(self, host: WindowHost, session: WindowSession) -> QtDialogs | None:
+        return QtDialogs(host, session) if host.native is not None else None
 
     def start_engine(self) -> None:
         """Start Qt WebEngine now, with the Chromium switches in effect at this moment.
@@ -487,6 +550,65 @@ class QtBackend:
         if QApplication.instance() is None:
             _qapp = QApplication(sys.argv)
         QWebEngineProfile.defaultProfile()
+
+    def _create_window(
+        self,
+        host: WindowHost,
+        spec: WindowConfig,
+        closed: Callable[[], None],
+        console: Callable[[str], None] | None,
+    ) -> None:
+        window = webview.create_window(
+            spec.title, html=" ", width=spec.width, height=spec.height, resizable=spec.resizable
+        )
+        if window is None:
+            raise BackendError("pywebview could not create a window")
+        host.native = window
+        before_show = self._attacher(host, console)
+        window.events.initialized += self._initialized
+        window.events.before_show += before_show
+        window.events.closed += closed
+        if threading.current_thread() is not threading.main_thread():
+            # Once the GUI runs, pywebview builds a window asked for from another thread
+            # at once, on the GUI thread: ``before_show`` may have fired before the
+            # handlers above were added, leaving a page with no bridge. It fires on the
+            # GUI thread, so a check there runs wholly before it (then the handler runs)
+            # or wholly after it (then attach here, if the handler did not).
+            def catch_up() -> None:
+                if window.events.before_show.is_set():
+                    before_show(window)
+
+            self.call_soon(catch_up)
+
+    def _initialized(self, renderer: str) -> bool:
+        if renderer != self.renderer:
+            self._refused.append(renderer)
+            return False
+        # pywebview has loaded its GUI module but built no window yet.
+        self.start_engine()
+        return True
+
+    def _attacher(
+        self, host: WindowHost, console: Callable[[str], None] | None
+    ) -> Callable[[Any], None]:
+        """``before_show`` for ``host``'s window: attach the page once, whoever calls first."""
+        attached = False
+        attach_lock = threading.Lock()
+
+        def before_show(window: Any) -> None:  # pywebview passes it by this name
+            nonlocal attached
+            with attach_lock:  # exactly once: see the catch-up in ``_create_window``
+                if attached:
+                    return
+                attached = True
+            page = self.attach(window, host)
+            if console is not None:
+                page.console.connect(console)
+            pending = self._evals.pop(host, None)
+            if pending is not None:
+                start_eval(window, page, *pending)
+
+        return before_show
 
     def attach(self, window: Any, host: WindowHost) -> _Page:
         view = window.native.webview
@@ -519,6 +641,46 @@ class QtBackend:
         old.deleteLater()
         page.setUrl(QUrl(host.start_url))
         return page
+
+
+def _register_scheme() -> None:
+    """Register ``app`` with the engine: before the QApplication exists, once."""
+    global _registered
+    if _registered:
+        return
+    scheme = QWebEngineUrlScheme(SCHEME.encode())
+    scheme.setSyntax(QWebEngineUrlScheme.Syntax.Host)
+    # Secure (so crypto.subtle works) and fetch-able; not CORS-enabled, so no other
+    # origin can read from it; not local, so it cannot reach file: URLs.
+    scheme.setFlags(
+        QWebEngineUrlScheme.Flag.SecureScheme | QWebEngineUrlScheme.Flag.FetchApiAllowed
+    )
+    QWebEngineUrlScheme.registerScheme(scheme)
+    _registered = True
+
+
+def _prepare_environment(headless: bool, config: AppConfig) -> None:
+    """Qt's and Chromium's environment, set before either reads it."""
+    no_screen = not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
+    if headless or no_screen:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    if os.name == "posix" and os.geteuid() == 0:
+        # Chromium's sandbox refuses to run as root.
+        os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+    # No debugging port, no approving switch (see ``engine_flags``). Qt takes a port from
+    # this variable, from the switches in QTWEBENGINE_CHROMIUM_FLAGS, and from the
+    # QApplication's arguments (pywebview passes sys.argv: think of a file name given to
+    # the app). pywebview adds an approving switch per window later, which
+    # ``QtBackend.start_engine`` keeps from taking effect.
+    os.environ.pop("QTWEBENGINE_REMOTE_DEBUGGING", None)
+    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "").split()
+    grants = {p for w in config.windows for p in w.web}
+    flags = engine_flags(flags, config.security.csp, grants)
+    os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = " ".join(flags)
+    # Chromium writes the TLS secrets of the page's connections to this file; the
+    # environment must not decide who can read the page's traffic.
+    os.environ.pop("SSLKEYLOGFILE", None)
+    sys.argv[1:] = [a for a in sys.argv[1:] if not refused_switch(a)]
 
 
 def _window_profile(host: WindowHost) -> QWebEngineProfile:

@@ -3,28 +3,27 @@
 A path the person picks is added to the calling session's fs scope (exactly that path;
 a folder's tree only when the call asked for a folder), through the core's run-time
 grants (``session.grants``). Nothing is granted when the window cannot use ``fs``.
-Cancelling returns ``null``. Dialogs are Qt's, parented to the calling window, and
-shown on the GUI thread; ``ramparts_dialog_answer`` (see :mod:`.hookspecs`) lets a
-plugin answer them instead. A window has at most one dialog open at a time, across
-reloads: dialog calls wait for a person, untimed, so a page stacking them could pin
-every worker. A dialog is held by its page's session (``session.resources``): when the
-page goes away it is closed as if cancelled, and the answer is dropped.
+Cancelling returns ``null``. Dialogs are the webview backend's (``ctx.native_dialogs()``),
+modal to the calling window and shown on the GUI thread; ``ramparts_dialog_answer``
+(see :mod:`.hookspecs`) lets a plugin answer them instead. A window has at most one
+dialog open at a time, across reloads: dialog calls wait for a person, untimed, so a
+page stacking them could pin every worker. A dialog is held by its page's session
+(``session.resources``): when the page goes away it is closed as if cancelled, and the
+answer is dropped.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import re
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Literal, TypedDict
 
 import ramparts
 from ramparts import CallContext, Capability, CommandFailed, InvalidArgs, command
-from ramparts.bridge.session import WindowSession
 from ramparts.toolkit.scope import Grants
 
 from . import hookspecs
@@ -34,6 +33,10 @@ __all__ = ["CANCEL", "FileFilter", "ramparts_capability"]
 #: What a ``ramparts_dialog_answer`` hook returns for "the person cancelled".
 CANCEL = object()
 _EXT = re.compile(r"^(\*|[A-Za-z0-9_+-]{1,16})$")
+#: What a file dialog picks, and the buttons a message box shows (``ctx.native_dialogs()``).
+_Mode = Literal["open", "open-multiple", "folder", "save"]
+_Button = Literal["ok", "cancel", "yes", "no"]
+_CANNOT = "this window cannot show dialogs"
 
 
 class FileFilter(TypedDict):
@@ -41,17 +44,20 @@ class FileFilter(TypedDict):
     extensions: list[str]
 
 
-def _filters(filters: list[FileFilter]) -> list[str]:
-    """``[{"name": "Images", "extensions": ["png"]}]`` -> ``["Images (*.png)"]``."""
-    out = []
+def _filters(filters: list[FileFilter]) -> list[tuple[str, list[str]]]:
+    """The filters checked, as ``(name, extensions)`` pairs."""
     for i, f in enumerate(filters):
         if any(c in f["name"] for c in "();\n"):
             raise InvalidArgs(f"filters[{i}].name: plain text without ( ) ; or newlines")
         if not f["extensions"] or not all(_EXT.match(e) for e in f["extensions"]):
             raise InvalidArgs(f"filters[{i}].extensions: names like 'png' or '*'")
-        exts = " ".join("*" if e == "*" else "*." + e for e in f["extensions"])
-        out.append(f"{f['name']} ({exts})")
-    return out
+    return [(f["name"], f["extensions"]) for f in filters]
+
+
+def _label(name: str, extensions: list[str]) -> str:
+    """``("Images", ["png"])`` -> ``"Images (*.png)"``: a filter as the
+    ``ramparts_dialog_answer`` hooks are given it."""
+    return f"{name} ({' '.join('*' if e == '*' else '*.' + e for e in extensions)})"
 
 
 #: Windows (their hosts; a session without one stands for itself) with a dialog call
@@ -80,44 +86,8 @@ def _one_at_a_time(ctx: CallContext) -> Iterator[None]:
             _busy.discard(window)
 
 
-def _exec(session: WindowSession, dialog: Any) -> Any:
-    """Run ``dialog`` modally (GUI thread), rejected if the page's session ends first.
-
-    Held by the session, so a dialog for a page that has gone is never shown
-    (``SessionEnded``), and one still open when it goes is closed: the call returns
-    and frees its worker.
-    """
-    held = session.resources.hold(functools.partial(_reject_later, dialog))
-    try:
-        return dialog.exec()
-    finally:
-        held.drop()
-
-
-def _reject_later(dialog: Any) -> None:
-    """Reject ``dialog`` on the GUI thread, from whichever thread ends the session."""
-    from PyQt6.QtCore import QMetaObject, Qt
-
-    QMetaObject.invokeMethod(dialog, "reject", Qt.ConnectionType.QueuedConnection)
-
-
 def _ask_hooks(ctx: CallContext, kind: str, options: dict[str, Any]) -> Any:
-    app = ctx.app
-    if app is None:
-        return None
-    return app.pm.hook.ramparts_dialog_answer(window=ctx.window, kind=kind, options=options)
-
-
-def _show(ctx: CallContext, build: Callable[[Any], Any]) -> Any:
-    """Run ``build(parent_widget)`` on the GUI thread; the dialog is modal to the window."""
-    host = ctx.session.host
-    if host is None or host.native is None:
-        raise ramparts.CommandFailed("this window cannot show dialogs")
-    return host.call_on_ui(lambda: build(host.native.native))
-
-
-def _can_use_fs(ctx: CallContext) -> bool:
-    return any(r.capability == "fs" for r in ctx.session.registry.routes.values())
+    return ctx.app.pm.hook.ramparts_dialog_answer(window=ctx.window, kind=kind, options=options)
 
 
 def _grant(ctx: CallContext, paths: list[str], *, recursive: bool) -> None:
@@ -127,7 +97,7 @@ def _grant(ctx: CallContext, paths: list[str], *, recursive: bool) -> None:
     fails the call; the paths are first tried on a throwaway :class:`Grants`, so one bad
     name among several picks leaves the session's grants untouched.
     """
-    if not _can_use_fs(ctx):
+    if not ctx.can_call("fs"):
         return
     try:
         for p in paths:
@@ -135,11 +105,14 @@ def _grant(ctx: CallContext, paths: list[str], *, recursive: bool) -> None:
     except InvalidArgs as e:
         raise CommandFailed(f"{e}; this app cannot use it", data={"reason": "not_text"}) from None
     for p in paths:
-        ctx.session.grants.add_path(p, recursive=recursive)
+        ctx.grants.add_path(p, recursive=recursive)
 
 
 def _file_dialog(
-    ctx: CallContext, kind: Literal["open", "save"], options: dict[str, Any]
+    ctx: CallContext,
+    kind: Literal["open", "save"],
+    options: dict[str, Any],
+    filters: list[tuple[str, list[str]]],
 ) -> list[str] | None:
     answer = _ask_hooks(ctx, kind, options)
     if answer is CANCEL:
@@ -147,34 +120,21 @@ def _file_dialog(
     if answer is not None:
         paths = [answer] if isinstance(answer, str) else list(answer)
         return [str(p) for p in paths]
-
-    def build(parent: Any) -> list[str] | None:
-        from PyQt6.QtWidgets import QDialog, QFileDialog
-
-        dlg = QFileDialog(parent, options.get("title") or "", options.get("default_path") or "")
-        if kind == "save":
-            dlg.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-            dlg.setFileMode(QFileDialog.FileMode.AnyFile)
-            if options.get("default_name"):
-                dlg.selectFile(options["default_name"])
-        elif options.get("directory"):
-            dlg.setFileMode(QFileDialog.FileMode.Directory)
-            dlg.setOption(QFileDialog.Option.ShowDirsOnly, True)
-        else:
-            multiple = options.get("multiple")
-            dlg.setFileMode(
-                QFileDialog.FileMode.ExistingFiles
-                if multiple
-                else QFileDialog.FileMode.ExistingFile
-            )
-        if options.get("filters"):
-            dlg.setNameFilters(options["filters"])
-        if _exec(ctx.session, dlg) != QDialog.DialogCode.Accepted:
-            return None
-        return [str(p) for p in dlg.selectedFiles()] or None
-
-    result: list[str] | None = _show(ctx, build)
-    return result
+    mode: _Mode = "save" if kind == "save" else "open"
+    if kind == "open" and options["directory"]:
+        mode = "folder"
+    elif kind == "open" and options["multiple"]:
+        mode = "open-multiple"
+    dialogs = ctx.native_dialogs()
+    if dialogs is None:
+        raise CommandFailed(_CANNOT)
+    return dialogs.pick(
+        mode,
+        title=options["title"] or "",
+        default_path=options["default_path"] or "",
+        default_name=options.get("default_name") or "",
+        filters=filters,
+    )
 
 
 @command(name="open", timeout=math.inf)
@@ -191,15 +151,16 @@ def open_(
     Each picked file is granted to this window's fs scope; a picked folder grants its
     whole tree (``directory: true`` only).
     """
+    checked = _filters(filters or [])
     options = {
         "multiple": multiple,
         "directory": directory,
-        "filters": _filters(filters or []),
+        "filters": [_label(*f) for f in checked],
         "title": title,
         "default_path": default_path,
     }
     with _one_at_a_time(ctx):
-        paths = _file_dialog(ctx, "open", options)
+        paths = _file_dialog(ctx, "open", options, checked)
     if not paths:
         return None
     if not multiple:
@@ -217,14 +178,15 @@ def save(
     default_path: str | None = None,
 ) -> str | None:
     """Pick where to save. Returns the path (granted to this window's fs scope) or ``null``."""
+    checked = _filters(filters or [])
     options = {
         "default_name": default_name,
-        "filters": _filters(filters or []),
+        "filters": [_label(*f) for f in checked],
         "title": title,
         "default_path": default_path,
     }
     with _one_at_a_time(ctx):
-        paths = _file_dialog(ctx, "save", options)
+        paths = _file_dialog(ctx, "save", options, checked)
     if not paths:
         return None
     _grant(ctx, paths[:1], recursive=False)
@@ -232,7 +194,12 @@ def save(
 
 
 def _message_box(
-    ctx: CallContext, kind: str, text: str, title: str | None, level: str, buttons: tuple[str, ...]
+    ctx: CallContext,
+    kind: str,
+    text: str,
+    title: str | None,
+    level: str,
+    buttons: tuple[_Button, ...],
 ) -> str | None:
     """Show a message box; return the name of the button pressed (``None``: closed)."""
     with _one_at_a_time(ctx):
@@ -240,7 +207,12 @@ def _message_box(
 
 
 def _show_message_box(
-    ctx: CallContext, kind: str, text: str, title: str | None, level: str, buttons: tuple[str, ...]
+    ctx: CallContext,
+    kind: str,
+    text: str,
+    title: str | None,
+    level: str,
+    buttons: tuple[_Button, ...],
 ) -> str | None:
     answer = _ask_hooks(ctx, kind, {"text": text, "title": title, "level": level})
     if answer is CANCEL or answer is False:
@@ -249,26 +221,10 @@ def _show_message_box(
         return buttons[0]
     if answer is not None:
         return str(answer)
-
-    def build(parent: Any) -> str | None:
-        from PyQt6.QtWidgets import QMessageBox
-
-        B = QMessageBox.StandardButton
-        icons = {
-            "info": QMessageBox.Icon.Information,
-            "warning": QMessageBox.Icon.Warning,
-            "error": QMessageBox.Icon.Critical,
-            "question": QMessageBox.Icon.Question,
-        }
-        standard = {"ok": B.Ok, "cancel": B.Cancel, "yes": B.Yes, "no": B.No}
-        box = QMessageBox(icons[level], title or "", text, B.NoButton, parent)
-        for name in buttons:
-            box.addButton(standard[name])
-        pressed = B(_exec(ctx.session, box))
-        return next((n for n, b in standard.items() if b == pressed), None)
-
-    result: str | None = _show(ctx, build)
-    return result
+    dialogs = ctx.native_dialogs()
+    if dialogs is None:
+        raise CommandFailed(_CANNOT)
+    return dialogs.message(level, text, title=title or "", buttons=buttons)
 
 
 def _text(text: str) -> str:

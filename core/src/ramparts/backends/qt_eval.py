@@ -1,0 +1,84 @@
+"""``ramparts dev --eval`` on Qt: a page script run in a window, its outcome polled."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from importlib.resources import files
+from typing import Any
+
+from PyQt6.QtCore import QTimer
+from PyQt6.QtWebEngineCore import QWebEnginePage
+
+from ramparts.backends import EvalResult
+
+__all__ = ["start_eval"]
+
+#: How often the page's result slot is read, in milliseconds.
+_POLL_MS = 20
+
+
+def _wrapped(source: str, slot: str) -> str:
+    """``source`` as the body of an async function whose outcome lands in ``slot``."""
+    return (
+        (files("ramparts.bridge") / "js" / "eval.js")
+        .read_text(encoding="utf-8")
+        .replace("__RAMPARTS_SLOT__", json.dumps(slot))
+        .replace("__RAMPARTS_SOURCE__", source)
+    )
+
+
+def start_eval(
+    window: Any, page: QWebEnginePage, source: str, timeout: float, result: EvalResult
+) -> None:
+    """Run ``source`` once ``page`` has loaded; fill in ``result`` and destroy the
+    pywebview ``window`` when it settles, fails to start, or times out (GUI thread)."""
+    slot = "__ramparts_eval_" + secrets.token_hex(8)
+    wrapper = _wrapped(source, slot)
+    deadline = float("inf")  # set when the page has loaded
+    started = False
+    timer = QTimer(page)
+
+    def finish() -> None:
+        timer.stop()
+        window.destroy()
+
+    def check(value: Any) -> None:
+        data = json.loads(value) if isinstance(value, str) else None
+        if data:
+            result.ok = data["ok"]
+            result.value = data.get("value")
+            result.error = data.get("error")
+            finish()
+        elif time.monotonic() > deadline:
+            result.timed_out = True
+            result.error = f"the script did not settle within {timeout:g} s"
+            finish()
+
+    def poll() -> None:
+        page.runJavaScript(f"JSON.stringify(window[{json.dumps(slot)}] || null)", 0, check)
+
+    def ran(value: Any) -> None:
+        if value != "started":
+            result.error = "the script did not start (a syntax error? see the console lines)"
+            finish()
+
+    def loaded(ok: bool) -> None:
+        nonlocal started, deadline
+        if started:
+            return
+        started = True
+        deadline = time.monotonic() + timeout
+        page.runJavaScript(wrapper, 0, ran)
+        timer.timeout.connect(poll)
+        timer.start(_POLL_MS)
+
+    def load_timeout() -> None:
+        if not started:
+            result.timed_out = True
+            result.error = "the page did not load"
+            finish()
+
+    page.loadFinished.connect(loaded)
+    QTimer.singleShot(int(timeout * 1000) + 2000, load_timeout)
