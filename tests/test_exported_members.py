@@ -69,6 +69,7 @@ TOOLKIT = [
     "check_path_syntax",
     "compile_glob",
     "declared_charset",
+    "encode_text",
     "escape_glob",
     "fold_name",
     "join_url",

@@ -44,7 +44,12 @@ if TYPE_CHECKING:
         os_bytes,
         os_error,
     )
-    from ramparts.toolkit.text import FALLBACK_CHARSET, declared_charset, text_codec
+    from ramparts.toolkit.text import (
+        FALLBACK_CHARSET,
+        declared_charset,
+        encode_text,
+        text_codec,
+    )
     from ramparts.toolkit.urlscope import (
         DEFAULT_PORTS,
         IPAddress,
@@ -76,6 +81,7 @@ __all__ = [
     "check_path_syntax",
     "compile_glob",
     "declared_charset",
+    "encode_text",
     "escape_glob",
     "fold_name",
     "join_url",
@@ -106,6 +112,7 @@ _WHERE = {
     "check_path_syntax": "ramparts.toolkit.scope",
     "compile_glob": "ramparts.toolkit.scope",
     "declared_charset": "ramparts.toolkit.text",
+    "encode_text": "ramparts.toolkit.text",
     "escape_glob": "ramparts.toolkit.scope",
     "fold_name": "ramparts.toolkit.scope",
     "join_url": "ramparts.toolkit.urlscope",

@@ -13,7 +13,7 @@ import codecs
 
 from ramparts.errors import InvalidArgs
 
-__all__ = ["FALLBACK_CHARSET", "declared_charset", "text_codec"]
+__all__ = ["FALLBACK_CHARSET", "declared_charset", "encode_text", "text_codec"]
 
 #: What :func:`declared_charset` answers for a missing or unusable charset.
 FALLBACK_CHARSET = "utf-8"
@@ -44,6 +44,18 @@ def text_codec(encoding: object, where: str = "encoding") -> str:
     if name is None:
         raise InvalidArgs(f"{where}: unknown text encoding {encoding!r}", data={"path": where})
     return name
+
+
+def encode_text(text: str, encoding: str, where: str = "contents") -> bytes:
+    """``text`` in the page-chosen ``encoding`` (checked by :func:`text_codec`), or
+    ``InvalidArgs`` naming ``where`` when a character has no form in it."""
+    codec = text_codec(encoding)
+    try:
+        return text.encode(codec)
+    except UnicodeEncodeError as e:
+        raise InvalidArgs(
+            f"{where}: cannot be written as {encoding}: {e.reason}", data={"path": where}
+        ) from None
 
 
 def declared_charset(content_type: str) -> tuple[str, bool]:

@@ -20,6 +20,7 @@ from ramparts.toolkit import (
     NotARegularFile,
     PathScope,
     atomic_write,
+    encode_text,
     open_checked,
     open_dir_checked,
     os_error,
@@ -89,13 +90,6 @@ def _check_tree(ctx: CallContext, root: Path, path: str, moved_to: Path | None =
                     raise OutOfScope(f"moving {path} would put {dest} outside this app's scope")
 
 
-def _encode(contents: str, encoding: str) -> bytes:
-    try:
-        return contents.encode(text_codec(encoding))
-    except UnicodeEncodeError as e:
-        raise InvalidArgs(f"contents cannot be written as {encoding}: {e.reason}") from None
-
-
 def _atomic_write(canonical: Path, chunks: Iterable[bytes]) -> None:
     """Write all of ``chunks`` to ``canonical`` or leave the old file untouched."""
     dfd = open_dir_checked(canonical.parent)  # the checked directory, not a swapped one
@@ -149,7 +143,7 @@ def read_bytes(ctx: CallContext, path: str) -> bytes:
 @command
 def write_text(ctx: CallContext, path: str, contents: str, encoding: str = "utf-8") -> None:
     """Replace a file's contents atomically (create it if missing)."""
-    data = _encode(contents, encoding)
+    data = encode_text(contents, encoding)
     _atomic_write(_resolve(ctx, path), [data])
 
 
@@ -162,7 +156,7 @@ def write_bytes(ctx: CallContext, path: str, data: bytes) -> None:
 @command
 def append_text(ctx: CallContext, path: str, contents: str, encoding: str = "utf-8") -> None:
     """Append to a text file (created if missing). One ``O_APPEND`` write, then fsync."""
-    data = _encode(contents, encoding)
+    data = encode_text(contents, encoding)
     canonical = _resolve(ctx, path)
     fd = open_checked(canonical, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:

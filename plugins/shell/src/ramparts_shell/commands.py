@@ -18,13 +18,12 @@ from typing import Literal, TypedDict
 from ramparts import (
     CallContext,
     CommandTimeout,
-    InvalidArgs,
     NotAllowed,
     TooLarge,
     WindowSession,
     command,
 )
-from ramparts.toolkit import open_dir_checked, text_codec
+from ramparts.toolkit import encode_text, open_dir_checked, text_codec
 
 from .children import CHILDREN, Child, start_held
 from .config import Program, ShellState
@@ -54,15 +53,6 @@ def _program(state: ShellState, name: str) -> Program:
     if program is None:
         raise NotAllowed(f"program: no program named {name!r} is declared by this app")
     return program
-
-
-def _encode(data: str | bytes, encoding: str, where: str) -> bytes:
-    if isinstance(data, bytes):
-        return data
-    try:
-        return data.encode(encoding)
-    except UnicodeEncodeError as e:
-        raise InvalidArgs(f"{where}: cannot be written as {encoding}: {e.reason}") from None
 
 
 @contextlib.contextmanager
@@ -156,7 +146,7 @@ async def execute(
     prog = _program(state, program)
     argv = prog.argv(args)
     codec = text_codec(encoding)
-    data = _encode(stdin, codec, "stdin") if stdin is not None else None
+    data = encode_text(stdin, codec, "stdin") if isinstance(stdin, str) else stdin
     run = _Execution(ctx.session, state, prog, argv, cwd)
     try:
         code, out, err = await asyncio.to_thread(run.run, data)
@@ -220,7 +210,7 @@ def write(ctx: CallContext, child: str, data: str | bytes, close: bool = False) 
     ``close: true`` closes stdin afterwards, which is how the child sees end of input.
     """
     found = CHILDREN.get(ctx.session, child)
-    payload = _encode(data, found.encoding, "data")
+    payload = data if isinstance(data, bytes) else encode_text(data, found.encoding, "data")
     found.proc.write_stdin(payload, close=close, timeout=found.program.timeout)
 
 
