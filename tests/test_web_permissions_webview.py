@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from engine_powers import run_page, write_powers_app
 
-from ramparts.app import _refused_switch
+from ramparts.backends.chromium import refused_switch
 from ramparts.bridge.host import WindowHost
 from ramparts.bridge.session import Registry
 from ramparts.release.audit import Audit, _read_web, render_table
@@ -133,7 +133,7 @@ def test_auto_approving_switches_are_refused() -> None:
         "--remote-debugging-port=9222",
     ]
     kept = ["--use-fake-device-for-media-stream", "--disable-gpu", "notes.txt"]
-    assert [a for a in refused + kept if not _refused_switch(a)] == kept
+    assert [a for a in refused + kept if not refused_switch(a)] == kept
 
 
 def test_check_lists_each_windows_web_permissions(tmp_path: Path) -> None:

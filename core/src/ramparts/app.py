@@ -14,9 +14,6 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from ramparts.backends import Backend, EvalResult, NativeDialogs, get_backend
-
-# Defined here until the backend boundary; test_web_permissions_webview imports it here.
-from ramparts.backends.chromium import refused_switch as _refused_switch  # noqa: F401
 from ramparts.bridge.host import WindowHost
 from ramparts.bridge.session import Registry, WindowSession
 from ramparts.capability import Capability
