@@ -1,4 +1,8 @@
-"""An app: config + capabilities + commands, and running it in a window."""
+"""An app: config + capabilities + commands, and running it in a window.
+
+Internal: apps are run by ``ramparts dev`` and a built app's launcher; commands reach
+the running app through ``ctx.app``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The ``ramparts`` command line."""
+"""The ``ramparts`` command line.
+
+Internal: the commands are documented in docs/cli.md.
+"""
 
 from __future__ import annotations
 

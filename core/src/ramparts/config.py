@@ -1,5 +1,8 @@
 """``[tool.ramparts]``: loaded from the app's ``pyproject.toml`` into frozen attrs classes.
 
+Internal module: the config's meaning is documented in docs/config.md; code outside the
+core reads it through ``App.config``.
+
 Every problem raises :class:`~ramparts.errors.ConfigError` naming the file, the dotted
 key, what was found and what was expected. Unknown keys are errors too: a typo in a
 security setting must never silently fall back to a default.

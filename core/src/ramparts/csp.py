@@ -1,5 +1,7 @@
 """Content Security Policy: a strict default, merged with what the app adds.
 
+Internal: apps set ``[tool.ramparts.security] csp``.
+
 The app's ``security.csp`` can only *add* sources to directives. A directive whose
 default is ``'none'`` is replaced by the app's sources when the app names it. Sources
 that would re-open script injection are refused at config time, not silently dropped.

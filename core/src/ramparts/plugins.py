@@ -1,4 +1,7 @@
-"""Loading capability plugins: only the ones the config names, through entry points."""
+"""Loading capability plugins: only the ones the config names, through entry points.
+
+Internal: plugin authors implement the hooks in :mod:`ramparts.hookspecs`.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Pytest fixtures for Ramparts apps and capability plugins.
 
+Public: the fixtures are documented for app and plugin authors.
+
 Registered through the ``pytest11`` entry point, so any project that has ``ramparts``
 installed gets them without a ``conftest.py``:
 

@@ -1,5 +1,7 @@
 """Running an app from its folder: what ``ramparts dev`` and a built app's launcher share.
 
+Internal.
+
 Kept apart from the CLI so that a built app starts without typer: the launcher imports
 this module, and this module imports nothing that the app does not need anyway.
 """

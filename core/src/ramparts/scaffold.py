@@ -1,5 +1,7 @@
 """``ramparts new``, ``ramparts add`` and ``ramparts remove``: making and changing apps.
 
+Internal: reached through the CLI.
+
 ``new`` renders the cookiecutter templates (``cookiecutter/app`` and
 ``cookiecutter/plugin`` in the checkout, ``ramparts/templates`` in the wheel).
 

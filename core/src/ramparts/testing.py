@@ -1,5 +1,7 @@
 """Helpers for testing Ramparts apps and capability plugins.
 
+Public: app and plugin authors use these in their tests.
+
 Two levels, both through the real bridge:
 
 * :func:`open_bridge` / :func:`call_command`: no window. Calls are signed with a real

@@ -1,5 +1,7 @@
 """Strict argument validation from type hints.
 
+Internal: authors write type hints on ``@command`` functions, never call this.
+
 Arguments come from an untrusted page, so nothing is coerced: ``"1"`` is not an ``int``,
 ``True`` is not an ``int``, ``1`` is accepted where a ``float`` is expected (JSON has one
 number type). Supported hints: ``str int float bool bytes None Any``, ``list[T]``,

@@ -1,5 +1,7 @@
 """Webview backends: the only code that touches a GUI toolkit or a concrete webview.
 
+Internal: apps and plugins reach a backend only through ``App`` and ``CallContext``.
+
 The app (:class:`ramparts.app.App`), the build and the plugins talk to the
 :class:`Backend` protocol only; :func:`get_backend` picks one by name. A backend
 carries out a :class:`~ramparts.bridge.host.WindowHost`'s decisions. It must:
