@@ -365,18 +365,18 @@ def audit(
 
 # -- new, add, remove (docs/cli.md; templates in cookiecutter/) ------------------------
 
-new_app = typer.Typer(
+new_cli = typer.Typer(
     help="Create an app or a capability plugin from a template.", no_args_is_help=True
 )
-app.add_typer(new_app, name="new")
+app.add_typer(new_cli, name="new")
 OutputDir = Annotated[
     Path, typer.Option("--output-dir", "-o", help="Where to create the project folder.")
 ]
 NoInput = Annotated[bool, typer.Option("--no-input", help="Use defaults for everything not given.")]
 
 
-@new_app.command("app")
-def new_app_(
+@new_cli.command("app")
+def new_app(
     name: Annotated[str, typer.Argument(help="The app's display name, e.g. 'Notes'.")],
     capabilities: Annotated[
         str, typer.Option(help="Comma-separated capabilities to set up narrowly: fs, dialog.")
@@ -389,7 +389,7 @@ def new_app_(
     _new("app", context, output_dir, no_input, "ramparts dev && pytest")
 
 
-@new_app.command("plugin")
+@new_cli.command("plugin")
 def new_plugin(
     name: Annotated[str, typer.Argument(help="The capability's name, e.g. 'clipboard'.")],
     output_dir: OutputDir = Path("."),
