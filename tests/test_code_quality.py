@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
+
+import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,6 +27,50 @@ def test_ruff_format_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_strict_on_the_core() -> None:
+def test_mypy_strict_on_the_core_and_the_plugins() -> None:
     result = run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_architecture_contracts_hold() -> None:
+    """The layers, the backend boundary and the plugins' declared API ([tool.importlinter])."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+SOURCES = ("ramparts", "ramparts_fs", "ramparts_shell", "ramparts_http", "ramparts_dialog")
+
+
+def test_no_import_cycle() -> None:
+    """No module reaches itself through imports (annotations under TYPE_CHECKING aside):
+    the layers contract cannot see a cycle inside one layer."""
+    graph = grimp.build_graph(*SOURCES, exclude_type_checking_imports=True)
+    cycles = []
+    for module in sorted(graph.modules):
+        for imported in graph.find_modules_directly_imported_by(module):
+            back = graph.find_shortest_chain(importer=imported, imported=module)
+            if back is not None and imported != module:
+                cycles.append(" -> ".join((module, *back)))
+    assert cycles == []
+
+
+#: Lines a function may take: one that is longer is one that cannot be read at once.
+MAX_FUNCTION_LINES = 60
+
+
+def test_functions_are_short() -> None:
+    roots = [ROOT / "core" / "src", *sorted((ROOT / "plugins").glob("*/src"))]
+    long = []
+    for root in roots:
+        for path in sorted(root.rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                    if lines > MAX_FUNCTION_LINES:
+                        long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines})")
+    assert long == []
