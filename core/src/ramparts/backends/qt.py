@@ -639,6 +639,13 @@ class QtBackend:
         view.setPage(page)
         _FileGuard(view, page)
         old.deleteLater()
+        # pywebview's page keeps a parentless helper page (for new-window requests) in
+        # pywebview's own profile; left to Python's teardown it can outlive that profile
+        # at exit, which Qt reports as "Release of profile requested but WebEnginePage
+        # still not deleted" and may crash on.
+        helper = getattr(old, "nav_handler", None)
+        if helper is not None:
+            helper.deleteLater()
         page.setUrl(QUrl(host.start_url))
         return page
 
