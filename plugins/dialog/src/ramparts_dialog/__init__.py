@@ -24,7 +24,7 @@ from typing import Any, Literal, TypedDict
 
 import ramparts
 from ramparts import CallContext, Capability, CommandFailed, InvalidArgs, command
-from ramparts.toolkit.scope import Grants
+from ramparts.toolkit import Grants
 
 from . import hookspecs
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ramparts.hookspecs import hookspec
+from ramparts import hookspec
 
 
 @hookspec(firstresult=True)

@@ -88,7 +88,7 @@ def unsendable() -> Any:
 @command
 def grant(ctx: CallContext, path: str) -> str:
     """Grant one path to the calling session, as the dialog capability does."""
-    return ctx.session.grants.add_path(path)
+    return ctx.grants.add_path(path)
 
 
 @ramparts.hookimpl
