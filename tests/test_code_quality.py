@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,27 @@ def test_functions_are_short() -> None:
                     if lines > MAX_FUNCTION_LINES:
                         long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines})")
     assert long == []
+
+
+def test_modules_import_only_what_others_declare() -> None:
+    """``from ramparts.x import name`` inside the core and the plugins names something
+    ``ramparts.x`` declares in ``__all__``: a module's interface is written down."""
+    roots = [ROOT / "core" / "src", *sorted((ROOT / "plugins").glob("*/src"))]
+    undeclared = []
+    for root in roots:
+        for path in sorted(root.rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module):
+                    continue
+                if node.module.split(".")[0] != "ramparts":
+                    continue
+                declared = getattr(importlib.import_module(node.module), "__all__", None)
+                if declared is None:
+                    continue
+                for alias in node.names:
+                    name = alias.name
+                    submodule = f"{node.module}.{name}" in sys.modules
+                    dunder = name.startswith("__") and name.endswith("__")
+                    if name not in declared and not submodule and not dunder:
+                        undeclared.append(f"{path.relative_to(ROOT)}: {node.module}.{name}")
+    assert undeclared == []

@@ -34,7 +34,16 @@ else:
     # Python 3.11's TypeVar takes no default (PEP 696); only type checkers read it.
     StateT = TypeVar("StateT")
 
-__all__ = ["CallContext", "Command", "RunningApp", "command", "commands_in", "on"]
+__all__ = [
+    "EVENT_MARK",
+    "CallContext",
+    "Command",
+    "RunningApp",
+    "as_command",
+    "command",
+    "commands_in",
+    "on",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")

@@ -22,6 +22,8 @@ from ramparts.errors import MISSING, ConfigError
 from ramparts.toolkit.configtable import ConfigContext
 
 __all__ = [
+    "CAPABILITY_NAME",
+    "RESERVED_NAMES",
     "WEB_PERMISSIONS",
     "AppConfig",
     "CapabilityConfig",

@@ -29,6 +29,8 @@ __all__ = [
     "installed_plugins",
     "load_capabilities",
     "load_capability",
+    "make_plugin_manager",
+    "suggested_package",
 ]
 
 ENTRY_POINT_GROUP = "ramparts.capabilities"

@@ -36,7 +36,10 @@ from ramparts.bridge.workers import Lanes, SessionExecutor, Workers, current_ses
 from ramparts.commands import CallContext
 from ramparts.errors import CommandError, CommandFailed, CommandTimeout, NotAllowed
 
-__all__ = ["Dispatcher"]
+__all__ = [
+    "BinaryReply",
+    "Dispatcher",
+]
 
 log = logging.getLogger("ramparts.bridge")
 

@@ -28,7 +28,12 @@ from ramparts.errors import NotAllowed
 if TYPE_CHECKING:
     from ramparts.bridge.dispatch import BinaryReply, Dispatcher
 
-__all__ = ["IPC_PATH", "Response", "WindowHost"]
+__all__ = [
+    "IPC_PATH",
+    "SCHEME",
+    "Response",
+    "WindowHost",
+]
 
 log = logging.getLogger("ramparts.bridge.host")
 

@@ -36,6 +36,8 @@ import attrs
 from ramparts.errors import InvalidArgs
 
 __all__ = [
+    "MAX_BINARY_MESSAGE",
+    "Message",
     "NotJson",
     "ProtocolError",
     "ReplayWindow",

@@ -34,6 +34,7 @@ __all__ = [
     "find_undeclared",
     "module_roots",
     "plugin_roots",
+    "render_table",
     "scan_artifact",
 ]
 

@@ -30,13 +30,18 @@ from ramparts.errors import BuildError, VerificationError
 __all__ = [
     "ENV_KEY",
     "ENV_PASSPHRASE",
+    "KEY_FILE",
     "MANIFEST_FORMAT",
     "MANIFEST_NAME",
+    "PUB_FILE",
     "SIGNATURE_NAME",
+    "artifact_files",
     "canonical_json",
     "chain_to",
     "check_files",
     "escaping_links",
+    "expiry",
+    "file_digest",
     "generate_key",
     "hash_tree",
     "key_id",
@@ -48,6 +53,8 @@ __all__ = [
     "parse_manifest",
     "public_pem",
     "sign",
+    "utc_stamp",
+    "verify_artifact",
     "verify_manifest",
 ]
 
