@@ -28,9 +28,18 @@ def test_check_keys_names_the_first_unknown_key_and_the_known_ones() -> None:
     CTX.check_keys({"a": 1}, ("a", "b"))
     e = _error(lambda: CTX.check_keys({"zz": 1, "c": 2, "a": 3}, ("a", "b")))
     assert e.key == "tool.ramparts.capabilities.x.c" and e.found == 2
-    assert e.expected == "no such key (a, b)" and e.file == "/app/pyproject.toml"
+    assert e.expected == "no such key (known: a, b)" and e.file == "/app/pyproject.toml"
     e = _error(lambda: CTX.check_keys({"alow": []}, ("allow", "deny"), where="scope"))
     assert e.key == "tool.ramparts.capabilities.x.scope.alow"
+    assert e.expected == "no such key (did you mean 'allow'? known: allow, deny)"
+
+
+def test_a_missing_key_beside_a_misspelt_one_names_the_intended_key() -> None:
+    e = _error(lambda: CTX.require({"alow": []}, "allow", list, "a list"))
+    assert e.key == "tool.ramparts.capabilities.x.allow"
+    assert e.expected == "a list; found 'alow' instead: did you mean 'allow'?"
+    e = _error(lambda: CTX.require({"zebra": []}, "allow", list, "a list"))
+    assert e.expected == "a list"  # nothing close: no guess
 
 
 @pytest.mark.parametrize(

@@ -284,3 +284,14 @@ def test_web_permission_errors_name_the_key_and_the_valid_names(
     key = "tool.ramparts.window.web" if table == "window" else "tool.ramparts.windows[0].web"
     assert e.value.key == key
     assert f"found {found}" in str(e.value) and expected in str(e.value)
+
+
+def test_a_misspelt_key_draws_the_likely_intended_one(tmp_path: Path) -> None:
+    cap = BASE + "[tool.ramparts.capabilities.fs]\nalow = []\n"
+    with pytest.raises(ConfigError, match=r"fs\.allow: .*found 'alow' instead: did you mean"):
+        load_config(app_with(tmp_path, cap))
+    window = BASE + "[tool.ramparts.window]\nwidht = 800\n"
+    with pytest.raises(ConfigError) as info:
+        load_config(app_with(tmp_path, window))
+    assert info.value.key == "tool.ramparts.window.widht"
+    assert info.value.expected == "no such key (did you mean 'width'?)"

@@ -10,6 +10,7 @@ security setting must never silently fall back to a default.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -175,7 +176,11 @@ class _Reader:
     def done(self) -> None:
         unknown = sorted(set(self.table) - self.used)
         if unknown:
-            raise self.error(unknown[0], self.table[unknown[0]], "no such key (check the spelling)")
+            close = difflib.get_close_matches(
+                unknown[0], sorted(self.used - set(self.table)), 1, 0.75
+            )
+            hint = f"did you mean {close[0]!r}?" if close else "check the spelling"
+            raise self.error(unknown[0], self.table[unknown[0]], f"no such key ({hint})")
 
 
 def load_config(app_dir: Path | str) -> AppConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -42,6 +43,9 @@ class ConfigContext:
         (to Python a bool is an int)."""
         value = table.get(key, MISSING)
         kinds = kind if isinstance(kind, tuple) else (kind,)
+        if value is MISSING and (stray := _closest(key, set(table))):
+            # A missing key beside a misspelt one: the typo is the fix, not the default.
+            expected = f"{expected}; found {stray!r} instead: did you mean {key!r}?"
         if (
             value is MISSING
             or not isinstance(value, kind)
@@ -62,7 +66,11 @@ class ConfigContext:
         unknown = sorted(set(table) - set(known))
         if unknown:
             key = unknown[0] if where is None else f"{where}.{unknown[0]}"
-            raise self.error(key, table[unknown[0]], f"no such key ({', '.join(known)})")
+            close = _closest(unknown[0], set(known) - set(table))
+            hint = f"did you mean {close!r}? " if close else ""
+            raise self.error(
+                key, table[unknown[0]], f"no such key ({hint}known: {', '.join(known)})"
+            )
 
     def whole_number(
         self,
@@ -135,3 +143,9 @@ def _range(what: str, low: float, high: float | None, *, above: float) -> str:
     if low > above:
         return f"{what}, {low:g} to {high:g}"
     return f"{what} > {above:g} and <= {high:g}"
+
+
+def _closest(word: str, candidates: Iterable[str]) -> str | None:
+    """The one of ``candidates`` that ``word`` is most likely a misspelling of, if any."""
+    found = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.75)
+    return found[0] if found else None
