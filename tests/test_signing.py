@@ -697,12 +697,15 @@ def test_verify_passes_only_with_a_given_pubkey(tree: Path, key: Ed25519PrivateK
     runner = CliRunner()
     own = runner.invoke(cli, ["verify", str(tree)])
     assert own.exit_code == 1, own.output
-    assert "OK: " in own.stdout and "who built them is not verified" in own.output
+    # The text agrees with the exit code: intact files, but no bare "OK".
+    assert own.stdout.startswith("integrity OK, signer NOT verified (no --pubkey): ")
+    assert "OK: " not in own.stdout and "only a key you trust (--pubkey)" in own.output
     pinned = runner.invoke(cli, ["verify", str(tree), "--pubkey", str(tree.parent / "k.pub")])
     assert pinned.exit_code == 1 and "not signed by a trusted key" in pinned.output
     write_signed(tree, manifest, key)
     pinned = runner.invoke(cli, ["verify", str(tree), "--pubkey", str(tree.parent / "k.pub")])
     assert pinned.exit_code == 0, pinned.output
+    assert pinned.stdout.startswith("OK: ")
 
 
 def test_a_signature_that_cannot_be_read_is_a_verification_error(
@@ -789,6 +792,29 @@ def test_only_a_given_pubkey_verifies_an_audit(tmp_path: Path, key: Ed25519Priva
     pinned = runner.invoke(cli, ["audit", str(artifact), "--json", "--pubkey", f"{tmp_path}/k.pub"])
     assert pinned.exit_code == 0, pinned.output
     assert json.loads(pinned.stdout)["verified"] is True
+
+
+def test_an_audit_reports_a_changed_file_as_changed_not_as_a_key_problem(
+    tmp_path: Path, key: Ed25519PrivateKey
+) -> None:
+    artifact = fake_artifact(tmp_path / "app", ["shell"], key)
+    (artifact / "_internal" / "ramparts_shell" / "__init__.py").write_text("# changed\n")
+    (tmp_path / "k.pub").write_bytes(public_pem(key.public_key()))
+    table = CliRunner().invoke(cli, ["audit", str(artifact), "--pubkey", f"{tmp_path}/k.pub"])
+    assert table.exit_code == 1, table.output
+    assert "FAIL: 1 file(s) changed since the build (integrity" in table.stdout
+    assert "changed: _internal/ramparts_shell/__init__.py" in table.stdout
+    assert "the signing key is not at fault" in table.stdout
+    assert "UNVERIFIED" not in table.stdout and "no --pubkey" not in table.stdout
+    assert "audit: FAILED" in table.stdout
+
+
+def test_verify_of_an_unsigned_build_says_intact_but_not_verified(tmp_path: Path) -> None:
+    artifact = fake_artifact(tmp_path / "app", ["shell"], None)
+    result = CliRunner().invoke(cli, ["verify", str(artifact)])
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith("integrity OK, signer NOT verified (unsigned build): ")
+    assert "the build is unsigned" in result.output
 
 
 def test_an_audit_reports_the_manifest_it_verified_not_an_earlier_read(

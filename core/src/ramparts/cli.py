@@ -296,35 +296,37 @@ def build(
 
 @app.command()
 def verify(artifact: Artifact, pubkey: PubKeys = None) -> None:
-    """Check a built app offline: signature, expiry and every file's hash."""
+    """Check a built app offline: signature, expiry and every file's hash.
+
+    Exit 0 only when the files match and a --pubkey key verifies the signer; 1 otherwise,
+    including intact files whose signer is not verified (no --pubkey, or unsigned).
+    """
     from ramparts.release.signing import key_id, load_manifest, own_key, verify_artifact
 
     try:
         keys = _public_keys(pubkey)
         if keys is None:
             keys = own_key(load_manifest(artifact))
-            typer.secho(
-                "note: no --pubkey: checking against the key inside the artifact, which "
-                "proves the files are intact, not who built them",
-                err=True,
-            )
         manifest = verify_artifact(artifact, keys)
     except (RampartsError, ValueError) as e:
         raise _fail(f"verification FAILED: {e}") from None
     except OSError as e:
         raise _os_fail(e) from None
-    signer = f"signed by {manifest['signer']}" if keys else "UNSIGNED"
-    trusted = ", ".join(key_id(k) for k in keys) or "none"
-    typer.echo(
-        f"OK: {len(manifest['files'])} files match; {signer} (trusted: {trusted}); "
-        f"expires {manifest['expires']}"
-    )
+    files = f"{len(manifest['files'])} files match; expires {manifest['expires']}"
+    if pubkey is not None:
+        trusted = ", ".join(key_id(k) for k in keys)
+        typer.echo(f"OK: {files}; signed by {manifest['signer']} (trusted: {trusted})")
+        return
+    # Intact files are not a pass on their own: whoever changed them could re-sign them
+    # with a key of their own, so the line says which half held and the exit code is 1.
+    why = "unsigned build" if not keys else "no --pubkey"
+    typer.echo(f"integrity OK, signer NOT verified ({why}): {files}")
     if not keys:
         raise _fail("the build is unsigned: its origin cannot be verified")
-    if pubkey is None:
-        # Whoever changed the files could re-sign them with a key of their own: exit 0
-        # here would make re-signing turn an unsigned-style failure into a pass.
-        raise _fail("no --pubkey: the files are intact, but who built them is not verified")
+    raise _fail(
+        f"no --pubkey: the manifest names signer {manifest['signer']}, but only a key you "
+        "trust (--pubkey) shows who built it"
+    )
 
 
 @app.command()
@@ -435,6 +437,36 @@ def remove(
 
     with _cli_errors():
         remove_capability(app_dir, capability, do_uninstall=uninstall, say=typer.echo)
+
+
+@app.command()
+def types(
+    app_dir: AppDir = Path("."),
+    out: Annotated[
+        Path | None, typer.Option(help="Write the .d.ts here [default: stdout].")
+    ] = None,
+    window: Annotated[
+        str | None,
+        typer.Option(help="Only what this window may call [default: any window]."),
+    ] = None,
+) -> None:
+    """Write TypeScript declarations of the app's window.ramparts (its allowed commands)."""
+    from ramparts.app import App
+    from ramparts.toolkit.atomic import atomic_write
+    from ramparts.typescript import app_declarations
+
+    with _cli_errors():
+        loaded = App.load(app_dir)
+        try:
+            text = app_declarations(loaded.config, loaded.registry, window)
+        except KeyError:
+            labels = ", ".join(w.label for w in loaded.config.windows)
+            raise _fail(f"no window is labelled {window!r}; the app has: {labels}") from None
+        if out is None:
+            typer.echo(text, nl=False)
+            return
+        atomic_write(out, text.encode("utf-8"))
+    typer.echo(f"wrote {out} ({len(loaded.registry.routes)} commands)", err=True)
 
 
 def main() -> None:

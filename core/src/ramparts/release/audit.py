@@ -218,6 +218,9 @@ class Audit:
     allow_unverified: bool = False
     #: Per window label, the web engine permissions the bundled config grants.
     web: Mapping[str, list[str]] = attrs.field(factory=dict)
+    #: Files that differ from a manifest whose signature checked out: an integrity
+    #: failure (the files were changed), to be reported as such, not as a key problem.
+    changed_files: tuple[str, ...] = ()
 
     @property
     def verified(self) -> bool:
@@ -282,12 +285,15 @@ def audit(
     """
     manifest = load_manifest(artifact)
     keys = list(trusted) if trusted is not None else own_key(manifest)
+    changed: tuple[str, ...] = ()
     try:
         # Report what was verified, not the first read: the file may differ between reads.
         manifest = verify_artifact(artifact, keys)
         status = "valid" if keys else "unsigned"
     except VerificationError as e:
         status = f"invalid: {e}"
+        # Only the file check, run after the signature and expiry passed, lists problems.
+        changed = tuple(e.problems)
     scan = scan_artifact(artifact, str(manifest.get("executable", "")))
     sources = (FIRST_PARTY, installed, scan.entry_points)
     declared = list(manifest.get("capabilities", {}))
@@ -301,6 +307,7 @@ def audit(
         find_undeclared(scan.modules, _entry_modules(*sources)),
         allow_unverified,
         scan.web,
+        changed,
     )
 
 
@@ -311,7 +318,7 @@ def render_table(result: Audit) -> str:
     lines = [
         f"artifact:   {result.artifact} ({m.get('layout')})",
         f"app:        {app.get('name')} {app.get('version')} ({app.get('identifier')})",
-        f"signature:  {result.signature.splitlines()[0]}"
+        f"signature:  {_signature_line(result)}"
         + (f" (signer {m.get('signer')}, key from {result.key_source})" if m.get("signer") else ""),
         f"expires:    {m.get('expires')} (built {m.get('created')})",
         f"csp:        {m.get('csp')}",
@@ -341,13 +348,33 @@ def render_table(result: Audit) -> str:
         lines.append("undeclared plugin modules: none")
     inside = ", ".join(sorted(result.plugins_inside)) or "none"
     lines.append(f"plugins inside: {inside}")
-    for problem in result.signature.splitlines()[1:]:
-        lines.append(problem)
-    if not result.verified:
+    lines.extend(_verification_lines(result))
+    lines.append("audit: " + ("PASSED" if result.ok else "FAILED"))
+    return "\n".join(lines)
+
+
+def _signature_line(result: Audit) -> str:
+    if result.changed_files:  # the signature and expiry held; the files did not
+        return "valid over the manifest, but the files do not match it (see FAIL below)"
+    return result.signature.splitlines()[0]
+
+
+def _verification_lines(result: Audit) -> list[str]:
+    """What failed to verify, worded by its cause: changed files are an integrity
+    failure, whatever key was used; only a missing or untrusted key is a key problem."""
+    lines = []
+    if result.changed_files:
+        lines.append(
+            f"FAIL: {len(result.changed_files)} file(s) changed since the build (integrity: "
+            "they differ from the manifest; the signing key is not at fault):"
+        )
+        lines.extend(f"  {p}" for p in result.changed_files)
+    else:
+        lines.extend(result.signature.splitlines()[1:])
+    if not result.verified and not (result.changed_files and result.key_source == "pubkey"):
         lines.append(
             "UNVERIFIED: no --pubkey signature check passed, so the manifest (capabilities,"
             " scopes, commands) is only the artifact's own claim"
             + (" (accepted: --allow-unverified)" if result.allow_unverified else "")
         )
-    lines.append("audit: " + ("PASSED" if result.ok else "FAILED"))
-    return "\n".join(lines)
+    return lines
