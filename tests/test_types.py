@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 
 from ramparts.app import App
 from ramparts.cli import app as cli
-from ramparts.typescript import BRIDGE_ERROR_CODES, TypeWriter, app_declarations
+from ramparts.errors import CommandError
+from ramparts.typescript import BRIDGE_ERROR_CODES, TypeWriter, app_declarations, error_codes
 
 
 def ts(hint: Any, direction: Literal["args", "result"] = "result") -> str:
@@ -137,6 +138,14 @@ def test_class_names_do_not_shadow_typescript_globals_or_each_other() -> None:
     assert w.render(Promise, "result") == "Promise2"
     assert w.render(Point, "result") == "Point"
     assert w.render(Other, "result") == "Point2"
+
+
+def test_error_codes_include_a_plugins_own() -> None:
+    class QuotaExceeded(CommandError):
+        code = "quota_exceeded"
+
+    assert error_codes()[: len(BRIDGE_ERROR_CODES)] == list(BRIDGE_ERROR_CODES)
+    assert "quota_exceeded" in error_codes()
 
 
 # -- the whole app ------------------------------------------------------------------------
@@ -288,9 +297,8 @@ GOOD_PAGE = """
       try {
         await ramparts.invoke("add", { a: 1 });
       } catch (e) {
-        if (e instanceof ramparts.Error) {
-          const code: "not_allowed" | "invalid_args" | "out_of_scope" | "too_large"
-            | "timeout" | "failed" | "rejected" = e.code;
+        if (e instanceof ramparts.Error && e.code === "invalid_args") {
+          const data: unknown = e.data;
         }
       }
     }
@@ -322,6 +330,8 @@ def test_tsc_accepts_correct_page_code(typed_app: Path, tmp_path: Path) -> None:
         ('(await ramparts.invoke("find", { query: { text: "x" } }))[0].name;', "TS2339"),
         # a page event not in from_ui
         ('await ramparts.events.emit("undeclared", 1);', "TS2345"),
+        # an error code nothing raises
+        ('try {} catch (e) { if (e instanceof ramparts.Error && e.code === "oops") {} }', "TS2367"),
     ],
 )
 def test_tsc_refuses_wrong_page_code(
