@@ -125,6 +125,33 @@ def test_check_fails_on_missing_plugin_and_bad_config(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def test_check_warns_of_glob_characters_that_scopes_match_literally(tmp_path: Path) -> None:
+    app_dir = write_app(
+        tmp_path / "a",
+        module="m_literal_globs",
+        capabilities=textwrap.dedent(
+            r"""
+            [tool.ramparts.capabilities.fs]
+            allow = []
+            [tool.ramparts.capabilities.fs.scope]
+            allow = ["$APPDATA/{notes,drafts}/**", "$APPDATA/plain/*", "$APPDATA/x\\[1\\]"]
+            deny = ["$APPDATA/[ab]*"]
+            """
+        ),
+    )
+    result = CliRunner().invoke(cli, ["check", str(app_dir)])
+    assert result.exit_code == 0, result.output  # a warning, not an error
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: tool.ramparts.capabilities.fs.scope.allow: '$APPDATA/{notes,drafts}/**': "
+        "{ } match literally in path scopes (only * ? ** are wildcards): list each "
+        "alternative as its own pattern, or escape the character (\\[) to keep it literal",
+        "warning: tool.ramparts.capabilities.fs.scope.deny: '$APPDATA/[ab]*': "
+        "[ ] match literally in path scopes (only * ? ** are wildcards): list each "
+        "alternative as its own pattern, or escape the character (\\[) to keep it literal",
+    ]  # the escaped pattern draws none
+
+
 def test_plugins_lists_installed_and_listed(app_dir: Path) -> None:
     result = CliRunner().invoke(cli, ["plugins", str(app_dir)])
     assert result.exit_code == 0

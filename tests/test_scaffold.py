@@ -92,7 +92,11 @@ def test_add_declares_an_empty_allow_list_and_remove_gives_back_the_same_bytes(
     assert text == before.decode().replace('title = "Tricky"\n', 'title = "Tricky"\n' + added)
     config = load_config(tricky)
     assert config.capabilities["http"].allow == ()
-    assert ramparts("check", str(tricky)).returncode == 0  # loads with the real plugin
+    # The hint names a command that works as written.
+    hint = proc.stdout.strip().splitlines()[-1]
+    assert hint.startswith("next: list the commands the page may call in allow in ")
+    assert hint.endswith(f"then run: ramparts check {tricky}")
+    assert ramparts(*hint.split("then run: ramparts ")[1].split()).returncode == 0
 
     proc = ramparts("remove", "http", str(tricky), "--no-uninstall")
     assert proc.returncode == 0, proc.stderr
@@ -301,3 +305,80 @@ def test_remove_takes_the_capability_out_of_every_window_and_add_names_them(
     proc = ramparts("add", "fs", str(app), "--no-install")
     assert proc.returncode == 0, proc.stderr
     assert "lists it in capabilities (windows: main, settings, about)" in proc.stdout
+
+
+# -- new ----------------------------------------------------------------------------------
+
+
+def test_new_asks_only_for_what_the_command_line_did_not_give(tmp_path: Path) -> None:
+    from ramparts.scaffold import new_project
+
+    asked: dict[str, str] = {}
+
+    def ask(question: str, default: str) -> str:
+        asked[question] = default
+        return default
+
+    context = {"app_name": "Field Notes", "capabilities": "fs"}
+    made = new_project("app", context, output_dir=tmp_path, no_input=False, ask=ask)
+    assert made == tmp_path / "field-notes"
+    questions = " | ".join(asked)
+    assert "App name" not in questions and "Capabilities" not in questions
+    # The rest are asked, with defaults that follow the given name.
+    assert asked["Project folder and distribution name"] == "field-notes"
+    assert asked["Identifier, reverse-DNS (it also keys $APPDATA)"] == "dev.example.field-notes"
+    assert "[tool.ramparts.capabilities.fs]" in (made / "pyproject.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("kind", "args", "folder"),
+    [
+        ("app", ["Field Notes", "--capabilities", "fs"], "field-notes"),
+        ("plugin", ["clipboard"], "ramparts-clipboard"),
+    ],
+)
+def test_new_without_a_terminal_uses_defaults_and_prints_the_readmes_next_step(
+    tmp_path: Path, kind: str, args: list[str], folder: str
+) -> None:
+    from ramparts.scaffold import NEXT_STEPS
+
+    # stdin is not a terminal here (and holds nothing): no --no-input, yet no prompt.
+    proc = subprocess.run(
+        [sys.executable, "-m", "ramparts", "new", kind, *args, "-o", str(tmp_path)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    made = tmp_path / folder
+    assert proc.stdout.splitlines()[-1] == f"next: cd {made} && {NEXT_STEPS[kind]}"
+    # The generated README says the same commands, word for word.
+    assert f"\n{NEXT_STEPS[kind]}\n" in (made / "README.md").read_text()
+
+
+def test_a_new_plugin_is_named_for_its_capability_and_says_its_command_is_an_example(
+    tmp_path: Path,
+) -> None:
+    from ramparts.scaffold import new_project
+
+    made = new_project("plugin", {"capability": "clipboard"}, output_dir=tmp_path, no_input=True)
+    pyproject = tomllib.loads((made / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == "ramparts-clipboard"
+    assert pyproject["project"]["description"] == "The clipboard capability for Ramparts apps."
+    assert pyproject["project"]["entry-points"]["ramparts.capabilities"] == {
+        "clipboard": "ramparts_clipboard"
+    }
+    assert "checksum" not in pyproject["project"]["description"]
+    readme = (made / "README.md").read_text()
+    assert "one example command, `digest`" in readme and "Replace it" in readme
+    assert "replace" in (made / "docs" / "clipboard.md").read_text()
+    module = (made / "src" / "ramparts_clipboard" / "__init__.py").read_text()
+    assert module.startswith('"""The clipboard capability for Ramparts apps.')
+    assert (made / "tests" / "test_clipboard.py").is_file()
+    leftovers = [
+        str(p.relative_to(made))
+        for p in made.rglob("*")
+        if p.is_file() and "digest" in str(p.relative_to(made))
+    ]
+    assert not leftovers  # every file name comes from the given name

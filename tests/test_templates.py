@@ -134,7 +134,7 @@ def test_generated_app_checks_installs_and_passes_its_own_tests(
     html = (project / "ui" / "index.html").read_text()
     assert "<script>" not in html and "onclick" not in html  # the default CSP forbids both
     readme = (project / "README.md").read_text()
-    assert "uv run ramparts dev" in readme and "uv run pytest" in readme
+    assert "\npip install -e . && pytest && ramparts dev\n" in readme  # as `new` prints it
     lint(project)
 
     check = ramparts("check", str(project), cwd=tmp_path)  # the real config validation

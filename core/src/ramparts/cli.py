@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -113,6 +114,8 @@ def check(app_dir: AppDir = Path(".")) -> None:
         typer.echo(
             f"  {w.label:12} capabilities: {caps}; web permissions: {', '.join(w.web) or 'none'}"
         )
+    for warning in _literal_glob_warnings(config.capabilities):
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
     unlisted = sorted(set(installed) - set(config.capabilities))
     typer.echo("installed but not listed (never imported): " + (", ".join(unlisted) or "(none)"))
     if not problems:
@@ -125,6 +128,42 @@ def check(app_dir: AppDir = Path(".")) -> None:
         typer.echo("routes:       " + (", ".join(sorted(loaded.registry.routes)) or "(none)"))
     if problems:
         raise _fail(f"missing capability plugins: {', '.join(problems)}")
+
+
+def _literal_glob_warnings(capabilities: Mapping[str, Any]) -> list[str]:
+    """Path-scope patterns holding ``[ ] { }``, which scopes match literally.
+
+    Only ``*``, ``?`` and ``**`` are wildcards (toolkit/scope.py ``compile_glob``), so
+    ``$HOME/{a,b}/**`` allows a folder named ``{a,b}``: most likely not what was meant,
+    and it fails closed, so nothing else would say so. An escaped ``\\[`` is deliberate.
+    """
+    found = []
+
+    def walk(where: str, value: Any) -> None:
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(f"{where}[{i}]", item)
+        if not isinstance(value, Mapping):
+            return
+        for key, item in value.items():
+            if key in ("allow", "deny") and isinstance(item, list):
+                for p in item:
+                    # Path patterns only (absolute): URL scopes hold "[::1]" hosts.
+                    if not (isinstance(p, str) and re.match(r"[$/~]|[A-Za-z]:[\\/]", p)):
+                        continue
+                    chars = " ".join(sorted(set(re.sub(r"\\.", "", p)) & set("[]{}")))
+                    if chars:
+                        found.append(
+                            f"{where}.{key}: {p!r}: {chars} match literally in path scopes "
+                            "(only * ? ** are wildcards): list each alternative as its own "
+                            "pattern, or escape the character (\\[) to keep it literal"
+                        )
+            else:
+                walk(f"{where}.{key}", item)
+
+    for name, cap in capabilities.items():
+        walk(f"tool.ramparts.capabilities.{name}", cap.options)
+    return found
 
 
 @app.command()
@@ -374,7 +413,13 @@ app.add_typer(new_cli, name="new")
 OutputDir = Annotated[
     Path, typer.Option("--output-dir", "-o", help="Where to create the project folder.")
 ]
-NoInput = Annotated[bool, typer.Option("--no-input", help="Use defaults for everything not given.")]
+NoInput = Annotated[
+    bool,
+    typer.Option(
+        "--no-input",
+        help="Use defaults for everything not given (implied when stdin is not a terminal).",
+    ),
+]
 
 
 @new_cli.command("app")
@@ -388,7 +433,7 @@ def new_app(
 ) -> None:
     """Create an app: config, one command, UI, and tests that run it headless."""
     context = {"app_name": name, "capabilities": capabilities.replace(" ", "")}
-    _new("app", context, output_dir, no_input, "ramparts dev && pytest")
+    _new("app", context, output_dir, no_input)
 
 
 @new_cli.command("plugin")
@@ -398,15 +443,20 @@ def new_plugin(
     no_input: NoInput = False,
 ) -> None:
     """Create a third-party capability plugin: entry point, a scoped command, docs, tests."""
-    _new("plugin", {"capability": name}, output_dir, no_input, "pip install -e . && pytest")
+    _new("plugin", {"capability": name}, output_dir, no_input)
 
 
-def _new(kind: str, context: dict[str, str], output_dir: Path, no_input: bool, then: str) -> None:
-    from ramparts.scaffold import new_project
+def _new(kind: str, context: dict[str, str], output_dir: Path, no_input: bool) -> None:
+    from ramparts.scaffold import NEXT_STEPS, new_project
 
+    def ask(question: str, default: str) -> str:
+        return str(typer.prompt(question, default=default))
+
+    # Without a terminal nothing can be asked: defaults fill what was not given.
+    no_input = no_input or not sys.stdin.isatty()
     with _cli_errors():
-        made = new_project(kind, context, output_dir=output_dir, no_input=no_input)
-    typer.echo(f"created {made}\nnext: cd {made} && {then}")
+        made = new_project(kind, context, output_dir=output_dir, no_input=no_input, ask=ask)
+    typer.echo(f"created {made}\nnext: cd {made} && {NEXT_STEPS[kind]}")
 
 
 @app.command()
@@ -423,7 +473,13 @@ def add(
     from ramparts.scaffold import add_capability
 
     with _cli_errors():
-        add_capability(app_dir, capability, source=source, do_install=install, say=typer.echo)
+        file = add_capability(
+            app_dir, capability, source=source, do_install=install, say=typer.echo
+        )
+    typer.echo(
+        f"next: list the commands the page may call in allow in {file}, then run: "
+        f"ramparts check {app_dir}"
+    )
 
 
 @app.command()

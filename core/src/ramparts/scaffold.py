@@ -33,6 +33,7 @@ from ramparts.plugins import InstalledPlugin, installed_plugins, suggested_packa
 from ramparts.toolkit.atomic import atomic_write
 
 __all__ = [
+    "NEXT_STEPS",
     "ScaffoldError",
     "add_capability",
     "install",
@@ -43,6 +44,12 @@ __all__ = [
 ]
 
 TEMPLATES = ("app", "plugin")
+#: What to run in a new project, word for word as its README says it (a test keeps the
+#: two the same). The plugin's entry point exists only once it is installed.
+NEXT_STEPS = {
+    "app": "pip install -e . && pytest && ramparts dev",
+    "plugin": "pip install -e . && pytest",
+}
 _HEADER = re.compile(r"^\s*\[\[?([^\[\]]+)\]\]?\s*(#.*)?$")
 _PREFIX = ("tool", "ramparts", "capabilities")
 
@@ -74,15 +81,20 @@ def new_project(
     output_dir: Path,
     no_input: bool,
     overwrite: bool = False,
+    ask: Callable[[str, str], str] | None = None,
 ) -> Path:
     """Render a template; return the project folder it made.
 
-    :param context: template variables to set (the rest keep their defaults, or are
-        asked for unless ``no_input``).
+    :param context: template variables to set: never asked for again. The rest keep
+        their defaults, or are asked for unless ``no_input``.
+    :param ask: ``ask(question, default) -> answer``; default: :func:`input` on stdin.
     :raises ScaffoldError: a bad name, an existing folder, a refused value, or a folder
         that cannot be written (the message names it).
     """
     _check_name(kind, context)
+    # Cookiecutter would ask for every variable, the given ones too; asking here for
+    # only the others and rendering with no_input keeps the command line's values.
+    answers = _answers(kind, context, None if no_input else (ask or _ask_stdin))
     from cookiecutter.exceptions import (  # type: ignore[import-untyped]  # lazy: jinja2 etc.
         CookiecutterException,
         FailedHookException,
@@ -98,8 +110,8 @@ def new_project(
     try:
         made = cookiecutter(
             str(template_dir(kind)),
-            no_input=no_input,
-            extra_context=dict(context),
+            no_input=True,
+            extra_context=answers,
             output_dir=str(output_dir),
             overwrite_if_exists=overwrite,
         )
@@ -119,6 +131,41 @@ def new_project(
     finally:
         log.setLevel(level)
     return Path(made)
+
+
+def _answers(
+    kind: str, context: Mapping[str, str], ask: Callable[[str, str], str] | None
+) -> dict[str, str]:
+    """Every visible template variable: given, else asked for (``ask``), else its default.
+
+    Defaults are rendered from the answers so far, as cookiecutter does (the project
+    folder follows the app name).
+    """
+    import json
+
+    from cookiecutter.prompt import (  # type: ignore[import-untyped]
+        create_env_with_context,
+        render_variable,
+    )
+
+    spec = json.loads((template_dir(kind) / "cookiecutter.json").read_text(encoding="utf-8"))
+    questions = spec.pop("__prompts__", {})
+    env = create_env_with_context({"cookiecutter": spec})
+    answers: dict[str, str] = {}
+    for key, raw in spec.items():
+        if key.startswith("_"):  # private: rendered by cookiecutter, never asked
+            continue
+        if key in context:
+            answers[key] = context[key]
+            continue
+        default = str(render_variable(env, raw, answers))
+        answers[key] = ask(questions.get(key, key), default) if ask else default
+    return answers
+
+
+def _ask_stdin(question: str, default: str) -> str:
+    answer = input(f"{question} [{default}]: ").strip()
+    return answer or default
 
 
 def _check_name(kind: str, context: Mapping[str, str]) -> None:

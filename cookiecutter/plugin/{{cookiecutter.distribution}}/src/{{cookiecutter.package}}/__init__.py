@@ -1,4 +1,7 @@
-"""The ``{{ cookiecutter.capability }}`` capability: {{ cookiecutter.description | replace('A Ramparts capability: ', '') }}
+"""{{ cookiecutter.description }}
+
+``digest`` is the template's example command, the checksum of a file inside a declared
+scope: replace it with this capability's own commands (see README.md).
 
 Every path goes through the core's scope engine (:class:`ramparts.toolkit.PathScope`: no
 ``..``, symlinks resolved, deny wins, nothing allowed by default, plus the session's
@@ -77,5 +80,6 @@ def ramparts_capability() -> Capability:
         name="{{ cookiecutter.capability }}",
         commands=[digest],
         configure=configure,
+        # The example command's; say what {{ cookiecutter.capability }} does once it is replaced.
         description="checksums of files inside the declared scope",
     )
