@@ -25,6 +25,8 @@ def notes_dir(home: Path) -> Path:
 
 @pytest.mark.webview
 def test_the_page_saves_lists_renames_and_stays_in_scope(ramparts_home: Path) -> None:
+    # A fresh account: no ~/.local yet. The app makes its own folders on first use.
+    assert list(ramparts_home.iterdir()) == []
     result = eval_in_app(
         APP,
         """

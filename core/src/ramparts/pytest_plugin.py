@@ -5,8 +5,8 @@ Public: the fixtures are documented for app and plugin authors.
 Registered through the ``pytest11`` entry point, so any project that has ``ramparts``
 installed gets them without a ``conftest.py``:
 
-* ``ramparts_home``: a throwaway ``$HOME`` (and XDG directories); ``$APPDATA`` and the
-  other app directories of every scope land under it.
+* ``ramparts_home``: a throwaway, empty ``$HOME`` (the XDG variables point under it);
+  ``$APPDATA`` and the other app directories of every scope land under it.
 * ``ramparts_bridge``: a factory, ``ramparts_bridge(app_dir)`` or
   ``ramparts_bridge(capabilities={...})``, returning a :class:`ramparts.testing.Bridge`
   that is closed when the test ends.
@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 def ramparts_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh home folder for this test; ``$APPDATA`` is ``<home>/.local/share/<id>``.
 
-    The app subprocess of ``eval_in_app`` inherits these variables too.
+    Empty, as on a new account: no ``.local``, no ``.config``. The app creates its own
+    directories on first use, as it must on a person's first run. The app subprocess of
+    ``eval_in_app`` inherits these variables too.
     """
     from ramparts.testing import home_env
 
@@ -39,9 +41,6 @@ def ramparts_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     for key, value in home_env(home).items():
         monkeypatch.setenv(key, value)
-        # As in a real home, the XDG bases exist; the fs capability creates only the
-        # app's own directories below them.
-        Path(value).mkdir(parents=True, exist_ok=True)
     return home
 
 

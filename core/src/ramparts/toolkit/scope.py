@@ -35,11 +35,17 @@ rule below the folder: its dotted entries are not granted.
 Opening: :func:`open_checked` opens the checked canonical path with ``O_NOFOLLOW`` and
 then confirms, from the descriptor, that the file opened is the one that was checked,
 so a symlink swapped in between the check and the open is caught.
+
+First use: a scope read from the config makes the app's own base directories its allow
+patterns start with (``$APPDATA``, ``$APPCONFIG``, ``$APPCACHE``, ``$APPLOG``), mode
+0700, the first time it resolves a path (:func:`~ramparts.toolkit.dirs.make_app_dir`),
+so a page's first write on a fresh account does not need ``~/.local`` to exist.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import stat
@@ -54,7 +60,7 @@ import attrs
 
 from ramparts.errors import CommandError, CommandFailed, InvalidArgs, OutOfScope
 from ramparts.toolkit.configtable import ConfigContext
-from ramparts.toolkit.dirs import BASE_DIRS, base_dirs
+from ramparts.toolkit.dirs import APP_DIRS, BASE_DIRS, base_dirs, make_app_dir
 
 __all__ = [
     "BASE_DIRS",
@@ -74,7 +80,11 @@ __all__ = [
 MAX_PATH = 4096
 MAX_PART = 255
 
+log = logging.getLogger("ramparts.scope")
+
 _VAR = re.compile(r"^\$([A-Z]+)(?=/|$)")
+#: One scope at a time makes its directories, so two first calls do not race.
+_MAKE_LOCK = threading.Lock()
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: What glob syntax a literal must escape: the wildcards, the escape itself, and the
 #: brackets and braces other glob dialects read, so an escaped literal stays literal.
@@ -275,6 +285,10 @@ class PathScope:
     allow: tuple[str, ...]
     deny: tuple[str, ...]
     dirs: Mapping[str, Path] = attrs.field(repr=False)
+    #: The app's own base directories the allow patterns start with, made on first use
+    #: (:meth:`resolve`; see :func:`~ramparts.toolkit.dirs.make_app_dir`).
+    own_dirs: tuple[Path, ...] = attrs.field(default=(), repr=False, eq=False)
+    _made: threading.Event = attrs.field(factory=threading.Event, init=False, repr=False, eq=False)
     _allow_re: tuple[re.Pattern[str], ...] = attrs.field(init=False, repr=False)
     #: One tuple of compiled deny patterns per spelling in :data:`_DENY_FORMS`.
     #: Per spelling of :data:`_DENY_FORMS`: the spelling and every deny pattern in it,
@@ -316,7 +330,9 @@ class PathScope:
                 except ValueError as e:
                     raise ctx.error(f"{key}.{which}", p, str(e)) from None
             lists[which] = expanded
-        return cls(tuple(lists["allow"]), tuple(lists["deny"]), dirs)
+        named = {m.group(1) for p in raw.get("allow", []) if (m := _VAR.match(p))}
+        own = tuple(dict.fromkeys(dirs[d] for d in APP_DIRS if d in named))
+        return cls(tuple(lists["allow"]), tuple(lists["deny"]), dirs, own)
 
     def resolve(
         self,
@@ -333,6 +349,8 @@ class PathScope:
             rename): only the parent is resolved.
         """
         check_path_syntax(path, where)
+        if not self._made.is_set():
+            self._make_own_dirs()
         expanded = self.expand(path, where)
         literal = os.path.normpath(expanded)
         if follow_final:
@@ -351,6 +369,30 @@ class PathScope:
         if grants is not None and grants.covers(canonical):
             return Path(canonical)
         raise OutOfScope(f"{where}: {path} is outside this app's scope")
+
+    def _make_own_dirs(self) -> None:
+        """Create the app's own base directories the scope allows, once per scope.
+
+        On first use rather than when the config is read, so ``ramparts check`` and a
+        build leave the machine's home alone. A directory that cannot be made is a
+        warning, not a refusal to start: an app that only reads there still runs, and
+        a write there fails as it would without this (``out_of_scope`` for the folders
+        above it, or ``command_failed``).
+        """
+        with _MAKE_LOCK:
+            if self._made.is_set():
+                return
+            for d in self.own_dirs:
+                try:
+                    if make_app_dir(d):
+                        log.info("created %s (mode 0700)", d)
+                except OSError as e:
+                    log.warning(
+                        "cannot create the app directory %s (%s); writes there will fail",
+                        d,
+                        e.strerror or e,
+                    )
+            self._made.set()
 
     def denies(self, path: str) -> bool:
         """Does a deny pattern match ``path`` in any spelling of :data:`_DENY_FORMS`?"""
