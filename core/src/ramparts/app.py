@@ -57,6 +57,7 @@ class App:
         self._backend: Backend | None = None
         self._dispatcher: Any = None
         self._trace: Callable[[str], None] | None = None
+        self._page_errors: Callable[[str], None] | None = None
 
     @classmethod
     def load(cls, app_dir: Path | str) -> App:
@@ -75,6 +76,7 @@ class App:
         eval_js: str | None = None,
         timeout: float = 30.0,
         trace: Callable[[str], None] | None = None,
+        page_errors: Callable[[str], None] | None = None,
     ) -> EvalResult | None:
         """Open the app's start windows and run until they close (or ``eval_js`` settles).
 
@@ -83,12 +85,15 @@ class App:
             main window once its page has loaded; the app exits when its promise settles.
         :param timeout: seconds ``eval_js`` may take.
         :param trace: called with a line for every page console message and bridge call.
+        :param page_errors: called with a line for every page error (an uncaught
+            exception or ``console.error``) and warning; ``ramparts dev`` prints them.
         :return: the eval result when ``eval_js`` was given.
         """
         cfg = self.config
         self._backend = backend = get_backend()
         backend.prepare(headless=headless, config=cfg)
         self._trace = trace
+        self._page_errors = page_errors
         from ramparts.bridge.dispatch import (
             Dispatcher,  # asyncio and threads: only when an app runs
         )
@@ -162,11 +167,13 @@ class App:
         backend = self._running_backend()
         host = self.make_host(spec, self._dispatcher)
         self.hosts[spec.label] = host
-        trace = self._trace
+        trace, page_errors = self._trace, self._page_errors
 
-        def console(line: str) -> None:
+        def console(level: str, line: str) -> None:
             if trace is not None:
                 trace(f"console: {spec.label}: {line}")
+            elif page_errors is not None and level != "info":
+                page_errors(f"page {level}: {line}")
 
         def closed() -> None:
             host.end()
@@ -179,7 +186,10 @@ class App:
                     backend.close_window(other)
 
         backend.open_window(
-            host, spec, closed=closed, console=console if trace is not None else None
+            host,
+            spec,
+            closed=closed,
+            console=console if trace is not None or page_errors is not None else None,
         )
         return host
 

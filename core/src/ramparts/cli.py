@@ -68,12 +68,21 @@ def dev(
         ),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds --eval may take.")] = 30.0,
-    trace: Annotated[bool, typer.Option(help="Print console messages and bridge calls.")] = False,
+    trace: Annotated[
+        bool, typer.Option(help="Print every console message and bridge call.")
+    ] = False,
 ) -> None:
-    """Run an app from source."""
+    """Run an app from source; page errors and warnings are printed on stderr."""
     from ramparts.run import run_app
 
-    code = run_app(app_dir, headless=headless, eval_file=eval_file, timeout=timeout, trace=trace)
+    code = run_app(
+        app_dir,
+        headless=headless,
+        eval_file=eval_file,
+        timeout=timeout,
+        trace=trace,
+        page_errors=True,
+    )
     if code:
         raise typer.Exit(code)
 

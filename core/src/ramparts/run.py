@@ -31,11 +31,14 @@ def run_app(
     eval_file: Path | None = None,
     timeout: float = 30.0,
     trace: bool = False,
+    page_errors: bool = False,
 ) -> int:
     """Load the app in ``app_dir``, run it until its windows close, return an exit code.
 
     With ``eval_file``, its JS runs as a page script once the page loads, the JSON value
-    it resolves to is printed on stdout, and the app exits.
+    it resolves to is printed on stdout, and the app exits. With ``page_errors``
+    (``ramparts dev``; a built app only if its launcher asks), the page's uncaught
+    exceptions, console errors and warnings are printed on stderr.
 
     :return: ``EXIT_OK``; ``EXIT_ERROR`` for a bad app, a failed start or a failed
         page script; ``EXIT_TIMEOUT`` when the page script did not settle in time.
@@ -58,7 +61,11 @@ def run_app(
     _say(f"ramparts: commands: {', '.join(sorted(the_app.registry.routes)) or '(none)'}")
     try:
         result = the_app.run(
-            headless=headless, eval_js=source, timeout=timeout, trace=_say if trace else None
+            headless=headless,
+            eval_js=source,
+            timeout=timeout,
+            trace=_say if trace else None,
+            page_errors=_say if page_errors else None,
         )
     except RampartsError as e:
         _say(f"error: {e}")

@@ -154,13 +154,15 @@ class Backend(Protocol):
         spec: WindowConfig,
         *,
         closed: Callable[[], None],
-        console: Callable[[str], None] | None = None,
+        console: Callable[[str, str], None] | None = None,
     ) -> None:
         """Open a window for ``host`` (any thread; on the GUI thread, once running, the
         window opens just after this returns, and an error there is logged).
 
         :param closed: called once the window has closed.
-        :param console: called with a line for every page console message.
+        :param console: called with the level (``"info"``, ``"warning"`` or
+            ``"error"``; an uncaught exception is an error) and a line for every page
+            console message.
         """
 
     def show_window(self, host: WindowHost) -> None:

@@ -277,7 +277,7 @@ def _finish(job: QWebEngineUrlRequestJob, status: int, chunks: list[bytes]) -> N
 
 
 class _Page(QWebEnginePage):
-    console = pyqtSignal(str)
+    console = pyqtSignal(str, str)  # level ("info", "warning", "error"), line
 
     def __init__(
         self, profile: QWebEngineProfile, parent: QObject, host: WindowHost, relay_js: str
@@ -393,7 +393,12 @@ class _Page(QWebEnginePage):
     def javaScriptConsoleMessage(
         self, level: Any, message: str | None, line: int, source: str | None
     ) -> None:
-        self.console.emit(f"{message} ({source}:{line})")
+        self.console.emit(_LEVELS.get(level, "info"), f"{message} ({source}:{line})")
+
+
+_Level = QWebEnginePage.JavaScriptConsoleMessageLevel
+#: Uncaught exceptions come through as error-level console messages.
+_LEVELS = {_Level.WarningMessageLevel: "warning", _Level.ErrorMessageLevel: "error"}
 
 
 def _holds_files(data: QMimeData | None) -> bool:
@@ -504,7 +509,7 @@ class QtBackend:
         spec: WindowConfig,
         *,
         closed: Callable[[], None],
-        console: Callable[[str], None] | None = None,
+        console: Callable[[str, str], None] | None = None,
     ) -> None:
         if self._running and threading.current_thread() is threading.main_thread():
             # On the GUI thread (a Qt callback), pywebview only queues a new window for a
@@ -556,7 +561,7 @@ class QtBackend:
         host: WindowHost,
         spec: WindowConfig,
         closed: Callable[[], None],
-        console: Callable[[str], None] | None,
+        console: Callable[[str, str], None] | None,
     ) -> None:
         window = webview.create_window(
             spec.title, html=" ", width=spec.width, height=spec.height, resizable=spec.resizable
@@ -589,7 +594,7 @@ class QtBackend:
         return True
 
     def _attacher(
-        self, host: WindowHost, console: Callable[[str], None] | None
+        self, host: WindowHost, console: Callable[[str, str], None] | None
     ) -> Callable[[Any], None]:
         """``before_show`` for ``host``'s window: attach the page once, whoever calls first."""
         attached = False
