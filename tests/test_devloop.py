@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +73,42 @@ def test_built_app_runner_prints_no_page_errors_unless_asked(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert "devloop-console-error" not in done.stderr
     assert "page error" not in done.stderr
+
+
+def test_dev_without_display_says_headless_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    app_dir = write_app(tmp_path / "app")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ramparts", "dev", str(app_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if "running headless" in line:
+                break
+        else:
+            raise AssertionError("no headless line:\n" + "".join(seen))
+        assert line.strip() == (
+            "ramparts dev: no display: running headless (Qt offscreen); stop with Ctrl+C"
+        )
+        for line in proc.stderr:  # the app has loaded: its routes are listed
+            seen.append(line)
+            if line.startswith("ramparts: commands:"):
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    # 0 once the GUI loop runs (it closes the windows), 130 (the shell's code for
+    # Ctrl+C) if the signal came while the engine was still starting.
+    assert proc.returncode in (0, 130), err
+    assert "Traceback" not in err
+    assert "KeyboardInterrupt" not in err

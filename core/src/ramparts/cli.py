@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -55,6 +56,13 @@ def _os_fail(e: OSError) -> typer.Exit:
     return _fail(f"{paths}: {e.strerror}" if paths and e.strerror else str(e))
 
 
+def _no_display() -> bool:
+    """No X11 or Wayland screen to open a window on (Linux and the other X11 systems)."""
+    if sys.platform in ("darwin", "win32"):
+        return False
+    return not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
+
+
 @app.command()
 def dev(
     app_dir: AppDir = Path("."),
@@ -75,6 +83,13 @@ def dev(
     """Run an app from source; page errors and warnings are printed on stderr."""
     from ramparts.run import run_app
 
+    if not headless and _no_display():
+        # The backend falls back to Qt's offscreen platform: with no window to close,
+        # say so, or the command looks hung.
+        typer.echo(
+            "ramparts dev: no display: running headless (Qt offscreen); stop with Ctrl+C",
+            err=True,
+        )
     code = run_app(
         app_dir,
         headless=headless,
