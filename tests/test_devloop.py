@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from app_folders import write_app
 
@@ -112,3 +113,72 @@ def test_dev_without_display_says_headless_and_stops_on_ctrl_c(tmp_path: Path) -
     assert proc.returncode in (0, 130), err
     assert "Traceback" not in err
     assert "KeyboardInterrupt" not in err
+
+
+def test_devtools_opens_an_inspector_in_process_with_no_port(tmp_path: Path) -> None:
+    app_dir = write_app(tmp_path / "app")
+    script = tmp_path / "wait.js"
+    # The page waits until the test has looked at the inspector and the sockets.
+    script.write_text(
+        """
+        for (;;) {
+          const r = await fetch("/__go.txt").catch(() => null);
+          if (r && r.ok) return "done";
+          await new Promise((res) => setTimeout(res, 20));
+        }
+        """
+    )
+    args = ["dev", str(app_dir), "--headless", "--devtools", "--eval", str(script)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ramparts", *args, "--timeout", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:  # printed once the inspector's frontend has loaded
+            seen.append(line)
+            if line.startswith("ramparts dev: devtools: "):
+                break
+        else:
+            raise AssertionError("no inspector:\n" + "".join(seen))
+        assert (
+            line.strip()
+            == "ramparts dev: devtools: main: devtools://devtools/bundled/inspector.html"
+        )
+        root = psutil.Process(proc.pid)
+        found = [
+            (p.name(), conn.laddr, conn.status)
+            for p in [root, *root.children(recursive=True)]
+            for conn in p.net_connections(kind="inet")
+        ]
+        assert found == [], f"sockets open in the app's process tree: {found}"
+    finally:
+        (app_dir / "ui" / "__go.txt").write_text("go")
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.strip() == '"done"'
+    assert "Release of profile requested" not in err
+
+
+def test_without_devtools_no_inspector_opens(tmp_path: Path) -> None:
+    app_dir = write_app(tmp_path / "app")
+    script = tmp_path / "e.js"
+    script.write_text("return 1;")
+    done = _dev(str(app_dir), "--headless", "--eval", str(script))
+    assert done.returncode == 0, done.stderr
+    assert "ramparts dev: devtools:" not in done.stderr
+
+
+def test_built_app_refuses_devtools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ramparts.release import launcher
+
+    monkeypatch.setattr(sys, "argv", ["someapp", "--devtools"])
+    with pytest.raises(SystemExit) as exit_info:
+        launcher._run(tmp_path, "someapp", allow_eval=True)
+    assert exit_info.value.code == 2
+    assert "--devtools is only for `ramparts dev`" in capsys.readouterr().err

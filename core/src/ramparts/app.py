@@ -58,6 +58,7 @@ class App:
         self._dispatcher: Any = None
         self._trace: Callable[[str], None] | None = None
         self._page_errors: Callable[[str], None] | None = None
+        self._devtools: Callable[[str], None] | None = None
 
     @classmethod
     def load(cls, app_dir: Path | str) -> App:
@@ -77,6 +78,7 @@ class App:
         timeout: float = 30.0,
         trace: Callable[[str], None] | None = None,
         page_errors: Callable[[str], None] | None = None,
+        devtools: Callable[[str], None] | None = None,
     ) -> EvalResult | None:
         """Open the app's start windows and run until they close (or ``eval_js`` settles).
 
@@ -87,6 +89,8 @@ class App:
         :param trace: called with a line for every page console message and bridge call.
         :param page_errors: called with a line for every page error (an uncaught
             exception or ``console.error``) and warning; ``ramparts dev`` prints them.
+        :param devtools: give each window the engine's inspector in a window of its
+            own (``ramparts dev --devtools``); called with a line once it has loaded.
         :return: the eval result when ``eval_js`` was given.
         """
         cfg = self.config
@@ -94,6 +98,7 @@ class App:
         backend.prepare(headless=headless, config=cfg)
         self._trace = trace
         self._page_errors = page_errors
+        self._devtools = devtools
         from ramparts.bridge.dispatch import (
             Dispatcher,  # asyncio and threads: only when an app runs
         )
@@ -167,7 +172,7 @@ class App:
         backend = self._running_backend()
         host = self.make_host(spec, self._dispatcher)
         self.hosts[spec.label] = host
-        trace, page_errors = self._trace, self._page_errors
+        trace, page_errors, devtools = self._trace, self._page_errors, self._devtools
 
         def console(level: str, line: str) -> None:
             if trace is not None:
@@ -190,6 +195,11 @@ class App:
             spec,
             closed=closed,
             console=console if trace is not None or page_errors is not None else None,
+            devtools=(
+                (lambda url: devtools(f"ramparts dev: devtools: {spec.label}: {url}"))
+                if devtools is not None
+                else None
+            ),
         )
         return host
 

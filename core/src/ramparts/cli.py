@@ -79,6 +79,10 @@ def dev(
     trace: Annotated[
         bool, typer.Option(help="Print every console message and bridge call.")
     ] = False,
+    devtools: Annotated[
+        bool,
+        typer.Option(help="Open the engine's inspector in a window of its own (no port)."),
+    ] = False,
 ) -> None:
     """Run an app from source; page errors and warnings are printed on stderr."""
     from ramparts.run import run_app
@@ -97,6 +101,7 @@ def dev(
         timeout=timeout,
         trace=trace,
         page_errors=True,
+        devtools=devtools,
     )
     if code:
         raise typer.Exit(code)

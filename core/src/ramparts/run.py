@@ -32,13 +32,15 @@ def run_app(
     timeout: float = 30.0,
     trace: bool = False,
     page_errors: bool = False,
+    devtools: bool = False,
 ) -> int:
     """Load the app in ``app_dir``, run it until its windows close, return an exit code.
 
     With ``eval_file``, its JS runs as a page script once the page loads, the JSON value
     it resolves to is printed on stdout, and the app exits. With ``page_errors``
     (``ramparts dev``; a built app only if its launcher asks), the page's uncaught
-    exceptions, console errors and warnings are printed on stderr.
+    exceptions, console errors and warnings are printed on stderr. With ``devtools``
+    (``ramparts dev --devtools`` only), each window gets the engine's inspector.
 
     :return: ``EXIT_OK``; ``EXIT_ERROR`` for a bad app, a failed start or a failed
         page script; ``EXIT_TIMEOUT`` when the page script did not settle in time.
@@ -66,6 +68,7 @@ def run_app(
             timeout=timeout,
             trace=_say if trace else None,
             page_errors=_say if page_errors else None,
+            devtools=_say if devtools else None,
         )
     except RampartsError as e:
         _say(f"error: {e}")

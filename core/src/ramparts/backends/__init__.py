@@ -155,6 +155,7 @@ class Backend(Protocol):
         *,
         closed: Callable[[], None],
         console: Callable[[str, str], None] | None = None,
+        devtools: Callable[[str], None] | None = None,
     ) -> None:
         """Open a window for ``host`` (any thread; on the GUI thread, once running, the
         window opens just after this returns, and an error there is logged).
@@ -163,6 +164,9 @@ class Backend(Protocol):
         :param console: called with the level (``"info"``, ``"warning"`` or
             ``"error"``; an uncaught exception is an error) and a line for every page
             console message.
+        :param devtools: open the engine's inspector for the page in a window of its
+            own, in this process and with no TCP port (``ramparts dev --devtools``
+            only), and call this with the inspector's URL once it has loaded.
         """
 
     def show_window(self, host: WindowHost) -> None:

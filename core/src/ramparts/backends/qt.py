@@ -39,6 +39,7 @@ from PyQt6.QtWebEngineCore import (
     QWebEngineUrlScheme,
     QWebEngineUrlSchemeHandler,
 )
+from PyQt6.QtWebEngineWidgets import QWebEngineView
 from PyQt6.QtWidgets import QApplication, QWidget
 
 from ramparts.backends import EvalResult, Shipping
@@ -61,6 +62,8 @@ _RELAY = "ramparts-relay"
 _registered = False
 #: The QApplication Ramparts made to start the web engine (kept alive for the process).
 _qapp: QApplication | None = None
+#: The open inspector windows (``--devtools``), each until its page goes.
+_devtools_views: list[QWebEngineView] = []
 
 _P = QWebEnginePermission.PermissionType
 #: The ``web`` names (config.WEB_PERMISSIONS) each engine permission needs, all of them.
@@ -510,6 +513,7 @@ class QtBackend:
         *,
         closed: Callable[[], None],
         console: Callable[[str, str], None] | None = None,
+        devtools: Callable[[str], None] | None = None,
     ) -> None:
         if self._running and threading.current_thread() is threading.main_thread():
             # On the GUI thread (a Qt callback), pywebview only queues a new window for a
@@ -517,13 +521,13 @@ class QtBackend:
             # at once (on the GUI thread, after this callback returns).
             def open_logged() -> None:
                 try:
-                    self._create_window(host, spec, closed, console)
+                    self._create_window(host, spec, closed, console, devtools)
                 except Exception:
                     log.exception("opening window %r failed", spec.label)
 
             threading.Thread(target=open_logged, name="ramparts-open", daemon=True).start()
             return
-        self._create_window(host, spec, closed, console)
+        self._create_window(host, spec, closed, console, devtools)
 
     def show_window(self, host: WindowHost) -> None:
         if host.native is not None:
@@ -562,6 +566,7 @@ class QtBackend:
         spec: WindowConfig,
         closed: Callable[[], None],
         console: Callable[[str, str], None] | None,
+        devtools: Callable[[str], None] | None = None,
     ) -> None:
         window = webview.create_window(
             spec.title, html=" ", width=spec.width, height=spec.height, resizable=spec.resizable
@@ -569,7 +574,7 @@ class QtBackend:
         if window is None:
             raise BackendError("pywebview could not create a window")
         host.native = window
-        before_show = self._attacher(host, console)
+        before_show = self._attacher(host, console, devtools)
         window.events.initialized += self._initialized
         window.events.before_show += before_show
         window.events.closed += closed
@@ -594,7 +599,10 @@ class QtBackend:
         return True
 
     def _attacher(
-        self, host: WindowHost, console: Callable[[str, str], None] | None
+        self,
+        host: WindowHost,
+        console: Callable[[str, str], None] | None,
+        devtools: Callable[[str], None] | None = None,
     ) -> Callable[[Any], None]:
         """``before_show`` for ``host``'s window: attach the page once, whoever calls first."""
         attached = False
@@ -609,6 +617,8 @@ class QtBackend:
             page = self.attach(window, host)
             if console is not None:
                 page.console.connect(console)
+            if devtools is not None:
+                _open_devtools(page, host.label, devtools)
             pending = self._evals.pop(host, None)
             if pending is not None:
                 start_eval(window, page, *pending)
@@ -653,6 +663,47 @@ class QtBackend:
             helper.deleteLater()
         page.setUrl(QUrl(host.start_url))
         return page
+
+
+def _open_devtools(page: _Page, label: str, loaded: Callable[[str], None]) -> None:
+    """The engine's inspector for ``page`` in a top-level window (``ramparts dev`` only).
+
+    ``setDevToolsPage`` connects the two pages inside this process: no remote-debugging
+    port is opened, so nothing else on the machine can reach the inspector. It gets an
+    off-the-record profile of its own, owned by the application so that it outlives
+    the pages.
+    """
+    profile = QWebEngineProfile(QApplication.instance())
+    view = QWebEngineView()
+    inspector = QWebEnginePage(profile, view)
+    view.setPage(inspector)
+    view.setWindowTitle(f"DevTools: {label}")
+    view.resize(900, 700)
+    reported = False
+
+    def report(ok: bool) -> None:
+        nonlocal reported
+        if ok and not reported:  # the inspector's frontend has loaded
+            reported = True
+            loaded(inspector.url().toString())
+
+    inspector.loadFinished.connect(report)
+    page.setDevToolsPage(inspector)
+    _devtools_views.append(view)  # a top-level widget is kept alive by a reference
+
+    def page_gone() -> None:
+        # At once, not deleteLater: at exit the loop has stopped, and an inspector page
+        # left alive past its profile is the "Release of profile requested" crash.
+        if view in _devtools_views:
+            _devtools_views.remove(view)
+            if not sip.isdeleted(view):
+                sip.delete(view)
+
+    page.destroyed.connect(page_gone)
+    qapp = QApplication.instance()
+    if qapp is not None:
+        qapp.aboutToQuit.connect(page_gone)
+    view.show()
 
 
 def _register_scheme() -> None:

@@ -227,6 +227,10 @@ def _run(app_dir: Path, name: str, allow_eval: bool) -> None:
         parser.add_argument("--eval", type=Path, help="JS file run as a page script")
         parser.add_argument("--timeout", type=float, default=30.0, help="seconds --eval may take")
     parser.add_argument("--trace", action="store_true", help="print console and bridge lines")
+    if "--devtools" in sys.argv[1:]:
+        # The inspector can run any script in the page, with the bridge's powers: it is
+        # for `ramparts dev` only, and a built app never opens it.
+        parser.error("--devtools is only for `ramparts dev`; a built app has no inspector")
     args = parser.parse_args()
     from ramparts.run import run_app  # the app, Qt and the plugins load only from here on
 
