@@ -13,9 +13,9 @@ Words: a *capability* is what an app's config grants and its page calls (``fs``)
 *plugin* is the distribution that provides it (``ramparts-fs``).
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ramparts._lazy import lazy_getattr
 from ramparts.capability import Capability
 from ramparts.commands import CallContext, RunningApp, command, on
 from ramparts.errors import (
@@ -78,12 +78,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'ramparts' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

@@ -25,8 +25,9 @@ cheap for an app that uses no scope.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ramparts._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from ramparts.toolkit.atomic import NotARegularFile, atomic_write
@@ -125,12 +126,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'ramparts.toolkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_WHERE[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _WHERE, globals())
 
 
 def __dir__() -> list[str]:
