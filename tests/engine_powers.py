@@ -166,7 +166,15 @@ const clicked = async (fn, tries = 3) => {
   const lapsed = out[0] === "err" && /user gesture/.test(out[1]);
   return lapsed && tries > 1 ? clicked(fn, tries - 1) : out;
 };
-const dropped = async (paths) => {
+// Waits until ``done()`` or the deadline: a refusal can only be seen as an absence, and
+// on a loaded machine a delivery can come late, so the wait ends early on success.
+const waitFor = async (done, ms) => {
+  const end = Date.now() + ms;
+  while (!done() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+};
+// The drag's events reach the engine one by one; if the page had not yet taken the drag
+// when the drop came (a loaded machine), nothing arrives: drag again, up to ``tries``.
+const dropped = async (paths, tries = 3) => {
   const b = target();
   const seen = [];
   b.addEventListener("dragover", (e) => e.preventDefault());
@@ -174,8 +182,10 @@ const dropped = async (paths) => {
     e.preventDefault();
     for (const f of e.dataTransfer.files) seen.push(f.name);
   });
-  await ramparts.invoke("drop", { paths, x: 20, y: 20 });
-  await new Promise((r) => setTimeout(r, 1500));
+  for (let i = 0; i < tries && !seen.length; i++) {
+    await ramparts.invoke("drop", { paths, x: 20, y: 20 });
+    await waitFor(() => seen.length, 3000);
+  }
   b.remove();
   return seen;
 };
@@ -184,10 +194,12 @@ const pasted = async (paths, text = "") => {
   document.body.appendChild(area);
   area.focus();
   const seen = [];
-  const onPaste = (e) => { for (const f of e.clipboardData.files) seen.push(f.name); };
+  let pastes = 0;
+  const onPaste = (e) => { pastes++; for (const f of e.clipboardData.files) seen.push(f.name); };
   document.addEventListener("paste", onPaste);
   await ramparts.invoke("paste", { paths, text });
-  await new Promise((r) => setTimeout(r, 1000));
+  // A paste of text always fires the event; a refused file paste fires none.
+  await waitFor(() => pastes > 0 && (area.value || seen.length || !text), 3000);
   document.removeEventListener("paste", onPaste);
   area.remove();
   return { files: seen, text: area.value };
