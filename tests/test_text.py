@@ -44,3 +44,14 @@ def test_other_codecs_are_invalid_args_naming_the_argument(asked: object) -> Non
 )
 def test_declared_charset_falls_back_to_utf8(content_type: str, expected: tuple[str, bool]) -> None:
     assert declared_charset(content_type) == expected
+
+
+def test_encode_text_checks_the_codec_and_names_the_argument() -> None:
+    from ramparts.toolkit import encode_text
+
+    assert encode_text("é", "latin-1") == b"\xe9"
+    with pytest.raises(InvalidArgs, match=r"^stdin: cannot be written as ascii") as e:
+        encode_text("é", "ascii", "stdin")
+    assert e.value.data == {"path": "stdin"}
+    with pytest.raises(InvalidArgs, match="unknown text encoding"):
+        encode_text("x", "base64")
