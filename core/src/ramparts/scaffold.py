@@ -155,12 +155,22 @@ def _answers(
     for key, raw in spec.items():
         if key.startswith("_"):  # private: rendered by cookiecutter, never asked
             continue
+        choices = [str(c) for c in raw] if isinstance(raw, list) else None
         if key in context:
-            answers[key] = context[key]
+            answers[key] = _checked_choice(key, context[key], choices)
             continue
-        default = str(render_variable(env, raw, answers))
-        answers[key] = ask(questions.get(key, key), default) if ask else default
+        default = choices[0] if choices else str(render_variable(env, raw, answers))
+        question = questions.get(key, key) + (f" ({', '.join(choices)})" if choices else "")
+        answer = ask(question, default) if ask else default
+        answers[key] = _checked_choice(key, answer, choices)
     return answers
+
+
+def _checked_choice(key: str, value: str, choices: list[str] | None) -> str:
+    """``value``, if the template offers it for ``key`` (any value for a free-text key)."""
+    if choices is not None and value not in choices:
+        raise ScaffoldError(f"{key} {value!r} is not offered; choose one of: {', '.join(choices)}")
+    return value
 
 
 def _ask_stdin(question: str, default: str) -> str:
