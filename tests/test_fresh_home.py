@@ -98,6 +98,23 @@ def test_the_first_call_makes_the_scope_s_own_directories(empty_home: Path) -> N
     assert sorted(p.name for p in empty_home.iterdir()) == [".cache"]
 
 
+@pytest.mark.parametrize("var", ["APPDATA", "APPCONFIG", "APPCACHE", "APPLOG"])
+@pytest.mark.parametrize("pattern", ["/**", "/*", "/notes", "/notes/**"])
+def test_mkdir_finds_the_app_directory_made_whatever_the_pattern(
+    empty_home: Path, var: str, pattern: str
+) -> None:
+    """fs's mkdir makes no folder the scope does not allow, the app directory included:
+    the core has made it, for each of the four and any pattern that starts with it, so
+    even ``parents: false`` works on a fresh account."""
+    caps = {"fs": {"allow": ["mkdir"], "scope": {"allow": [f"${var}{pattern}"]}}}
+    with open_bridge(capabilities=caps, identifier=IDENT) as bridge:
+        bridge.call("fs.mkdir", {"path": f"${var}/notes", "parents": False})
+    own = app_dirs(IDENT)[var]
+    assert (own / "notes").is_dir()
+    if sys.platform != "win32":
+        assert mode(own) == 0o700
+
+
 @posix_only
 def test_app_dirs_are_made_private_with_their_missing_parents(
     tmp_path: Path, caplog: pytest.LogCaptureFixture

@@ -515,6 +515,7 @@ def test_mkdir_never_creates_parents_outside_the_scope(world: FsWorld) -> None:
 
 
 def test_mkdir_creates_missing_app_directories(world: FsWorld) -> None:
+    """``$APPDATA`` itself is made by the scope on first use (tests/test_fresh_home.py)."""
     for d in (world.data, world.notes, world.appdata):
         d.rmdir()
     fs = world.fs()

@@ -32,7 +32,6 @@ from .config import FsState
 __all__ = ["COMMANDS", "Entry"]
 
 _CHUNK = 1024 * 1024
-_APP_DIRS = ("APPDATA", "APPCONFIG", "APPCACHE", "APPLOG")
 
 
 def _resolve(
@@ -215,10 +214,13 @@ def exists(ctx: CallContext, path: str) -> bool:
 
 @command
 def mkdir(ctx: CallContext, path: str, parents: bool = True) -> None:
-    """Create a directory (and missing parents that are in scope, or app directories)."""
+    """Create a directory, and its missing parents that are in scope.
+
+    The app's own directories (``$APPDATA``, ...) above them exist already: the scope
+    made those its patterns name when it resolved ``path``.
+    """
     canonical = _resolve(ctx, path)
     scope: PathScope = ctx.state.scope
-    app_dirs = {os.path.realpath(scope.dirs[d]) for d in _APP_DIRS if d in scope.dirs}
     missing = []
     current = canonical
     while not current.exists():
@@ -229,8 +231,7 @@ def mkdir(ctx: CallContext, path: str, parents: bool = True) -> None:
     if len(missing) > 1 and not parents:
         raise InvalidArgs(f"{missing[-1]} does not exist; pass parents: true to create it")
     for d in reversed(missing):
-        allowed = scope.allows(str(d), ctx.session.grants) or str(d) in app_dirs
-        if d != canonical and not allowed:
+        if d != canonical and not scope.allows(str(d), ctx.session.grants):
             raise OutOfScope(f"creating {path} would create {d}, which is outside this app's scope")
         try:
             os.mkdir(d)
