@@ -11,6 +11,7 @@ security setting must never silently fall back to a default.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,8 +29,10 @@ __all__ = [
     "WEB_PERMISSIONS",
     "AppConfig",
     "CapabilityConfig",
+    "DevConfig",
     "SecurityConfig",
     "WindowConfig",
+    "check_ui_folder",
     "load_config",
 ]
 
@@ -106,6 +109,23 @@ class CapabilityConfig:
 
 
 @attrs.frozen
+class DevConfig:
+    """``[tool.ramparts.dev]``: a front-end dev server for ``ramparts dev`` only.
+
+    :ivar url: a loopback ``http://`` URL (a Vite server, say) whose pages ``ramparts
+        dev`` serves under the app's own origin instead of the ``ui`` folder.
+    :ivar before_dev_command: a shell command ``ramparts dev`` starts (in the app
+        folder) before the window opens, and stops when the app exits.
+    :ivar before_build_command: a shell command ``ramparts build`` runs first (it
+        typically writes the ``ui`` folder).
+    """
+
+    url: str | None = None
+    before_dev_command: str | None = None
+    before_build_command: str | None = None
+
+
+@attrs.frozen
 class AppConfig:
     file: Path
     app_dir: Path
@@ -120,6 +140,7 @@ class AppConfig:
     capabilities: Mapping[str, CapabilityConfig]
     #: Event names the page may emit to Python (``ramparts.events.emit``).
     ui_events: frozenset[str]
+    dev: DevConfig = DevConfig()
 
     @property
     def window(self) -> WindowConfig:
@@ -199,12 +220,11 @@ def load_config(app_dir: Path | str) -> AppConfig:
     identifier = r.get("identifier", str, "a reverse-DNS id like 'com.example.app'")
     if not _IDENTIFIER.match(identifier):
         raise r.error("identifier", identifier, "lower-case reverse-DNS like 'com.example.app'")
+    dev = _dev(r.sub("dev"))
     ui_rel = r.get("ui", str, "the UI folder, relative to the app folder", "ui")
     ui = (app_dir / ui_rel).resolve()
-    if not ui.is_dir():
-        raise r.error("ui", ui_rel, f"an existing folder (looked for {ui})")
     entry = r.get("entry", str, "the entry page inside the UI folder", "index.html")
-    if entry.startswith("/") or ".." in Path(entry).parts or not (ui / entry).is_file():
+    if entry.startswith("/") or ".." in Path(entry).parts:
         raise r.error("entry", entry, f"a file inside {ui}")
     commands = r.get("commands", str, "a module path like 'myapp.commands'", None)
     if commands is not None and not _MODULE.match(commands):
@@ -217,7 +237,7 @@ def load_config(app_dir: Path | str) -> AppConfig:
     windows = _windows(r, name, ui, entry, tuple(capabilities))
     r.done()
 
-    return AppConfig(
+    config = AppConfig(
         file=file,
         app_dir=app_dir,
         name=name,
@@ -230,7 +250,38 @@ def load_config(app_dir: Path | str) -> AppConfig:
         security=security,
         capabilities=capabilities,
         ui_events=frozenset(ui_events),
+        dev=dev,
     )
+    # With a dev server the UI folder is what its build writes: it may not exist yet.
+    # Whoever serves from the folder (App.load without dev, build) checks it then.
+    if dev.url is None:
+        check_ui_folder(config)
+    return config
+
+
+def check_ui_folder(config: AppConfig) -> None:
+    """Raise :class:`ConfigError` unless the ``ui`` folder and every window's page exist.
+
+    :func:`load_config` checks this itself unless a dev server is configured.
+    """
+    build = config.dev.before_build_command
+    hint = f"; run the before_build_command ({build}) first" if build else ""
+    ui_rel = os.path.relpath(config.ui, config.app_dir)
+    if not config.ui.is_dir():
+        raise ConfigError(
+            config.file,
+            "tool.ramparts.ui",
+            ui_rel,
+            f"an existing folder (looked for {config.ui}{hint})",
+        )
+    for i, window in enumerate(config.windows):
+        if not (config.ui / window.entry).is_file():
+            key = (
+                "tool.ramparts.entry"
+                if len(config.windows) == 1
+                else f"tool.ramparts.windows[{i}].entry"
+            )
+            raise ConfigError(config.file, key, window.entry, f"a file inside {config.ui}{hint}")
 
 
 def _read_toml(file: Path) -> dict[str, Any]:
@@ -261,6 +312,51 @@ def _security(s: _Reader) -> SecurityConfig:
     security = SecurityConfig(csp=csp, handles=handles, command_timeout=float(timeout))
     s.done()
     return security
+
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "[::1]", "localhost")
+
+
+def _dev(d: _Reader) -> DevConfig:
+    url = d.get("url", str, "a loopback URL like 'http://127.0.0.1:5173'", None)
+    if url is not None:
+        url = _dev_url(d, url)
+    commands = {
+        k: d.get(k, str, "a shell command, run in the app folder", None)
+        for k in ("before_dev_command", "before_build_command")
+    }
+    if commands["before_dev_command"] is not None and url is None:
+        raise d.error("url", MISSING, "the URL the before_dev_command serves")
+    d.done()
+    return DevConfig(url=url, **commands)
+
+
+def _dev_url(d: _Reader, url: str) -> str:
+    """``http://<loopback>:<port>`` with no path, query, user or fragment.
+
+    Only loopback: the dev server's pages get the bridge, and a server on another host
+    is anyone on the network's to answer. https is refused too: a dev server's
+    certificate is self-signed, and nothing crosses a network to need it.
+    """
+    from urllib.parse import urlsplit
+
+    expected = "a loopback URL like 'http://127.0.0.1:5173' (http, a port, no path)"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise d.error("url", url, expected) from None
+    host = parts.netloc.rsplit(":", 1)[0] if port is not None else parts.netloc
+    if (
+        parts.scheme != "http"
+        or host not in _LOOPBACK_HOSTS
+        or port is None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise d.error("url", url, expected)
+    return f"http://{host}:{port}"
 
 
 def _ui_events(ev: _Reader) -> tuple[str, ...]:
@@ -339,7 +435,7 @@ def _listed_window(
     if not _LABEL.match(label) or any(x.label == label for x in earlier):
         raise w.error("label", label, "a unique label of lower-case letters, digits, - and _")
     page = w.get("entry", str, "a page inside the UI folder", entry)
-    if page.startswith("/") or ".." in Path(page).parts or not (ui / page).is_file():
+    if page.startswith("/") or ".." in Path(page).parts:
         raise w.error("entry", page, f"a file inside {ui}")
     caps = w.str_list("capabilities", "a list of the app's capability names", ())
     for cap in caps:

@@ -367,6 +367,8 @@ def eval_in_app(
             path,
             "--timeout",
             str(timeout),
+            # Tests check what ships: the ui folder, never a front-end dev server.
+            "--no-dev-server",
         ]
         if trace:
             cmd.append("--trace")

@@ -8,6 +8,7 @@ wires these decisions into a concrete webview.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import mimetypes
@@ -16,7 +17,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 
@@ -45,6 +46,8 @@ _HEADER_ONLY = {"frame-ancestors", "report-uri", "sandbox"}
 _HEAD = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
 _HTML = re.compile(rb"<html(\s[^>]*)?>", re.IGNORECASE)
 _DOCTYPE = re.compile(rb"<!doctype[^>]*>", re.IGNORECASE)
+#: Seconds one dev server file may take (the first request of a Vite page compiles).
+_DEV_FETCH_TIMEOUT = 30.0
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)  # "/" and "\\"
 
 
@@ -54,6 +57,29 @@ class Response:
     mime: str
     body: bytes
     headers: dict[str, str] = attrs.field(factory=dict)
+
+
+def _dev_fetch(base: str, target: str) -> tuple[int, str, bytes]:
+    """GET ``target`` (a path and query) from the dev server at ``base``.
+
+    Redirects are not followed (a 3xx is just not a 200). :return: the status, the
+    ``Content-Type`` and the body; a server that does not answer gives 502.
+    """
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=_DEV_FETCH_TIMEOUT)
+    try:
+        conn.request("GET", target, headers={"Accept": "*/*"})
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("Content-Type", ""), resp.read()
+    except (OSError, http.client.HTTPException):
+        return 502, "text/plain", b"the dev server did not answer"
+    finally:
+        conn.close()
+
+
+def _meta_policy(policy: dict[str, tuple[str, ...]]) -> str:
+    # Browsers ignore (and warn about) these in a <meta> policy; the header has them.
+    return render_csp({k: v for k, v in policy.items() if k not in _HEADER_ONLY})
 
 
 def _js(name: str) -> str:
@@ -87,6 +113,7 @@ class WindowHost:
         ] = lambda old, new: None,
         app: Any = None,
         web: tuple[str, ...] = (),
+        dev_url: str | None = None,
     ) -> None:
         self.label = label
         #: The :class:`~ramparts.app.App` this window belongs to, and its pywebview window.
@@ -96,10 +123,11 @@ class WindowHost:
         self.origin = f"{SCHEME}://{identifier}"
         self.ui = ui.resolve()
         self.entry = entry
-        policy = merge_csp(csp)
-        self.csp = render_csp(policy)
-        # Browsers ignore (and warn about) these in a <meta> policy; the header has them.
-        self.csp_meta = render_csp({k: v for k, v in policy.items() if k not in _HEADER_ONLY})
+        self.policy = merge_csp(csp)
+        self.csp = render_csp(self.policy)
+        self.csp_meta = _meta_policy(self.policy)
+        #: ``ramparts dev`` with ``[tool.ramparts.dev] url``: files come from this server.
+        self.dev_url = dev_url
         #: The web engine powers (``web`` in the window's config) the page may use.
         self.web = frozenset(web)
         self.registry = registry
@@ -135,16 +163,11 @@ class WindowHost:
         """
         if method != "GET":
             return Response(405, "text/plain", b"method not allowed")
-        if not self.is_app_url(url):
+        path = self._path(url)
+        if path is None:
             return Response(404, "text/plain", b"not found")
-        raw = urlsplit(url).path
-        if _ENCODED_SEPARATOR.search(raw):  # one URL segment must stay one path part
-            return Response(404, "text/plain", b"not found")
-        path = unquote(raw)
-        if path in ("", "/"):
-            path = "/" + self.entry
-        if any(c in path for c in "\x00\\") or any(p in ("..", ".") for p in path.split("/")):
-            return Response(404, "text/plain", b"not found")
+        if self.dev_url is not None:
+            return self._serve_dev(path, url)
         target = (self.ui / path.lstrip("/")).resolve()
         try:
             target.relative_to(self.ui)
@@ -160,19 +183,55 @@ class WindowHost:
             mime += "; charset=utf-8"
         return Response(200, mime, body, self.security_headers())
 
-    def security_headers(self) -> dict[str, str]:
+    def _path(self, url: str) -> str | None:
+        """The decoded path of an app URL (the entry page for ``/``); ``None`` if refused."""
+        if not self.is_app_url(url):
+            return None
+        raw = urlsplit(url).path
+        if _ENCODED_SEPARATOR.search(raw):  # one URL segment must stay one path part
+            return None
+        path = unquote(raw)
+        if path in ("", "/"):
+            path = "/" + self.entry
+        if any(c in path for c in "\x00\\") or any(p in ("..", ".") for p in path.split("/")):
+            return None
+        return path
+
+    def _serve_dev(self, path: str, url: str) -> Response:
+        """The dev server's file for ``path``, under the app's origin and CSP.
+
+        An HTML page gets a fresh style nonce, in its CSP and in a ``csp-nonce`` meta
+        (where Vite looks for it; see ``ramparts.devserver``).
+        """
+        assert self.dev_url is not None
+        query = urlsplit(url).query
+        target = quote(path) + (f"?{query}" if query else "")
+        status, mime, body = _dev_fetch(self.dev_url, target)
+        if status != 200:
+            return Response(404, "text/plain", b"not found")
+        mime = mime or "application/octet-stream"
+        if not mime.startswith("text/html"):
+            return Response(200, mime, body, self.security_headers())
+        # Hex: Qt WebEngine lower-cases the values of the headers a scheme handler sets,
+        # and a nonce is compared case-sensitively.
+        nonce = secrets.token_hex(16)
+        policy = {**self.policy, "style-src": (*self.policy["style-src"], f"'nonce-{nonce}'")}
+        meta = f'<meta property="csp-nonce" nonce="{nonce}">'.encode()
+        body = self.inject_csp_meta(body, _meta_policy(policy), meta)
+        return Response(200, mime, body, self.security_headers(render_csp(policy)))
+
+    def security_headers(self, csp: str | None = None) -> dict[str, str]:
         return {
-            "Content-Security-Policy": self.csp,
+            "Content-Security-Policy": csp or self.csp,
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store",
         }
 
-    def inject_csp_meta(self, html: bytes) -> bytes:
-        """Put the CSP ``<meta>`` first in ``<head>`` (so it precedes every script)."""
-        meta = (
-            b'<meta http-equiv="Content-Security-Policy" content="' + self.csp_meta.encode() + b'">'
-        )
+    def inject_csp_meta(self, html: bytes, policy: str | None = None, extra: bytes = b"") -> bytes:
+        """Put the CSP ``<meta>`` (then ``extra``) first in ``<head>``, before every script."""
+        content = (policy or self.csp_meta).encode()
+        meta = b'<meta http-equiv="Content-Security-Policy" content="' + content + b'">' + extra
         for tag in (_HEAD, _HTML, _DOCTYPE):  # as early as possible, never before a doctype
             m = tag.search(html)
             if m:

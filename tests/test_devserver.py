@@ -1,0 +1,282 @@
+"""``[tool.ramparts.dev]``: a front-end dev server behind the app's origin, in dev only.
+
+The dev server here is real: Python's ``http.server`` started by the app's
+``before_dev_command``, on a free loopback port, serving a folder that stands for a
+front end's sources.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import psutil
+import pytest
+from app_folders import REPORT_COMMANDS, write_app
+
+from ramparts.config import load_config
+from ramparts.errors import ConfigError
+
+# The page proves what it can do and reports it: origin, a bridge call, whether a style
+# with the page's nonce applied and one without did not, and the CSP it was served.
+DEV_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>dev</title>
+<script type="module" src="/main.js"></script></head><body><p id="p">dev page</p></body></html>
+"""
+DEV_MAIN = """
+const nonce = document.querySelector("meta[property=csp-nonce]")?.nonce ?? "";
+const good = document.createElement("style");
+good.setAttribute("nonce", nonce);
+good.textContent = "#p { color: rgb(1, 2, 3); }";
+document.head.append(good);
+const bad = document.createElement("style");
+bad.textContent = "#p { background-color: rgb(4, 5, 6); }";
+document.head.append(bad);
+const style = getComputedStyle(document.getElementById("p"));
+window.devReport = {
+  origin: location.origin,
+  nonce: nonce.length > 0,
+  nonceStyle: style.color,
+  bareStyle: style.backgroundColor,
+  sum: await window.ramparts.invoke("add", { a: 2, b: 3 }),
+};
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def dev_app(root: Path, port: int, command: str | None = "default") -> Path:
+    app_dir = write_app(root, capabilities="", commands=REPORT_COMMANDS + ADD_COMMAND)
+    web = app_dir / "web"
+    web.mkdir()
+    (web / "index.html").write_text(DEV_PAGE)
+    (web / "main.js").write_text(DEV_MAIN)
+    if command == "default":
+        command = f"{sys.executable} -m http.server {port} --bind 127.0.0.1 --directory web"
+    table = f'\n[tool.ramparts.dev]\nurl = "http://127.0.0.1:{port}"\n'
+    if command is not None:
+        table += f"before_dev_command = {json.dumps(command)}\n"
+    with (app_dir / "pyproject.toml").open("a") as f:
+        f.write(table)
+    return app_dir
+
+
+ADD_COMMAND = """
+
+@command
+def add(a: int, b: int) -> int:
+    return a + b
+"""
+
+
+DEV = [sys.executable, "-m", "ramparts", "dev"]
+
+
+def dev(app_dir: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    path = app_dir / "check.js"
+    path.write_text(script)
+    return subprocess.run(
+        [*DEV, str(app_dir), "--headless", "--eval", str(path), "--timeout", "30", *args],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        env={**os.environ},
+    )
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.webview
+def test_the_dev_page_runs_under_the_app_origin_with_the_bridge_and_the_dev_csp(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    app_dir = dev_app(tmp_path / "app", port)
+    script = """
+      for (let i = 0; i < 100 && !window.devReport; i++) await new Promise(r => setTimeout(r, 50));
+      const csp = document.querySelector('meta[http-equiv="Content-Security-Policy"]').content;
+      // The hot-reload socket reaches the dev server (which logs the request); a
+      // socket to any other port is refused by the CSP.
+      const probe = new WebSocket("ws://127.0.0.1:DEV_PORT/hmr-probe");
+      await new Promise(r => { probe.onclose = r; });  // http.server answers 404
+      const violation = new Promise(r => document.addEventListener(
+        "securitypolicyviolation",
+        e => { if (e.blockedURI.includes(":OTHER_PORT")) r(e.effectiveDirective); },
+      ));
+      new WebSocket("ws://127.0.0.1:OTHER_PORT/");
+      const other = await violation;
+      return { ...window.devReport, csp, other };
+    """
+    script = script.replace("DEV_PORT", str(port)).replace("OTHER_PORT", str(free_port()))
+    done = dev(app_dir, script)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["origin"] == "app://dev.ramparts.test"
+    assert got["sum"] == 5  # the bridge answers the dev page
+    assert got["nonce"] is True
+    assert got["nonceStyle"] == "rgb(1, 2, 3)"  # Vite's way of adding CSS works...
+    assert got["bareStyle"] != "rgb(4, 5, 6)"  # ...and an inline style without it does not
+    assert f"connect-src 'self' ws://127.0.0.1:{port}" in got["csp"]
+    assert "unsafe-inline" not in got["csp"]
+    assert '"GET /hmr-probe HTTP/1.1" 404' in done.stderr
+    assert got["other"] == "connect-src"
+    assert f"starting `{sys.executable} -m http.server" in done.stderr
+    assert not listening(port), "the dev server outlived the app"
+
+
+@pytest.mark.webview
+def test_the_dev_servers_own_origin_gets_nothing(tmp_path: Path) -> None:
+    """Navigating to the dev server's origin is refused: the bridge lives only at app://."""
+    port = free_port()
+    app_dir = dev_app(tmp_path / "app", port)
+    script = f"""
+      for (let i = 0; i < 100 && !window.devReport; i++) await new Promise(r => setTimeout(r, 50));
+      const frame = document.createElement("iframe");
+      frame.src = "http://127.0.0.1:{port}/index.html";
+      document.body.append(frame);
+      await new Promise(r => setTimeout(r, 500));
+      let reached = null;
+      try {{ reached = frame.contentWindow.location.href; }} catch (e) {{ reached = "cross-origin"; }}
+      location.href = "http://127.0.0.1:{port}/index.html";
+      await new Promise(r => setTimeout(r, 500));
+      return {{ reached, still: location.origin }};
+    """
+    done = dev(app_dir, script)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["still"] == "app://dev.ramparts.test"
+    assert got["reached"] in ("about:blank", "cross-origin", None), got
+
+
+@pytest.mark.webview
+def test_no_dev_server_serves_the_ui_folder(tmp_path: Path) -> None:
+    port = free_port()
+    app_dir = dev_app(tmp_path / "app", port)
+    done = dev(app_dir, "return document.getElementById('p').textContent;", "--no-dev-server")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == "test app"
+    assert "starting" not in done.stderr
+
+
+def test_a_command_that_exits_first_is_named_with_its_exit_code(tmp_path: Path) -> None:
+    app_dir = dev_app(tmp_path / "app", free_port(), command="echo building; exit 3")
+    done = dev(app_dir, "return 1;")
+    assert done.returncode == 1
+    assert "error: `echo building; exit 3` exited with 3 before http://127.0.0.1:" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_port_already_taken_is_refused_before_the_command_starts(tmp_path: Path) -> None:
+    port = free_port()
+    other = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while not listening(port):
+            if other.poll() is not None:
+                pytest.fail("the other server did not start")
+        app_dir = dev_app(tmp_path / "app", port, command="touch started")
+        done = dev(app_dir, "return 1;")
+        assert done.returncode == 1
+        assert "already answers before `touch started` started" in done.stderr
+        assert not (app_dir / "started").exists()
+    finally:
+        other.terminate()
+        other.wait()
+
+
+def test_the_whole_process_group_stops(tmp_path: Path) -> None:
+    """A command whose server is a grandchild (as with npm): it is stopped too."""
+    port = free_port()
+    server = f"{sys.executable} -m http.server {port} --bind 127.0.0.1 --directory web"
+    app_dir = dev_app(tmp_path / "app", port, command=f"{server} & echo $! > pid; wait")
+    done = dev(app_dir, "return 1;", "--no-dev-server")  # the ui folder: no server started
+    assert done.returncode == 0 and not (app_dir / "pid").exists()
+    done = dev(app_dir, "return location.origin;")
+    assert done.returncode == 0, done.stderr
+    pid = int((app_dir / "pid").read_text())
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not listening(port)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('url = "http://192.168.1.2:5173"', "a loopback URL"),
+        ('url = "http://example.com:5173"', "a loopback URL"),
+        ('url = "https://127.0.0.1:5173"', "a loopback URL"),
+        ('url = "http://127.0.0.1"', "a loopback URL"),  # no port
+        ('url = "http://127.0.0.1:5173/app/"', "a loopback URL"),
+        ('url = "http://user@127.0.0.1:5173"', "a loopback URL"),
+        ('before_dev_command = "npm run dev"', "tool.ramparts.dev.url"),
+        ('url = "http://127.0.0.1:5173"\nbefor_dev_command = "x"', "before_dev_command"),
+    ],
+)
+def test_dev_config_is_checked(tmp_path: Path, table: str, message: str) -> None:
+    app_dir = write_app(tmp_path / "app", capabilities="")
+    with (app_dir / "pyproject.toml").open("a") as f:
+        f.write(f"\n[tool.ramparts.dev]\n{table}\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(app_dir)
+    assert message in str(e.value)
+
+
+def test_loopback_spellings_and_a_missing_ui_folder(tmp_path: Path) -> None:
+    app_dir = write_app(tmp_path / "app", capabilities="")
+    (app_dir / "ui" / "index.html").unlink()
+    (app_dir / "ui" / "app.js").unlink()
+    (app_dir / "ui").rmdir()
+    with (app_dir / "pyproject.toml").open("a") as f:
+        f.write(
+            textwrap.dedent(
+                """
+                [tool.ramparts.dev]
+                url = "http://[::1]:5173/"
+                before_build_command = "npm run build"
+                """
+            )
+        )
+    config = load_config(app_dir)  # the ui folder is what the build will write
+    assert config.dev.url == "http://[::1]:5173"
+    from ramparts.app import App
+
+    with pytest.raises(ConfigError) as e:
+        App.load(app_dir)  # serving from the folder needs it
+    assert "run the before_build_command (npm run build) first" in str(e.value)
+
+
+def test_sigint_stops_the_dev_server_with_the_app(tmp_path: Path) -> None:
+    port = free_port()
+    app_dir = dev_app(tmp_path / "app", port)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ramparts", "dev", str(app_dir), "--headless"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # http.server logs the request that found it up
+            if '"GET / HTTP/1.1" 200' in line:
+                break
+        assert listening(port)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+    finally:
+        proc.kill()
+    assert not listening(port)
