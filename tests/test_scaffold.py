@@ -369,16 +369,19 @@ def test_a_new_plugin_is_named_for_its_capability_and_says_its_command_is_an_exa
     assert pyproject["project"]["entry-points"]["ramparts.capabilities"] == {
         "clipboard": "ramparts_clipboard"
     }
-    assert "checksum" not in pyproject["project"]["description"]
-    readme = (made / "README.md").read_text()
-    assert "one example command, `digest`" in readme and "Replace it" in readme
-    assert "replace" in (made / "docs" / "clipboard.md").read_text()
+    assert "Replace it" in (made / "README.md").read_text()
+    docs = (made / "docs" / "clipboard.md").read_text()
+    assert "Its `example` command is the template's example" in docs and "replace" in docs
     module = (made / "src" / "ramparts_clipboard" / "__init__.py").read_text()
     assert module.startswith('"""The clipboard capability for Ramparts apps.')
+    # The command says what it is, whatever the capability: no checksum in a clipboard.
+    assert "``example`` is the template's example command" in module
+    assert "commands=[example]," in module and "checksum" not in module + docs
+    assert 'description="The clipboard capability for Ramparts apps.",' in module
     assert (made / "tests" / "test_clipboard.py").is_file()
     leftovers = [
         str(p.relative_to(made))
         for p in made.rglob("*")
-        if p.is_file() and "digest" in str(p.relative_to(made))
+        if p.is_file() and "my_capability" in str(p.relative_to(made))
     ]
     assert not leftovers  # every file name comes from the given name

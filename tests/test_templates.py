@@ -19,7 +19,6 @@ starts a few webview subprocesses one after another (about a minute in all).
 from __future__ import annotations
 
 import filecmp
-import hashlib
 import os
 import re
 import shutil
@@ -230,7 +229,7 @@ def test_generated_plugin_imports_only_the_declared_api(tmp_path: Path) -> None:
     from cookiecutter.main import cookiecutter
 
     cookiecutter(str(ROOT / "cookiecutter" / "plugin"), no_input=True, output_dir=str(tmp_path))
-    project = tmp_path / "ramparts-digest"
+    project = tmp_path / "ramparts-my-capability"
     sources = sorted(project.rglob("*.py"))
     assert len(sources) >= 2
     for path in sources:
@@ -241,12 +240,12 @@ def test_generated_plugin_imports_only_the_declared_api(tmp_path: Path) -> None:
 
 @pytest.mark.webview
 def test_generated_plugin_installs_and_works_in_an_app(tmp_path: Path) -> None:
-    ramparts("new", "plugin", "digest", "-o", str(tmp_path), "--no-input", cwd=tmp_path)
-    project = tmp_path / "ramparts-digest"
-    assert (project / "docs" / "digest.md").is_file()
+    # The name docs/plugins.md uses: it walks through this module, every line it shows.
+    ramparts("new", "plugin", "clipboard", "-o", str(tmp_path), "--no-input", cwd=tmp_path)
+    project = tmp_path / "ramparts-clipboard"
+    assert (project / "docs" / "clipboard.md").is_file()
     lint(project)
-    # docs/plugins.md walks through this module: every line it shows must be in it.
-    module = (project / "src" / "ramparts_digest" / "__init__.py").read_text()
+    module = (project / "src" / "ramparts_clipboard" / "__init__.py").read_text()
     docs = (ROOT / "docs" / "plugins.md").read_text().split("## Worked example")[1]
     shown = docs.split("```python\n")[1].split("```")[0]
     missing = [line for line in shown.splitlines() if line.strip() and line not in module]
@@ -254,39 +253,35 @@ def test_generated_plugin_installs_and_works_in_an_app(tmp_path: Path) -> None:
 
     target = tmp_path / "site"
     install_into(target, project)
-    assert "6 passed" in run_own_tests(project, target)
+    assert "7 passed" in run_own_tests(project, target)
 
     # An app that lists it, run headless: the page calls the plugin through the bridge.
     env = {"PYTHONPATH": str(target)}
     app = write_app(
         tmp_path / "app",
-        module="digest_app_cmds",
+        module="clipboard_app_cmds",
         capabilities="""
-[tool.ramparts.capabilities.digest]
-allow = ["digest"]
+[tool.ramparts.capabilities.clipboard]
+allow = ["example"]
 
-[tool.ramparts.capabilities.digest.scope]
+[tool.ramparts.capabilities.clipboard.scope]
 allow = ["$RESOURCE/ui/**"]
 """,
     )
-    assert "digest       installed" in ramparts("check", str(app), cwd=tmp_path, env=env)
+    assert "clipboard    installed" in ramparts("check", str(app), cwd=tmp_path, env=env)
     result = eval_in_app(
         app,
         """
-        const ok = await ramparts.digest.digest({ path: "$RESOURCE/ui/app.js", algorithm: "sha256" });
-        const bad = await ramparts.digest.digest({ path: "$RESOURCE/pyproject.toml" }).catch((e) => e.code);
-        const args = await ramparts.digest.digest({ path: "$RESOURCE/ui/app.js", algorithm: "md5" }).catch((e) => e.code);
+        const ok = await ramparts.clipboard.example({ path: "$RESOURCE/ui/app.js", count: 1 });
+        const bad = await ramparts.clipboard.example({ path: "$RESOURCE/pyproject.toml" }).catch((e) => e.code);
+        const args = await ramparts.clipboard.example({ path: "$RESOURCE/ui/app.js", count: 0 }).catch((e) => e.code);
         return { ok, bad, args };
         """,
         env=env,
     )
-    body = (app / "ui" / "app.js").read_bytes()
+    body = (app / "ui" / "app.js").read_text()
     assert result == {
-        "ok": {
-            "algorithm": "sha256",
-            "hexdigest": hashlib.sha256(body).hexdigest(),
-            "size": len(body),
-        },
+        "ok": {"size": len(body.encode()), "lines": body.splitlines()[:1]},
         "bad": "out_of_scope",
         "args": "invalid_args",
     }

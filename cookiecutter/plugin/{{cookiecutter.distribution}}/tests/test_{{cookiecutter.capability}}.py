@@ -8,19 +8,18 @@ test runs a real app headless and calls the command from page JS.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ramparts import ConfigError, InvalidArgs, NotAllowed, OutOfScope
+from ramparts import CommandFailed, ConfigError, InvalidArgs, NotAllowed, OutOfScope, TooLarge
 from ramparts.testing import Bridge, app_dirs, eval_in_app
 
 CAP = "{{ cookiecutter.capability }}"
 IDENT = "dev.example.{{ cookiecutter.capability | replace('_', '-') }}-test"
 CONFIG = {
     CAP: {
-        "allow": ["digest"],
+        "allow": ["example"],
         "scope": {"allow": ["$APPDATA/**"], "deny": ["$APPDATA/private/**"]},
     }
 }
@@ -34,19 +33,15 @@ def appdata() -> Path:
     return folder
 
 
-def test_digest_of_a_file_in_scope(
+def test_example_reads_the_start_of_a_file_in_scope(
     ramparts_bridge: Callable[..., Bridge], ramparts_home: Path
 ) -> None:
-    (appdata() / "a.txt").write_bytes(b"hello")
+    (appdata() / "a.txt").write_text("one\ntwo\nthree\n")
     bridge = ramparts_bridge(capabilities=CONFIG, identifier=IDENT)
-    got = bridge.call(f"{CAP}.digest", {"path": "$APPDATA/a.txt"})
-    assert got == {
-        "algorithm": "sha256",
-        "hexdigest": hashlib.sha256(b"hello").hexdigest(),
-        "size": 5,
-    }
-    got = bridge.call(f"{CAP}.digest", {"path": "$APPDATA/a.txt", "algorithm": "blake2b"})
-    assert got["hexdigest"] == hashlib.blake2b(b"hello").hexdigest()
+    got = bridge.call(f"{CAP}.example", {"path": "$APPDATA/a.txt", "count": 2})
+    assert got == {"size": 14, "lines": ["one", "two"]}
+    got = bridge.call(f"{CAP}.example", {"path": "$APPDATA/a.txt"})
+    assert got["lines"] == ["one", "two", "three"]
 
 
 def test_the_scope_holds(ramparts_bridge: Callable[..., Bridge], ramparts_home: Path) -> None:
@@ -56,25 +51,39 @@ def test_the_scope_holds(ramparts_bridge: Callable[..., Bridge], ramparts_home: 
     bridge = ramparts_bridge(capabilities=CONFIG, identifier=IDENT)
     for path in ("$APPDATA/private/key", str(ramparts_home / "outside.txt")):
         with pytest.raises(OutOfScope):
-            bridge.call(f"{CAP}.digest", {"path": path})
+            bridge.call(f"{CAP}.example", {"path": path})
     with pytest.raises(InvalidArgs):
-        bridge.call(f"{CAP}.digest", {"path": "$APPDATA/../../outside.txt"})
+        bridge.call(f"{CAP}.example", {"path": "$APPDATA/../../outside.txt"})
     bridge.session.grants.add_path(ramparts_home / "outside.txt")  # e.g. picked in a dialog
-    assert bridge.call(f"{CAP}.digest", {"path": str(ramparts_home / "outside.txt")})["size"] == 12
+    got = bridge.call(f"{CAP}.example", {"path": str(ramparts_home / "outside.txt")})
+    assert got == {"size": 12, "lines": ["not in scope"]}
 
 
 def test_arguments_are_checked(ramparts_bridge: Callable[..., Bridge]) -> None:
     bridge = ramparts_bridge(capabilities=CONFIG, identifier=IDENT)
-    with pytest.raises(InvalidArgs):
-        bridge.call(f"{CAP}.digest", {"path": "$APPDATA/a.txt", "algorithm": "md5"})
-    with pytest.raises(InvalidArgs):
-        bridge.call(f"{CAP}.digest", {"path": 42})
+    for bad in ({"path": 42}, {"path": "$APPDATA/a.txt", "count": "2"}):  # by the bridge
+        with pytest.raises(InvalidArgs):
+            bridge.call(f"{CAP}.example", bad)
+    with pytest.raises(InvalidArgs, match="1 or more"):  # by the command
+        bridge.call(f"{CAP}.example", {"path": "$APPDATA/a.txt", "count": 0})
+
+
+def test_limits_and_missing_files(
+    ramparts_bridge: Callable[..., Bridge], ramparts_home: Path
+) -> None:
+    (appdata() / "big.txt").write_text("x" * 11)
+    config = {CAP: {**CONFIG[CAP], "max_bytes": 10}}
+    bridge = ramparts_bridge(capabilities=config, identifier=IDENT)
+    with pytest.raises(TooLarge):
+        bridge.call(f"{CAP}.example", {"path": "$APPDATA/big.txt"})
+    with pytest.raises(CommandFailed, match="does not exist"):
+        bridge.call(f"{CAP}.example", {"path": "$APPDATA/missing.txt"})
 
 
 def test_nothing_is_callable_unless_allowed(ramparts_bridge: Callable[..., Bridge]) -> None:
     bridge = ramparts_bridge(capabilities={CAP: {"allow": []}}, identifier=IDENT)
     with pytest.raises(NotAllowed):
-        bridge.call(f"{CAP}.digest", {"path": "$APPDATA/a.txt"})
+        bridge.call(f"{CAP}.example", {"path": "$APPDATA/a.txt"})
 
 
 def test_config_errors_name_the_key(ramparts_bridge: Callable[..., Bridge]) -> None:
@@ -85,7 +94,7 @@ def test_config_errors_name_the_key(ramparts_bridge: Callable[..., Bridge]) -> N
 
 
 def test_from_page_js_in_a_headless_app(tmp_path: Path, ramparts_home: Path) -> None:
-    (appdata() / "a.txt").write_bytes(b"hello")
+    (appdata() / "a.txt").write_text("hello\nworld\n")
     app = tmp_path / "app"
     (app / "ui").mkdir(parents=True)
     (app / "ui" / "index.html").write_text("<!doctype html><title>t</title>")
@@ -96,16 +105,16 @@ name = "Test"
 identifier = "{IDENT}"
 
 [tool.ramparts.capabilities.{CAP}]
-allow = ["digest"]
+allow = ["example"]
 
 [tool.ramparts.capabilities.{CAP}.scope]
 allow = ["$APPDATA/**"]
 """
     )
     page_js = """
-        const ok = await ramparts.CAP.digest({ path: "$APPDATA/a.txt" });
-        const bad = await ramparts.CAP.digest({ path: "/etc/hostname" }).catch((e) => e.code);
-        return { hexdigest: ok.hexdigest, bad };
+        const ok = await ramparts.CAP.example({ path: "$APPDATA/a.txt", count: 1 });
+        const bad = await ramparts.CAP.example({ path: "/etc/hostname" }).catch((e) => e.code);
+        return { lines: ok.lines, bad };
     """
     result = eval_in_app(app, page_js.replace("CAP", CAP))
-    assert result == {"hexdigest": hashlib.sha256(b"hello").hexdigest(), "bad": "out_of_scope"}
+    assert result == {"lines": ["hello"], "bad": "out_of_scope"}
