@@ -88,6 +88,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     shutil.copytree(
         ROOT / "examples" / "notes-fs", app, ignore=shutil.ignore_patterns("dist", "build")
     )
+    # A dev server that is never there: the built app must not look for it, and the
+    # before_build_command runs first.
+    with (app / "pyproject.toml").open("a") as f:
+        f.write(
+            '\n[tool.ramparts.dev]\nurl = "http://127.0.0.1:9"\n'
+            'before_build_command = "echo done > before-build.txt"\n'
+        )
     env = {**os.environ, "RAMPARTS_SIGNING_PASSPHRASE": PASSPHRASE}
     keys = ramparts_cli("keygen", "--out", str(tmp / "keys"), env=env)
     assert keys.returncode == 0, keys.stderr
@@ -208,6 +215,8 @@ def test_build_summary_names_path_capabilities_and_signer(built: Built) -> None:
     for phase in ("[1/5]", "[3/5]", "packing Python modules", "[4/5]", "[5/5]"):
         assert phase in out
     assert "platform signing: " in out
+    assert "running the before_build_command `echo done > before-build.txt`" in out
+    assert (built.tmp / "notes-fs" / "before-build.txt").read_text() == "done\n"
     manifest = json.loads((built.artifact / MANIFEST_NAME).read_bytes())
     assert "notes.platform-sig" in manifest["files"]
     sums = (built.artifact.parent / "SHA256SUMS").read_bytes()

@@ -280,3 +280,71 @@ def test_sigint_stops_the_dev_server_with_the_app(tmp_path: Path) -> None:
     finally:
         proc.kill()
     assert not listening(port)
+
+
+def with_dev_table(app_dir: Path, body: str) -> Path:
+    with (app_dir / "pyproject.toml").open("a") as f:
+        f.write(f"\n[tool.ramparts.dev]\n{textwrap.dedent(body)}\n")
+    return app_dir
+
+
+def build(app_dir: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ramparts", "build", str(app_dir), "--out", str(tmp / "dist")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_build_runs_the_before_build_command_and_stops_when_it_fails(tmp_path: Path) -> None:
+    app_dir = with_dev_table(
+        write_app(tmp_path / "app", capabilities=""),
+        'before_build_command = "echo compiling > ran; exit 4"',
+    )
+    done = build(app_dir, tmp_path)
+    assert done.returncode == 1
+    assert (app_dir / "ran").read_text() == "compiling\n"
+    assert "failed (exit 4); nothing was built" in done.stderr
+    assert not (tmp_path / "dist").exists()
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        '<script type="module" src="http://127.0.0.1:5173/@vite/client"></script>',
+        '<script type="module" src="/@vite/client"></script>',
+        "<script>new WebSocket('ws://localhost:5173')</script>",
+        '<link rel="stylesheet" href="http://[::1]:5173/src/style.css">',
+    ],
+)
+def test_build_refuses_a_ui_folder_that_loads_from_the_dev_server(
+    tmp_path: Path, reference: str
+) -> None:
+    """The before_build_command wrote the dev page (say, `ui` names the sources, not dist)."""
+    app_dir = write_app(tmp_path / "app", capabilities="")
+    (app_dir / "page.html").write_text(f"<!doctype html><html><head>{reference}</head></html>")
+    with_dev_table(
+        app_dir,
+        """
+        url = "http://127.0.0.1:5173"
+        before_build_command = "cp page.html ui/index.html"
+        """,
+    )
+    done = build(app_dir, tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{app_dir / 'ui' / 'index.html'} refers to the dev server" in done.stderr
+    assert "must be the built front end" in done.stderr
+    assert not (tmp_path / "dist").exists()
+
+
+def test_a_neighbouring_port_is_not_the_dev_server(tmp_path: Path) -> None:
+    """Port 51730 is not 5173: the check reads whole ports (the build then goes on and
+    fails later for want of a key or PyInstaller work, which this test does not wait for)."""
+    app_dir = write_app(tmp_path / "app", capabilities="")
+    (app_dir / "ui" / "app.js").write_text("const api = 'http://127.0.0.1:51730/x';\n")
+    with_dev_table(app_dir, 'url = "http://127.0.0.1:5173"')
+    from ramparts.config import load_config as load
+    from ramparts.release.build import _refuse_dev_server
+
+    _refuse_dev_server(load(app_dir))  # no BuildError

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -25,7 +26,7 @@ import attrs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ramparts import __version__
-from ramparts.config import AppConfig
+from ramparts.config import AppConfig, load_config
 from ramparts.errors import BuildError
 from ramparts.plugins import InstalledPlugin
 from ramparts.release.audit import find_undeclared, module_roots, scan_artifact
@@ -121,8 +122,10 @@ def build(
     say("[1/5] loading the app")
     from ramparts.app import App
 
+    _before_build(load_config(app_dir), say)
     the_app = App.load(app_dir)
     config = the_app.config
+    _refuse_dev_server(config)
     target = _Target.of(config, out, work, onefile)
 
     say("[2/5] choosing plugins")
@@ -150,6 +153,51 @@ def build(
         expires=expires,
         seconds=time.monotonic() - started,
     )
+
+
+def _before_build(config: AppConfig, say: Callable[[str], None]) -> None:
+    """Run ``[tool.ramparts.dev] before_build_command`` (it writes the ``ui`` folder)."""
+    command = config.dev.before_build_command
+    if command is None:
+        return
+    say(f"      running the before_build_command `{command}` in {config.app_dir}")
+    try:
+        done = subprocess.run(["/bin/sh", "-c", command], cwd=config.app_dir, check=False)
+    except OSError as e:
+        raise BuildError(f"the before_build_command `{command}` did not start: {e}") from None
+    if done.returncode != 0:
+        raise BuildError(
+            f"the before_build_command `{command}` failed (exit {done.returncode}); "
+            "nothing was built"
+        )
+
+
+#: Text a page from a front-end dev server holds, and a built front end never does.
+_DEV_MARKER = rb"/@vite/client"
+_TEXT_SUFFIXES = {".html", ".htm", ".js", ".mjs", ".css", ".json", ".svg", ".map"}
+
+
+def _refuse_dev_server(config: AppConfig) -> None:
+    """Refuse a ``ui`` folder that would load from the dev server: a built app has none.
+
+    :raises BuildError: naming the first file that mentions the dev URL's host and port
+        (in any loopback spelling) or Vite's dev client.
+    """
+    pattern = _DEV_MARKER
+    if config.dev.url is not None:
+        port = config.dev.url.rsplit(":", 1)[1].encode()
+        pattern += rb"|(?:127\.0\.0\.1|\[::1\]|localhost):" + port + rb"(?!\d)"
+    markers = re.compile(pattern, re.IGNORECASE)
+    for file in sorted(config.ui.rglob("*")):
+        if file.suffix.lower() not in _TEXT_SUFFIXES or not file.is_file():
+            continue
+        found = markers.search(file.read_bytes())
+        if found is not None:
+            raise BuildError(
+                f"{file} refers to the dev server ({found.group().decode()}): "
+                f"tool.ramparts.ui ({config.ui}) must be the built front end, not the dev "
+                "server's pages"
+            )
 
 
 @attrs.frozen
