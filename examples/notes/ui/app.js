@@ -8,8 +8,12 @@ function show(message) {
   $("status").textContent = message;
 }
 
+// Errors arrive as {code, message} (out_of_scope, invalid_args, ...), never a traceback:
+// one wrapper shows them for every button.
+const guard = (fn) => () => fn().catch((e) => show(`${e.code}: ${e.message}`));
+
 async function refresh() {
-  await ramparts.fs.mkdir({ path: DIR }); // creates $APPDATA too on the first run
+  await ramparts.fs.mkdir({ path: DIR }); // on a first run, Ramparts makes $APPDATA itself
   const entries = await ramparts.fs.list_dir({ path: DIR });
   $("list").replaceChildren(
     ...entries
@@ -19,7 +23,7 @@ async function refresh() {
         li.textContent = e.name.slice(0, -3);
         li.dataset.path = `${DIR}/${e.name}`;
         li.classList.toggle("current", li.dataset.path === current);
-        li.addEventListener("click", () => open(li.dataset.path));
+        li.addEventListener("click", guard(() => open(li.dataset.path)));
         return li;
       }),
   );
@@ -74,10 +78,8 @@ async function exportNote() {
   show(`Exported to ${target}`);
 }
 
-// One handler for all buttons: errors arrive as {code, message}, never a traceback.
-const guard = (fn) => () => fn().catch((e) => show(`${e.code}: ${e.message}`));
 $("save").addEventListener("click", guard(save));
 $("delete").addEventListener("click", guard(remove));
 $("import").addEventListener("click", guard(importNote));
 $("export").addEventListener("click", guard(exportNote));
-window.notesReady = refresh().catch((e) => show(`${e.code}: ${e.message}`));
+window.notesReady = guard(refresh)();

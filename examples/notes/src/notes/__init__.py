@@ -1,1 +1,1 @@
-"""The tutorial's notes app."""
+"""Notes."""

@@ -1,7 +1,7 @@
-"""The notes app's own command: turning a title into a safe file name.
+"""The commands the page may call: every ``@command`` defined in this module.
 
-The page could build file names itself, but then every page bug would be a path bug.
-Here the rule lives in Python, next to the scope it has to fit (``$APPDATA/notes/*.md``).
+Each argument is checked against its type hint before the function runs; the page gets
+``invalid_args`` for anything else, never a traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ _UNSAFE = re.compile(r"[^a-z0-9]+")
 
 @command
 def note_path(title: str) -> str:
-    """``"Shopping list!"`` -> ``"$APPDATA/notes/shopping-list.md"``."""
+    """``"Shopping list!"`` -> ``"$APPDATA/notes/shopping-list.md"``.
+
+    The rule lives in Python, next to the scope it must fit (``$APPDATA/notes/*.md``):
+    built in the page, every page bug would be a path bug.
+    """
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = _UNSAFE.sub("-", ascii_title.lower()).strip("-")[:60]
     if not slug:
