@@ -153,6 +153,9 @@ def test_the_tutorial_builds_the_notes_example(tmp_path: Path) -> None:
         UV_CACHE_DIR=subprocess.run(
             [UV, "cache", "dir"], capture_output=True, text=True, check=True
         ).stdout.strip(),
+        # That cache made the workspace's environment, so it holds all the app needs:
+        # no network, as for the other tests.
+        UV_OFFLINE="1",
     )
     cwd = tmp_path / "work"
     cwd.mkdir()
