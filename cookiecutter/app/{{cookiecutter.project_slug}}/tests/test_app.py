@@ -9,6 +9,11 @@ apply exactly as in the app):
 
 ``ramparts_bridge`` and ``ramparts_home`` (a throwaway home folder, so ``$APPDATA`` never
 is the real one) are pytest fixtures that come with ramparts.
+{%- if cookiecutter.frontend == "vite-ts" %}
+
+They test the page as it ships, ``frontend/dist``: build it first with
+``npm --prefix frontend run build``.
+{%- endif %}
 """
 
 from __future__ import annotations
@@ -58,9 +63,14 @@ def test_the_page_greets_through_the_bridge(ramparts_home: Path) -> None:
         APP,
         """
         const until = async (ok) => { while (!ok()) await new Promise((r) => setTimeout(r, 20)); };
+        const greeting = document.getElementById("greeting");
         document.getElementById("name").value = "Ada";
         document.getElementById("greet-form").requestSubmit();
-        await until(() => document.getElementById("greeting").textContent !== "");
+        await until(() => greeting.textContent !== "");
+        const shown = greeting.textContent;
+        document.getElementById("name").value = "   ";
+        document.getElementById("greet-form").requestSubmit();
+        await until(() => greeting.classList.contains("error"));
         const refused = await ramparts.invoke("greet", { name: 42 }).catch((e) => e.code);
 {%- if "fs" in caps %}
         document.getElementById("note").value = "from the page";
@@ -70,11 +80,15 @@ def test_the_page_greets_through_the_bridge(ramparts_home: Path) -> None:
 {%- else %}
         const note = null;
 {%- endif %}
-        return { shown: document.getElementById("greeting").textContent, refused, note };
+        // The stylesheet applies (the Content Security Policy would refuse an inline one).
+        const margin = getComputedStyle(document.body).marginTop;
+        return { shown, error: greeting.textContent, refused, note, margin };
         """,
     )
     assert result == {
         "shown": "Hello, Ada!",
+        "error": "invalid_args: name: 1 to 100 characters",  # shown in the page
         "refused": "invalid_args",
         "note": {% if "fs" in caps %}"from the page"{% else %}None{% endif %},
+        "margin": "0px",
     }
