@@ -76,15 +76,19 @@ def test_the_page_saves_lists_renames_and_stays_in_scope(ramparts_home: Path) ->
         const outside = await ramparts.fs.read_text({ path: "/etc/passwd" }).catch((e) => e.code);
         $("title").value = "!!!";
         $("save").click();
-        await until(() => $("status").textContent.startsWith("invalid_args"));
-        return { list: $("list").textContent, saved, outside, status: $("status").textContent };
+        await until(() => $("status").classList.contains("error"));
+        // The stylesheet applies (the Content Security Policy would refuse an inline one).
+        const layout = getComputedStyle(document.body).display;
+        const [list, status] = [$("list").textContent, $("status").textContent];
+        return { list, saved, outside, status, layout };
         """,
     )
     assert result == {
         "list": "groceries",
         "saved": "# Groceries\n\n- eggs",
         "outside": "out_of_scope",
-        "status": "invalid_args: title: needs at least one letter or digit",
+        "status": "invalid_args: title: needs at least one letter or digit",  # shown in the page
+        "layout": "flex",
     }
     notes = app_dirs("dev.example.notes")["APPDATA"] / "notes"
     assert sorted(p.name for p in notes.iterdir()) == ["groceries.md"]  # the rename moved it

@@ -4,13 +4,16 @@ const $ = (id) => document.getElementById(id);
 const DIR = "$APPDATA/notes";
 let current = null; // the path of the open note
 
-function show(message) {
+function show(message, error = false) {
   $("status").textContent = message;
+  $("status").classList.toggle("error", error);
 }
 
-// Errors arrive as {code, message} (out_of_scope, invalid_args, ...), never a traceback:
-// one wrapper shows them for every button.
-const guard = (fn) => () => fn().catch((e) => show(`${e.code}: ${e.message}`));
+// Errors from Python arrive as {code, message} (out_of_scope, invalid_args, ...), never a
+// traceback: one wrapper shows them, and any other, for every action, so no promise is
+// left to reject unhandled.
+const guard = (fn) => () =>
+  fn().catch((e) => show(e instanceof ramparts.Error ? `${e.code}: ${e.message}` : String(e), true));
 
 async function refresh() {
   await ramparts.fs.mkdir({ path: DIR }); // on a first run, Ramparts makes $APPDATA itself
@@ -23,13 +26,13 @@ async function refresh() {
         li.textContent = e.name.slice(0, -3);
         li.dataset.path = `${DIR}/${e.name}`;
         li.classList.toggle("current", li.dataset.path === current);
-        li.addEventListener("click", guard(() => open(li.dataset.path)));
+        li.addEventListener("click", guard(() => openNote(li.dataset.path)));
         return li;
       }),
   );
 }
 
-async function open(path) {
+async function openNote(path) {
   const text = await ramparts.fs.read_text({ path });
   const [first, ...rest] = text.split("\n");
   $("title").value = first.replace(/^#\s*/, "");
@@ -49,7 +52,7 @@ async function save() {
   show(`Saved ${path}`);
 }
 
-async function remove() {
+async function deleteNote() {
   if (!current) return;
   if (!(await ramparts.dialog.confirm({ text: `Delete "${$("title").value}"?` }))) return;
   await ramparts.fs.remove({ path: current });
@@ -79,7 +82,7 @@ async function exportNote() {
 }
 
 $("save").addEventListener("click", guard(save));
-$("delete").addEventListener("click", guard(remove));
+$("delete").addEventListener("click", guard(deleteNote));
 $("import").addEventListener("click", guard(importNote));
 $("export").addEventListener("click", guard(exportNote));
 window.notesReady = guard(refresh)();
