@@ -58,7 +58,7 @@ def test_notes_are_markdown_files_directly_in_the_notes_folder(
             bridge.call("fs.write_text", {"path": path, "contents": "x"})
 
 
-def test_the_page_saves_lists_renames_and_stays_in_scope(ramparts_home: Path) -> None:
+def test_the_page_saves_renames_adds_and_stays_in_scope(ramparts_home: Path) -> None:
     result = eval_in_app(
         APP,
         """
@@ -72,6 +72,11 @@ def test_the_page_saves_lists_renames_and_stays_in_scope(ramparts_home: Path) ->
         $("title").value = "Groceries";
         $("save").click();
         await until(() => $("list").textContent === "groceries");
+        $("new").click();
+        await until(() => $("title").value === "");
+        $("title").value = "Ideas";
+        $("save").click();
+        await until(() => $("list").children.length === 2);
         const saved = await ramparts.fs.read_text({ path: "$APPDATA/notes/groceries.md" });
         const outside = await ramparts.fs.read_text({ path: "/etc/passwd" }).catch((e) => e.code);
         $("title").value = "!!!";
@@ -79,16 +84,18 @@ def test_the_page_saves_lists_renames_and_stays_in_scope(ramparts_home: Path) ->
         await until(() => $("status").classList.contains("error"));
         // The stylesheet applies (the Content Security Policy would refuse an inline one).
         const layout = getComputedStyle(document.body).display;
-        const [list, status] = [$("list").textContent, $("status").textContent];
+        const list = [...$("list").children].map((li) => li.textContent);
+        const status = $("status").textContent;
         return { list, saved, outside, status, layout };
         """,
     )
     assert result == {
-        "list": "groceries",
+        "list": ["groceries", "ideas"],
         "saved": "# Groceries\n\n- eggs",
         "outside": "out_of_scope",
         "status": "invalid_args: title: needs at least one letter or digit",  # shown in the page
         "layout": "flex",
     }
     notes = app_dirs("dev.example.notes")["APPDATA"] / "notes"
-    assert sorted(p.name for p in notes.iterdir()) == ["groceries.md"]  # the rename moved it
+    # The rename moved the first note; the new one is a file of its own.
+    assert sorted(p.name for p in notes.iterdir()) == ["groceries.md", "ideas.md"]

@@ -41,6 +41,13 @@ async function openNote(path) {
   await refresh();
 }
 
+async function newNote() {
+  current = null;
+  $("title").value = $("body").value = "";
+  $("title").focus();
+  await refresh();
+}
+
 async function save() {
   const path = await ramparts.invoke("note_path", { title: $("title").value });
   await ramparts.fs.write_text({ path, contents: `# ${$("title").value}\n\n${$("body").value}` });
@@ -81,6 +88,7 @@ async function exportNote() {
   show(`Exported to ${target}`);
 }
 
+$("new").addEventListener("click", guard(newNote));
 $("save").addEventListener("click", guard(save));
 $("delete").addEventListener("click", guard(deleteNote));
 $("import").addEventListener("click", guard(importNote));
