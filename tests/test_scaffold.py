@@ -9,11 +9,15 @@ of a local plugin run without touching the workspace venv or the network.
 from __future__ import annotations
 
 import os
+import pty
+import select
+import shlex
 import shutil
 import subprocess
 import sys
 import sysconfig
 import textwrap
+import time
 import tomllib
 from pathlib import Path
 
@@ -60,9 +64,17 @@ x = 1
 """
 
 
-def ramparts(*args: str, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
+def ramparts(
+    *args: str, python: str = sys.executable, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    # No terminal on stdin, as in CI: nothing may wait for an answer.
     return subprocess.run(
-        [python, "-m", "ramparts", *args], capture_output=True, text=True, timeout=300
+        [python, "-m", "ramparts", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
     )
 
 
@@ -98,13 +110,15 @@ def test_add_declares_an_empty_allow_list_and_remove_gives_back_the_same_bytes(
     assert hint.endswith(f"then run: ramparts check {tricky}")
     assert ramparts(*hint.split("then run: ramparts ")[1].split()).returncode == 0
 
-    proc = ramparts("remove", "http", str(tricky), "--no-uninstall")
+    proc = ramparts("remove", "http", str(tricky), "--keep-installed")
     assert proc.returncode == 0, proc.stderr
     assert (tricky / "pyproject.toml").read_bytes() == before
 
 
 def test_the_plugin_joins_and_leaves_the_project_dependencies(tmp_path: Path) -> None:
-    """As in a generated app: a multi-line dependencies array, with a comment."""
+    """As in a generated app: a multi-line dependencies array, with a comment. The
+    workspace's ramparts-http is an editable install of its folder: where it comes
+    from is recorded too, for uv and for pip, and goes again with it."""
     app = write_app(tmp_path / "app", module="deps_cmds", capabilities="")
     text = (app / "pyproject.toml").read_text()
     text = text.replace(
@@ -119,14 +133,26 @@ def test_the_plugin_joins_and_leaves_the_project_dependencies(tmp_path: Path) ->
         '    "ramparts>=0.1",  # the core\n    "ramparts-http",\n]'
         in (app / "pyproject.toml").read_text()
     )
-    proc = ramparts("remove", "http", str(app), "--no-uninstall")
+    http = ROOT / "plugins" / "http"
+    assert data["tool"]["uv"]["sources"] == {"ramparts-http": {"path": str(http), "editable": True}}
+    assert (
+        (app / "pyproject.toml")
+        .read_text()
+        .endswith(f'[tool.uv.sources]\nramparts-http = {{ path = "{http}", editable = true }}\n')
+    )
+    requirements = (app / "requirements-local.txt").read_text()
+    assert requirements.startswith("# Where pip installs these from")
+    assert requirements.endswith(f"\n-e {http}  # ramparts-http\n")
+    proc = ramparts("remove", "http", str(app), "--keep-installed")
     assert "and ramparts-http from its [project] dependencies" in proc.stdout
+    assert "and [tool.uv.sources] (requirements-local.txt too)" in proc.stdout
     assert (app / "pyproject.toml").read_text() == text
+    assert not (app / "requirements-local.txt").exists()
 
 
 def test_remove_takes_sub_tables_and_arrays_of_tables_and_nothing_else(tricky: Path) -> None:
     before = tomllib.loads(TRICKY)
-    assert ramparts("remove", "shell", str(tricky), "--no-uninstall").returncode == 0
+    assert ramparts("remove", "shell", str(tricky), "--keep-installed").returncode == 0
     text = (tricky / "pyproject.toml").read_text()
     expected = before
     del expected["tool"]["ramparts"]["capabilities"]["shell"]
@@ -134,7 +160,7 @@ def test_remove_takes_sub_tables_and_arrays_of_tables_and_nothing_else(tricky: P
     assert "# The window, with a comment that belongs to it.\n[tool.ramparts.window]" in text
     assert 'allow = ["read_text"]  # keep me' in text
 
-    assert ramparts("remove", "fs", str(tricky), "--no-uninstall").returncode == 0
+    assert ramparts("remove", "fs", str(tricky), "--keep-installed").returncode == 0
     text = (tricky / "pyproject.toml").read_text()
     assert "capabilities" not in text and "# Files, narrowly." not in text
     assert text.startswith("# The app's config; these comments must survive.\n")
@@ -242,21 +268,78 @@ def test_add_installs_a_local_plugin_and_remove_uninstalls_it(tmp_path: Path) ->
     )
     before = (app / "pyproject.toml").read_bytes()
 
-    proc = ramparts("add", "tiny", str(app), "--from", str(plugin), python=python)
+    # The path as typed in tmp_path: recorded relative to the app folder.
+    proc = ramparts("add", "tiny", "app", "--from", "tiny", python=python, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "(ramparts-tiny 0.3.0, added to [project] dependencies)" in proc.stdout
-    assert "allow = []  # any of: ping, pong" in (app / "pyproject.toml").read_text()
-    assert 'dependencies = ["ramparts", "ramparts-tiny"]' in (app / "pyproject.toml").read_text()
+    text = (app / "pyproject.toml").read_text()
+    assert "allow = []  # any of: ping, pong" in text
+    assert 'dependencies = ["ramparts", "ramparts-tiny"]' in text
+    assert 'ramparts-tiny = { path = "../tiny", editable = false }\n' in text
+    assert (app / "requirements-local.txt").read_text().endswith("\n../tiny  # ramparts-tiny\n")
     check = ramparts("check", str(app), python=python)
     assert check.returncode == 0, check.stderr
     assert "tiny         installed; allow = []" in check.stdout
     # Installed into the throwaway venv only.
     assert ramparts("plugins", python=sys.executable).stdout.count("ramparts-tiny") == 0
 
+    # No terminal to ask on: it stays installed, and the command to uninstall it works.
     proc = ramparts("remove", "tiny", str(app), python=python)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (app / "pyproject.toml").read_bytes() == before
+    assert not (app / "requirements-local.txt").exists()
+    assert "ramparts-tiny" in ramparts("plugins", python=python).stdout
+    kept = proc.stdout.strip().splitlines()[-1]
+    assert kept.startswith("kept ramparts-tiny installed in ") and "other apps may use it" in kept
+    command = shlex.split(kept.split("; to uninstall it: ")[1])
+    assert subprocess.run(command, capture_output=True).returncode == 0
     assert "ramparts-tiny" not in ramparts("plugins", python=python).stdout
+
+    # On a terminal it asks, and Enter means no.
+    assert ramparts("add", "tiny", str(app), "--from", str(plugin), python=python).returncode == 0
+    assert f'ramparts-tiny = {{ path = "{plugin}", editable = false }}' in (
+        (app / "pyproject.toml").read_text()
+    )
+    out = on_a_terminal([python, "-m", "ramparts", "remove", "tiny", str(app)], answer="")
+    assert "uninstall ramparts-tiny from " in out and "may need it [y/N]: " in out
+    assert "kept ramparts-tiny installed" in out
+    assert "ramparts-tiny" in ramparts("plugins", python=python).stdout
+
+    # Installed from a folder, added again without --from: the same source is recorded,
+    # from its direct_url.json. --uninstall decides without asking.
+    assert ramparts("add", "tiny", str(app), "--no-install", python=python).returncode == 0
+    assert f'ramparts-tiny = {{ path = "{plugin}", editable = false }}' in (
+        (app / "pyproject.toml").read_text()
+    )
+    proc = ramparts("remove", "tiny", str(app), "--uninstall", python=python)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (app / "pyproject.toml").read_bytes() == before
+    assert "ramparts-tiny" not in ramparts("plugins", python=python).stdout
+
+
+def on_a_terminal(args: list[str], answer: str) -> str:
+    """Run ``args`` with a pseudo-terminal for stdin and stdout; type ``answer`` and
+    Enter at the first question (a line ending in ``]: ``); return what it printed."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen(args, stdin=child, stdout=child, stderr=child)
+    os.close(child)
+    out, answered = b"", False
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main], [], [], deadline - time.monotonic())
+        try:
+            chunk = os.read(main, 4096) if ready else b""
+        except OSError:  # EIO: the other side has closed
+            chunk = b""
+        if not chunk:
+            break
+        out += chunk
+        if not answered and out.rstrip(b" ").endswith(b"]:"):
+            os.write(main, answer.encode() + b"\n")
+            answered = True
+    os.close(main)
+    assert proc.wait(timeout=60) == 0, out.decode()
+    return out.decode().replace("\r\n", "\n")
 
 
 MULTI_WINDOW = """\
@@ -293,7 +376,7 @@ def test_remove_takes_the_capability_out_of_every_window_and_add_names_them(
 ) -> None:
     app = write_app(tmp_path / "app", module="two_cmds")
     (app / "pyproject.toml").write_text(MULTI_WINDOW)
-    proc = ramparts("remove", "fs", str(app), "--no-uninstall")
+    proc = ramparts("remove", "fs", str(app), "--keep-installed")
     assert proc.returncode == 0, proc.stderr
     assert "removed 'fs' from the capabilities of window(s): main, settings" in proc.stdout
     text = (app / "pyproject.toml").read_text()
@@ -331,14 +414,15 @@ def test_new_asks_only_for_what_the_command_line_did_not_give(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(
-    ("kind", "args", "folder"),
+    ("kind", "args", "folder", "key"),
     [
-        ("app", ["Field Notes", "--capabilities", "fs"], "field-notes"),
-        ("plugin", ["clipboard"], "ramparts-clipboard"),
+        ("app", ["Field Notes", "--capabilities", "fs"], "field-notes", "app"),
+        ("app", ["Field Notes", "--frontend", "vite-ts"], "field-notes", "app --frontend vite-ts"),
+        ("plugin", ["clipboard"], "ramparts-clipboard", "plugin"),
     ],
 )
 def test_new_without_a_terminal_uses_defaults_and_prints_the_readmes_next_step(
-    tmp_path: Path, kind: str, args: list[str], folder: str
+    tmp_path: Path, kind: str, args: list[str], folder: str, key: str
 ) -> None:
     from ramparts.scaffold import NEXT_STEPS
 
@@ -352,9 +436,9 @@ def test_new_without_a_terminal_uses_defaults_and_prints_the_readmes_next_step(
     )
     assert proc.returncode == 0, proc.stderr
     made = tmp_path / folder
-    assert proc.stdout.splitlines()[-1] == f"next: cd {made} && {NEXT_STEPS[kind]}"
+    assert proc.stdout.splitlines()[-1] == f"next: cd {made} && {NEXT_STEPS[key]}"
     # The generated README says the same commands, word for word.
-    assert f"\n{NEXT_STEPS[kind]}\n" in (made / "README.md").read_text()
+    assert f"\n{NEXT_STEPS[key]}\n" in (made / "README.md").read_text()
 
 
 def test_a_new_plugin_is_named_for_its_capability_and_says_its_command_is_an_example(
@@ -385,3 +469,71 @@ def test_a_new_plugin_is_named_for_its_capability_and_says_its_command_is_an_exa
         if p.is_file() and "my_capability" in str(p.relative_to(made))
     ]
     assert not leftovers  # every file name comes from the given name
+
+
+# -- where a distribution came from ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "uv", "pip"),
+    [
+        (
+            {"url": "file:///src/my%20plugin", "dir_info": {"editable": True}},
+            '{ path = "/src/my plugin", editable = true }',
+            "-e '/src/my plugin'",
+        ),
+        (
+            {"url": "file:///src/p", "dir_info": {}},
+            '{ path = "/src/p", editable = false }',
+            "/src/p",
+        ),
+        (
+            {"url": "file:///d/p-1.0-py3-none-any.whl", "archive_info": {"hash": "sha256=00"}},
+            '{ path = "/d/p-1.0-py3-none-any.whl" }',
+            "/d/p-1.0-py3-none-any.whl",
+        ),
+        (
+            {"url": "https://example.org/p-1.0.tar.gz", "archive_info": {}},
+            '{ url = "https://example.org/p-1.0.tar.gz" }',
+            "{name} @ https://example.org/p-1.0.tar.gz",
+        ),
+        (
+            {
+                "url": "https://github.com/o/r.git",
+                "vcs_info": {"vcs": "git", "commit_id": "0123abc", "requested_revision": "main"},
+                "subdirectory": "core",
+            },
+            '{ git = "https://github.com/o/r.git", rev = "0123abc", subdirectory = "core" }',
+            "{name} @ git+https://github.com/o/r.git@0123abc#subdirectory=core",
+        ),
+        ({"url": "https://hg.example.org/r", "vcs_info": {"vcs": "hg"}}, None, None),
+        (None, None, None),  # from an index: no direct_url.json
+    ],
+)
+def test_where_an_installed_distribution_came_from(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    direct_url: dict[str, object] | None,
+    uv: str | None,
+    pip: str | None,
+) -> None:
+    """PEP 610's kinds, read from a real ``.dist-info`` on the path, as uv and pip lines."""
+    import json
+
+    from ramparts.sources import installed_source
+
+    name = f"ramparts-kind-{tmp_path.name.lower().replace('_', '-')}"
+    info = tmp_path / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    if direct_url is not None:
+        (info / "direct_url.json").write_text(json.dumps(direct_url))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    source = installed_source(name)
+    if uv is None:
+        assert source is None
+        return
+    assert source is not None
+    assert source.uv_line() == f"{name} = {uv}"
+    assert tomllib.loads(source.uv_line())  # valid TOML, as uv reads it
+    assert source.pip_line() == f"{pip.format(name=name)}  # {name}"  # type: ignore[union-attr]

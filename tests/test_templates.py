@@ -32,6 +32,7 @@ import unprivileged
 from conftest import write_app
 from test_exported_members import undeclared_imports
 
+from ramparts.scaffold import NEXT_STEPS
 from ramparts.testing import eval_in_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +134,7 @@ def test_generated_app_checks_installs_and_passes_its_own_tests(
     html = (project / "ui" / "index.html").read_text()
     assert "<script>" not in html and "onclick" not in html  # the default CSP forbids both
     readme = (project / "README.md").read_text()
-    assert "\npip install -e . && pytest && ramparts dev\n" in readme  # as `new` prints it
+    assert f"\n{NEXT_STEPS['app']}\n" in readme  # as `new` prints it
     lint(project)
 
     check = ramparts("check", str(project), cwd=tmp_path)  # the real config validation
@@ -176,7 +177,11 @@ def test_getting_started_quotes_the_template(tmp_path: Path) -> None:
 
 
 def test_plain_cookiecutter_makes_the_same_app(tmp_path: Path) -> None:
+    """Given the same answers (``ramparts new`` adds only where this environment's
+    Ramparts packages came from)."""
     from cookiecutter.main import cookiecutter
+
+    from ramparts.scaffold import template_sources
 
     ramparts(
         "new",
@@ -192,7 +197,11 @@ def test_plain_cookiecutter_makes_the_same_app(tmp_path: Path) -> None:
     cookiecutter(
         str(ROOT / "cookiecutter" / "app"),
         no_input=True,
-        extra_context={"app_name": "Twin", "capabilities": "fs"},
+        extra_context={
+            "app_name": "Twin",
+            "capabilities": "fs",
+            "_local_sources": template_sources("app", {"capabilities": "fs"}),
+        },
         output_dir=str(tmp_path / "plain"),
     )
     cmp = filecmp.dircmp(tmp_path / "cli" / "twin", tmp_path / "plain" / "twin")
@@ -203,6 +212,7 @@ def test_plain_cookiecutter_makes_the_same_app(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["app", "X", "--capabilities", "fs,shell"], "capability 'shell'"),
+        (["app", "X", "--frontend", "react"], "frontend 'react' is not offered; choose one of:"),
         (["plugin", "Bad-Name"], "capability 'Bad-Name'"),
         (["plugin", "events"], "capability 'events'"),
         (["app", ""], "the app name '' has no letter in it"),

@@ -6,8 +6,9 @@ Every fenced block of the page is either a whole file, ```` ```lang title="PATH"
 with a fresh home and this workspace's ``ramparts`` first on ``PATH``: ``ramparts new``
 makes the app, and the generated README's ``uv run pytest`` gives it its own ``.venv``
 (Ramparts from this checkout, through the ``[tool.uv.sources]`` that ``new`` writes)
-and runs its tests, at the end of every step. At the end the app must be
-``examples/notes``, so the page, the example and the template cannot drift apart.
+and runs its tests, at the end of every step that changes a file; ``uv run ramparts
+check`` runs after every step. At the end the app must be ``examples/notes``, so the
+page, the example and the template cannot drift apart.
 
 One command is not run: ``uv run ramparts dev`` opens a window and runs until the person
 closes it. The page is exercised headless by the app's own tests (``eval_in_app``).
@@ -163,7 +164,18 @@ def test_the_tutorial_builds_the_notes_example(tmp_path: Path) -> None:
     generated_pyproject = kept_sources = ""
     ran: list[str] = []
 
+    def sh(line: str, where: Path, step: str) -> str:
+        proc = subprocess.run(
+            line, shell=True, cwd=where, env=env, capture_output=True, text=True, timeout=900
+        )
+        assert proc.returncode == 0, f"{step}: {line}\n{proc.stdout}\n{proc.stderr}"
+        return proc.stdout
+
+    step = ""
     for block in blocks(DOC.read_text(encoding="utf-8")):
+        if block.step != step and app.is_dir():  # every step leaves a config check accepts
+            sh("uv run ramparts check", app, step)
+        step = block.step
         if block.path is not None:
             target = (cwd / block.path).resolve()
             assert target.is_relative_to(app), f"{block.step}: {block.path} is outside the app"
@@ -185,16 +197,13 @@ def test_the_tutorial_builds_the_notes_example(tmp_path: Path) -> None:
                 continue  # a window until closed: see the module docstring
             if words[-1] == "pytest":
                 assert line in readme_commands(app), f"not the README's way to test it: {line}"
-            proc = subprocess.run(
-                line, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=900
-            )
-            assert proc.returncode == 0, f"{block.step}: {line}\n{proc.stdout}\n{proc.stderr}"
+            out = sh(line, cwd, block.step)
             if words[-1] == "pytest":  # every test ran: none skipped for want of a display
-                assert " passed" in proc.stdout and "skipped" not in proc.stdout, proc.stdout
+                assert " passed" in out and "skipped" not in out, out
             if words[:2] == ["ramparts", "new"]:
                 generated_pyproject = (app / "pyproject.toml").read_text(encoding="utf-8")
             if words[-2:] == ["ramparts", "check"]:  # the page names the routes it lists
-                (routes,) = re.findall(r"^routes: +(.*)$", proc.stdout, re.M)
+                (routes,) = re.findall(r"^routes: +(.*)$", out, re.M)
                 unnamed = [r for r in routes.split(", ") if f"`{r}`" not in block.prose]
                 assert not unnamed, f"{block.step}: `ramparts check` lists {unnamed} too"
 

@@ -457,11 +457,20 @@ def new_app(
     capabilities: Annotated[
         str, typer.Option(help="Comma-separated capabilities to set up narrowly: fs, dialog.")
     ] = "",
+    frontend: Annotated[
+        str | None,
+        typer.Option(
+            metavar="[vanilla|vite-ts]",
+            help="The UI: plain HTML/JS in ui/ (default), or Vite + TypeScript in frontend/.",
+        ),
+    ] = None,
     output_dir: OutputDir = Path("."),
     no_input: NoInput = False,
 ) -> None:
     """Create an app: config, one command, UI, and tests that run it headless."""
     context = {"app_name": name, "capabilities": capabilities.replace(" ", "")}
+    if frontend is not None:  # else asked for, or the template's default
+        context["frontend"] = frontend
     _new("app", context, output_dir, no_input)
 
 
@@ -476,7 +485,7 @@ def new_plugin(
 
 
 def _new(kind: str, context: dict[str, str], output_dir: Path, no_input: bool) -> None:
-    from ramparts.scaffold import NEXT_STEPS, new_project
+    from ramparts.scaffold import new_project, next_steps, template_answers
 
     def ask(question: str, default: str) -> str:
         return str(typer.prompt(question, default=default))
@@ -484,8 +493,9 @@ def _new(kind: str, context: dict[str, str], output_dir: Path, no_input: bool) -
     # Without a terminal nothing can be asked: defaults fill what was not given.
     no_input = no_input or not sys.stdin.isatty()
     with _cli_errors():
-        made = new_project(kind, context, output_dir=output_dir, no_input=no_input, ask=ask)
-    typer.echo(f"created {made}\nnext: cd {made} && {NEXT_STEPS[kind]}")
+        answers = template_answers(kind, context, None if no_input else ask)
+        made = new_project(kind, answers, output_dir=output_dir, no_input=True)
+    typer.echo(f"created {made}\nnext: cd {made} && {next_steps(kind, answers)}")
 
 
 @app.command()
@@ -494,11 +504,16 @@ def add(
     app_dir: AppDir = Path("."),
     source: Annotated[
         str | None,
-        typer.Option("--from", help="Install this (a local path or a requirement) instead."),
+        typer.Option(
+            "--from",
+            help="Install this (a local path or a requirement) instead; a path is recorded "
+            "in [tool.uv.sources] and requirements-local.txt.",
+        ),
     ] = None,
     install: Annotated[bool, typer.Option(help="Install its distribution if needed.")] = True,
 ) -> None:
-    """Install a capability plugin and declare it, with an empty allow list."""
+    """Install a capability plugin and declare it, with an empty allow list; list it in
+    the app's dependencies, with where it installs from when that is not an index."""
     from ramparts.scaffold import add_capability
 
     with _cli_errors():
@@ -515,13 +530,31 @@ def add(
 def remove(
     capability: Annotated[str, typer.Argument(help="The capability's name.")],
     app_dir: AppDir = Path("."),
-    uninstall: Annotated[bool, typer.Option(help="Uninstall its distribution too.")] = True,
+    uninstall: Annotated[
+        bool | None,
+        typer.Option(
+            "--uninstall/--keep-installed",
+            help="Uninstall its distribution, or keep it (other apps in this environment "
+            "may use it). Default: ask; without a terminal, keep it and print how to "
+            "uninstall it.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Remove a capability's config table and uninstall its distribution."""
+    """Remove a capability's config table and dependency, then maybe uninstall it."""
     from ramparts.scaffold import remove_capability
 
+    def confirm(question: str) -> bool:
+        return bool(typer.confirm(question, default=False))
+
     with _cli_errors():
-        remove_capability(app_dir, capability, do_uninstall=uninstall, say=typer.echo)
+        remove_capability(
+            app_dir,
+            capability,
+            do_uninstall=uninstall,
+            confirm=confirm if sys.stdin.isatty() else None,
+            say=typer.echo,
+        )
 
 
 @app.command()

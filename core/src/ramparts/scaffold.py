@@ -3,14 +3,18 @@
 Internal: reached through the CLI.
 
 ``new`` renders the cookiecutter templates (``cookiecutter/app`` and
-``cookiecutter/plugin`` in the checkout, ``ramparts/templates`` in the wheel).
+``cookiecutter/plugin`` in the checkout, ``ramparts/templates`` in the wheel). Where
+this environment got ``ramparts`` and the plugins from (a checkout, local wheels: see
+sources.py) goes into the new project's ``[tool.uv.sources]`` and
+``requirements-local.txt``, through the templates' private ``_local_sources`` variable,
+so the project installs from the same place.
 
 ``add`` and ``remove`` edit the app's ``pyproject.toml`` as text, touching only the
-lines of the one capability table (and its sub-tables) and the plugin's entry in
-``[project] dependencies`` (through tomlkit), so comments and layout elsewhere stay as
-they were and ``add`` followed by ``remove`` gives back the same bytes. Every edit is
-checked by parsing the result and comparing it with the intended data before it is
-written, atomically.
+lines of the one capability table (and its sub-tables) and the plugin's entries in
+``[project] dependencies`` (through tomlkit) and ``[tool.uv.sources]``, so comments and
+layout elsewhere stay as they were and ``add`` followed by ``remove`` gives back the
+same bytes (``requirements-local.txt`` too). Every edit is checked by parsing the result
+and comparing it with the intended data before it is written, atomically.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -30,6 +35,14 @@ from typing import Any, Literal
 from ramparts.config import CAPABILITY_NAME, RESERVED_NAMES
 from ramparts.errors import RampartsError
 from ramparts.plugins import InstalledPlugin, installed_plugins, suggested_package
+from ramparts.sources import (
+    REQUIREMENTS,
+    Source,
+    installed_source,
+    local_source,
+    requirements_text,
+    uv_table,
+)
 from ramparts.toolkit.atomic import atomic_write
 
 __all__ = [
@@ -38,20 +51,31 @@ __all__ = [
     "add_capability",
     "install",
     "new_project",
+    "next_steps",
     "remove_capability",
+    "template_answers",
     "template_dir",
+    "template_sources",
     "uninstall",
+    "uninstall_command",
 ]
 
 TEMPLATES = ("app", "plugin")
 #: What to run in a new project, word for word as its README says it (a test keeps the
-#: two the same). The plugin's entry point exists only once it is installed.
+#: two the same), by template and front end. ``uv run`` first makes the project's own
+#: ``.venv`` and installs the project into it (a plugin's entry point exists only then).
 NEXT_STEPS = {
-    "app": "pip install -e . && pytest && ramparts dev",
-    "plugin": "pip install -e . && pytest",
+    "app": "uv run pytest && uv run ramparts dev",
+    "app --frontend vite-ts": (
+        "npm --prefix frontend install && uv run npm --prefix frontend run build"
+        " && uv run pytest && uv run ramparts dev"
+    ),
+    "plugin": "uv run pytest",
 }
 _HEADER = re.compile(r"^\s*\[\[?([^\[\]]+)\]\]?\s*(#.*)?$")
 _PREFIX = ("tool", "ramparts", "capabilities")
+_SOURCES = ("tool", "uv", "sources")
+_KEY_LINE = re.compile(r"""^\s*(["']?)([A-Za-z0-9._-]+)\1\s*=""")
 
 
 class ScaffoldError(RampartsError):
@@ -91,10 +115,9 @@ def new_project(
     :raises ScaffoldError: a bad name, an existing folder, a refused value, or a folder
         that cannot be written (the message names it).
     """
-    _check_name(kind, context)
     # Cookiecutter would ask for every variable, the given ones too; asking here for
     # only the others and rendering with no_input keeps the command line's values.
-    answers = _answers(kind, context, None if no_input else (ask or _ask_stdin))
+    answers = template_answers(kind, context, None if no_input else (ask or _ask_stdin))
     from cookiecutter.exceptions import (  # type: ignore[import-untyped]  # lazy: jinja2 etc.
         CookiecutterException,
         FailedHookException,
@@ -111,7 +134,7 @@ def new_project(
         made = cookiecutter(
             str(template_dir(kind)),
             no_input=True,
-            extra_context=answers,
+            extra_context={**answers, "_local_sources": template_sources(kind, answers)},
             output_dir=str(output_dir),
             overwrite_if_exists=overwrite,
         )
@@ -133,15 +156,20 @@ def new_project(
     return Path(made)
 
 
-def _answers(
+def template_answers(
     kind: str, context: Mapping[str, str], ask: Callable[[str, str], str] | None
 ) -> dict[str, str]:
     """Every visible template variable: given, else asked for (``ask``), else its default.
 
     Defaults are rendered from the answers so far, as cookiecutter does (the project
     folder follows the app name).
+
+    :raises ScaffoldError: a name with no letter in it, or a choice the template does
+        not offer.
     """
     import json
+
+    _check_name(kind, context)
 
     from cookiecutter.prompt import (  # type: ignore[import-untyped]
         create_env_with_context,
@@ -164,6 +192,23 @@ def _answers(
         answer = ask(question, default) if ask else default
         answers[key] = _checked_choice(key, answer, choices)
     return answers
+
+
+def next_steps(kind: str, answers: Mapping[str, str]) -> str:
+    """What to run first in a project made from these answers (:data:`NEXT_STEPS`)."""
+    return NEXT_STEPS.get(f"{kind} --frontend {answers.get('frontend')}", NEXT_STEPS[kind])
+
+
+def template_sources(kind: str, answers: Mapping[str, str]) -> dict[str, str]:
+    """The template's ``_local_sources``: the ``[tool.uv.sources]`` table (``uv``) and the
+    ``requirements-local.txt`` text (``pip``) for the project's Ramparts dependencies,
+    from where this environment installed them; empty when all came from an index."""
+    names = ["ramparts"]
+    if kind == "app":
+        caps = answers.get("capabilities", "").replace(" ", "").split(",")
+        names += [suggested_package(cap) for cap in caps if cap]
+    found = [s for s in map(installed_source, names) if s is not None]
+    return {"uv": uv_table(found), "pip": requirements_text(found)} if found else {}
 
 
 def _checked_choice(key: str, value: str, choices: list[str] | None) -> str:
@@ -218,6 +263,11 @@ def uninstall(distribution: str) -> None:
     _run([*_installer("uninstall"), distribution], f"uninstalling {distribution}")
 
 
+def uninstall_command(distribution: str) -> str:
+    """The shell command :func:`uninstall` runs, to print for a person to run later."""
+    return shlex.join([*_installer("uninstall"), distribution])
+
+
 def _run(cmd: list[str], what: str) -> None:
     print(f"ramparts: {what}: {' '.join(cmd)}", file=sys.stderr, flush=True)
     try:
@@ -242,11 +292,13 @@ def add_capability(
     """Install the capability's distribution and declare it with an empty allow list.
 
     The distribution is also added to ``[project] dependencies`` when the file has that
-    array, so that installing the app installs the plugin.
+    array, so that installing the app installs the plugin, and where it came from when
+    not from an index (a local path, as given; else what its ``direct_url.json`` says)
+    to ``[tool.uv.sources]`` and ``requirements-local.txt``.
 
-    :param source: what to install (a local path or a requirement); default
-        ``ramparts-<capability>``. Nothing is installed when the capability is already
-        installed and no ``source`` was given.
+    :param source: what to install (a local path, relative to the current folder, or a
+        requirement); default ``ramparts-<capability>``. Nothing is installed when the
+        capability is already installed and no ``source`` was given.
     :return: the edited ``pyproject.toml``.
     """
     if not CAPABILITY_NAME.match(capability) or capability in RESERVED_NAMES:
@@ -263,12 +315,18 @@ def add_capability(
     new_text = _with_table(text, capability, _command_names(capability))
     expected = _with_capability(data, capability, {"allow": []})
     new_text, listed = _dependency(new_text, expected, plugin.distribution, present=True)
+    where = _plugin_source(plugin.distribution, source, app_dir) if listed else None
+    if where is not None:
+        new_text = _with_source(new_text, expected, where)
     _write_checked(file, new_text, expected)
     say(
         f"declared [tool.ramparts.capabilities.{capability}] in {file} with an empty allow "
         f"list ({plugin.distribution} {plugin.version}"
         + (", added to [project] dependencies)" if listed else ")")
     )
+    if where is not None:
+        _add_requirement(file.parent / REQUIREMENTS, where)
+        say(f"recorded where it installs from: [tool.uv.sources] and {REQUIREMENTS}")
     labels = [str(w.get("label")) for w in _windows(data)]
     if labels:
         say(
@@ -279,8 +337,26 @@ def add_capability(
     return file
 
 
+def _plugin_source(distribution: str | None, given: str | None, app_dir: Path) -> Source | None:
+    """Where the app should install the plugin from: the path given, else where it was
+    installed from (``None``: an index)."""
+    if distribution is None:
+        return None
+    if given is not None:
+        local = local_source(distribution, given, Path(app_dir), Path.cwd())
+        if local is not None:
+            return local
+    return installed_source(distribution)
+
+
 def _installed(capability: str, source: str | None, do_install: bool) -> InstalledPlugin:
-    """The capability's plugin, installed first if asked to and needed."""
+    """The capability's plugin, installed first if asked to and needed.
+
+    A ``source`` that names an existing file or folder is that path: the installer
+    would read a bare ``tiny`` as the name of a package on the index.
+    """
+    if source is not None and os.path.exists(source):
+        source = os.path.abspath(source)
     if do_install and (source is not None or capability not in installed_plugins()):
         install(source or suggested_package(capability))
     plugin = installed_plugins().get(capability)
@@ -312,13 +388,20 @@ def remove_capability(
     app_dir: Path,
     capability: str,
     *,
-    do_uninstall: bool = True,
+    do_uninstall: bool | None = None,
+    confirm: Callable[[str], bool] | None = None,
     say: Callable[[str], None] = print,
 ) -> Path:
-    """Remove the capability's table (and sub-tables) from the config, then uninstall it.
+    """Remove the capability's table (and sub-tables) from the config, then maybe
+    uninstall its distribution.
 
     The comment lines directly above the table go with it, as does one blank line, and
-    the distribution's entry in ``[project] dependencies``.
+    the distribution's entries in ``[project] dependencies``, ``[tool.uv.sources]`` and
+    ``requirements-local.txt``.
+
+    :param do_uninstall: uninstall (``True``) or keep it installed (``False``); ``None``:
+        ask ``confirm(question)``, or keep it when there is no one to ask. Other apps
+        that use this environment may need the distribution.
     """
     file, text, data = _read_app(app_dir)
     caps = data["tool"]["ramparts"].get("capabilities", {})
@@ -337,22 +420,48 @@ def remove_capability(
     new_text = "".join(line for i, line in enumerate(lines) if i not in drop)
     expected = _with_capability(data, capability, None)
     plugin = installed_plugins().get(capability)
-    distribution = plugin.distribution if plugin else suggested_package(capability)
+    distribution = (plugin and plugin.distribution) or suggested_package(capability)
     new_text, unlisted = _dependency(new_text, expected, distribution, present=False)
+    new_text, unsourced = _without_source(new_text, expected, distribution)
     new_text, windows = _drop_from_windows(new_text, expected, capability)
     _write_checked(file, new_text, expected)
+    if unsourced:
+        _drop_requirement(file.parent / REQUIREMENTS, distribution)
     say(
         f"removed tool.ramparts.capabilities.{capability} from {file}"
         + (f" and {distribution} from its [project] dependencies" if unlisted else "")
+        + (f" and [tool.uv.sources] ({REQUIREMENTS} too)" if unsourced else "")
     )
     if windows:
         say(f"removed '{capability}' from the capabilities of window(s): {', '.join(windows)}")
-    if do_uninstall and plugin is not None and plugin.distribution:
-        if plugin.distribution == "ramparts":
-            say(f"'{capability}' is built into ramparts; nothing to uninstall")
-        else:
-            uninstall(plugin.distribution)
+    if plugin is not None and plugin.distribution:
+        _maybe_uninstall(capability, plugin.distribution, do_uninstall, confirm, say)
     return file
+
+
+def _maybe_uninstall(
+    capability: str,
+    distribution: str,
+    do_uninstall: bool | None,
+    confirm: Callable[[str], bool] | None,
+    say: Callable[[str], None],
+) -> None:
+    """Uninstall if told to or if the person says so; else say how to, later."""
+    if distribution == "ramparts":
+        say(f"'{capability}' is built into ramparts; nothing to uninstall")
+        return
+    if do_uninstall is None and confirm is not None:
+        do_uninstall = confirm(
+            f"uninstall {distribution} from {sys.prefix}? Other apps that use this "
+            "environment may need it"
+        )
+    if do_uninstall:
+        uninstall(distribution)
+    else:
+        say(
+            f"kept {distribution} installed in {sys.prefix} (other apps may use it); "
+            f"to uninstall it: {uninstall_command(distribution)}"
+        )
 
 
 def _read_app(app_dir: Path) -> tuple[Path, str, dict[str, Any]]:
@@ -425,18 +534,145 @@ def _table_spans(lines: list[str], capability: str) -> list[tuple[int, int]]:
     """Line ranges of the capability's table and sub-tables, with their lead-in."""
     headers = _headers(lines)
     target = (*_PREFIX, capability)
-    spans = []
-    for k, (i, path) in enumerate(headers):
-        if path[: len(target)] != target:
-            continue
-        next_header = headers[k + 1][0] if k + 1 < len(headers) else len(lines)
-        start = i
-        while start > 0 and lines[start - 1].lstrip().startswith("#"):
-            start -= 1
-        if start > 0 and not lines[start - 1].strip():
-            start -= 1
-        spans.append((start, _body_end(lines, i, next_header)))
-    return spans
+    return [
+        _span(lines, headers, k)
+        for k, (_, path) in enumerate(headers)
+        if path[: len(target)] == target
+    ]
+
+
+def _span(lines: list[str], headers: list[tuple[int, tuple[str, ...]]], k: int) -> tuple[int, int]:
+    """The lines of the ``k``-th table: its lead-in (comments, one blank line) to the end
+    of its body."""
+    i = headers[k][0]
+    next_header = headers[k + 1][0] if k + 1 < len(headers) else len(lines)
+    start = i
+    while start > 0 and lines[start - 1].lstrip().startswith("#"):
+        start -= 1
+    if start > 0 and not lines[start - 1].strip():
+        start -= 1
+    return start, _body_end(lines, i, next_header)
+
+
+def _source_key(data: Mapping[str, Any], distribution: str) -> str | None:
+    """The distribution's key in ``[tool.uv.sources]``, as written there."""
+    sources = data.get("tool", {}).get("uv", {}).get("sources", {})
+    keys = [k for k in sources if _canonical(k) == _canonical(distribution)]
+    return keys[0] if keys else None
+
+
+def _with_source(text: str, expected: dict[str, Any], source: Source) -> str:
+    """``text`` with ``source`` last in ``[tool.uv.sources]``, a table added at the end
+    of the file when there is none; ``expected`` gets the same change. A source already
+    there for the distribution is kept as it is."""
+    if _source_key(expected, source.distribution) is not None:
+        return text
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    headers = _headers(lines)
+    found = [k for k, (_, path) in enumerate(headers) if path == _SOURCES]
+    if found:
+        lines.insert(_span(lines, headers, found[0])[1], source.uv_line() + "\n")
+    else:
+        lines += ["\n", uv_table([source]) + "\n"]
+    tool = dict(expected["tool"])
+    uv = dict(tool.get("uv", {}))
+    uv["sources"] = {**uv.get("sources", {}), **tomllib.loads(source.uv_line())}
+    expected["tool"] = {**tool, "uv": uv}
+    return "".join(lines)
+
+
+def _without_source(text: str, expected: dict[str, Any], distribution: str) -> tuple[str, bool]:
+    """Take the distribution's line out of ``[tool.uv.sources]``, and the table when
+    nothing is left in it; ``expected`` gets the same change.
+
+    :return: the text, and whether it changed (not when the table is written inline or
+        with dotted keys: then the line stays).
+    """
+    key = _source_key(expected, distribution)
+    if _canonical(distribution) == "ramparts":
+        return text, False  # a built-in capability: the app still needs the core
+    lines = text.splitlines(keepends=True)
+    headers = _headers(lines)
+    found = [k for k, (_, path) in enumerate(headers) if path == _SOURCES]
+    if key is None or not found:
+        return text, False
+    start, end = _span(lines, headers, found[0])
+    body = range(headers[found[0]][0] + 1, end)
+    mine = {j for j in body if _key_of(lines[j]) == _canonical(key)}
+    if not mine:
+        return text, False
+    if all(j in mine or _key_of(lines[j]) is None for j in body):
+        mine.update(range(start, end))  # nothing else in it: the table goes too
+    tool = dict(expected["tool"])
+    uv = dict(tool["uv"])
+    uv["sources"] = {k: v for k, v in uv["sources"].items() if k != key}
+    tool["uv"] = {k: v for k, v in uv.items() if v != {}}
+    expected["tool"] = {k: v for k, v in tool.items() if v != {}}
+    return "".join(line for j, line in enumerate(lines) if j not in mine), True
+
+
+def _key_of(line: str) -> str | None:
+    """The normalized key a ``key = value`` line sets (``None``: a comment or blank)."""
+    m = _KEY_LINE.match(line)
+    return _canonical(m.group(2)) if m else None
+
+
+def _add_requirement(file: Path, source: Source) -> None:
+    """Add ``source``'s line to ``requirements-local.txt``, made if it is missing."""
+    text = _read_optional(file)
+    if text is None:
+        text = requirements_text([source])
+    elif any(
+        _requirement_of(line) == _canonical(source.distribution) for line in text.splitlines()
+    ):
+        return
+    else:
+        text += ("" if text.endswith("\n") or not text else "\n") + source.pip_line() + "\n"
+    _write(file, text)
+
+
+def _drop_requirement(file: Path, distribution: str) -> None:
+    """Take the distribution's line out of ``requirements-local.txt``; remove the file
+    when no requirement is left in it (it is written only for local sources)."""
+    text = _read_optional(file)
+    if text is None:
+        return
+    lines = text.splitlines(keepends=True)
+    kept = [line for line in lines if _requirement_of(line) != _canonical(distribution)]
+    if kept == lines:
+        return
+    if all(not line.strip() or line.lstrip().startswith("#") for line in kept):
+        try:
+            file.unlink()
+        except OSError as e:
+            raise ScaffoldError(f"cannot remove {file}: {e.strerror or e}") from None
+    else:
+        _write(file, "".join(kept))
+
+
+def _requirement_of(line: str) -> str | None:
+    """The distribution a ``requirements-local.txt`` line installs, by the comment that
+    ends it (see ``Source.pip_line``)."""
+    m = re.match(r"^\s*[^#\s].*\s#\s*([A-Za-z0-9._-]+)\s*$", line)
+    return _canonical(m.group(1)) if m else None
+
+
+def _read_optional(file: Path) -> str | None:
+    try:
+        return file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ScaffoldError(f"cannot read {file}: {e.strerror or e}") from None
+
+
+def _write(file: Path, text: str) -> None:
+    try:
+        atomic_write(file, text.encode("utf-8"))  # keeps the file's permissions
+    except OSError as e:
+        raise ScaffoldError(f"cannot write {file}: {e.strerror or e}") from None
 
 
 def _canonical(requirement: str) -> str:
@@ -543,7 +779,4 @@ def _write_checked(file: Path, text: str, expected: dict[str, Any]) -> None:
             f"{file}: editing it as text would change more than the capability's table "
             "(an unusual layout?); nothing changed. Edit it by hand."
         )
-    try:
-        atomic_write(file, text.encode("utf-8"))  # keeps the file's permissions
-    except OSError as e:
-        raise ScaffoldError(f"cannot write {file}: {e.strerror or e}") from None
+    _write(file, text)
