@@ -145,7 +145,9 @@ def test_the_tutorial_builds_the_notes_example(tmp_path: Path) -> None:
     assert UV, "this test needs uv: run it through scripts/test.sh or `uv run`"
     home = tmp_path / "home"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_") and k != "VIRTUAL_ENV"}
+    # Nothing of the workspace's environment: the app's `uv run` makes its own .venv.
+    workspace = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_") and k not in workspace}
     env.update(
         HOME=str(home),
         PATH=os.pathsep.join([str(Path(sys.executable).parent), str(Path(UV).parent), env["PATH"]]),
