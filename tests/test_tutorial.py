@@ -145,11 +145,16 @@ def test_the_tutorial_builds_the_notes_example(tmp_path: Path) -> None:
     assert UV, "this test needs uv: run it through scripts/test.sh or `uv run`"
     home = tmp_path / "home"
     home.mkdir()
-    # Nothing of the workspace's environment: the app's `uv run` makes its own .venv.
-    workspace = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_") and k not in workspace}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("XDG_") and k != "UV_PROJECT_ENVIRONMENT"
+    }
     env.update(
         HOME=str(home),
+        # The workspace's environment, active as `. .venv/bin/activate` makes it (the page
+        # says so): `ramparts` runs anywhere, and the app's `uv run` ignores it.
+        VIRTUAL_ENV=sys.prefix,
         PATH=os.pathsep.join([str(Path(sys.executable).parent), str(Path(UV).parent), env["PATH"]]),
         # The fresh home would start an empty uv cache: every run would download PyQt6
         # (~200 MB) again. The cache holds downloads only; the app's .venv is its own.
@@ -211,6 +216,7 @@ def test_the_tutorial_builds_the_notes_example(tmp_path: Path) -> None:
 
     assert ran[0] == "ramparts new app Notes --capabilities fs,dialog --no-input"
     assert "uv run ramparts check" in ran and "uv run pytest" in ran
+    assert (app / ".venv" / "pyvenv.cfg").is_file()  # the app ran in an environment of its own
     built_pyproject = (app / "pyproject.toml").read_text(encoding="utf-8")
     # The page says the tables above [tool.ramparts] are the template's, unchanged.
     assert without_ramparts_tables(built_pyproject) == without_ramparts_tables(generated_pyproject)
