@@ -16,6 +16,7 @@ closes it. The page is exercised headless by the app's own tests (``eval_in_app`
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import os
 import re
@@ -138,6 +139,17 @@ def test_every_step_that_changes_files_ends_with_the_tests() -> None:
         last[block.step] = (wrote, tested)
     untested = [step for step, (wrote, tested) in last.items() if wrote > tested]
     assert not untested, f"steps that change files but do not run the app's tests: {untested}"
+
+
+def test_the_commands_shown_twice_differ_only_by_greet() -> None:
+    """Step 2 keeps the template's ``greet`` (its page still calls it), step 3 takes it out:
+    nothing else may differ, or the reader would see two versions of ``note_path``."""
+    shown = [b.body for b in blocks(DOC.read_text()) if b.path == "src/notes/commands.py"]
+    assert len(shown) == 2
+    diff = list(difflib.ndiff(shown[0].splitlines(), shown[1].splitlines()))
+    assert not [line for line in diff if line.startswith("+ ")]
+    removed = "\n".join(line[2:] for line in diff if line.startswith("- "))
+    assert "def greet(" in removed and "note_path" not in removed
 
 
 @pytest.mark.webview
