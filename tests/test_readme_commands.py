@@ -283,7 +283,7 @@ def test_a_plugin_added_from_a_folder_keeps_the_app_installable(
 
     add = "uv run ramparts add clipboard --from ../ramparts-clipboard"
     out = run(["sh", "-ec", add], app, fresh).stdout
-    assert "recorded where it installs from" in out
+    assert "recorded in [tool.uv.sources] and requirements-local.txt: ramparts-clipboard = " in out
     assert sources(app)["ramparts-clipboard"] == {
         "path": "../ramparts-clipboard",
         "editable": False,

@@ -326,7 +326,7 @@ def add_capability(
     )
     if where is not None:
         _add_requirement(file.parent / REQUIREMENTS, where)
-        say(f"recorded where it installs from: [tool.uv.sources] and {REQUIREMENTS}")
+        say(f"recorded in [tool.uv.sources] and {REQUIREMENTS}: {where.uv_line()}")
     labels = [str(w.get("label")) for w in _windows(data)]
     if labels:
         say(
