@@ -145,7 +145,7 @@ def test_the_plugin_joins_and_leaves_the_project_dependencies(tmp_path: Path) ->
     assert requirements.endswith(f"\n-e {http}  # ramparts-http\n")
     proc = ramparts("remove", "http", str(app), "--keep-installed")
     assert "and ramparts-http from its [project] dependencies" in proc.stdout
-    assert "and [tool.uv.sources] (requirements-local.txt too)" in proc.stdout
+    assert "and [tool.uv.sources] and requirements-local.txt" in proc.stdout
     assert (app / "pyproject.toml").read_text() == text
     assert not (app / "requirements-local.txt").exists()
 
@@ -537,3 +537,28 @@ def test_where_an_installed_distribution_came_from(
     assert source.uv_line() == f"{name} = {uv}"
     assert tomllib.loads(source.uv_line())  # valid TOML, as uv reads it
     assert source.pip_line() == f"{pip.format(name=name)}  # {name}"  # type: ignore[union-attr]
+
+
+def test_removing_the_built_in_window_capability_keeps_where_ramparts_comes_from(
+    tmp_path: Path,
+) -> None:
+    app = write_app(tmp_path / "app", module="win_cmds", capabilities="")
+    core = ROOT / "core"
+    text = (
+        (app / "pyproject.toml")
+        .read_text()
+        .replace('version = "1.2.3"\n', 'version = "1.2.3"\ndependencies = ["ramparts"]\n')
+    )
+    text += (
+        f'\n[tool.uv.sources]\nramparts = {{ path = "{core}", editable = true }}\n'
+        "\n[tool.ramparts.capabilities.window]\nallow = []\n"
+    )
+    (app / "pyproject.toml").write_text(text)
+    (app / "requirements-local.txt").write_text(f"-e {core}  # ramparts\n")
+    proc = ramparts("remove", "window", str(app))
+    assert proc.returncode == 0, proc.stderr
+    assert "'window' is built into ramparts; nothing to uninstall" in proc.stdout
+    data = tomllib.loads((app / "pyproject.toml").read_text())
+    assert data["project"]["dependencies"] == ["ramparts"]
+    assert data["tool"]["uv"]["sources"] == {"ramparts": {"path": str(core), "editable": True}}
+    assert (app / "requirements-local.txt").read_text() == f"-e {core}  # ramparts\n"

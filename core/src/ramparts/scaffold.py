@@ -425,12 +425,12 @@ def remove_capability(
     new_text, unsourced = _without_source(new_text, expected, distribution)
     new_text, windows = _drop_from_windows(new_text, expected, capability)
     _write_checked(file, new_text, expected)
-    if unsourced:
-        _drop_requirement(file.parent / REQUIREMENTS, distribution)
+    unrequired = _drop_requirement(file.parent / REQUIREMENTS, distribution)
     say(
         f"removed tool.ramparts.capabilities.{capability} from {file}"
         + (f" and {distribution} from its [project] dependencies" if unlisted else "")
-        + (f" and [tool.uv.sources] ({REQUIREMENTS} too)" if unsourced else "")
+        + (" and [tool.uv.sources]" if unsourced else "")
+        + (f" and {REQUIREMENTS}" if unrequired else "")
     )
     if windows:
         say(f"removed '{capability}' from the capabilities of window(s): {', '.join(windows)}")
@@ -633,16 +633,19 @@ def _add_requirement(file: Path, source: Source) -> None:
     _write(file, text)
 
 
-def _drop_requirement(file: Path, distribution: str) -> None:
+def _drop_requirement(file: Path, distribution: str) -> bool:
     """Take the distribution's line out of ``requirements-local.txt``; remove the file
-    when no requirement is left in it (it is written only for local sources)."""
+    when no requirement is left in it (it is written only for local sources).
+
+    :return: whether it changed anything.
+    """
     text = _read_optional(file)
-    if text is None:
-        return
+    if text is None or _canonical(distribution) == "ramparts":  # built in: keep the core
+        return False
     lines = text.splitlines(keepends=True)
     kept = [line for line in lines if _requirement_of(line) != _canonical(distribution)]
     if kept == lines:
-        return
+        return False
     if all(not line.strip() or line.lstrip().startswith("#") for line in kept):
         try:
             file.unlink()
@@ -650,6 +653,7 @@ def _drop_requirement(file: Path, distribution: str) -> None:
             raise ScaffoldError(f"cannot remove {file}: {e.strerror or e}") from None
     else:
         _write(file, "".join(kept))
+    return True
 
 
 def _requirement_of(line: str) -> str | None:
