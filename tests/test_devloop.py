@@ -1,16 +1,24 @@
-"""``ramparts dev`` as a dev loop: page errors on stderr, a headless run that says so."""
+"""``ramparts dev`` as a dev loop: page errors on stderr, a headless run that says so,
+``--reload``, F5 and the readiness line."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
-from app_folders import write_app
+from app_folders import REPORT_COMMANDS, write_app
 
 pytestmark = pytest.mark.webview
 
@@ -182,3 +190,325 @@ def test_built_app_refuses_devtools(
         launcher._run(tmp_path, "someapp", allow_eval=True)
     assert exit_info.value.code == 2
     assert "--devtools is only for `ramparts dev`" in capsys.readouterr().err
+
+
+# -- the dev loop: --reload, F5, the readiness line -------------------------------------
+
+#: The app's Python says which page called, which version of itself answered, in which
+#: process and for which bridge session.
+DEVLOOP_COMMANDS = """
+import os
+import sys
+
+from ramparts import CallContext, command
+
+VERSION = "{version}"
+
+
+@command
+def hello(ctx: CallContext, page: str) -> str:
+    # One write: the app's own lines come from other threads.
+    sys.stderr.write(
+        f"devloop: page={{page}} python={{VERSION}} pid={{os.getpid()}} session={{ctx.session.id}}\\n"
+    )
+    sys.stderr.flush()
+    return VERSION
+"""
+HELLO_JS = 'ramparts.invoke("hello", {{ page: "{page}" }});\n'
+HELLO = r"devloop: page=(\S+) python=(\S+) pid=(\d+) session=(\S+)"
+READY = "ramparts: window 'main' loaded app://dev.ramparts.test/index.html"
+MODULE = "devloop_cmds"
+
+
+class Lines:
+    """A process's stderr, read line by line as it comes, waited on with deadlines."""
+
+    def __init__(self, stream: Any) -> None:
+        self.lines: list[str] = []
+        self._done = False
+        self._cond = threading.Condition()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._done = True
+            self._cond.notify_all()
+
+    def wait_for(
+        self, pattern: str, since: int = 0, timeout: float = 90.0
+    ) -> tuple[int, re.Match[str]]:
+        """The first line from index ``since`` on that ``pattern`` matches (re.search)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for i in range(since, len(self.lines)):
+                    found = re.search(pattern, self.lines[i])
+                    if found:
+                        return i, found
+                left = deadline - time.monotonic()
+                if left <= 0 or self._done:
+                    raise AssertionError(
+                        f"no line matching {pattern!r} after line {since}:\n" + self.text()
+                    )
+                self._cond.wait(left)
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def _write_devloop_app(root: Path, version: str = "py-1", page: str = "ui-1") -> Path:
+    return write_app(
+        root,
+        commands=DEVLOOP_COMMANDS.format(version=version),
+        module=MODULE,
+        files={"app.js": HELLO_JS.format(page=page)},
+    )
+
+
+def _edit(path: Path, text: str) -> None:
+    """Write ``path`` anew, in one piece (as an editor saves)."""
+    tmp = path.with_name(path.name + ".tmp~")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@pytest.fixture
+def reloading(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], Lines]]:
+    """``ramparts dev --reload --headless`` on the devloop app; stopped at the end."""
+    app_dir = _write_devloop_app(tmp_path / "app")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ramparts", "dev", "--reload", "--headless", str(app_dir)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    try:
+        yield app_dir, proc, Lines(proc.stderr)
+    finally:
+        tree = _tree(proc.pid)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for p in tree:  # nothing is left behind, even by a failed test
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_reload_ui_change_reloads_the_page_in_a_new_session(
+    reloading: tuple[Path, subprocess.Popen[str], Lines],
+) -> None:
+    app_dir, proc, out = reloading
+    i, first = out.wait_for(HELLO)
+    assert first.group(1, 2) == ("ui-1", "py-1")
+    out.wait_for("^" + re.escape(READY) + "$")
+
+    _edit(app_dir / "ui" / "app.js", HELLO_JS.format(page="ui-2"))
+    i, _ = out.wait_for(r"^ramparts dev: ui/app\.js changed: reloading$", since=i)
+    out.wait_for("^" + re.escape(READY) + "$", since=i)  # the new page's
+    i, second = out.wait_for(HELLO, since=i)
+    assert second.group(1, 2) == ("ui-2", "py-1")
+    assert second.group(3) == first.group(3), "a ui change must not restart the app"
+    assert second.group(4) != first.group(4), "a reload is a new page: a new session"
+    assert "restarting" not in out.text()
+    assert proc.poll() is None
+
+
+def test_reload_python_change_restarts_the_app(
+    reloading: tuple[Path, subprocess.Popen[str], Lines],
+) -> None:
+    app_dir, _, out = reloading
+    i, first = out.wait_for(HELLO)
+    _edit(app_dir / f"{MODULE}.py", DEVLOOP_COMMANDS.format(version="py-2"))
+    i, _ = out.wait_for(rf"^ramparts dev: {MODULE}\.py changed: restarting$", since=i)
+    i, second = out.wait_for(HELLO, since=i)
+    assert second.group(1, 2) == ("ui-1", "py-2")
+    assert second.group(3) != first.group(3)
+    assert not psutil.pid_exists(int(first.group(3))), "the old app must have exited"
+
+    # pyproject.toml restarts it too: here with a new name.
+    pyproject = app_dir / "pyproject.toml"
+    _edit(pyproject, pyproject.read_text().replace('name = "Test App"', 'name = "Renamed App"'))
+    i, _ = out.wait_for(r"^ramparts dev: pyproject\.toml changed: restarting$", since=i)
+    i, _ = out.wait_for(r"^ramparts: Renamed App \(dev\.ramparts\.test\)", since=i)
+    out.wait_for(HELLO, since=i)
+
+
+def test_reload_survives_a_broken_app_and_recovers(
+    reloading: tuple[Path, subprocess.Popen[str], Lines],
+) -> None:
+    app_dir, proc, out = reloading
+    module = app_dir / f"{MODULE}.py"
+    i, _ = out.wait_for(HELLO)
+
+    _edit(module, DEVLOOP_COMMANDS.format(version="py-2") + "\ndef broken(:\n")
+    i, _ = out.wait_for(rf"^ramparts dev: {MODULE}\.py changed: restarting$", since=i)
+    i, _ = out.wait_for(rf"^error: .*{MODULE}\.py:\d+: ", since=i)
+    i, _ = out.wait_for(
+        r"^ramparts dev: the app exited with code 1; waiting for a change$", since=i
+    )
+    assert proc.poll() is None, "the supervisor must wait for the fix"
+    assert "Traceback" not in out.text()
+
+    _edit(module, DEVLOOP_COMMANDS.format(version="py-3"))
+    i, _ = out.wait_for(rf"^ramparts dev: {MODULE}\.py changed: restarting$", since=i)
+    i, fixed = out.wait_for(HELLO, since=i)
+    assert fixed.group(2) == "py-3"
+
+    # A bad config is reported the same way, and its fix recovers too.
+    pyproject = app_dir / "pyproject.toml"
+    good = pyproject.read_text()
+    _edit(pyproject, good.replace('identifier = "dev.ramparts.test"', 'identifier = "Not An Id"'))
+    i, _ = out.wait_for(r"^error: .*identifier", since=i)
+    i, _ = out.wait_for(
+        r"^ramparts dev: the app exited with code 1; waiting for a change$", since=i
+    )
+    _edit(pyproject, good)
+    i, _ = out.wait_for(r"^ramparts dev: pyproject\.toml changed: restarting$", since=i)
+    out.wait_for(HELLO, since=i)
+    assert proc.poll() is None
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_reload_stops_cleanly_leaving_no_process(
+    reloading: tuple[Path, subprocess.Popen[str], Lines], signum: int
+) -> None:
+    _, proc, out = reloading
+    out.wait_for(HELLO)
+    tree = _tree(proc.pid)  # the app's Python and the engine's helper processes
+    assert any("ramparts" in " ".join(p.cmdline()) for p in tree), tree
+    proc.send_signal(signum)
+    assert proc.wait(60) == 0, out.text()
+    _, alive = psutil.wait_procs(tree, timeout=10)
+    assert alive == [], f"left running: {[(p.pid, p.name()) for p in alive]}"
+    assert "Traceback" not in out.text()
+
+
+def test_reload_does_not_go_with_eval(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ramparts.cli import app
+
+    app_dir = write_app(tmp_path / "app")
+    script = tmp_path / "e.js"
+    script.write_text("return 1;")
+    done = CliRunner().invoke(app, ["dev", str(app_dir), "--reload", "--eval", str(script)])
+    assert done.exit_code == 2
+    assert "--reload" in done.output
+
+
+#: A command that presses a key in the calling window, as Qt's input does.
+PRESS_COMMANDS = (
+    REPORT_COMMANDS
+    + '''
+import sys
+
+LOADS: list[str] = []
+
+
+@command
+def press(ctx: CallContext, key: str) -> None:
+    from PyQt6.QtCore import Qt
+    from PyQt6.QtTest import QTest
+
+    view = ctx.app.hosts[ctx.window].native.native.webview
+    code, mods = {
+        "F5": (Qt.Key.Key_F5, Qt.KeyboardModifier.NoModifier),
+        "Ctrl+R": (Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier),
+    }[key]
+    ctx.app.hosts[ctx.window].call_on_ui(lambda: QTest.keyClick(view.focusProxy() or view, code, mods))
+
+
+@command
+def loaded(ctx: CallContext) -> None:
+    """Each load: say so, then press F5 on the first, Ctrl+R on the second."""
+    LOADS.append(ctx.session.id)
+    sys.stderr.write(f"devloop: load {len(LOADS)} session={ctx.session.id}\\n")
+    sys.stderr.flush()
+    key = {1: "F5", 2: "Ctrl+R"}.get(len(LOADS))
+    if key is not None:
+        press(ctx, key)
+'''
+)
+
+
+def test_dev_f5_and_ctrl_r_reload_the_page(tmp_path: Path) -> None:
+    app_dir = write_app(
+        tmp_path / "app",
+        commands=PRESS_COMMANDS,
+        module="press_cmds",
+        files={"app.js": 'addEventListener("load", () => ramparts.invoke("loaded"));\n'},
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ramparts", "dev", "--headless", str(app_dir)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    out = Lines(proc.stderr)
+    try:
+        sessions, where = [], []
+        i = 0
+        for n in (1, 2, 3):
+            i, found = out.wait_for(rf"^devloop: load {n} session=(\S+)$", since=i)
+            sessions.append(found.group(1))
+            where.append(i)
+        assert len(set(sessions)) == 3, "each reload is a new session"
+        # The third page started loading after the second said "load 2" (then Ctrl+R).
+        out.wait_for("^" + re.escape(READY) + "$", since=where[1])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_built_app_runner_has_no_reload_keys_and_no_readiness_line(tmp_path: Path) -> None:
+    # What a built app's launcher calls: run_app without the dev flags. The keys reach
+    # the page instead, and nothing reloads.
+    app_dir = write_app(tmp_path / "app", commands=PRESS_COMMANDS, module="press_cmds")
+    script = tmp_path / "e.js"
+    script.write_text(
+        """
+        const keys = [];
+        addEventListener("keydown", (e) => keys.push(e.key));
+        await ramparts.invoke("press", { key: "F5" });
+        await ramparts.invoke("press", { key: "Ctrl+R" });
+        const deadline = Date.now() + 20000;
+        while (!keys.includes("r") && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return keys;
+        """
+    )
+    code = (
+        "import sys; from pathlib import Path; from ramparts.run import run_app; "
+        f"code = run_app(Path({str(app_dir)!r}), headless=True, eval_file=Path({str(script)!r})); "
+        "print('watchfiles imported' if 'watchfiles' in sys.modules else '', file=sys.stderr); "
+        "sys.exit(code)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["F5", "Control", "r"]
+    assert "ramparts: window" not in done.stderr
+    assert "watchfiles imported" not in done.stderr  # the dev loop's, never a built app's

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -348,3 +349,24 @@ def test_a_neighbouring_port_is_not_the_dev_server(tmp_path: Path) -> None:
     from ramparts.release.build import _refuse_dev_server
 
     _refuse_dev_server(load(app_dir))  # no BuildError
+
+
+def test_check_shows_the_dev_server_and_warns_while_the_ui_is_not_built(tmp_path: Path) -> None:
+    app_dir = write_app(tmp_path / "app", capabilities="")
+    shutil.rmtree(app_dir / "ui")
+    with_dev_table(
+        app_dir,
+        """
+        url = "http://127.0.0.1:5173"
+        before_dev_command = "npm run dev"
+        before_build_command = "npm run build"
+        """,
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "ramparts", "check", str(app_dir)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "dev server:   http://127.0.0.1:5173 (ramparts dev only)" in done.stdout
+    assert "before_build_command: npm run build" in done.stdout
+    assert "does not exist yet" in done.stderr and "(run: npm run build)" in done.stderr
+    assert "routes:       add, shout" in done.stdout

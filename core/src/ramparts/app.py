@@ -21,7 +21,8 @@ from ramparts.backends import Backend, EvalResult, NativeDialogs, get_backend
 from ramparts.bridge.host import WindowHost
 from ramparts.bridge.session import Registry, WindowSession
 from ramparts.capability import Capability
-from ramparts.config import AppConfig, WindowConfig, load_config
+from ramparts.config import AppConfig, WindowConfig, check_ui_folder, load_config
+from ramparts.devserver import dev_config
 from ramparts.plugins import build_registry, load_capabilities, make_plugin_manager
 
 if TYPE_CHECKING:
@@ -59,14 +60,31 @@ class App:
         self._trace: Callable[[str], None] | None = None
         self._page_errors: Callable[[str], None] | None = None
         self._devtools: Callable[[str], None] | None = None
+        self._loaded: Callable[[str], None] | None = None
+        self._reload_keys = False
+        #: The dev server the pages come from (``App.load(dev=True)``), else ``None``.
+        self.dev_url: str | None = None
 
     @classmethod
-    def load(cls, app_dir: Path | str) -> App:
+    def load(cls, app_dir: Path | str, *, dev: bool = False) -> App:
+        """Load the app in ``app_dir``.
+
+        :param dev: serve the pages from ``[tool.ramparts.dev] url`` when the config
+            has one (``ramparts dev``), with the dev CSP. Otherwise they come from the
+            ``ui`` folder, which must exist.
+        """
         config = load_config(app_dir)
+        dev_url = config.dev.url if dev else None
+        if dev_url is not None:
+            config = dev_config(config)
+        elif config.dev.url is not None:
+            check_ui_folder(config)
         pm = make_plugin_manager()
         capabilities = load_capabilities(config, pm)
         registry = build_registry(config, capabilities)
-        return cls(config, pm, capabilities, registry)
+        the_app = cls(config, pm, capabilities, registry)
+        the_app.dev_url = dev_url
+        return the_app
 
     # -- running ------------------------------------------------------------------------
 
@@ -79,6 +97,8 @@ class App:
         trace: Callable[[str], None] | None = None,
         page_errors: Callable[[str], None] | None = None,
         devtools: Callable[[str], None] | None = None,
+        loaded: Callable[[str], None] | None = None,
+        reload_keys: bool = False,
     ) -> EvalResult | None:
         """Open the app's start windows and run until they close (or ``eval_js`` settles).
 
@@ -91,6 +111,9 @@ class App:
             exception or ``console.error``) and warning; ``ramparts dev`` prints them.
         :param devtools: give each window the engine's inspector in a window of its
             own (``ramparts dev --devtools``); called with a line once it has loaded.
+        :param loaded: called with ``ramparts: window '<label>' loaded <url>`` each time
+            a window's page has finished loading (``ramparts dev``'s readiness line).
+        :param reload_keys: F5 and Ctrl+R reload the page (``ramparts dev`` only).
         :return: the eval result when ``eval_js`` was given.
         """
         cfg = self.config
@@ -99,6 +122,8 @@ class App:
         self._trace = trace
         self._page_errors = page_errors
         self._devtools = devtools
+        self._loaded = loaded
+        self._reload_keys = reload_keys
         from ramparts.bridge.dispatch import (
             Dispatcher,  # asyncio and threads: only when an app runs
         )
@@ -148,6 +173,13 @@ class App:
         if host is not None:
             self._running_backend().close_window(host)
 
+    def reload_window(self, label: str) -> None:
+        """Reload the page of the window ``label`` if it is open (any thread), as F5
+        would: the page loads again and gets a new bridge session (the old one ends)."""
+        host = self.hosts.get(label)
+        if host is not None:
+            self._running_backend().reload_window(host)
+
     def emit(self, event: str, payload: Any = None, *, window: str | None = None) -> None:
         """Send an event to every open window's page, or only to ``window``."""
         for label, host in list(self.hosts.items()):
@@ -173,6 +205,7 @@ class App:
         host = self.make_host(spec, self._dispatcher)
         self.hosts[spec.label] = host
         trace, page_errors, devtools = self._trace, self._page_errors, self._devtools
+        loaded = self._loaded
 
         def console(level: str, line: str) -> None:
             if trace is not None:
@@ -200,6 +233,12 @@ class App:
                 if devtools is not None
                 else None
             ),
+            loaded=(
+                (lambda url: loaded(f"ramparts: window '{spec.label}' loaded {url}"))
+                if loaded is not None
+                else None
+            ),
+            reload_keys=self._reload_keys,
         )
         return host
 
@@ -221,6 +260,7 @@ class App:
             on_session=self._session_changed,
             app=self,
             web=spec.web,
+            dev_url=self.dev_url,
         )
 
     def _session_changed(self, old: WindowSession | None, new: WindowSession | None) -> None:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
         Ed25519PublicKey,
     )
 
+    from ramparts.config import AppConfig
+
 app = typer.Typer(
     name="ramparts",
     help="Build Python desktop apps with an HTML UI and a deny-by-default bridge.",
@@ -83,8 +85,19 @@ def dev(
         bool,
         typer.Option(help="Open the engine's inspector in a window of its own (no port)."),
     ] = False,
+    dev_server: Annotated[
+        bool,
+        typer.Option(
+            help="Serve the pages from [tool.ramparts.dev] url (starting its "
+            "before_dev_command) when the config has one; --no-dev-server: the ui folder.",
+        ),
+    ] = True,
+    reload: Annotated[
+        bool, typer.Option(help="Restart the app on Python changes, reload it on ui changes.")
+    ] = False,
+    watch_ui: Annotated[bool, typer.Option(hidden=True)] = False,  # --reload's child process
 ) -> None:
-    """Run an app from source; page errors and warnings are printed on stderr."""
+    """Run an app from source; page errors and warnings print on stderr; F5 reloads."""
     from ramparts.run import run_app
 
     if not headless and _no_display():
@@ -94,6 +107,8 @@ def dev(
             "ramparts dev: no display: running headless (Qt offscreen); stop with Ctrl+C",
             err=True,
         )
+    if reload:
+        raise typer.Exit(_supervise(app_dir, eval_file, headless, trace, devtools, dev_server))
     code = run_app(
         app_dir,
         headless=headless,
@@ -102,9 +117,34 @@ def dev(
         trace=trace,
         page_errors=True,
         devtools=devtools,
+        dev_server=dev_server,
+        dev=True,
+        watch_ui=watch_ui,
     )
     if code:
         raise typer.Exit(code)
+
+
+def _supervise(
+    app_dir: Path,
+    eval_file: Path | None,
+    headless: bool,
+    trace: bool,
+    devtools: bool,
+    dev_server: bool,
+) -> int:
+    """``dev --reload``: run the app in a child process, restarted on Python changes."""
+    if eval_file is not None:
+        raise _fail("--reload runs until stopped and --eval exits: use one or the other", 2)
+    from ramparts.devloop import supervise  # watchfiles: only for --reload
+
+    flags = {
+        "--headless": headless or _no_display(),  # said once above, not at each restart
+        "--trace": trace,
+        "--devtools": devtools,
+        "--no-dev-server": not dev_server,
+    }
+    return supervise(app_dir, [flag for flag, on in flags.items() if on])
 
 
 @app.command()
@@ -126,6 +166,7 @@ def check(app_dir: AppDir = Path(".")) -> None:
     typer.echo(f"handles:      {config.security.handles}")
     typer.echo(f"csp:          {render_csp(merge_csp(dict(config.security.csp)))}")
     typer.echo(f"ui events:    {', '.join(sorted(config.ui_events)) or '(none)'}")
+    _check_dev(config)
     problems = []
     typer.echo("capabilities:")
     for name, cap in config.capabilities.items():
@@ -151,12 +192,31 @@ def check(app_dir: AppDir = Path(".")) -> None:
         try:
             from ramparts.app import App
 
-            loaded = App.load(app_dir)
+            loaded = App.load(app_dir, dev=config.dev.url is not None)
         except RampartsError as e:
             raise _fail(str(e)) from None
         typer.echo("routes:       " + (", ".join(sorted(loaded.registry.routes)) or "(none)"))
     if problems:
         raise _fail(f"missing capability plugins: {', '.join(problems)}")
+
+
+def _check_dev(config: AppConfig) -> None:
+    """The dev server lines of ``check``, and a warning when the UI is not built yet."""
+    dev = config.dev
+    if dev.url is not None:
+        typer.echo(f"dev server:   {dev.url} (ramparts dev only)")
+    for key in ("before_dev_command", "before_build_command"):
+        command = getattr(dev, key)
+        if command is not None:
+            typer.echo(f"  {key}: {command}")
+    if dev.url is not None and not (config.ui / config.entry).is_file():
+        build = f" (run: {dev.before_build_command})" if dev.before_build_command else ""
+        typer.secho(
+            f"warning: {config.ui / config.entry} does not exist yet: ramparts dev serves "
+            f"the dev server's pages, but tests and builds need the built UI{build}",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
 
 
 def _literal_glob_warnings(capabilities: Mapping[str, Any]) -> list[str]:

@@ -8,10 +8,16 @@ this module, and this module imports nothing that the app does not need anyway.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ramparts.errors import RampartsError
+
+if TYPE_CHECKING:
+    from ramparts.app import App
+    from ramparts.backends import EvalResult
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_TIMEOUT", "run_app"]
 
@@ -21,7 +27,9 @@ EXIT_TIMEOUT = 2
 
 
 def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    # One write, so that a line from another thread never lands inside this one.
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def run_app(
@@ -33,6 +41,9 @@ def run_app(
     trace: bool = False,
     page_errors: bool = False,
     devtools: bool = False,
+    dev_server: bool = False,
+    dev: bool = False,
+    watch_ui: bool = False,
 ) -> int:
     """Load the app in ``app_dir``, run it until its windows close, return an exit code.
 
@@ -40,39 +51,78 @@ def run_app(
     it resolves to is printed on stdout, and the app exits. With ``page_errors``
     (``ramparts dev``; a built app only if its launcher asks), the page's uncaught
     exceptions, console errors and warnings are printed on stderr. With ``devtools``
-    (``ramparts dev --devtools`` only), each window gets the engine's inspector.
+    (``ramparts dev --devtools`` only), each window gets the engine's inspector. With
+    ``dev_server`` (``ramparts dev``), pages come from ``[tool.ramparts.dev] url`` when
+    the config has one, and its ``before_dev_command`` runs as long as the app does.
+    With ``dev`` (``ramparts dev``), F5 and Ctrl+R reload the page; with it or
+    ``page_errors``, ``ramparts: window '<label>' loaded <url>`` is printed as each page
+    loads. With ``watch_ui`` (``dev --reload``), a change under ``ui`` reloads the pages.
 
     :return: ``EXIT_OK``; ``EXIT_ERROR`` for a bad app, a failed start or a failed
         page script; ``EXIT_TIMEOUT`` when the page script did not settle in time.
         Every failure is one ``error: ...`` line on stderr, never a traceback.
     """
-    from ramparts.app import App
+    from ramparts.devserver import running
 
     try:
         source = eval_file.read_text(encoding="utf-8") if eval_file else None
     except OSError as e:
         _say(f"error: cannot read --eval file: {e}")
         return EXIT_ERROR
+    the_app = _load(app_dir, dev_server=dev_server)
+    if the_app is None:
+        return EXIT_ERROR
+    cfg = the_app.config
     try:
-        the_app = App.load(app_dir)
+        with (
+            running(cfg, _say) if the_app.dev_url else contextlib.nullcontext(),
+            _watching_ui(the_app) if watch_ui else contextlib.nullcontext(),
+        ):
+            result = the_app.run(
+                headless=headless,
+                eval_js=source,
+                timeout=timeout,
+                trace=_say if trace else None,
+                page_errors=_say if page_errors else None,
+                devtools=_say if devtools else None,
+                loaded=_say if dev or page_errors else None,
+                reload_keys=dev,
+            )
     except RampartsError as e:
         _say(f"error: {e}")
         return EXIT_ERROR
+    return _exit_code(result)
+
+
+def _load(app_dir: Path, *, dev_server: bool) -> App | None:
+    """The app, announced on stderr; ``None`` once its error line is printed."""
+    from ramparts.app import App
+
+    try:
+        the_app = App.load(app_dir, dev=dev_server)
+    except RampartsError as e:
+        _say(f"error: {e}")
+        return None
+    except SyntaxError as e:  # in the app's commands module
+        _say(f"error: {e.filename}:{e.lineno}: {e.msg}")
+        return None
     cfg = the_app.config
     _say(f"ramparts: {cfg.name} ({cfg.identifier}) from {cfg.app_dir}")
     _say(f"ramparts: commands: {', '.join(sorted(the_app.registry.routes)) or '(none)'}")
-    try:
-        result = the_app.run(
-            headless=headless,
-            eval_js=source,
-            timeout=timeout,
-            trace=_say if trace else None,
-            page_errors=_say if page_errors else None,
-            devtools=_say if devtools else None,
-        )
-    except RampartsError as e:
-        _say(f"error: {e}")
-        return EXIT_ERROR
+    return the_app
+
+
+def _watching_ui(the_app: App) -> contextlib.AbstractContextManager[object]:
+    """``ramparts dev --reload``'s page reloads, unless a dev server reloads its pages."""
+    if the_app.dev_url:
+        return contextlib.nullcontext()
+    from ramparts.devloop import watching_ui  # watchfiles: never in a built app
+
+    return watching_ui(the_app, _say)
+
+
+def _exit_code(result: EvalResult | None) -> int:
+    """What the run comes to: an ``--eval`` result is printed on stdout."""
     if result is None:
         return EXIT_OK
     if result.timed_out:

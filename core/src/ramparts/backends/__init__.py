@@ -156,6 +156,8 @@ class Backend(Protocol):
         closed: Callable[[], None],
         console: Callable[[str, str], None] | None = None,
         devtools: Callable[[str], None] | None = None,
+        loaded: Callable[[str], None] | None = None,
+        reload_keys: bool = False,
     ) -> None:
         """Open a window for ``host`` (any thread; on the GUI thread, once running, the
         window opens just after this returns, and an error there is logged).
@@ -167,7 +169,15 @@ class Backend(Protocol):
         :param devtools: open the engine's inspector for the page in a window of its
             own, in this process and with no TCP port (``ramparts dev --devtools``
             only), and call this with the inspector's URL once it has loaded.
+        :param loaded: called with the main frame's URL each time a page has finished
+            loading in the window (the first load, every reload and navigation).
+        :param reload_keys: F5 and Ctrl+R (Cmd+R on macOS) reload the page, and the page
+            never sees those keys (``ramparts dev`` only).
         """
+
+    def reload_window(self, host: WindowHost) -> None:
+        """Reload the page of ``host``'s window, bypassing any cache, if it has one (any
+        thread). A reload is a main-frame navigation: the page gets a new session."""
 
     def show_window(self, host: WindowHost) -> None:
         """Show and raise ``host``'s window, if it has one (any thread)."""

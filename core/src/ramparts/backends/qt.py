@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import webview
 from PyQt6 import QtCore, sip
 from PyQt6.QtCore import (
@@ -415,14 +416,10 @@ def _clipboard_files(mode: QClipboard.Mode = QClipboard.Mode.Clipboard) -> bool:
     return clipboard is not None and _holds_files(clipboard.mimeData(mode))
 
 
-class _FileGuard(QObject):
-    """Keeps files dropped on the window, or pasted into it, from the page unless the
-    window's config grants ``file-drop``. Text and links drop and paste as ever.
-
-    Installed on the view and on every widget added under it (Qt WebEngine's input
-    widget is created, and may be replaced, after the view exists), since a drag goes
-    to the widget under the pointer first and keys to the focused one.
-    """
+class _ViewFilter(QObject):
+    """An event filter on a view and on every widget added under it (Qt WebEngine's
+    input widget is created, and may be replaced, after the view exists), since a drag
+    goes to the widget under the pointer first and keys to the focused one."""
 
     def __init__(self, view: QWidget, page: _Page) -> None:
         super().__init__(view)
@@ -442,6 +439,36 @@ class _FileGuard(QObject):
             if isinstance(child, QWidget):
                 self.watch(child)
             return False
+        return self.take(event)
+
+    def take(self, event: QEvent) -> bool:
+        """Handle ``event`` here (``True``: the view never gets it)."""
+        return False
+
+
+class _ReloadKeys(_ViewFilter):
+    """F5 and Ctrl+R (Cmd+R on macOS) reload the page (``ramparts dev`` only)."""
+
+    def take(self, event: QEvent) -> bool:
+        if not isinstance(event, QKeyEvent) or event.type() != QEvent.Type.KeyPress:
+            return False
+        key = event.key()
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        no_mods = mods == Qt.KeyboardModifier.NoModifier
+        if not (key == Qt.Key.Key_F5 and no_mods) and not (
+            key == Qt.Key.Key_R and mods == Qt.KeyboardModifier.ControlModifier
+        ):
+            return False
+        if not event.isAutoRepeat():  # a held key reloads once
+            self._page.triggerAction(QWebEnginePage.WebAction.ReloadAndBypassCache)
+        return True
+
+
+class _FileGuard(_ViewFilter):
+    """Keeps files dropped on the window, or pasted into it, from the page unless the
+    window's config grants ``file-drop``. Text and links drop and paste as ever."""
+
+    def take(self, event: QEvent) -> bool:
         if not self._brings_files(event) or self._page.allow_web("file-drop"):
             return False
         # Ignored at its entry, a real drag is not offered to this widget again.
@@ -458,6 +485,16 @@ class _FileGuard(QObject):
             # X11's middle-click paste, from the selection.
             return _clipboard_files(QClipboard.Mode.Selection)
         return False
+
+
+@attrs.frozen
+class _PageHooks:
+    """What ``open_window`` asked for besides the page itself (see ``Backend.open_window``)."""
+
+    console: Callable[[str, str], None] | None = None
+    devtools: Callable[[str], None] | None = None
+    loaded: Callable[[str], None] | None = None
+    reload_keys: bool = False
 
 
 class QtBackend:
@@ -514,20 +551,23 @@ class QtBackend:
         closed: Callable[[], None],
         console: Callable[[str, str], None] | None = None,
         devtools: Callable[[str], None] | None = None,
+        loaded: Callable[[str], None] | None = None,
+        reload_keys: bool = False,
     ) -> None:
+        hooks = _PageHooks(console, devtools, loaded, reload_keys)
         if self._running and threading.current_thread() is threading.main_thread():
             # On the GUI thread (a Qt callback), pywebview only queues a new window for a
             # start() that has already happened: ask from another thread, which it builds
             # at once (on the GUI thread, after this callback returns).
             def open_logged() -> None:
                 try:
-                    self._create_window(host, spec, closed, console, devtools)
+                    self._create_window(host, spec, closed, hooks)
                 except Exception:
                     log.exception("opening window %r failed", spec.label)
 
             threading.Thread(target=open_logged, name="ramparts-open", daemon=True).start()
             return
-        self._create_window(host, spec, closed, console, devtools)
+        self._create_window(host, spec, closed, hooks)
 
     def show_window(self, host: WindowHost) -> None:
         if host.native is not None:
@@ -536,6 +576,22 @@ class QtBackend:
     def close_window(self, host: WindowHost) -> None:
         if host.native is not None:
             host.native.destroy()
+
+    def reload_window(self, host: WindowHost) -> None:
+        window = host.native
+        if window is None or self._gui is None:  # no page attached yet: nothing to reload
+            return
+
+        def reload() -> None:
+            browser = getattr(window, "native", None)  # pywebview's BrowserView
+            view = getattr(browser, "webview", None)
+            if view is None or sip.isdeleted(view):  # the window has closed
+                return
+            page = view.page()
+            if isinstance(page, _Page):  # pywebview's own page has no bridge: leave it
+                page.triggerAction(QWebEnginePage.WebAction.ReloadAndBypassCache)
+
+        self.call_soon(reload)
 
     def evaluate(self, host: WindowHost, source: str, timeout: float) -> EvalResult:
         result = EvalResult(ok=False)
@@ -565,8 +621,7 @@ class QtBackend:
         host: WindowHost,
         spec: WindowConfig,
         closed: Callable[[], None],
-        console: Callable[[str, str], None] | None,
-        devtools: Callable[[str], None] | None = None,
+        hooks: _PageHooks,
     ) -> None:
         window = webview.create_window(
             spec.title, html=" ", width=spec.width, height=spec.height, resizable=spec.resizable
@@ -574,7 +629,7 @@ class QtBackend:
         if window is None:
             raise BackendError("pywebview could not create a window")
         host.native = window
-        before_show = self._attacher(host, console, devtools)
+        before_show = self._attacher(host, hooks)
         window.events.initialized += self._initialized
         window.events.before_show += before_show
         window.events.closed += closed
@@ -598,12 +653,7 @@ class QtBackend:
         self.start_engine()
         return True
 
-    def _attacher(
-        self,
-        host: WindowHost,
-        console: Callable[[str, str], None] | None,
-        devtools: Callable[[str], None] | None = None,
-    ) -> Callable[[Any], None]:
+    def _attacher(self, host: WindowHost, hooks: _PageHooks) -> Callable[[Any], None]:
         """``before_show`` for ``host``'s window: attach the page once, whoever calls first."""
         attached = False
         attach_lock = threading.Lock()
@@ -615,10 +665,14 @@ class QtBackend:
                     return
                 attached = True
             page = self.attach(window, host)
-            if console is not None:
-                page.console.connect(console)
-            if devtools is not None:
-                _open_devtools(page, host.label, devtools)
+            if hooks.console is not None:
+                page.console.connect(hooks.console)
+            if hooks.loaded is not None:
+                _report_loads(page, hooks.loaded)
+            if hooks.reload_keys:
+                _ReloadKeys(window.native.webview, page)
+            if hooks.devtools is not None:
+                _open_devtools(page, host.label, hooks.devtools)
             pending = self._evals.pop(host, None)
             if pending is not None:
                 start_eval(window, page, *pending)
@@ -663,6 +717,16 @@ class QtBackend:
             helper.deleteLater()
         page.setUrl(QUrl(host.start_url))
         return page
+
+
+def _report_loads(page: _Page, loaded: Callable[[str], None]) -> None:
+    """Call ``loaded`` with the page's URL each time a load has finished (not a failed one)."""
+
+    def finished(ok: bool) -> None:
+        if ok:
+            loaded(page.url().toString())
+
+    page.loadFinished.connect(finished)
 
 
 def _open_devtools(page: _Page, label: str, loaded: Callable[[str], None]) -> None:

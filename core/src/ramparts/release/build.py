@@ -52,8 +52,9 @@ if TYPE_CHECKING:
 
 __all__ = ["BuildResult", "Signer", "build"]
 
-#: Developer tools that optional imports drag in; no shipped app needs them.
-_DEV_ONLY = ("hypothesis", "mypy", "pytest", "_pytest")
+#: Developer tools that optional imports drag in; no shipped app needs them. The dev
+#: loop (``ramparts dev --reload``) is reached from ``ramparts.run``, which apps share.
+_DEV_ONLY = ("hypothesis", "mypy", "pytest", "_pytest", "watchfiles", "ramparts.devloop")
 #: PyInstaller log lines that start a long phase, and how the progress line names it.
 _PHASES = {
     "Analyzing modules for base_library": "analysing the standard library",
