@@ -20,16 +20,18 @@ from pathlib import Path
 import pytest
 from test_templates import install_into, lint, ramparts, run_own_tests
 
-from ramparts.scaffold import new_project
-
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "cookiecutter" / "app" / "{{cookiecutter.project_slug}}"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ramparts-tests"
 
 
-def generate(tmp_path: Path, frontend: str, capabilities: str = "fs,dialog") -> Path:
-    context = {"app_name": "Field Notes", "capabilities": capabilities, "frontend": frontend}
-    return new_project("app", context, output_dir=tmp_path, no_input=True)
+def generate(tmp_path: Path, frontend: str) -> Path:
+    """``ramparts new app`` with fs and dialog, as a person would run it."""
+    ramparts(
+        "new", "app", "Field Notes", "--capabilities", "fs,dialog", "--frontend", frontend,
+        "-o", str(tmp_path), "--no-input", cwd=tmp_path,
+    )  # fmt: skip
+    return tmp_path / "field-notes"
 
 
 def npm(project: Path, *args: str) -> str:
