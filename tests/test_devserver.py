@@ -370,3 +370,37 @@ def test_check_shows_the_dev_server_and_warns_while_the_ui_is_not_built(tmp_path
     assert "before_build_command: npm run build" in done.stdout
     assert "does not exist yet" in done.stderr and "(run: npm run build)" in done.stderr
     assert "routes:       add, shout" in done.stdout
+
+
+def test_reload_keeps_one_dev_server_across_restarts(tmp_path: Path) -> None:
+    port = free_port()
+    server = f"echo $$ > server.pid; exec {sys.executable} -m http.server {port} --bind 127.0.0.1 --directory web"
+    app_dir = dev_app(tmp_path / "app", port, command=server)
+    proc = subprocess.Popen(
+        [*DEV, str(app_dir), "--headless", "--reload"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+
+    def wait_for(text: str, count: int = 1) -> None:
+        assert proc.stderr is not None
+        while sum(text in line for line in seen) < count:
+            line = proc.stderr.readline()
+            assert line, f"ramparts dev ended before {text!r}:\n{''.join(seen)}"
+            seen.append(line)
+
+    try:
+        wait_for("ramparts: window 'main' loaded app://dev.ramparts.test/")
+        pid = int((app_dir / "server.pid").read_text())
+        with (app_dir / "testapp_cmds.py").open("a") as f:
+            f.write("\n# changed\n")
+        wait_for("testapp_cmds.py changed: restarting")
+        wait_for("ramparts: window 'main' loaded app://dev.ramparts.test/", 2)
+        assert int((app_dir / "server.pid").read_text()) == pid and psutil.pid_exists(pid)
+        assert sum("ramparts dev: starting `" in line for line in seen) == 1, "".join(seen)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+    finally:
+        proc.kill()
+    assert not listening(port)

@@ -58,6 +58,10 @@ def _os_fail(e: OSError) -> typer.Exit:
     return _fail(f"{paths}: {e.strerror}" if paths and e.strerror else str(e))
 
 
+def _say(line: str) -> None:
+    typer.echo(line, err=True)
+
+
 def _no_display() -> bool:
     """No X11 or Wayland screen to open a window on (Linux and the other X11 systems)."""
     if sys.platform in ("darwin", "win32"):
@@ -136,7 +140,9 @@ def _supervise(
     """``dev --reload``: run the app in a child process, restarted on Python changes."""
     if eval_file is not None:
         raise _fail("--reload runs until stopped and --eval exits: use one or the other", 2)
+    from ramparts.config import load_config
     from ramparts.devloop import supervise  # watchfiles: only for --reload
+    from ramparts.devserver import running
 
     flags = {
         "--headless": headless or _no_display(),  # said once above, not at each restart
@@ -144,7 +150,15 @@ def _supervise(
         "--devtools": devtools,
         "--no-dev-server": not dev_server,
     }
-    return supervise(app_dir, [flag for flag, on in flags.items() if on])
+    try:
+        config: AppConfig | None = load_config(app_dir)
+    except RampartsError:
+        config = None  # the app's own start says what is wrong, then waits for a fix
+    # One dev server for the whole session: restarting the app keeps it (and what it
+    # has compiled); the app's starts only wait for its URL.
+    serve = dev_server and config is not None and config.dev.url is not None
+    with _cli_errors(), running(config, _say) if serve and config else contextlib.nullcontext():
+        return supervise(app_dir, [flag for flag, on in flags.items() if on])
 
 
 @app.command()

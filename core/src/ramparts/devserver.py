@@ -71,16 +71,19 @@ def _answers(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running(config: AppConfig, say: Callable[[str], None]) -> Iterator[None]:
+def running(config: AppConfig, say: Callable[[str], None], *, start: bool = True) -> Iterator[None]:
     """Start the ``before_dev_command`` (if any), wait until the dev URL answers, and
     stop the command's whole process group on the way out.
+
+    :param start: ``False``: only wait for the URL; someone else runs the command
+        (``ramparts dev --reload`` keeps one dev server across the app's restarts).
 
     :raises DevServerError: the port answers before the command started (another
         server holds it), the command exits first, or nothing answers in time.
     """
     dev = config.dev
     assert dev.url is not None
-    command = dev.before_dev_command
+    command = dev.before_dev_command if start else None
     if command is None:
         _wait(dev.url, None, "", say)
         yield

@@ -56,7 +56,9 @@ def run_app(
     the config has one, and its ``before_dev_command`` runs as long as the app does.
     With ``dev`` (``ramparts dev``), F5 and Ctrl+R reload the page; with it or
     ``page_errors``, ``ramparts: window '<label>' loaded <url>`` is printed as each page
-    loads. With ``watch_ui`` (``dev --reload``), a change under ``ui`` reloads the pages.
+    loads. With ``watch_ui`` (``dev --reload``'s child), a change under ``ui`` reloads the
+    pages, and the ``before_dev_command`` is left to the supervisor, which keeps it
+    running across restarts.
 
     :return: ``EXIT_OK``; ``EXIT_ERROR`` for a bad app, a failed start or a failed
         page script; ``EXIT_TIMEOUT`` when the page script did not settle in time.
@@ -75,7 +77,7 @@ def run_app(
     cfg = the_app.config
     try:
         with (
-            running(cfg, _say) if the_app.dev_url else contextlib.nullcontext(),
+            running(cfg, _say, start=not watch_ui) if the_app.dev_url else contextlib.nullcontext(),
             _watching_ui(the_app) if watch_ui else contextlib.nullcontext(),
         ):
             result = the_app.run(
