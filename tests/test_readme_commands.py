@@ -154,11 +154,12 @@ def run_until_loaded(block: str, cwd: Path, env: dict[str, str]) -> str:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    # First: a helper still running would also hold stderr open.
+    _assert_group_gone(proc.pid)
     seen += _rest(lines)
     err = "".join(seen)
     assert code in (0, -signal.SIGINT, 128 + signal.SIGINT), f"exit {code}:\n{err}"
     assert "Traceback" not in err, err
-    _assert_group_gone(proc.pid)
     return err
 
 
