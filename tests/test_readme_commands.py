@@ -240,14 +240,21 @@ def test_an_app_from_local_wheels_installs_from_them(tmp_path: Path, fresh: dict
     for package in ("ramparts", "ramparts-fs", "ramparts-dialog"):
         run([UV or "uv", "build", "--package", package, "--wheel", "-o", str(dist)], ROOT, fresh)
     venv = tmp_path / "venv"
-    run([UV or "uv", "venv", str(venv)], tmp_path, fresh)
-    wheels = sorted(str(w) for w in dist.glob("*.whl"))
-    run(
-        [UV or "uv", "pip", "install", "--python", str(venv / "bin" / "python"), *wheels],
-        tmp_path,
-        fresh,
-    )
     python = str(venv / "bin" / "python")
+    run([UV or "uv", "venv", str(venv)], tmp_path, fresh)
+    (dialog,) = dist.glob("ramparts_dialog-*.whl")
+    wheels = sorted(str(w) for w in dist.glob("*.whl") if w != dialog)
+    run([UV or "uv", "pip", "install", "--python", python, *wheels], tmp_path, fresh)
+
+    # A plugin the app needs but this environment lacks: nothing to record, and it says so.
+    args = ["-m", "ramparts", "new", "app", "Early", "--capabilities", "fs,dialog"]
+    proc = run([python, *args], tmp_path, fresh)
+    assert "note: ramparts-dialog is not installed here: the project will look for it" in (
+        proc.stderr
+    )
+    assert sorted(sources(tmp_path / "early")) == ["ramparts", "ramparts-fs"]
+
+    run([UV or "uv", "pip", "install", "--python", python, str(dialog)], tmp_path, fresh)
     app = new(
         "app",
         "Field Notes",

@@ -559,7 +559,7 @@ def new_plugin(
 
 
 def _new(kind: str, context: dict[str, str], output_dir: Path, no_input: bool) -> None:
-    from ramparts.scaffold import new_project, next_steps, template_answers
+    from ramparts.scaffold import new_project, next_steps, not_installed, template_answers
 
     def ask(question: str, default: str) -> str:
         return str(typer.prompt(question, default=default))
@@ -569,6 +569,13 @@ def _new(kind: str, context: dict[str, str], output_dir: Path, no_input: bool) -
     with _cli_errors():
         answers = template_answers(kind, context, None if no_input else ask)
         made = new_project(kind, answers, output_dir=output_dir, no_input=True)
+    for name in not_installed(kind, answers):
+        typer.echo(
+            f"note: {name} is not installed here: the project will look for it on your "
+            "package index (or say where it is in [tool.uv.sources] and "
+            "requirements-local.txt)",
+            err=True,
+        )
     typer.echo(f"created {made}\nnext: cd {made} && {next_steps(kind, answers)}")
 
 

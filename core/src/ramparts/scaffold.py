@@ -52,6 +52,7 @@ __all__ = [
     "install",
     "new_project",
     "next_steps",
+    "not_installed",
     "remove_capability",
     "template_answers",
     "template_dir",
@@ -203,12 +204,31 @@ def template_sources(kind: str, answers: Mapping[str, str]) -> dict[str, str]:
     """The template's ``_local_sources``: the ``[tool.uv.sources]`` table (``uv``) and the
     ``requirements-local.txt`` text (``pip``) for the project's Ramparts dependencies,
     from where this environment installed them; empty when all came from an index."""
+    found = [s for s in map(installed_source, _dependencies(kind, answers)) if s is not None]
+    return {"uv": uv_table(found), "pip": requirements_text(found)} if found else {}
+
+
+def not_installed(kind: str, answers: Mapping[str, str]) -> list[str]:
+    """The project's Ramparts dependencies this environment lacks: nothing says where
+    they come from, so uv and pip will look for them on the package index."""
+    from importlib import metadata
+
+    missing = []
+    for name in _dependencies(kind, answers):
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
+def _dependencies(kind: str, answers: Mapping[str, str]) -> list[str]:
+    """What the template makes the project depend on: the core, and an app's plugins."""
     names = ["ramparts"]
     if kind == "app":
         caps = answers.get("capabilities", "").replace(" ", "").split(",")
         names += [suggested_package(cap) for cap in caps if cap]
-    found = [s for s in map(installed_source, names) if s is not None]
-    return {"uv": uv_table(found), "pip": requirements_text(found)} if found else {}
+    return names
 
 
 def _checked_choice(key: str, value: str, choices: list[str] | None) -> str:
