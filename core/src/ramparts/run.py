@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,8 +65,6 @@ def run_app(
         page script; ``EXIT_TIMEOUT`` when the page script did not settle in time.
         Every failure is one ``error: ...`` line on stderr, never a traceback.
     """
-    from ramparts.devserver import running
-
     try:
         source = eval_file.read_text(encoding="utf-8") if eval_file else None
     except OSError as e:
@@ -74,12 +73,8 @@ def run_app(
     the_app = _load(app_dir, dev_server=dev_server)
     if the_app is None:
         return EXIT_ERROR
-    cfg = the_app.config
     try:
-        with (
-            running(cfg, _say, start=not watch_ui) if the_app.dev_url else contextlib.nullcontext(),
-            _watching_ui(the_app) if watch_ui else contextlib.nullcontext(),
-        ):
+        with _alongside(the_app, watch_ui):
             result = the_app.run(
                 headless=headless,
                 eval_js=source,
@@ -112,6 +107,20 @@ def _load(app_dir: Path, *, dev_server: bool) -> App | None:
     _say(f"ramparts: {cfg.name} ({cfg.identifier}) from {cfg.app_dir}")
     _say(f"ramparts: commands: {', '.join(sorted(the_app.registry.routes)) or '(none)'}")
     return the_app
+
+
+@contextlib.contextmanager
+def _alongside(the_app: App, watch_ui: bool) -> Iterator[None]:
+    """What runs as long as the app does: its dev server, ``dev --reload``'s ui watch."""
+    from ramparts.devserver import running
+
+    with (
+        running(the_app.config, _say, start=not watch_ui)
+        if the_app.dev_url
+        else contextlib.nullcontext(),
+        _watching_ui(the_app) if watch_ui else contextlib.nullcontext(),
+    ):
+        yield
 
 
 def _watching_ui(the_app: App) -> contextlib.AbstractContextManager[object]:
