@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent set-up for a Debian machine (run as root): Qt WebEngine's system libraries,
+# Idempotent set-up for a Debian machine (run as root): the system libraries of both engines,
 # uv, and the project's Python environment. Sourced by scripts/demo.sh and scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -9,9 +9,14 @@ QT_DEBS=(python3 python3-venv xvfb xauth libxcb-cursor0 libxkbcommon-x11-0 libxc
   libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-shape0 libnss3
   libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 libasound2 libegl1 libgl1
   libfontconfig1 libdbus-1-3 libglib2.0-0 libxkbcommon0 libxshmfence1 libgbm1)
+# The GTK engine (backend = "gtk"): the system's WebKitGTK 4.1 and GTK 3 typelibs, and what
+# PyGObject and pycairo (the core's `gtk` extra, in the dev environment) build from. GTK 3
+# has no offscreen mode: its tests run under Xvfb.
+GTK_DEBS=(gir1.2-webkit2-4.1 libwebkit2gtk-4.1-0 gir1.2-gtk-3.0 libgirepository1.0-dev
+  libcairo2-dev pkg-config gcc python3-dev bubblewrap xdg-dbus-proxy)
 
 missing=()
-for pkg in "${QT_DEBS[@]}"; do
+for pkg in "${QT_DEBS[@]}" "${GTK_DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

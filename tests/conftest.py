@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from app_folders import COMMANDS_PY, REPORT_COMMANDS, write_app
+from gtk_display import engine, gtk_display  # noqa: F401  # fixtures: both webview engines
 
 # The app folder helpers moved to app_folders (the plugins' tests use them too); the
 # core's tests still import them from here.

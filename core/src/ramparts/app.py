@@ -117,7 +117,7 @@ class App:
         :return: the eval result when ``eval_js`` was given.
         """
         cfg = self.config
-        self._backend = backend = get_backend()
+        self._backend = backend = get_backend(cfg.backend)
         backend.prepare(headless=headless, config=cfg)
         self._trace = trace
         self._page_errors = page_errors

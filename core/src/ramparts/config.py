@@ -24,6 +24,8 @@ from ramparts.errors import MISSING, ConfigError
 from ramparts.toolkit.configtable import ConfigContext
 
 __all__ = [
+    "BACKEND_ENV",
+    "BACKEND_NAMES",
     "CAPABILITY_NAME",
     "RESERVED_NAMES",
     "WEB_PERMISSIONS",
@@ -46,6 +48,12 @@ _LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 RESERVED_NAMES = frozenset({"invoke", "events", "stats", "error"})
 
 HandleMode = Literal["per-session", "per-call"]
+
+#: The webview backends an app can run on (``backend`` in ``[tool.ramparts]``), by the
+#: names ``ramparts.backends.get_backend`` knows; the first is the default.
+BACKEND_NAMES = ("qt", "gtk")
+#: Chooses the backend for one run, over the app's ``backend`` (tests run both engines).
+BACKEND_ENV = "RAMPARTS_BACKEND"
 
 #: What a window's ``web`` list may grant: the web engine's own powers, which reach the
 #: page without the bridge. Everything else the engine can be asked for (MIDI, storage
@@ -141,6 +149,8 @@ class AppConfig:
     #: Event names the page may emit to Python (``ramparts.events.emit``).
     ui_events: frozenset[str]
     dev: DevConfig = DevConfig()
+    #: The webview backend's name (one of :data:`BACKEND_NAMES`).
+    backend: str = BACKEND_NAMES[0]
 
     @property
     def window(self) -> WindowConfig:
@@ -235,6 +245,7 @@ def load_config(app_dir: Path | str) -> AppConfig:
     ui_events = _ui_events(r.sub("events"))
     capabilities = _capabilities(r.sub("capabilities"))
     windows = _windows(r, name, ui, entry, tuple(capabilities))
+    backend = _backend(r)
     r.done()
 
     config = AppConfig(
@@ -251,6 +262,7 @@ def load_config(app_dir: Path | str) -> AppConfig:
         capabilities=capabilities,
         ui_events=frozenset(ui_events),
         dev=dev,
+        backend=backend,
     )
     # With a dev server the UI folder is what its build writes: it may not exist yet.
     # Whoever serves from the folder (App.load without dev, build) checks it then.
@@ -315,6 +327,18 @@ def _security(s: _Reader) -> SecurityConfig:
 
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "[::1]", "localhost")
+
+
+def _backend(r: _Reader) -> str:
+    """The backend's name: ``RAMPARTS_BACKEND`` if set, else ``backend``, else Qt."""
+    expected = "one of " + ", ".join(repr(n) for n in BACKEND_NAMES)
+    backend: str = r.get("backend", str, expected, BACKEND_NAMES[0])
+    if backend not in BACKEND_NAMES:
+        raise r.error("backend", backend, expected)
+    chosen = os.environ.get(BACKEND_ENV)
+    if chosen and chosen not in BACKEND_NAMES:
+        raise ConfigError(r.ctx.file, BACKEND_ENV, chosen, expected + " (the environment)")
+    return chosen or backend
 
 
 def _dev(d: _Reader) -> DevConfig:

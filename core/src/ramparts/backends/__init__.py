@@ -56,7 +56,10 @@ __all__ = [
 
 #: The backends by name: ``"module:Class"``, imported only when chosen (the module
 #: imports its toolkit).
-BACKENDS = {"qt": "ramparts.backends.qt:QtBackend"}
+BACKENDS = {
+    "qt": "ramparts.backends.qt:QtBackend",
+    "gtk": "ramparts.backends.gtk:GtkBackend",
+}
 
 #: What a file dialog picks: one existing file, several, one folder, or where to save.
 PickMode = Literal["open", "open-multiple", "folder", "save"]

@@ -1,0 +1,375 @@
+"""The WebKitGTK backend (pywebview's ``gtk`` GUI on WebKitGTK 4.1).
+
+Where it differs from Qt WebEngine, and why, is in docs/backends.md; the page's side
+(scheme, navigation, scripts, channel, the engine's requests) is in
+:mod:`ramparts.backends.gtk_page`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import gi
+
+gi.require_version("Gtk", "3.0")
+gi.require_version("Gdk", "3.0")
+gi.require_version("WebKit2", "4.1")
+import webview  # noqa: E402
+from gi.repository import Gdk, GLib, WebKit2  # noqa: E402
+
+from ramparts.backends import EvalResult, Shipping  # noqa: E402
+from ramparts.backends.chromium import allowed_hosts  # noqa: E402
+from ramparts.backends.gtk_dialogs import GtkDialogs  # noqa: E402
+from ramparts.backends.gtk_eval import start_eval  # noqa: E402
+from ramparts.backends.gtk_page import GtkPage  # noqa: E402
+from ramparts.bridge.host import WindowHost  # noqa: E402
+from ramparts.errors import BackendError  # noqa: E402
+
+if TYPE_CHECKING:
+    from ramparts.bridge.session import WindowSession
+    from ramparts.config import AppConfig, WindowConfig
+
+__all__ = ["GtkBackend"]
+
+log = logging.getLogger("ramparts.gtk")
+
+#: Where a connection to a host the CSP does not name goes: port 0 of the loopback
+#: address, which refuses it at once, with no DNS query and no packet off the machine.
+_BLACK_HOLE = "http://127.0.0.1:0"
+#: The modifiers that make a key another key (not Num Lock, Caps Lock and the like).
+_MODIFIERS = (
+    Gdk.ModifierType.SHIFT_MASK
+    | Gdk.ModifierType.CONTROL_MASK
+    | Gdk.ModifierType.MOD1_MASK
+    | Gdk.ModifierType.SUPER_MASK
+)
+
+
+@attrs.frozen
+class _PageHooks:
+    """What ``open_window`` asked for besides the page itself (see ``Backend.open_window``)."""
+
+    console: Callable[[str, str], None] | None = None
+    devtools: Callable[[str], None] | None = None
+    loaded: Callable[[str], None] | None = None
+    reload_keys: bool = False
+
+
+def _on_gui(fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` on the GUI thread, wait for it, and return (or raise) its outcome."""
+    if threading.current_thread() is threading.main_thread():
+        return fn()
+    done = threading.Event()
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> bool:
+        try:
+            outcome.append((True, fn()))
+        except BaseException as e:  # handed back to the calling thread
+            outcome.append((False, e))
+        finally:
+            done.set()
+        return False
+
+    GLib.idle_add(run)
+    done.wait()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+def _view_of(window: Any) -> Any:
+    """pywebview's WebKitWebView for ``window`` (``None`` once it has closed)."""
+    from webview.platforms.gtk import BrowserView
+
+    browser = BrowserView.instances.get(window.uid)
+    return None if browser is None else browser.webview
+
+
+class GtkBackend:
+    """The WebKitGTK backend: :class:`ramparts.backends.Backend` on pywebview's ``gtk``."""
+
+    name = "gtk"
+    #: pywebview's renderer name for this backend; a window on any other is refused.
+    renderer = "gtkwebkit2"
+    #: Imported by name (pywebview's GUI module, the typelibs through gi): PyInstaller
+    #: sees none of them. The engine itself is the system's WebKitGTK; Qt never ships.
+    shipping = Shipping(
+        hidden_imports=(
+            __name__,
+            "ramparts.backends.gtk_page",
+            "ramparts.backends.gtk_dialogs",
+            "ramparts.backends.gtk_eval",
+            "webview.platforms.gtk",
+            "gi.repository.Gtk",
+            "gi.repository.Gdk",
+            "gi.repository.WebKit2",
+            "gi.repository.Soup",
+            "gi.repository.JavaScriptCore",
+        ),
+        excludes=("PyQt6", "qtpy"),
+    )
+
+    def __init__(self) -> None:
+        self._running = False
+        self._refused: list[str] = []
+        self._evals: dict[WindowHost, tuple[str, float, EvalResult]] = {}
+        self._hosts: set[str] = set()  # the hosts the CSP names; empty: any host
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the GUI thread after the calls already queued there (GLib runs
+        idle callbacks of one priority in the order they were added)."""
+
+        def run() -> bool:
+            try:
+                fn()
+            except Exception:
+                log.exception("error on the GUI thread")
+            return False
+
+        GLib.idle_add(run)
+
+    def prepare(self, *, headless: bool, config: AppConfig) -> None:
+        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+            raise BackendError(
+                "the GTK backend needs a display (GTK 3 has no offscreen mode): "
+                "run under xvfb-run, or choose backend = 'qt'"
+            )
+        # The web processes run in bubblewrap; the 4.1 API leaves that off unless this
+        # is set before the first web process starts (turning it on later aborts).
+        os.environ["WEBKIT_FORCE_SANDBOX"] = "1"
+        os.environ.setdefault("NO_AT_BRIDGE", "1")  # no accessibility bus: no warning
+        # The inspector's remote server would listen on this address.
+        os.environ.pop("WEBKIT_INSPECTOR_SERVER", None)
+        os.environ.pop("WEBKIT_INSPECTOR_HTTP_SERVER", None)
+        os.environ.pop("SSLKEYLOGFILE", None)
+
+    def run(self) -> None:
+        self._running = True
+        try:
+            webview.start(gui="gtk", private_mode=True)
+        finally:
+            self._running = False
+        if self._refused:
+            raise BackendError(
+                f"Ramparts' gtk backend needs WebKitGTK; pywebview chose {self._refused[0]!r}. "
+                "Refusing to start without the secured bridge."
+            )
+
+    def open_window(
+        self,
+        host: WindowHost,
+        spec: WindowConfig,
+        *,
+        closed: Callable[[], None],
+        console: Callable[[str, str], None] | None = None,
+        devtools: Callable[[str], None] | None = None,
+        loaded: Callable[[str], None] | None = None,
+        reload_keys: bool = False,
+    ) -> None:
+        hooks = _PageHooks(console, devtools, loaded, reload_keys)
+        if self._running and threading.current_thread() is threading.main_thread():
+            # pywebview builds a window at once only when asked from another thread.
+            def open_logged() -> None:
+                try:
+                    self._create_window(host, spec, closed, hooks)
+                except Exception:
+                    log.exception("opening window %r failed", spec.label)
+
+            threading.Thread(target=open_logged, name="ramparts-open", daemon=True).start()
+            return
+        self._create_window(host, spec, closed, hooks)
+
+    def show_window(self, host: WindowHost) -> None:
+        if host.native is not None:
+            host.native.show()
+
+    def close_window(self, host: WindowHost) -> None:
+        if host.native is not None:
+            host.native.destroy()
+
+    def reload_window(self, host: WindowHost) -> None:
+        window = host.native
+        if window is None:
+            return
+
+        def reload() -> None:
+            view = _view_of(window)
+            if view is not None:
+                view.reload_bypass_cache()
+
+        self.call_soon(reload)
+
+    def evaluate(self, host: WindowHost, source: str, timeout: float) -> EvalResult:
+        result = EvalResult(ok=False)
+        self._evals[host] = (source, timeout, result)
+        return result
+
+    def dialogs(self, host: WindowHost, session: WindowSession) -> GtkDialogs | None:
+        return GtkDialogs(host, session) if host.native is not None else None
+
+    def _create_window(
+        self, host: WindowHost, spec: WindowConfig, closed: Callable[[], None], hooks: _PageHooks
+    ) -> None:
+        window = webview.create_window(
+            spec.title, html=" ", width=spec.width, height=spec.height, resizable=spec.resizable
+        )
+        if window is None:
+            raise BackendError("pywebview could not create a window")
+        host.native = window
+        before_show = self._attacher(host, hooks)
+        window.events.initialized += self._initialized
+        window.events.before_show += before_show
+        window.events.closed += closed
+        if threading.current_thread() is not threading.main_thread():
+            # Asked from another thread once the GUI runs, pywebview builds the window
+            # in an idle callback that may have run before the handlers above were
+            # added. A check on the GUI thread runs wholly before or after it.
+            def catch_up() -> None:
+                if window.events.before_show.is_set():
+                    before_show(window)
+
+            self.call_soon(catch_up)
+
+    def _initialized(self, renderer: str) -> bool:
+        if renderer != self.renderer:
+            self._refused.append(renderer)
+            return False
+        return True
+
+    def _attacher(self, host: WindowHost, hooks: _PageHooks) -> Callable[[Any], None]:
+        """``before_show`` for ``host``'s window: attach the page once, whoever calls first."""
+        attached = False
+        attach_lock = threading.Lock()
+
+        def before_show(window: Any) -> None:  # pywebview passes it by this name
+            nonlocal attached
+            with attach_lock:
+                if attached:
+                    return
+                attached = True
+            page = self.attach(window, host, hooks)
+            pending = self._evals.pop(host, None)
+            if pending is not None:
+                start_eval(window, page.view, *pending)
+
+        return before_show
+
+    def attach(self, window: Any, host: WindowHost, hooks: _PageHooks) -> GtkPage:
+        from webview.platforms.gtk import BrowserView
+
+        browser = BrowserView.instances[window.uid]
+        view = browser.webview
+        _undo_pywebview(browser, host)
+        page = GtkPage(view, host)
+        page.console = hooks.console
+        page.attach()
+        _confine(view, host)
+        host._ui_caller = _on_gui
+        if hooks.loaded is not None:
+            _report_loads(view, hooks.loaded)
+        if hooks.reload_keys:
+            view.connect("key-press-event", _reload_key)
+        if hooks.devtools is not None:
+            _open_devtools(view, hooks.devtools)
+        # pywebview loads its placeholder right after ``before_show``: load after it.
+        GLib.idle_add(lambda: view.load_uri(host.start_url) and False)
+        return page
+
+
+def _undo_pywebview(browser: Any, host: WindowHost) -> None:
+    """Take back what pywebview set up for its own bridge and features (GUI thread)."""
+    view = browser.webview
+    manager = view.get_user_content_manager()
+    manager.disconnect_by_func(browser.on_js_bridge_call)
+    manager.unregister_script_message_handler("jsBridge")  # window.webkit in the main world
+    for handler in (browser.on_load_finish, browser.on_navigation, browser.on_request):
+        view.disconnect_by_func(handler)
+    view.disconnect_by_func(browser.on_drag_data)
+    view.set_opacity(1.0)  # pywebview shows the view from its own load handler
+    s = view.get_settings()
+    web = host.web
+    s.set_property("javascript-can-access-clipboard", "clipboard" in web)
+    s.set_property("javascript-can-open-windows-automatically", False)
+    s.set_property("allow-file-access-from-file-urls", False)
+    s.set_property("allow-universal-access-from-file-urls", False)
+    s.set_property("enable-media-stream", bool({"camera", "microphone"} & web))
+    s.set_property("enable-webrtc", "webrtc" in web)
+    s.set_property("enable-fullscreen", "fullscreen" in web)
+    s.set_property("enable-mediasource", True)  # playing media asks for no power
+    # A page restored from the back/forward cache would come back without a new
+    # session (no response to decide on): every history step loads afresh.
+    s.set_property("enable-page-cache", False)
+    s.set_property("enable-developer-extras", False)
+
+
+def _confine(view: Any, host: WindowHost) -> None:
+    """Connections only to the hosts the CSP names: every other one goes to a proxy
+    that refuses it (the CSP does not cover ``preconnect`` and the like)."""
+    hosts = allowed_hosts(host.policy)
+    if hosts is None:  # a source allows any host: nothing to name
+        return
+    settings = WebKit2.NetworkProxySettings.new(_BLACK_HOLE, list(hosts) or None)
+    manager = view.get_context().get_website_data_manager()
+    manager.set_network_proxy_settings(WebKit2.NetworkProxyMode.CUSTOM, settings)
+
+
+def _report_loads(view: Any, loaded: Callable[[str], None]) -> None:
+    """Call ``loaded`` with the page's URL each time a load has finished (not a failed one)."""
+    failed = False
+
+    def changed(view: Any, event: WebKit2.LoadEvent) -> None:
+        nonlocal failed
+        if event == WebKit2.LoadEvent.STARTED:
+            failed = False
+        elif event == WebKit2.LoadEvent.FINISHED and not failed:
+            loaded(view.get_uri() or "")
+
+    def load_failed(*_: Any) -> bool:
+        nonlocal failed
+        failed = True
+        return False
+
+    view.connect("load-changed", changed)
+    view.connect("load-failed", load_failed)
+
+
+def _reload_key(view: Any, event: Any) -> bool:
+    """F5 and Ctrl+R reload the page, which never sees those keys (``ramparts dev`` only)."""
+    mods = event.state & _MODIFIERS
+    key = event.keyval
+    if not (key == Gdk.KEY_F5 and not mods) and not (
+        key in (Gdk.KEY_r, Gdk.KEY_R) and mods == Gdk.ModifierType.CONTROL_MASK
+    ):
+        return False
+    view.reload_bypass_cache()
+    return True
+
+
+def _open_devtools(view: Any, loaded: Callable[[str], None]) -> None:
+    """WebKit's inspector for the page in a window of its own (``ramparts dev`` only).
+
+    The inspector runs in this process and talks to the page over WebKit's own IPC: no
+    port is opened (the remote inspector's variables are cleared in ``prepare``).
+    """
+    view.get_settings().set_property("enable-developer-extras", True)
+    inspector = view.get_inspector()
+    reported = False
+
+    def shown(*_: Any) -> bool:
+        nonlocal reported
+        if not reported:
+            reported = True
+            loaded(inspector.get_inspected_uri() or "inspector://")
+        return False
+
+    inspector.connect("open-window", shown)
+    inspector.connect("attach", shown)
+    inspector.detach()
+    inspector.show()
