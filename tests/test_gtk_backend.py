@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from conftest import write_app
+from engine_powers import run_page, write_powers_app
 
 from ramparts.backends import BACKENDS
 from ramparts.config import BACKEND_NAMES, load_config
 from ramparts.errors import ConfigError
+from ramparts.testing import eval_in_app
 
 
 def with_backend(app: Path, name: str) -> Path:
@@ -50,3 +52,123 @@ def test_an_unknown_backend_is_a_config_error_naming_the_choices(
         ConfigError, match=r"RAMPARTS_BACKEND: found 'edge', expected one of 'qt', 'gtk'"
     ):
         load_config(write_app(tmp_path / "b"))
+
+
+@pytest.fixture
+def gtk(gtk_display: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app processes this test starts run on WebKitGTK."""
+    monkeypatch.setenv("RAMPARTS_BACKEND", "gtk")
+    monkeypatch.setenv("DISPLAY", gtk_display)
+
+
+POWERS = """
+return {
+  audio: await attempt(media({ audio: true })),
+  screen: await attempt(async () => tracks(await navigator.mediaDevices.getDisplayMedia({ video: true }))),
+  notifications: await attempt(() => Notification.requestPermission()),
+  geolocation: await attempt(() => new Promise((res, rej) => navigator.geolocation.getCurrentPosition(
+    () => res("position"), (e) => rej(new Error("code " + e.code))))),
+  clipboard: await attempt(async () => {
+    await navigator.clipboard.writeText("round trip");
+    return await navigator.clipboard.readText();
+  }),
+  popup: window.open("/index.html") === null,
+};
+"""
+
+
+@pytest.mark.webview
+@pytest.mark.usefixtures("gtk")
+def test_engine_powers_without_and_with_a_grant(tmp_path: Path) -> None:
+    """WebKit's ``permission-request`` goes through ``host.allow_web``; media capture is
+    switched off in the engine's settings unless granted. Powers this machine's WebKitGTK
+    cannot give whatever the grant (no capture device, no location provider, no WebRTC
+    built in) show the grant by failing later than the refusal does."""
+    bare = write_powers_app(tmp_path / "bare", '[[tool.ramparts.windows]]\nlabel = "main"\n')
+    refused = run_page(bare, POWERS)
+    assert "mediaDevices" in refused["audio"][1]  # no getUserMedia at all
+    assert "mediaDevices" in refused["screen"][1]
+    assert refused["notifications"] == ["ok", "denied"]
+    # WebKitGTK never asks about notifications for an app:// page: denied even when
+    # granted (docs/backends.md).
+    assert refused["geolocation"] == ["err", "Error: code 1"]  # PERMISSION_DENIED
+    assert refused["clipboard"][0] == "err" and "NotAllowedError" in refused["clipboard"][1]
+    assert refused["popup"] is True
+    granted_app = write_powers_app(
+        tmp_path / "granted",
+        '[[tool.ramparts.windows]]\nlabel = "main"\n'
+        'web = ["microphone", "notifications", "geolocation", "clipboard", "screen-capture"]\n',
+    )
+    granted = run_page(granted_app, POWERS)
+    assert granted["audio"][1].startswith("OverconstrainedError")  # asked, no device
+    assert "user gesture" in granted["screen"][1]
+    assert granted["notifications"] == ["ok", "denied"]
+    assert granted["geolocation"] == ["err", "Error: code 2"]  # POSITION_UNAVAILABLE
+    assert granted["clipboard"] == ["ok", "round trip"]
+    assert granted["popup"] is True
+
+
+DIALOG_COMMANDS = '''
+import os
+import time
+from typing import Any
+from ramparts import CallContext, command
+
+@command
+def ask(ctx: CallContext) -> Any:
+    return ctx.native_dialogs().message("question", "Go on?", title="Q", buttons=["yes", "no"])
+
+@command
+def pick(ctx: CallContext, folder: str) -> Any:
+    return ctx.native_dialogs().pick("open", title="Pick", default_path=folder)
+
+@command
+def operate(ctx: CallContext, response: str, path: str = "") -> str:
+    """Answer the first modal dialog that shows, as a person would (GUI thread)."""
+    import gi
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gtk
+
+    R = {"yes": Gtk.ResponseType.YES, "accept": Gtk.ResponseType.ACCEPT}
+    def answer() -> str | None:
+        for w in Gtk.Window.list_toplevels():
+            if isinstance(w, Gtk.Dialog) and w.get_visible():
+                if path:
+                    w.select_filename(path)
+                w.response(R[response])
+                return type(w).__name__
+        return None
+    end = time.monotonic() + 20
+    while time.monotonic() < end:
+        shown = ctx.app.hosts[ctx.window].call_on_ui(answer)
+        if shown:
+            return shown
+        time.sleep(0.05)
+    return "no dialog"
+'''
+
+
+@pytest.mark.webview
+@pytest.mark.usefixtures("gtk")
+def test_native_dialogs_are_gtks_modal_to_the_window(tmp_path: Path) -> None:
+    picked = tmp_path / "docs" / "picked.txt"
+    picked.parent.mkdir()
+    picked.write_text("x")
+    app = write_app(tmp_path / "app", capabilities="", commands=DIALOG_COMMANDS, module="dlg_cmds")
+    got = eval_in_app(
+        app,
+        f"""
+        const asked = ramparts.invoke("ask", {{}});
+        const askedBy = await ramparts.invoke("operate", {{ response: "yes" }});
+        const pick = ramparts.invoke("pick", {{ folder: {str(picked.parent)!r} }});
+        const pickedBy = await ramparts.invoke("operate", {{ response: "accept", path: {str(picked)!r} }});
+        return {{ asked: await asked, askedBy, picked: await pick, pickedBy }};
+        """,
+        timeout=60,
+    )
+    assert got == {
+        "asked": "yes",
+        "askedBy": "MessageDialog",
+        "picked": [str(picked)],
+        "pickedBy": "FileChooserDialog",
+    }

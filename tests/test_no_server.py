@@ -1,4 +1,5 @@
-"""Bridge, don't serve: the running app (and its Chromium helpers) opens no socket."""
+"""Bridge, don't serve: the running app (and its engine's helper processes) opens no
+socket, on each engine."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import psutil
 import pytest
 from conftest import read_keylog
 
-pytestmark = pytest.mark.webview
+pytestmark = [pytest.mark.webview, pytest.mark.usefixtures("engine")]
 
 
 def test_app_process_tree_has_no_inet_socket(app_dir: Path, tmp_path: Path) -> None:
@@ -62,7 +63,7 @@ def test_app_process_tree_has_no_inet_socket(app_dir: Path, tmp_path: Path) -> N
         root = psutil.Process(proc.pid)
         found = []
         processes = [root, *root.children(recursive=True)]
-        assert len(processes) > 1  # the Chromium helper processes are included
+        assert len(processes) > 1  # the engine's helper processes are included
         for p in processes:
             for conn in p.net_connections(kind="inet"):
                 found.append((p.name(), conn.laddr, conn.status))

@@ -18,7 +18,15 @@ from ramparts.bridge.session import Registry
 from ramparts.release.audit import Audit, _read_web, render_table
 
 
+QT_INPUT = pytest.mark.qt_only(
+    "its clicks, drops, pastes and choosers are driven through Qt (engine_powers.py); "
+    "GTK's grants and refusals: tests/test_gtk_backend.py"
+)
+
+
 @pytest.mark.webview
+@pytest.mark.usefixtures("engine")
+@QT_INPUT
 def test_a_window_gets_the_microphone_it_is_granted_and_nothing_more(tmp_path: Path) -> None:
     app = write_powers_app(
         tmp_path / "app",
@@ -58,6 +66,8 @@ GRANTED = textwrap.dedent(
 
 
 @pytest.mark.webview
+@pytest.mark.usefixtures("engine")
+@QT_INPUT
 def test_granted_powers_work(tmp_path: Path) -> None:
     loot = tmp_path / "loot"
     (loot / "folder").mkdir(parents=True)
