@@ -17,7 +17,6 @@ from ramparts.bridge.host import WindowHost
 from ramparts.bridge.session import Registry
 from ramparts.release.audit import Audit, _read_web, render_table
 
-
 QT_INPUT = pytest.mark.qt_only(
     "its clicks, drops, pastes and choosers are driven through Qt (engine_powers.py); "
     "GTK's grants and refusals: tests/test_gtk_backend.py"
