@@ -3,6 +3,11 @@ what only the WebKitGTK backend has to show: its substitutes for what Qt reports
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -172,3 +177,115 @@ def test_native_dialogs_are_gtks_modal_to_the_window(tmp_path: Path) -> None:
         "picked": [str(picked)],
         "pickedBy": "FileChooserDialog",
     }
+
+
+@pytest.fixture
+def listeners() -> Iterator[list[tuple[socket.socket, list[str]]]]:
+    """Two TCP listeners on the loopback address, each noting who connects."""
+    made: list[tuple[socket.socket, list[str]]] = []
+    stop = threading.Event()
+
+    def accept(server: socket.socket, seen: list[str]) -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                data = conn.recv(4096)
+                seen.append(data.decode("latin-1").split("\r\n", 1)[0])
+                body = b"named"
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: 5\r\n"
+                    b"Connection: close\r\n\r\n" + body
+                )
+
+    threads = []
+    for _ in range(2):
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        seen: list[str] = []
+        made.append((server, seen))
+        threads.append(threading.Thread(target=accept, args=(server, seen), daemon=True))
+        threads[-1].start()
+    yield made
+    stop.set()
+    for t in threads:
+        t.join()
+    for server, _ in made:
+        server.close()
+
+
+@pytest.mark.webview
+@pytest.mark.usefixtures("gtk")
+def test_connections_reach_only_the_hosts_the_csp_names(
+    tmp_path: Path, listeners: list[tuple[socket.socket, list[str]]]
+) -> None:
+    """WebKit's proxy settings send every connection to a host the CSP does not name to
+    a proxy that refuses it (port 0 of the loopback address): a preconnect, which the
+    CSP never sees, reaches nothing; the named host is reached directly."""
+    (named, named_seen), (other, other_seen) = listeners
+    named_url = f"http://127.0.0.1:{named.getsockname()[1]}"
+    other_url = f"http://127.0.0.1:{other.getsockname()[1]}"
+    app = write_app(tmp_path / "app", security=f'csp = {{ "connect-src" = ["{named_url}"] }}')
+    got = eval_in_app(
+        app,
+        f"""
+        for (const rel of ["preconnect", "prefetch", "dns-prefetch"]) {{
+          const l = document.createElement("link");
+          l.rel = rel;
+          l.href = "{other_url}/" + rel;
+          document.head.appendChild(l);
+        }}
+        const named = await fetch("{named_url}/fetch").then((r) => r.text(), (e) => String(e));
+        const other = await fetch("{other_url}/fetch").then((r) => r.text(), (e) => "refused");
+        await new Promise((r) => setTimeout(r, 1000));
+        return {{ named, other }};
+        """,
+    )
+    assert got == {"named": "named", "other": "refused"}
+    assert named_seen == ["GET /fetch HTTP/1.1"]
+    assert other_seen == []
+
+
+@pytest.mark.webview
+@pytest.mark.usefixtures("gtk")
+def test_console_lines_come_through_the_relays_world(app_dir: Path, tmp_path: Path) -> None:
+    """WebKitGTK has no console signal: uncaught errors and unhandled rejections reach
+    the relay's world as events, the console's messages from a main-world wrapper."""
+    script = tmp_path / "console.js"
+    script.write_text(
+        """
+        console.error("E1", 2); console.warn("W1"); console.log("L1");
+        setTimeout(() => { throw new Error("T1"); });
+        Promise.reject(new Error("R1"));
+        await new Promise((r) => setTimeout(r, 300));
+        return 1;
+        """
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ramparts",
+            "dev",
+            str(app_dir),
+            "--headless",
+            "--trace",
+            "--eval",
+            str(script),
+            "--no-dev-server",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("console: main: ")]
+    got = sorted(line.removeprefix("console: main: ") for line in lines)
+    assert got[:3] == ["E1 2", "L1", "Uncaught (in promise) Error: R1"]
+    assert got[3].startswith("Uncaught Error: T1 (app://dev.ramparts.test/index.html:")
+    assert got[4:] == ["W1"]

@@ -144,7 +144,6 @@ class GtkBackend:
         # The web processes run in bubblewrap; the 4.1 API leaves that off unless this
         # is set before the first web process starts (turning it on later aborts).
         os.environ["WEBKIT_FORCE_SANDBOX"] = "1"
-        os.environ.setdefault("NO_AT_BRIDGE", "1")  # no accessibility bus: no warning
         # The inspector's remote server would listen on this address.
         os.environ.pop("WEBKIT_INSPECTOR_SERVER", None)
         os.environ.pop("WEBKIT_INSPECTOR_HTTP_SERVER", None)

@@ -16,7 +16,8 @@ Where WebKitGTK reports less than Qt WebEngine, the substitutes are (docs/backen
   same-origin, so its origin is the requested URL's.
 * **Console.** There is no console signal: the relay's world reports uncaught errors
   and unhandled rejections (their events reach every world), and a main-world script
-  reports ``console.error``/``console.warn`` to it under a name only the two know.
+  reports ``console.error``, ``warn``, ``log`` and ``info`` to it under a name only the
+  two know.
 """
 
 from __future__ import annotations
@@ -82,11 +83,10 @@ function QWebChannel(_transport, ready) {
   const report = window.webkit.messageHandlers[__CONSOLE__];
   const line = (level, text) => report.postMessage(JSON.stringify([level, String(text)]));
   window.addEventListener("error", (ev) => {
-    line("error", `${ev.message} (${ev.filename}:${ev.lineno})`);
+    line("error", `Uncaught ${ev.message} (${ev.filename}:${ev.lineno})`);
   });
   window.addEventListener("unhandledrejection", (ev) => {
-    const r = ev.reason;
-    line("error", "Uncaught (in promise) " + String((r && r.stack) || r));
+    line("error", "Uncaught (in promise) " + String(ev.reason));
   });
   document.addEventListener(__CONSOLE_EVENT__, (ev) => {
     if (Array.isArray(ev.detail)) line(String(ev.detail[0]), ev.detail[1]);
@@ -94,12 +94,14 @@ function QWebChannel(_transport, ready) {
 })();
 """
 
-#: Main world: console.error and console.warn, handed to the relay's world.
+#: Main world: the console's messages, handed to the relay's world. A page can replace
+#: these wrappers, which only hides its own messages from the developer.
 _CONSOLE_JS = """(() => {
   const name = __CONSOLE_EVENT__;
   const doc = document, dispatch = EventTarget.prototype.dispatchEvent;
   const Ev = CustomEvent, S = String, join = Array.prototype.join;
-  for (const [method, level] of [["error", "error"], ["warn", "warning"]]) {
+  const methods = [["error", "error"], ["warn", "warning"], ["log", "info"], ["info", "info"]];
+  for (const [method, level] of methods) {
     const original = console[method];
     console[method] = function (...args) {
       const parts = args.map((a) => S(a));
