@@ -289,3 +289,162 @@ def test_console_lines_come_through_the_relays_world(app_dir: Path, tmp_path: Pa
     assert got[:3] == ["E1 2", "L1", "Uncaught (in promise) Error: R1"]
     assert got[3].startswith("Uncaught Error: T1 (app://dev.ramparts.test/index.html:")
     assert got[4:] == ["W1"]
+
+
+KEY_COMMANDS = '''
+from typing import Any
+from ramparts import CallContext, command
+
+@command
+def press(ctx: CallContext, key: str, control: bool = False) -> bool:
+    """Press ``key`` in the window as the keyboard would (GUI thread)."""
+    import gi
+    gi.require_version("Gdk", "3.0")
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gdk
+    from webview.platforms.gtk import BrowserView
+
+    host = ctx.app.hosts[ctx.window]
+    view = BrowserView.instances[host.native.uid].webview
+    mods = Gdk.ModifierType.CONTROL_MASK if control else Gdk.ModifierType(0)
+    keyval = Gdk.keyval_from_name(key)
+
+    def event(kind: Any) -> Any:
+        ev = Gdk.Event.new(kind)
+        ev.key.window = view.get_toplevel().get_window()
+        ev.key.send_event = True
+        ev.key.time = Gdk.CURRENT_TIME
+        ev.key.keyval = keyval
+        ev.key.state = mods
+        keys = Gdk.Keymap.get_for_display(Gdk.Display.get_default()).get_entries_for_keyval(keyval)
+        ev.key.hardware_keycode = keys[1][0].keycode if keys[0] else 0
+        ev.set_device(Gdk.Display.get_default().get_default_seat().get_keyboard())
+        return ev
+
+    def run() -> bool:
+        view.grab_focus()  # no window manager under Xvfb gives the window focus
+        top = view.get_toplevel()
+        handled = top.event(event(Gdk.EventType.KEY_PRESS))
+        top.event(event(Gdk.EventType.KEY_RELEASE))
+        return bool(handled)
+
+    return bool(host.call_on_ui(run))
+'''
+
+
+@pytest.mark.webview
+@pytest.mark.usefixtures("gtk")
+def test_f5_and_ctrl_r_reload_the_page_in_dev(tmp_path: Path) -> None:
+    counting = (
+        "sessionStorage.setItem('loads', String(Number(sessionStorage.getItem('loads') || 0) + 1));"
+        "document.addEventListener('keydown', (e) => sessionStorage.setItem('seen', e.key));"
+    )
+    app = write_app(
+        tmp_path / "app",
+        capabilities="",
+        commands=KEY_COMMANDS,
+        module="key_cmds",
+        files={"app.js": counting},
+    )
+    got = eval_in_app(
+        app,
+        """
+        const loads = Number(sessionStorage.getItem("loads"));
+        if (loads === 1) await ramparts.invoke("press", { key: "F5" });
+        if (loads === 2) await ramparts.invoke("press", { key: "r", control: true });
+        if (loads === 3) {
+          await ramparts.invoke("press", { key: "x" });
+          await new Promise((r) => setTimeout(r, 200));
+          return { loads, seen: sessionStorage.getItem("seen") };
+        }
+        await new Promise(() => {});  // the reload takes this page away
+        """,
+    )
+    # The page saw neither reload key, and saw the key that was not one.
+    assert got == {"loads": 3, "seen": "x"}
+
+
+CHOOSER_COMMANDS = '''
+import time
+from typing import Any
+from ramparts import CallContext, command
+
+@command
+def click(ctx: CallContext, x: int, y: int) -> None:
+    """A left click on the page at (x, y), as the mouse would (GUI thread)."""
+    import gi
+    gi.require_version("Gdk", "3.0")
+    from gi.repository import Gdk
+    from webview.platforms.gtk import BrowserView
+
+    host = ctx.app.hosts[ctx.window]
+    view = BrowserView.instances[host.native.uid].webview
+
+    def event(kind: Any) -> Any:
+        ev = Gdk.Event.new(kind)
+        ev.button.window = view.get_window()
+        ev.button.send_event = True
+        ev.button.time = Gdk.CURRENT_TIME
+        ev.button.x, ev.button.y, ev.button.button = float(x), float(y), 1
+        ev.set_device(Gdk.Display.get_default().get_default_seat().get_pointer())
+        return ev
+
+    def run() -> None:
+        view.event(event(Gdk.EventType.BUTTON_PRESS))
+        view.event(event(Gdk.EventType.BUTTON_RELEASE))
+
+    host.call_on_ui(run)
+
+@command
+def choose(ctx: CallContext, path: str, wait: float) -> str:
+    """Pick ``path`` in the first file chooser that shows within ``wait`` seconds."""
+    import gi
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gtk
+
+    def answer() -> bool:
+        for w in Gtk.Window.list_toplevels():
+            if isinstance(w, Gtk.FileChooserDialog) and w.get_visible():
+                w.select_filename(path)
+                # The chooser takes an answer once its folder has loaded the file.
+                if w.get_filename() == path:
+                    w.response(Gtk.ResponseType.ACCEPT)
+                    return True
+        return False
+
+    end = time.monotonic() + wait
+    while time.monotonic() < end:
+        if ctx.app.hosts[ctx.window].call_on_ui(answer):
+            return "chosen"
+        time.sleep(0.05)
+    return "no chooser"
+'''
+
+PICK = """
+const input = document.createElement("input");
+input.type = "file";
+Object.assign(input.style, { position: "fixed", left: "0", top: "0", width: "200px", height: "120px" });
+document.body.appendChild(input);
+const changed = new Promise((r) => input.addEventListener("change", () => r(true), { once: true }));
+await ramparts.invoke("click", { x: 20, y: 20 });
+const chooser = await ramparts.invoke("choose", { path: PATH, wait: WAIT });
+await Promise.race([changed, new Promise((r) => setTimeout(r, 1000))]);
+return { chooser, files: [...input.files].map((f) => f.name) };
+"""
+
+
+@pytest.mark.webview
+@pytest.mark.usefixtures("gtk")
+@pytest.mark.parametrize(("web", "expected"), [("", "no chooser"), ('"file-input"', "chosen")])
+def test_a_file_chooser_opens_only_with_file_input(tmp_path: Path, web: str, expected: str) -> None:
+    picked = tmp_path / "picked.txt"
+    picked.write_text("x")
+    app = write_app(
+        tmp_path / "app",
+        capabilities=f'[[tool.ramparts.windows]]\nlabel = "main"\nweb = [{web}]\n',
+        commands=CHOOSER_COMMANDS,
+        module="chooser_cmds",
+    )
+    script = PICK.replace("PATH", repr(str(picked))).replace("WAIT", "3" if web else "2")
+    got = eval_in_app(app, script)
+    assert got == {"chooser": expected, "files": ["picked.txt"] if web else []}

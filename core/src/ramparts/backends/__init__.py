@@ -23,9 +23,14 @@ carries out a :class:`~ramparts.bridge.host.WindowHost`'s decisions. It must:
   ``file-input`` / ``file-drop``; start the engine before anything (pywebview
   included) can add a switch that approves requests.
 
-Only Qt WebEngine is implemented (``ramparts.backends.qt``). On any other pywebview
-backend the app refuses to start rather than fall back to pywebview's ``js_api``.
-Another backend is one more module and one more line in :data:`BACKENDS`.
+Two are implemented: Qt WebEngine (``ramparts.backends.qt``, the default) and
+WebKitGTK (``ramparts.backends.gtk``), chosen by ``backend`` in ``[tool.ramparts]`` or
+``RAMPARTS_BACKEND``. Where WebKitGTK reports less than the contract above assumes (the
+main frame at request time, the initiator, the frame tree, console messages), the GTK
+backend's substitutes and their differences are in docs/backends.md. If pywebview picks
+another GUI than the chosen backend's, the app refuses to start rather than fall back to
+pywebview's ``js_api``. Another backend is one more module and one more line in
+:data:`BACKENDS`.
 """
 
 from __future__ import annotations
@@ -212,5 +217,14 @@ def get_backend(name: str = "qt") -> Backend:
             f"unknown webview backend {name!r}; the known ones: {', '.join(sorted(BACKENDS))}"
         )
     module, _, cls = target.partition(":")
-    backend: Backend = getattr(importlib.import_module(module), cls)()
+    try:
+        imported = importlib.import_module(module)
+    # Not installed (or not built in): an ImportError; gi says a missing typelib (the
+    # system's WebKitGTK) with a ValueError.
+    except (ImportError, ValueError) as e:
+        raise BackendError(
+            f"the {name!r} webview backend cannot start: {e}"
+            + (" (install ramparts[gtk] and WebKitGTK 4.1)" if name == "gtk" else "")
+        ) from e
+    backend: Backend = getattr(imported, cls)()
     return backend

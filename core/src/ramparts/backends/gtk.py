@@ -99,7 +99,9 @@ class GtkBackend:
     #: pywebview's renderer name for this backend; a window on any other is refused.
     renderer = "gtkwebkit2"
     #: Imported by name (pywebview's GUI module, the typelibs through gi): PyInstaller
-    #: sees none of them. The engine itself is the system's WebKitGTK; Qt never ships.
+    #: sees none of them. WebKitGTK's typelib and libraries do not ship: the built app
+    #: loads the system's (gi searches the system's typelib folder after the bundle's),
+    #: and its web and network processes are the system's. Qt never ships.
     shipping = Shipping(
         hidden_imports=(
             __name__,

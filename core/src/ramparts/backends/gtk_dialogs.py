@@ -44,14 +44,21 @@ def _chooser(parent: Any, action: Gtk.FileChooserAction, title: str) -> Gtk.File
     return dialog
 
 
-def choose_files(parent: Any, multiple: bool) -> list[str]:
-    """The engine's ``<input type=file>`` chooser: existing files only (GUI thread)."""
+def choose_files(parent: Any, multiple: bool, done: Callable[[list[str]], None]) -> None:
+    """The engine's ``<input type=file>`` chooser, for existing files only: shown now,
+    and ``done`` gets the picked paths (none if cancelled) once it is answered. Not run
+    modally: a nested loop would hold the GUI thread's other work (the page's own
+    replies) while it is open."""
     dialog = _chooser(parent, Gtk.FileChooserAction.OPEN, "")
     dialog.set_select_multiple(multiple)
-    try:
-        return list(dialog.get_filenames()) if dialog.run() == _R.ACCEPT else []
-    finally:
+
+    def answered(dialog: Gtk.FileChooserDialog, response: int) -> None:
+        files = list(dialog.get_filenames()) if response == _R.ACCEPT else []
         dialog.destroy()
+        done(files)
+
+    dialog.connect("response", answered)
+    dialog.show()
 
 
 class GtkDialogs:

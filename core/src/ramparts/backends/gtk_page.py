@@ -37,6 +37,7 @@ gi.require_version("Soup", "3.0")
 gi.require_version("JavaScriptCore", "4.1")
 from gi.repository import Gdk, Gio, GLib, Gtk, Soup, WebKit2  # noqa: E402
 
+from ramparts.backends.gtk_dialogs import choose_files  # noqa: E402
 from ramparts.bridge.host import IPC_PATH, SCHEME, WindowHost  # noqa: E402
 from ramparts.bridge.protocol import MAX_BINARY_MESSAGE  # noqa: E402
 
@@ -388,10 +389,11 @@ class GtkPage:
             if not granted:
                 request.cancel()
                 return
-            from ramparts.backends.gtk_dialogs import choose_files
 
-            files = choose_files(self.view.get_toplevel(), request.get_select_multiple())
-            request.select_files(files) if files else request.cancel()
+            def chosen(files: list[str]) -> None:
+                request.select_files(files) if files else request.cancel()
+
+            choose_files(self.view.get_toplevel(), request.get_select_multiple(), chosen)
 
         self._allow("file-input", answer)
         return True

@@ -299,7 +299,7 @@ def _pyinstaller_args(config: AppConfig, plan: _Plan, target: _Target) -> list[s
         *("--specpath", str(target.work), f"--{target.layout}"),
         *("--add-data", f"{_stage(config, target.work)}{os.pathsep}app"),
         *("--collect-data", "ramparts"),
-        *get_backend().shipping.pyinstaller_args(),
+        *get_backend(config.backend).shipping.pyinstaller_args(),
         *plan.pyinstaller_args(),
     ]
     if config.commands:
