@@ -31,6 +31,7 @@ DEV_PAGE = """<!doctype html>
 <script type="module" src="/main.js"></script></head><body><p id="p">dev page</p></body></html>
 """
 DEV_MAIN = """
+import "/@lib/extra.js";  // dev servers route on '@' paths (Vite's /@vite/client)
 const nonce = document.querySelector("meta[property=csp-nonce]")?.nonce ?? "";
 const good = document.createElement("style");
 good.setAttribute("nonce", nonce);
@@ -46,6 +47,7 @@ window.devReport = {
   nonceStyle: style.color,
   bareStyle: style.backgroundColor,
   sum: await window.ramparts.invoke("add", { a: 2, b: 3 }),
+  extra: window.extraLoaded === true,
 };
 """
 
@@ -62,6 +64,8 @@ def dev_app(root: Path, port: int, command: str | None = "default") -> Path:
     web.mkdir()
     (web / "index.html").write_text(DEV_PAGE)
     (web / "main.js").write_text(DEV_MAIN)
+    (web / "@lib").mkdir()
+    (web / "@lib" / "extra.js").write_text("window.extraLoaded = true;\n")
     if command == "default":
         command = f"{sys.executable} -m http.server {port} --bind 127.0.0.1 --directory web"
     table = f'\n[tool.ramparts.dev]\nurl = "http://127.0.0.1:{port}"\n'
@@ -127,6 +131,7 @@ def test_the_dev_page_runs_under_the_app_origin_with_the_bridge_and_the_dev_csp(
     got = json.loads(done.stdout.strip().splitlines()[-1])
     assert got["origin"] == "app://dev.ramparts.test"
     assert got["sum"] == 5  # the bridge answers the dev page
+    assert got["extra"] is True
     assert got["nonce"] is True
     assert got["nonceStyle"] == "rgb(1, 2, 3)"  # Vite's way of adding CSS works...
     assert got["bareStyle"] != "rgb(4, 5, 6)"  # ...and an inline style without it does not
@@ -404,3 +409,16 @@ def test_reload_keeps_one_dev_server_across_restarts(tmp_path: Path) -> None:
     finally:
         proc.kill()
     assert not listening(port)
+
+
+def test_types_need_no_built_ui(tmp_path: Path) -> None:
+    """A vite-ts app writes its .d.ts before its first build, when its ui folder is not
+    there yet."""
+    app_dir = write_app(tmp_path / "app", capabilities="")
+    shutil.rmtree(app_dir / "ui")
+    with_dev_table(app_dir, 'url = "http://127.0.0.1:5173"')
+    done = subprocess.run(
+        [sys.executable, "-m", "ramparts", "types", str(app_dir)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"add": { args: { a: number; b: number; }; result: number }' in done.stdout

@@ -655,7 +655,8 @@ def types(
     from ramparts.typescript import app_declarations
 
     with _cli_errors():
-        loaded = App.load(app_dir)
+        # dev: the types need no built UI (a vite-ts app runs this before its build).
+        loaded = App.load(app_dir, dev=True)
         try:
             text = app_declarations(loaded.config, loaded.registry, window)
         except KeyError:

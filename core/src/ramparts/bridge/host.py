@@ -46,6 +46,8 @@ _HEADER_ONLY = {"frame-ancestors", "report-uri", "sandbox"}
 _HEAD = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
 _HTML = re.compile(rb"<html(\s[^>]*)?>", re.IGNORECASE)
 _DOCTYPE = re.compile(rb"<!doctype[^>]*>", re.IGNORECASE)
+#: RFC 3986 ``pchar`` and ``/``: left as they are in a path sent to a dev server.
+_PATH_CHARS = "/:@!$&'()*+,;=-._~"
 #: Seconds one dev server file may take (the first request of a Vite page compiles).
 _DEV_FETCH_TIMEOUT = 30.0
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)  # "/" and "\\"
@@ -205,7 +207,9 @@ class WindowHost:
         """
         assert self.dev_url is not None
         query = urlsplit(url).query
-        target = quote(path) + (f"?{query}" if query else "")
+        # Only what a path cannot hold is escaped: dev servers route on names such as
+        # Vite's "/@vite/client" and "/@fs/...", which "%40" would not reach.
+        target = quote(path, safe=_PATH_CHARS) + (f"?{query}" if query else "")
         status, mime, body = _dev_fetch(self.dev_url, target)
         if status != 200:
             return Response(404, "text/plain", b"not found")
