@@ -84,19 +84,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("node and npm are needed to build a Vite app (not installed)")
     project = generate(tmp_path_factory.mktemp("vite"), "vite-ts")
     npm(project, "install", "--no-audit", "--no-fund", "--prefer-offline")
-    # A stand-in for the page the build writes, until `ramparts types` no longer needs
-    # the ui folder (see test_types_are_written_before_the_first_build).
-    (project / "frontend" / "dist").mkdir()
-    (project / "frontend" / "dist" / "index.html").touch()
     npm(project, "run", "build")  # types, then tsc --noEmit, then vite build
     return project
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`ramparts types` loads the app as a build serves it, which needs the ui folder"
-    " (frontend/dist) that only the build after it writes",
-)
 def test_types_are_written_before_the_first_build(tmp_path: Path) -> None:
     """`npm run build` and `npm run dev` both start with `ramparts types`."""
     project = generate(tmp_path, "vite-ts")
@@ -155,11 +146,6 @@ def test_tsc_refuses_a_page_that_calls_what_the_app_does_not_allow(built: Path) 
 
 
 @pytest.mark.webview
-@pytest.mark.xfail(
-    strict=True,
-    reason="the dev proxy asks Vite for /%40vite/client (urllib's quote escapes '@'), and"
-    " Vite answers that with index.html",
-)
 def test_ramparts_dev_shows_the_vite_page_and_hot_reloads_it(built: Path, tmp_path: Path) -> None:
     """`ramparts dev` starts Vite (before_dev_command) and shows its page under the app's
     own origin; an edit to the stylesheet reaches the open page without a reload."""
