@@ -55,66 +55,74 @@ def _run(view: Any, script: str, then: Any) -> None:
     view.evaluate_javascript(script, -1, None, None, None, done)
 
 
-def start_eval(window: Any, view: Any, source: str, timeout: float, result: EvalResult) -> None:
-    """Run ``source`` once ``view`` has loaded; fill in ``result`` and destroy the
-    pywebview ``window`` when it settles, fails to start, or times out (GUI thread)."""
-    slot = "__ramparts_eval_" + secrets.token_hex(8)
-    wrapper = _wrapped(source, slot)
-    deadline = float("inf")  # set when the page has loaded
-    state = {"started": False, "done": False}
+class _Eval:
+    """One ``--eval`` run: the script, its deadline, and where it stands (GUI thread)."""
 
-    def finish() -> None:
-        state["done"] = True
-        window.destroy()
+    def __init__(
+        self, window: Any, view: Any, source: str, timeout: float, result: EvalResult
+    ) -> None:
+        self.window, self.view, self.timeout, self.result = window, view, timeout, result
+        self.slot = "__ramparts_eval_" + secrets.token_hex(8)
+        self.wrapper = _wrapped(source, self.slot)
+        self.deadline = float("inf")  # set when the page has loaded
+        self.started = self.done = self.rerun = False
 
-    def check(value: str | None) -> None:
+    def finish(self) -> None:
+        self.done = True
+        self.window.destroy()
+
+    def check(self, value: str | None) -> None:
         data = json.loads(value) if value else None
-        if state["done"]:
+        if self.done:
             return
+        r = self.result
         if data:
-            result.ok = data["ok"]
-            result.value = data.get("value")
-            result.error = data.get("error")
-            finish()
-        elif time.monotonic() > deadline:
-            result.timed_out = True
-            result.error = f"the script did not settle within {timeout:g} s"
-            finish()
+            r.ok, r.value, r.error = data["ok"], data.get("value"), data.get("error")
+            self.finish()
+        elif time.monotonic() > self.deadline:
+            r.timed_out = True
+            r.error = f"the script did not settle within {self.timeout:g} s"
+            self.finish()
 
-    def poll() -> bool:
-        if not state["done"]:
-            _run(view, f"JSON.stringify(window[{json.dumps(slot)}] || null)", check)
-        return not state["done"]
+    def poll(self) -> bool:
+        if not self.done:
+            _run(self.view, f"JSON.stringify(window[{json.dumps(self.slot)}] || null)", self.check)
+        return not self.done
 
-    def ran(value: str | None) -> None:
+    def ran(self, value: str | None) -> None:
         if value != "started":
-            result.error = "the script did not start (a syntax error? see the console lines)"
-            finish()
+            self.result.error = "the script did not start (a syntax error? see the console lines)"
+            self.finish()
 
-    def loaded(_view: Any, event: Any) -> None:
-        nonlocal deadline
-        if event == WebKit2.LoadEvent.STARTED and state["started"] and not state["done"]:
+    def load_changed(self, _view: Any, event: Any) -> None:
+        if event == WebKit2.LoadEvent.STARTED and self.started and not self.done:
             # WebKit finishes a load even when the page's own script has asked for
             # another (a reload as it starts): the script ran in a page that is going,
             # so it runs again in the one that stays, within the same deadline.
-            state["rerun"] = True
+            self.rerun = True
             return
-        if event != WebKit2.LoadEvent.FINISHED or state["done"]:
+        if event != WebKit2.LoadEvent.FINISHED or self.done:
             return
-        if state["started"] and not state.pop("rerun", False):
+        if self.started and not self.rerun:
             return
-        if not state["started"]:
-            state["started"] = True
-            deadline = time.monotonic() + timeout
-            GLib.timeout_add(_POLL_MS, poll)
-        _run(view, wrapper, ran)
+        self.rerun = False
+        if not self.started:
+            self.started = True
+            self.deadline = time.monotonic() + self.timeout
+            GLib.timeout_add(_POLL_MS, self.poll)
+        _run(self.view, self.wrapper, self.ran)
 
-    def load_timeout() -> bool:
-        if not state["started"] and not state["done"]:
-            result.timed_out = True
-            result.error = "the page did not load"
-            finish()
+    def load_timeout(self) -> bool:
+        if not self.started and not self.done:
+            self.result.timed_out = True
+            self.result.error = "the page did not load"
+            self.finish()
         return False
 
-    view.connect("load-changed", loaded)
-    GLib.timeout_add(int(timeout * 1000) + 2000, load_timeout)
+
+def start_eval(window: Any, view: Any, source: str, timeout: float, result: EvalResult) -> None:
+    """Run ``source`` once ``view`` has loaded; fill in ``result`` and destroy the
+    pywebview ``window`` when it settles, fails to start, or times out (GUI thread)."""
+    run = _Eval(window, view, source, timeout, result)
+    view.connect("load-changed", run.load_changed)
+    GLib.timeout_add(int(timeout * 1000) + 2000, run.load_timeout)
