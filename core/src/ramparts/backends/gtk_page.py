@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import gi
 
 gi.require_version("Gtk", "3.0")
+gi.require_version("Gdk", "3.0")
 gi.require_version("WebKit2", "4.1")
 gi.require_version("Soup", "3.0")
 gi.require_version("JavaScriptCore", "4.1")
@@ -100,13 +101,22 @@ function QWebChannel(_transport, ready) {
 _CONSOLE_JS = """(() => {
   const name = __CONSOLE_EVENT__;
   const doc = document, dispatch = EventTarget.prototype.dispatchEvent;
-  const Ev = CustomEvent, S = String, join = Array.prototype.join;
+  const Ev = CustomEvent, S = String, E = Error, join = Array.prototype.join;
+  // The caller's " (url:line)", as Qt reports it: the first stack frame that is not
+  // one of the injected scripts' ("name@url:line:column" in JavaScriptCore).
+  const where = () => {
+    for (const frame of S(new E().stack).split("\\n")) {
+      const at = frame.slice(frame.lastIndexOf("@") + 1);
+      if (at && !at.startsWith("user-script:")) return ` (${at.replace(/:\\d+$/, "")})`;
+    }
+    return "";
+  };
   const methods = [["error", "error"], ["warn", "warning"], ["log", "info"], ["info", "info"]];
   for (const [method, level] of methods) {
     const original = console[method];
     console[method] = function (...args) {
-      const parts = args.map((a) => S(a));
-      dispatch.call(doc, new Ev(name, { detail: [level, join.call(parts, " ")] }));
+      const text = join.call(args.map((a) => S(a)), " ") + where();
+      dispatch.call(doc, new Ev(name, { detail: [level, text] }));
       return original.apply(this, args);
     };
   }
@@ -223,9 +233,9 @@ class GtkPage:
         )
         relay = self.host.relay_script(channel)
         m.add_script(WebKit2.UserScript.new_for_world(relay, top, start, WORLD, None, None))
-        main = _CONSOLE_JS.replace("__CONSOLE_EVENT__", event)
-        main += "\n" + self.host.bootstrap_script()
-        m.add_script(WebKit2.UserScript.new(main, top, start, None, None))
+        # Two scripts, so that nothing in the console's can keep the bootstrap from running.
+        for main in (_CONSOLE_JS.replace("__CONSOLE_EVENT__", event), self.host.bootstrap_script()):
+            m.add_script(WebKit2.UserScript.new(main, top, start, None, None))
 
     # -- the channel -------------------------------------------------------------------
 
