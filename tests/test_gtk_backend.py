@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import write_app
 from engine_powers import run_page, write_powers_app
@@ -455,3 +456,58 @@ def test_a_file_chooser_opens_only_with_file_input(tmp_path: Path, web: str, exp
     script = PICK.replace("PATH", repr(str(picked))).replace("WAIT", "3" if web else "2")
     got = eval_in_app(app, script)
     assert got == {"chooser": expected, "files": ["picked.txt"] if web else []}
+
+
+@pytest.mark.webview
+@pytest.mark.usefixtures("gtk")
+def test_devtools_opens_webkits_inspector_in_process_with_no_port(app_dir: Path) -> None:
+    script = app_dir / "wait.js"
+    script.write_text(
+        """
+        for (;;) {
+          const r = await fetch("/__go.txt").catch(() => null);
+          if (r && r.ok) return "done";
+          await new Promise((res) => setTimeout(res, 20));
+        }
+        """
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ramparts",
+            "dev",
+            str(app_dir),
+            "--devtools",
+            "--eval",
+            str(script),
+            "--timeout",
+            "60",
+            "--no-dev-server",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("ramparts dev: devtools: "):
+                break
+        else:
+            raise AssertionError("no inspector:\n" + "".join(seen))
+        assert line.strip() == "ramparts dev: devtools: main: inspector://"
+        root = psutil.Process(proc.pid)
+        found = [
+            (p.name(), conn.laddr, conn.status)
+            for p in [root, *root.children(recursive=True)]
+            for conn in p.net_connections(kind="inet")
+        ]
+        assert found == [], f"sockets open in the app's process tree: {found}"
+    finally:
+        (app_dir / "ui" / "__go.txt").write_text("go")
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.strip() == '"done"'
