@@ -511,3 +511,79 @@ def test_devtools_opens_webkits_inspector_in_process_with_no_port(app_dir: Path)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert out.strip() == '"done"'
+
+
+PASTE_COMMANDS = """from typing import Any
+from ramparts import CallContext, command
+
+KEEP: list[Any] = []
+
+@command
+def paste(ctx: CallContext, paths: list[str]) -> bool:
+    \"\"\"Own the clipboard with files (as a file manager copies them), press Ctrl+V.\"\"\"
+    import gi
+    gi.require_version("Gdk", "3.0")
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gdk, GLib, Gtk
+    from webview.platforms.gtk import BrowserView
+
+    host = ctx.app.hosts[ctx.window]
+    view = BrowserView.instances[host.native.uid].webview
+    uris = [GLib.filename_to_uri(p, None) for p in paths]
+
+    def key(kind: Any) -> Any:
+        ev = Gdk.Event.new(kind)
+        ev.key.window = view.get_toplevel().get_window()
+        ev.key.send_event = True
+        ev.key.time = Gdk.CURRENT_TIME
+        ev.key.keyval = Gdk.KEY_v
+        ev.key.state = Gdk.ModifierType.CONTROL_MASK
+        keymap = Gdk.Keymap.get_for_display(Gdk.Display.get_default())
+        keys = keymap.get_entries_for_keyval(Gdk.KEY_v)
+        ev.key.hardware_keycode = keys[1][0].keycode
+        ev.set_device(Gdk.Display.get_default().get_default_seat().get_keyboard())
+        return ev
+
+    def run() -> bool:
+        owner = Gtk.Invisible()
+        KEEP.append(owner)
+        owner.connect("selection-get", lambda _w, data, _i, _t: data.set_uris(uris))
+        uri_list = Gdk.Atom.intern("text/uri-list", False)
+        Gtk.selection_add_target(owner, Gdk.SELECTION_CLIPBOARD, uri_list, 0)
+        ok = Gtk.selection_owner_set(owner, Gdk.SELECTION_CLIPBOARD, Gdk.CURRENT_TIME)
+        view.grab_focus()
+        top = view.get_toplevel()
+        top.event(key(Gdk.EventType.KEY_PRESS))
+        top.event(key(Gdk.EventType.KEY_RELEASE))
+        return bool(ok)
+
+    return bool(host.call_on_ui(run))
+"""
+
+
+@pytest.mark.webview
+@pytest.mark.usefixtures("gtk")
+def test_a_pasted_file_reaches_the_page_as_nothing(tmp_path: Path) -> None:
+    """Files copied in a file manager and pasted with Ctrl+V: WebKitGTK names the type
+    but hands the page no file, no path and no text (Qt needs ``file-drop`` for them)."""
+    picked = tmp_path / "picked.txt"
+    picked.write_text("secret")
+    app = write_app(tmp_path / "app", capabilities="", commands=PASTE_COMMANDS, module="paste_cmds")
+    got = eval_in_app(
+        app,
+        f"""
+        const area = document.createElement("textarea");
+        document.body.appendChild(area);
+        area.focus();
+        const seen = {{ pastes: 0 }};
+        document.addEventListener("paste", (e) => {{
+          const d = e.clipboardData;
+          Object.assign(seen, {{ pastes: seen.pastes + 1, files: [...d.files].map((f) => f.name),
+            uris: d.getData("text/uri-list"), text: d.getData("text/plain") }});
+        }});
+        const owned = await ramparts.invoke("paste", {{ paths: [{str(picked)!r}] }});
+        for (let i = 0; i < 100 && !seen.pastes; i++) await new Promise((r) => setTimeout(r, 20));
+        return {{ owned, ...seen, value: area.value }};
+        """,
+    )
+    assert got == {"owned": True, "pastes": 1, "files": [], "uris": "", "text": "", "value": ""}
