@@ -337,11 +337,13 @@ def seen() -> None:
 @command
 def snapshot(ctx: CallContext) -> dict[str, Any]:
     """Python's view, for the test: windows, calls in flight, stuck calls, children."""
-    sleepers = [
-        p.pid
-        for p in psutil.Process().children(recursive=True)
-        if p.status() != psutil.STATUS_ZOMBIE and p.cmdline()[-1:] == ["600"]
-    ]
+    sleepers = []
+    for p in psutil.Process().children(recursive=True):
+        try:  # a child may end between the listing and the look at it
+            if p.status() != psutil.STATUS_ZOMBIE and p.cmdline()[-1:] == ["600"]:
+                sleepers.append(p.pid)
+        except psutil.NoSuchProcess:
+            continue
     with _lock:
         active = sorted(ACTIVE)
     return {
