@@ -587,3 +587,29 @@ def test_a_pasted_file_reaches_the_page_as_nothing(tmp_path: Path) -> None:
         """,
     )
     assert got == {"owned": True, "pastes": 1, "files": [], "uris": "", "text": "", "value": ""}
+
+
+@pytest.mark.webview
+@pytest.mark.usefixtures("gtk")
+def test_a_page_cannot_download_into_the_users_folders(app_dir: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "Downloads").mkdir(parents=True)
+    got = eval_in_app(
+        app_dir,
+        """
+        const save = (href, name) => {
+          const a = document.createElement("a");
+          Object.assign(a, { href, download: name });
+          document.body.appendChild(a);
+          a.click();
+        };
+        save(URL.createObjectURL(new Blob(["pwned"], { type: "text/plain" })), "blob.txt");
+        save("/app.js", "same-origin.js");
+        await new Promise((r) => setTimeout(r, 1000));
+        return location.href;
+        """,
+        env={"HOME": str(home), "XDG_DOWNLOAD_DIR": str(home / "Downloads")},
+    )
+    assert got == "app://dev.ramparts.test/index.html"
+    assert list((home / "Downloads").iterdir()) == []
+    assert [p for p in home.rglob("*") if p.name in ("blob.txt", "same-origin.js")] == []

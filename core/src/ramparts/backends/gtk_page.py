@@ -202,6 +202,8 @@ class GtkPage:
         context = self.view.get_context()
         context.get_security_manager().register_uri_scheme_as_secure(SCHEME)
         context.register_uri_scheme(SCHEME, self._scheme_request)
+        # A download would write where WebKit chooses (the Downloads folder): none starts.
+        context.connect("download-started", self._download)
         for name in (_CHANNEL, _CONSOLE):
             self._manager.register_script_message_handler_in_world(name, WORLD)
         self._manager.connect(f"script-message-received::{_CHANNEL}", self._channel)
@@ -347,6 +349,10 @@ class GtkPage:
             return
         self._install_scripts()  # the new session's, before its document exists
         decision.use()
+
+    def _download(self, _context: Any, download: Any) -> None:
+        log.warning("refused a download in %r", self.host.label)
+        download.cancel()
 
     def _new_window(self, _view: Any, _action: Any) -> None:
         log.warning("blocked a new window in %r", self.host.label)
