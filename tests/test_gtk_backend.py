@@ -613,3 +613,60 @@ def test_a_page_cannot_download_into_the_users_folders(app_dir: Path, tmp_path: 
     assert got == "app://dev.ramparts.test/index.html"
     assert list((home / "Downloads").iterdir()) == []
     assert [p for p in home.rglob("*") if p.name in ("blob.txt", "same-origin.js")] == []
+
+
+SESSION_DIALOG_COMMANDS = (
+    DIALOG_COMMANDS
+    + '''
+OUTCOME: list[Any] = []
+
+@command
+def ask_and_keep(ctx: CallContext) -> None:
+    OUTCOME.append(ctx.native_dialogs().message("question", "Go on?", buttons=["yes", "cancel"]))
+
+@command
+def shown(ctx: CallContext) -> bool:
+    """Wait until a dialog shows."""
+    import gi
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gtk
+
+    def visible() -> bool:
+        return any(isinstance(w, Gtk.Dialog) and w.get_visible() for w in Gtk.Window.list_toplevels())
+
+    end = time.monotonic() + 20
+    while time.monotonic() < end and not ctx.app.hosts[ctx.window].call_on_ui(visible):
+        time.sleep(0.05)
+    return bool(ctx.app.hosts[ctx.window].call_on_ui(visible))
+
+@command
+def outcome() -> list[Any]:
+    end = time.monotonic() + 20
+    while not OUTCOME and time.monotonic() < end:
+        time.sleep(0.05)
+    return OUTCOME
+'''
+)
+
+
+@pytest.mark.webview
+@pytest.mark.usefixtures("gtk")
+def test_a_dialog_still_open_when_its_page_goes_is_closed_with_no_button(tmp_path: Path) -> None:
+    app = write_app(
+        tmp_path / "app", capabilities="", commands=SESSION_DIALOG_COMMANDS, module="dlg2_cmds"
+    )
+    got = eval_in_app(
+        app,
+        """
+        if (!sessionStorage.getItem("asked")) {
+          sessionStorage.setItem("asked", "1");
+          ramparts.invoke("ask_and_keep", {}).catch(() => {});
+          sessionStorage.setItem("shown", String(await ramparts.invoke("shown", {})));
+          location.reload();
+          await new Promise(() => {});
+        }
+        return { shown: sessionStorage.getItem("shown"), outcome: await ramparts.invoke("outcome", {}) };
+        """,
+    )
+    # The reload ended the session that held the dialog: closed, no button pressed.
+    assert got == {"shown": "true", "outcome": [None]}

@@ -129,7 +129,8 @@ class GtkDialogs:
         """
 
         def cancel() -> None:
-            GLib.idle_add(lambda: dialog.response(_R.CANCEL) and False)
+            # As if closed by its window's close button: no button was pressed.
+            GLib.idle_add(lambda: dialog.response(_R.DELETE_EVENT) and False)
 
         held = self._session.resources.hold(cancel)
         try:
