@@ -122,7 +122,6 @@ class GtkBackend:
         self._running = False
         self._refused: list[str] = []
         self._evals: dict[WindowHost, tuple[str, float, EvalResult]] = {}
-        self._hosts: set[str] = set()  # the hosts the CSP names; empty: any host
 
     def call_soon(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the GUI thread after the calls already queued there (GLib runs
