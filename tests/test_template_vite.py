@@ -66,15 +66,20 @@ def test_the_post_gen_hook_keeps_only_the_chosen_front_end(
     assert ("[tool.ramparts.dev]" in config) == (frontend == "vite-ts")
 
 
-def test_both_front_ends_look_the_same() -> None:
-    """One stylesheet, and the same elements with the same ids and labels."""
-    vanilla, vite = TEMPLATE / "ui", TEMPLATE / "frontend"
+def test_both_front_ends_get_the_same_page_and_stylesheet(tmp_path: Path) -> None:
+    """One page body and one stylesheet in the template, moved into the Vite project."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    vanilla = generate(tmp_path / "a", "vanilla") / "ui"
+    vite = generate(tmp_path / "b", "vite-ts") / "frontend"
     assert (vanilla / "style.css").read_bytes() == (vite / "src" / "style.css").read_bytes()
 
     def body(html: Path) -> str:
         return re.search(r"<body>.*</body>", html.read_text(), re.S)[0]
 
     assert body(vanilla / "index.html") == body(vite / "index.html")
+    assert '<script type="module" src="/src/main.ts">' in (vite / "index.html").read_text()
+    assert '<script src="app.js" defer>' in (vanilla / "index.html").read_text()
 
 
 @pytest.fixture(scope="module")

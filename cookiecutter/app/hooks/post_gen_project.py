@@ -2,11 +2,16 @@
 
 The template holds both, ``ui/`` (vanilla) and ``frontend/`` (Vite + TypeScript), because
 cookiecutter renders every file; the one not chosen would be dead code in the new app.
+The page and its stylesheet are written once, in ``ui/``: a Vite project takes them.
 """
 
 import shutil
 from pathlib import Path
 
-UNCHOSEN = {"vanilla": "frontend", "vite-ts": "ui"}
-
-shutil.rmtree(Path.cwd() / UNCHOSEN[{{ cookiecutter.frontend | tojson }}])
+here = Path.cwd()
+if {{ cookiecutter.frontend | tojson }} == "vite-ts":
+    (here / "ui" / "index.html").replace(here / "frontend" / "index.html")
+    (here / "ui" / "style.css").replace(here / "frontend" / "src" / "style.css")
+    shutil.rmtree(here / "ui")
+else:
+    shutil.rmtree(here / "frontend")
