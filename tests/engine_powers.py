@@ -163,7 +163,7 @@ const clicked = async (fn, tries = 3) => {
   b.remove();
   // On a loaded machine the click's activation can lapse before the handler asks: that
   // is the test's own gesture failing, not the engine refusing, so click again.
-  const lapsed = out[0] === "err" && /user gesture/.test(out[1]);
+  const lapsed = out[0] === "err" && /user (gesture|activation)/i.test(out[1]);
   return lapsed && tries > 1 ? clicked(fn, tries - 1) : out;
 };
 // Waits until ``done()`` or the deadline: a refusal can only be seen as an absence, and
