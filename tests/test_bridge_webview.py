@@ -648,10 +648,6 @@ def test_a_poisoned_typed_array_length_getter_sees_nothing_of_the_signer(app_dir
     assert result == {"small": "x", "large": True, "seen": []}
 
 
-@pytest.mark.qt_only(
-    "WebKit's AbortSignal.timeout is a DOM timer whose id the page's clearTimeout loop "
-    "cancels: the bootstrap's one deadline timer needs another clock there (bootstrap.js)"
-)
 def test_deadlines_survive_a_page_that_clears_every_timeout(tmp_path: Path) -> None:
     """Found in review: timer ids are shared with the page, and a "clear every timeout"
     loop cancelled the one timer that serves every deadline; later calls never re-armed

@@ -50,6 +50,9 @@ log = logging.getLogger("ramparts.gtk")
 WORLD = "ramparts-relay"
 _CHANNEL = "ramparts"
 _CONSOLE = "ramparts-console"
+_CLOCK = "ramparts-clock"
+#: The longest wake-up the bootstrap asks for (setTimeout's limit, as its own cap).
+_MAX_WAKE_MS = 0x7FFFFFFF
 
 #: Is there a child frame, at any depth, that shares the page's origin? (relay world)
 _FRAMES_JS = """(() => {
@@ -66,7 +69,8 @@ _FRAMES_JS = """(() => {
 
 #: The QWebChannel interface relay.js expects, over WebKit's script message handler in
 #: the relay's world (page scripts see neither). Each message goes with "1" or "0":
-#: whether the page then held a same-origin frame.
+#: whether the page then held a same-origin frame. ``wake`` passes the bootstrap's
+#: deadline wake-ups to Python (see ``GtkPage._wake``).
 _CHANNEL_JS = """const qt = { webChannelTransport: null };
 const __rampartsFrames = () => __FRAMES__;
 const __rampartsListeners = [];
@@ -76,6 +80,7 @@ function QWebChannel(_transport, ready) {
   const bridge = {
     deliver: { connect: (fn) => { __rampartsListeners.push(fn); } },
     set inbox(text) { handler.postMessage((__rampartsFrames() ? "1" : "0") + text); },
+    wake: (text) => window.webkit.messageHandlers[__CLOCK__].postMessage(text),
   };
   // After the main world's bootstrap has run (this world's scripts run first), as
   // QWebChannel's own asynchronous start would.
@@ -195,6 +200,7 @@ class GtkPage:
         self._manager = view.get_user_content_manager()
         #: Until the app's first page is asked for (see ``_decide``).
         self._placeholder = True
+        self._gone = False
 
     # -- set-up (GUI thread) ---------------------------------------------------------
 
@@ -204,10 +210,11 @@ class GtkPage:
         context.register_uri_scheme(SCHEME, self._scheme_request)
         # A download would write where WebKit chooses (the Downloads folder): none starts.
         context.connect("download-started", self._download)
-        for name in (_CHANNEL, _CONSOLE):
+        for name in (_CHANNEL, _CONSOLE, _CLOCK):
             self._manager.register_script_message_handler_in_world(name, WORLD)
         self._manager.connect(f"script-message-received::{_CHANNEL}", self._channel)
         self._manager.connect(f"script-message-received::{_CONSOLE}", self._console_line)
+        self._manager.connect(f"script-message-received::{_CLOCK}", self._wake)
         view = self.view
         view.connect("decide-policy", self._decide)
         view.connect("notify::uri", lambda *_: self.host.main_frame_changed(view.get_uri() or ""))
@@ -218,6 +225,7 @@ class GtkPage:
         view.connect("drag-motion", self._drag, False)
         view.connect("drag-drop", self._drag, True)
         self.host.connect(lambda text: GLib.idle_add(self._deliver, text))
+        view.connect("destroy", self._destroyed)
 
     def _install_scripts(self) -> None:
         """The bootstrap (main world) and relay (isolated world) for the next document."""
@@ -230,6 +238,7 @@ class GtkPage:
             _CHANNEL_JS.replace("__FRAMES__", _FRAMES_JS)
             .replace("__CHANNEL__", json.dumps(_CHANNEL))
             .replace("__CONSOLE__", json.dumps(_CONSOLE))
+            .replace("__CLOCK__", json.dumps(_CLOCK))
             .replace("__CONSOLE_EVENT__", event)
             .replace("__OBJECT__", json.dumps(self.host.relay_names["object"]))
         )
@@ -247,10 +256,29 @@ class GtkPage:
         self.host.channel_message(self.view.get_uri() or "", text, frames)
 
     def _deliver(self, text: str) -> bool:
+        if self._gone:
+            return False
         self.view.evaluate_javascript(
             f"__rampartsDeliver({json.dumps(text)})", -1, WORLD, None, None, None, None
         )
         return False
+
+    def _wake(self, _manager: Any, message: Any) -> None:
+        """The bootstrap's deadline clock on this engine: JavaScriptCore's timers, its
+        ``AbortSignal.timeout`` included, share their ids with the page, whose
+        clear-every-timeout loop would cancel them. A GLib timer answers instead, with a
+        ``{"tick": n}`` message through the relay (a stale one does nothing there)."""
+        try:
+            request = json.loads(message.get_js_value().to_string())
+            ms, generation = int(request["wake"]), int(request["g"])
+        except (ValueError, TypeError, KeyError, OverflowError):
+            return
+        tick = json.dumps({"tick": generation})
+        GLib.timeout_add(min(max(ms, 0), _MAX_WAKE_MS), self._deliver, tick)
+
+    def _destroyed(self, _view: Any) -> None:
+        # Replies and wake-ups due after the window has closed have no page to go to.
+        self._gone = True
 
     def _console_line(self, _manager: Any, message: Any) -> None:
         if self.console is not None:

@@ -122,6 +122,7 @@
       while (outbox.length) toRelay(apply(shiftA, outbox, []));
       return;
     }
+    if (apply(hasOwn, msg, ["tick"])) { if (msg.tick === generation) sweep(); return; }
     deliver(msg, null);
   }]);
 
@@ -151,11 +152,14 @@
   // --- call deadlines: one timer for every call in flight ------------------------
   // A timer per call (set, then cleared on the reply) cost ~25 us of each small call;
   // calls settle long before their deadlines, so one timer, set for the earliest
-  // deadline, does. It is an AbortSignal.timeout, not a setTimeout: timer ids are shared
-  // with the page, and a "clear every timeout" loop would cancel ours and with it every
-  // later deadline. Such a signal cannot be cancelled by anyone, so a replaced one still
-  // fires; its generation no longer matches and it does nothing. Delays are capped at
-  // ~24.8 days and the sweep re-arms for what is left.
+  // deadline, does. Not a setTimeout: timer ids are shared with the page, and a "clear
+  // every timeout" loop would cancel ours and with it every later deadline. Two clocks
+  // the page cannot cancel instead: an AbortSignal.timeout (Chromium's is no DOM timer;
+  // JavaScriptCore's is, and that loop cancels it too), and a wake-up asked of the relay,
+  // which a backend whose engine needs it answers from Python with a {"tick"} message
+  // (the GTK backend; Qt's relay ignores the request). A replaced timer still fires;
+  // its generation no longer matches and it does nothing. Delays are capped at ~24.8
+  // days and the sweep re-arms for what is left.
   const expiries = new MapC(); // token -> [at ms, fn]: deleted when the call settles
   let lastToken = 0, armedAt = Infinity, generation = 0;
   function armDeadline(ms, fn) {
@@ -170,8 +174,10 @@
     if (at === Infinity) return;
     // +1: a fractional delay is truncated, and a sweep a little early finds nothing due.
     const wait = at - apply(perfNow, perf, []) + 1;
-    const signal = apply(abortTimeout, AbortSignalC, [wait < 0 ? 0 : wait > 0x7fffffff ? 0x7fffffff : wait]);
+    const ms = wait < 0 ? 0 : wait > 0x7fffffff ? 0x7fffffff : wait;
+    const signal = apply(abortTimeout, AbortSignalC, [ms]);
     apply(addEventListener, signal, ["abort", () => { if (mine === generation) sweep(); }]);
+    toRelay(JSONstringify({ wake: ms, g: mine })); // "{": no signed message starts so
   }
   function sweep() {
     const now = apply(perfNow, perf, []);

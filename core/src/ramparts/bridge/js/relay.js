@@ -11,8 +11,13 @@
     const bridge = channel.objects[NAMES.object];
     bridge.deliver.connect(send);
     doc.addEventListener(NAMES.toRelay, (ev) => {
+      const text = ev.detail;
+      if (typeof text !== "string") return;
+      // The bootstrap's wake-up request for its deadlines ({"wake": ms, "g": n}): for
+      // a backend that answers it (``wake``); Qt's engine needs none (bootstrap.js).
+      if (text[0] === "{") { if (typeof bridge.wake === "function") bridge.wake(text); return; }
       // A property write, not a method call: QWebChannel sends no response for it.
-      if (typeof ev.detail === "string") bridge.inbox = ev.detail;
+      bridge.inbox = text;
     });
     send('{"ready":true}');
   });
