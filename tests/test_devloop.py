@@ -20,7 +20,7 @@ import psutil
 import pytest
 from app_folders import REPORT_COMMANDS, write_app
 
-pytestmark = pytest.mark.webview
+pytestmark = [pytest.mark.webview, pytest.mark.usefixtures("engine")]
 
 # The page logs an error, warns, then throws at its top level (uncaught).
 FAILING_JS = """
@@ -69,6 +69,21 @@ def test_trace_adds_every_console_line(tmp_path: Path) -> None:
     assert "devloop-uncaught" in done.stderr
 
 
+def test_eval_error_says_name_message_and_stack(tmp_path: Path) -> None:
+    """JavaScriptCore's stack holds only the frames, V8's starts with "Name: message":
+    either way the error's name and message come first, then where it was thrown."""
+    app_dir = write_app(tmp_path / "app")
+    script = tmp_path / "e.js"
+    script.write_text(
+        'function devloopThrower() { throw new TypeError("devloop-bad"); }\ndevloopThrower();'
+    )
+    done = _dev(str(app_dir), "--headless", "--eval", str(script))
+    assert done.returncode != 0
+    failed = done.stderr[done.stderr.index("error: --eval failed: ") :].splitlines()
+    assert failed[0] == "error: --eval failed: TypeError: devloop-bad", done.stderr
+    assert any("devloopThrower" in line for line in failed[1:]), done.stderr
+
+
 def test_built_app_runner_prints_no_page_errors_unless_asked(tmp_path: Path) -> None:
     # What a built app's launcher calls: run_app without page_errors.
     app_dir = write_app(tmp_path / "app", files={"app.js": FAILING_JS})
@@ -84,9 +99,15 @@ def test_built_app_runner_prints_no_page_errors_unless_asked(tmp_path: Path) -> 
     assert "page error" not in done.stderr
 
 
-def test_dev_without_display_says_headless_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+def test_dev_without_display_says_headless_and_stops_on_ctrl_c(tmp_path: Path, engine: str) -> None:
     app_dir = write_app(tmp_path / "app")
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    if engine == "gtk":  # GTK 3 has no offscreen mode: it says so and stops
+        done = _dev(str(app_dir), env=env)
+        assert done.returncode != 0
+        assert "the GTK backend needs a display" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+        return
     proc = subprocess.Popen(
         [sys.executable, "-m", "ramparts", "dev", str(app_dir)],
         stdout=subprocess.PIPE,
@@ -123,6 +144,10 @@ def test_dev_without_display_says_headless_and_stops_on_ctrl_c(tmp_path: Path) -
     assert "KeyboardInterrupt" not in err
 
 
+@pytest.mark.qt_only(
+    "Chromium's DevTools; WebKit's inspector is test_gtk_backend's "
+    "test_devtools_opens_webkits_inspector_in_process_with_no_port"
+)
 def test_devtools_opens_an_inspector_in_process_with_no_port(tmp_path: Path) -> None:
     app_dir = write_app(tmp_path / "app")
     script = tmp_path / "wait.js"
@@ -422,8 +447,52 @@ import sys
 LOADS: list[str] = []
 
 
+def _gtk_press(host: Any, key: str) -> None:
+    """Press ``key`` as the keyboard would: Ctrl+R is Control, then R (GUI thread)."""
+    import gi
+    gi.require_version("Gdk", "3.0")
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gdk
+    from webview.platforms.gtk import BrowserView
+
+    view = BrowserView.instances[host.native.uid].webview
+    top = view.get_toplevel()
+    keymap = Gdk.Keymap.get_for_display(Gdk.Display.get_default())
+    keyboard = Gdk.Display.get_default().get_default_seat().get_keyboard()
+    ctrl = Gdk.ModifierType.CONTROL_MASK
+
+    def send(kind: Any, keyval: int, state: Any) -> None:
+        ev = Gdk.Event.new(kind)
+        ev.key.window = top.get_window()
+        ev.key.send_event = True
+        ev.key.time = Gdk.CURRENT_TIME
+        ev.key.keyval = keyval
+        ev.key.state = state
+        found, keys = keymap.get_entries_for_keyval(keyval)
+        ev.key.hardware_keycode = keys[0].keycode if found else 0
+        ev.set_device(keyboard)
+        top.event(ev)
+
+    view.grab_focus()  # no window manager under Xvfb gives the window focus
+    P, R = Gdk.EventType.KEY_PRESS, Gdk.EventType.KEY_RELEASE
+    if key == "F5":
+        send(P, Gdk.KEY_F5, Gdk.ModifierType(0))
+        send(R, Gdk.KEY_F5, Gdk.ModifierType(0))
+    else:
+        send(P, Gdk.KEY_Control_L, Gdk.ModifierType(0))
+        send(P, Gdk.KEY_r, ctrl)
+        send(R, Gdk.KEY_r, ctrl)
+        send(R, Gdk.KEY_Control_L, ctrl)
+
+
 @command
 def press(ctx: CallContext, key: str) -> None:
+    import os
+
+    if os.environ["RAMPARTS_BACKEND"] == "gtk":
+        host = ctx.app.hosts[ctx.window]
+        host.call_on_ui(lambda: _gtk_press(host, key))
+        return
     from PyQt6.QtCore import Qt
     from PyQt6.QtTest import QTest
 

@@ -23,20 +23,11 @@ __all__ = ["start_eval"]
 _POLL_MS = 20
 
 
-#: eval.js reports an error by its ``stack``, which on JavaScriptCore holds only the
-#: frames, not the error's name and message: those go first here.
-_STACK = "String((e && e.stack) || e)"
-_MESSAGE_AND_STACK = '(String(e) + (e && e.stack ? "\\n" + e.stack : ""))'
-
-
 def _wrapped(source: str, slot: str) -> str:
     """``source`` as the body of an async function whose outcome lands in ``slot``."""
     template = (files("ramparts.bridge") / "js" / "eval.js").read_text(encoding="utf-8")
-    assert _STACK in template, "eval.js no longer reports errors as this module expects"
-    return (
-        template.replace(_STACK, _MESSAGE_AND_STACK)
-        .replace("__RAMPARTS_SLOT__", json.dumps(slot))
-        .replace("__RAMPARTS_SOURCE__", source)
+    return template.replace("__RAMPARTS_SLOT__", json.dumps(slot)).replace(
+        "__RAMPARTS_SOURCE__", source
     )
 
 
