@@ -1,5 +1,6 @@
-"""The dialog capability with real Qt dialogs (offscreen), operated by the test-only
-``autodialog`` plugin, and through the ``ramparts_dialog_answer`` hook."""
+"""The dialog capability with real native dialogs (Qt's offscreen, GTK's under Xvfb),
+operated by the test-only ``autodialog`` plugin, and through the ``ramparts_dialog_answer``
+hook."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from conftest import REPORT_COMMANDS, write_app
 
 from ramparts.testing import eval_in_app
 
-pytestmark = pytest.mark.webview
+pytestmark = [pytest.mark.webview, pytest.mark.usefixtures("engine")]
 
 
 def dialog_app(root: Path, *, with_fs: bool = True) -> Path:
@@ -126,7 +127,7 @@ def check(result: dict[str, Any], f: dict[str, Path]) -> None:
 def test_picked_paths_join_this_sessions_scope(
     tmp_path: Path, files: dict[str, Path], mode: str
 ) -> None:
-    """``drive``: real Qt dialogs, operated on screen; ``hook``: answered by the hook."""
+    """``drive``: real native dialogs, operated on screen; ``hook``: answered by the hook."""
     app_dir = dialog_app(tmp_path / "app")
     script = SCRIPT % json.dumps({k: str(v) for k, v in files.items()})
     check(run(app_dir, tmp_path, mode, answers(files), script), files)
@@ -156,6 +157,16 @@ RELOAD_COMMANDS = (
 @command
 def dialogs(ctx: CallContext) -> list[str]:
     \"\"\"The texts of the message boxes on screen now.\"\"\"
+    import os
+
+    def find_gtk() -> list[str]:
+        from gi.repository import Gtk
+
+        return sorted(
+            w.get_property("text")
+            for w in Gtk.Window.list_toplevels()
+            if isinstance(w, Gtk.MessageDialog) and w.get_visible()
+        )
 
     def find() -> list[str]:
         from PyQt6.QtWidgets import QApplication, QMessageBox
@@ -166,7 +177,8 @@ def dialogs(ctx: CallContext) -> list[str]:
             if isinstance(w, QMessageBox) and w.isVisible()
         )
 
-    return ctx.session.host.call_on_ui(find)
+    gtk = os.environ["RAMPARTS_BACKEND"] == "gtk"
+    return ctx.session.host.call_on_ui(find_gtk if gtk else find)
 """
 )
 
