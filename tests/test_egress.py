@@ -1,6 +1,8 @@
 """The egress policy: which Chromium switches a CSP and the web grants turn into, and how
 switches already in ``QTWEBENGINE_CHROMIUM_FLAGS`` are kept from undoing them. The real
-engine's behaviour is in ``tests/security/test_engine_egress.py``."""
+engine's behaviour is in ``tests/security/test_engine_egress.py``. No engine runs here:
+these are Qt's switches; GTK confines egress with WebKit's proxy settings instead
+(``test_gtk_backend.py::test_connections_reach_only_the_hosts_the_csp_names``)."""
 
 from __future__ import annotations
 

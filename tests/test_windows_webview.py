@@ -15,7 +15,7 @@ from conftest import REPORT_COMMANDS, read_keylog, write_app
 from ramparts.bridge.protocol import sign_binary
 from ramparts.testing import eval_in_app
 
-pytestmark = pytest.mark.webview
+pytestmark = [pytest.mark.webview, pytest.mark.usefixtures("engine")]
 
 COMMANDS = REPORT_COMMANDS
 

@@ -1,7 +1,7 @@
 # ruff: noqa: E501  (page JS and case tables in strings: wrapping them would only hurt reading)
 """A corpus of hostile paths against the ``fs`` capability, run twice with the same
-expectations: from page JS through the real bridge in a real Qt WebEngine window
-(one ``eval_in_app`` launch), and in-process through the same command functions.
+expectations: from page JS through the real bridge in a real webview window (one
+``eval_in_app`` launch per engine), and in-process through the same command functions.
 
 Every hostile call must answer exactly the expected ``out_of_scope`` or
 ``invalid_args``; afterwards the directory outside the scope (sentinel file, symlink
@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from app_folders import write_app
+from gtk_display import engine, gtk_display  # noqa: F401  # fixtures: both webview engines
 from test_fs import Fs
 from test_scope import World, point_dirs_at
 
@@ -448,6 +449,7 @@ def test_hostile_paths_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.webview
+@pytest.mark.usefixtures("engine")
 def test_hostile_paths_through_the_bridge(tmp_path: Path) -> None:
     w = Hostile(tmp_path.resolve())
     write_app(w.app_dir, capabilities=CAPABILITIES)
@@ -488,6 +490,7 @@ return { lone: disguised.charCodeAt(13).toString(16), codes, proper };
 
 
 @pytest.mark.webview
+@pytest.mark.usefixtures("engine")
 def test_a_page_cannot_reach_a_denied_name_through_lone_surrogates(tmp_path: Path) -> None:
     w = World(tmp_path.resolve())
     (w.appdata / "Privé").mkdir()

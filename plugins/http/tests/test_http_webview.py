@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 from app_folders import write_app
+from gtk_display import engine, gtk_display  # noqa: F401  # fixtures: both webview engines
 from test_http import Server, Tripwire, make_tls, redirect
 
 from ramparts.testing import eval_in_app
 
-pytestmark = pytest.mark.webview
+pytestmark = [pytest.mark.webview, pytest.mark.usefixtures("engine")]
 
 
 @pytest.fixture

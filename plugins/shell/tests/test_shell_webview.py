@@ -22,11 +22,12 @@ from typing import Any
 import psutil
 import pytest
 from app_folders import REPORT_COMMANDS, write_app
+from gtk_display import engine, gtk_display  # noqa: F401  # fixtures: both webview engines
 
 from ramparts.testing import eval_in_app
 from ramparts_shell.config import SAFE_PATH
 
-pytestmark = pytest.mark.webview
+pytestmark = [pytest.mark.webview, pytest.mark.usefixtures("engine")]
 
 FAKES = ("echo", "env", "printenv", "git", "xdg-open", "sh", "bash", "open")
 
