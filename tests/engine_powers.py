@@ -1,9 +1,12 @@
 """Helpers to try the web engine's own powers (media, clipboard, files...) in a real window.
 
 The page cannot give itself a user gesture, and a drop comes from outside the page, so
-the test app's commands do both the way Qt's input does: a real mouse click on the
-view's input widget (``click``) and real drag and drop events carrying file URLs
-(``drop``), on the GUI thread of the app's own process.
+the test app's commands do both the way the engine's toolkit does, on the GUI thread of
+the app's own process: on Qt, a real mouse click on the view's input widget (``click``)
+and real drag and drop events carrying file URLs (``drop``); on GTK, GDK button and key
+events on the WebKitWebView and a real X drag (XTest's pointer) from a window that
+offers the files. File choosers are answered in the toolkit's own dialog (on GTK,
+Ramparts' chooser for WebKit's ``run-file-chooser``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ COMMANDS = (
     REPORT_COMMANDS
     + '''
 import os
+import time
 
 KEEP: list[Any] = []
 
@@ -35,26 +39,111 @@ KEEP: list[Any] = []
 def engine_flags() -> str:
     return os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
 
+def _gtk(ctx: CallContext) -> bool:
+    return ctx.app._backend.name == "gtk"
+
 def _view(ctx: CallContext) -> Any:
-    """The widget that takes the view's input (Qt WebEngine's render widget)."""
-    view = ctx.app.hosts[ctx.window].native.native.webview
+    """The widget that takes the view's input: Qt WebEngine's render widget, or the
+    WebKitWebView."""
+    native = ctx.app.hosts[ctx.window].native
+    if _gtk(ctx):
+        from webview.platforms.gtk import BrowserView
+
+        return BrowserView.instances[native.uid].webview
+    view = native.native.webview
     return view.focusProxy() or view
+
+def _gdk() -> Any:
+    import gi
+
+    gi.require_version("Gdk", "3.0")
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gdk
+
+    return Gdk
+
+def _gdk_key(view: Any, kind: Any, keyval: int, control: bool) -> Any:
+    """A key event for the view's window, as the keyboard would send it."""
+    Gdk = _gdk()
+    ev = Gdk.Event.new(kind)
+    ev.key.window = view.get_toplevel().get_window()
+    ev.key.send_event = True
+    ev.key.time = Gdk.CURRENT_TIME
+    ev.key.keyval = keyval
+    ev.key.state = Gdk.ModifierType.CONTROL_MASK if control else Gdk.ModifierType(0)
+    keys = Gdk.Keymap.get_for_display(Gdk.Display.get_default()).get_entries_for_keyval(keyval)
+    ev.key.hardware_keycode = keys[1][0].keycode
+    ev.set_device(Gdk.Display.get_default().get_default_seat().get_keyboard())
+    return ev
 
 @command
 def click(ctx: CallContext, x: int, y: int) -> None:
-    from PyQt6.QtCore import QPoint, Qt
-    from PyQt6.QtTest import QTest
+    view = _view(ctx)
+    if _gtk(ctx):
+        Gdk = _gdk()
 
-    def press() -> None:
-        QTest.mouseClick(
-            _view(ctx), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x, y)
-        )
+        def button(kind: Any) -> Any:
+            ev = Gdk.Event.new(kind)
+            ev.button.window = view.get_window()
+            ev.button.send_event = True
+            ev.button.time = Gdk.CURRENT_TIME
+            ev.button.x, ev.button.y, ev.button.button = float(x), float(y), 1
+            ev.set_device(Gdk.Display.get_default().get_default_seat().get_pointer())
+            return ev
+
+        def press() -> None:
+            view.event(button(Gdk.EventType.BUTTON_PRESS))
+            view.event(button(Gdk.EventType.BUTTON_RELEASE))
+    else:
+        from PyQt6.QtCore import QPoint, Qt
+        from PyQt6.QtTest import QTest
+
+        def press() -> None:
+            QTest.mouseClick(
+                view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x, y)
+            )
 
     ctx.app.hosts[ctx.window].call_on_ui(press)
 
+def _drop_gtk(ctx: CallContext, paths: list[str], x: int, y: int) -> None:
+    """A real X drag and drop: a window of this process offers the files (GTK answers
+    the engine's request for them), the X pointer carries the drag onto the view, and
+    the drag drops there."""
+    Gdk = _gdk()
+    from gi.repository import GLib, Gtk
+
+    host = ctx.app.hosts[ctx.window]
+    view = _view(ctx)
+    uris = [GLib.filename_to_uri(p, None) for p in paths]
+
+    def begin() -> Any:
+        win = Gtk.Window(type=Gtk.WindowType.POPUP)
+        win.set_default_size(60, 60)
+        win.move(1200, 940)  # clear of the app's window on the test's 1280x1024 screen
+        box = Gtk.EventBox()
+        win.add(box)
+        targets = Gtk.TargetList.new([Gtk.TargetEntry.new("text/uri-list", 0, 0)])
+        box.connect("drag-data-get", lambda _w, _c, data, _i, _t: data.set_uris(uris))
+        win.show_all()
+        KEEP.append(win)
+        drag = box.drag_begin_with_coordinates(targets, Gdk.DragAction.COPY, 1, None, 30, 30)
+        return win, drag
+
+    win, drag = host.call_on_ui(begin)
+    pointer = host.call_on_ui(lambda: Gdk.Display.get_default().get_default_seat().get_pointer())
+    _ok, ox, oy = host.call_on_ui(lambda: view.get_window().get_origin())
+    for step in (6, 3, 0):  # onto the view, moving, so the target hears each position
+        host.call_on_ui(lambda: pointer.warp(win.get_screen(), ox + x + step, oy + y + step))
+        time.sleep(0.2)
+    host.call_on_ui(lambda: Gdk.drag_drop(drag, Gdk.CURRENT_TIME))
+    time.sleep(0.5)
+    host.call_on_ui(win.destroy)
+
 @command
 def drop(ctx: CallContext, paths: list[str], x: int, y: int) -> None:
-    import time
+    if _gtk(ctx):
+        _drop_gtk(ctx, paths, x, y)
+        return
     from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
     from PyQt6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
     from PyQt6.QtWidgets import QApplication
@@ -73,9 +162,36 @@ def drop(ctx: CallContext, paths: list[str], x: int, y: int) -> None:
     time.sleep(0.3)
     host.call_on_ui(lambda: QApplication.sendEvent(view, QDropEvent(QPointF(x, y), *args)))
 
+def _paste_gtk(ctx: CallContext, paths: list[str], text: str) -> None:
+    Gdk = _gdk()
+    from gi.repository import GLib, Gtk
+
+    view = _view(ctx)
+    uris = [GLib.filename_to_uri(p, None) for p in paths]
+
+    def run() -> None:
+        if paths:  # owned as a file manager owns it: a list of URIs
+            owner = Gtk.Invisible()
+            KEEP.append(owner)
+            owner.connect("selection-get", lambda _w, data, _i, _t: data.set_uris(uris))
+            uri_list = Gdk.Atom.intern("text/uri-list", False)
+            Gtk.selection_add_target(owner, Gdk.SELECTION_CLIPBOARD, uri_list, 0)
+            Gtk.selection_owner_set(owner, Gdk.SELECTION_CLIPBOARD, Gdk.CURRENT_TIME)
+        else:
+            Gtk.Clipboard.get(Gdk.SELECTION_CLIPBOARD).set_text(text, -1)
+        view.grab_focus()
+        top = view.get_toplevel()
+        top.event(_gdk_key(view, Gdk.EventType.KEY_PRESS, Gdk.KEY_v, True))
+        top.event(_gdk_key(view, Gdk.EventType.KEY_RELEASE, Gdk.KEY_v, True))
+
+    ctx.app.hosts[ctx.window].call_on_ui(run)
+
 @command
 def paste(ctx: CallContext, paths: list[str], text: str = "") -> None:
     """Put files (as a file manager copies them) or text on the clipboard; press Ctrl+V."""
+    if _gtk(ctx):
+        _paste_gtk(ctx, paths, text)
+        return
     from PyQt6.QtCore import QMimeData, Qt, QUrl
     from PyQt6.QtTest import QTest
     from PyQt6.QtWidgets import QApplication
@@ -92,6 +208,28 @@ def paste(ctx: CallContext, paths: list[str], text: str = "") -> None:
     ctx.app.hosts[ctx.window].call_on_ui(run)
 
 CHOOSERS: list[Any] = []
+SEEN: list[Any] = []
+
+def _operate_gtk(answers: list[list[str]]) -> bool:
+    """Ramparts' GTK chooser (``run-file-chooser``): answered as a person would."""
+    from gi.repository import Gtk
+
+    for w in Gtk.Window.list_toplevels():
+        if not isinstance(w, Gtk.FileChooserDialog) or not w.get_visible():
+            continue
+        if not any(w is s for s, _ in SEEN):
+            SEEN.append((w, answers.pop(0) if answers else []))
+            folder = w.get_action() == Gtk.FileChooserAction.SELECT_FOLDER
+            CHOOSERS.append({"folder": folder, "answer": SEEN[-1][1]})
+        paths = next(p for s, p in SEEN if s is w)
+        if not paths:
+            w.response(Gtk.ResponseType.CANCEL)
+            continue
+        w.select_filename(paths[0])
+        # The chooser takes an answer once its folder has loaded the file: next tick.
+        if w.get_filename() == paths[0]:
+            w.response(Gtk.ResponseType.ACCEPT)
+    return True
 
 def _operate(answers: list[list[str]]) -> None:
     from PyQt6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QLineEdit
@@ -119,6 +257,13 @@ def _operate(answers: list[list[str]]) -> None:
 def answer_choosers(ctx: CallContext, answers: list[list[str]]) -> None:
     """Operate the file choosers the engine opens from now on: pick each answer's paths
     (a folder's path for a folder chooser; an empty answer cancels)."""
+    if _gtk(ctx):
+        from gi.repository import GLib
+
+        ctx.app.hosts[ctx.window].call_on_ui(
+            lambda: GLib.timeout_add(50, _operate_gtk, answers)
+        )
+        return
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 
@@ -135,6 +280,7 @@ def choosers() -> list[Any]:
     return CHOOSERS
 '''
 )
+
 
 #: Page helpers: ``attempt`` settles as ["ok", value], ["err", "Name: message"] or
 #: ["pending"] (nobody answered within 4 s); ``clicked(fn)`` runs ``fn`` inside a real

@@ -1,6 +1,7 @@
 """The security report: parts written by each suite, merged into JSON and markdown.
 
-Each test module writes its part (``<dir>/parts/<name>.json``) when it has run, and
+Each test module writes its part (``<dir>/parts/<name>.<engine>.json``, one per engine
+it ran on; ``<name>.json`` for what no engine runs, the fuzzer) when it has run, and
 the merged ``report.json`` and ``report.md`` are rebuilt from whatever parts exist, so
 running one suite alone refreshes only its own figures. ``<dir>`` is
 ``$RAMPARTS_REPORT_DIR``; without it a plain pytest run (CI) writes to a temporary
@@ -21,9 +22,13 @@ from typing import Any
 
 #: Where the documented command writes, and ``update_docs.py`` reads by default.
 SOURCE_DIR = Path(__file__).parent / "report"
-#: The parts that hold attack cases (a list of records with ``id``, ``category``,
-#: ``ability``, ``description``, ``expected``, ``status`` and ``reasons``).
+#: The parts that hold attack cases (a list of records with ``id``, ``engine``,
+#: ``category``, ``ability``, ``description``, ``expected``, ``status`` and ``reasons``).
 CASE_PARTS = ("corpus", "local_process", "engine_powers", "engine_egress")
+#: The engines, in the order the report names them.
+ENGINES = {"qt": "Qt", "gtk": "GTK"}
+#: Whose processes the soak's renderer memory is, per engine.
+RENDERERS = {"qt": "Chromium", "gtk": "WebKit"}
 
 
 def report_dir() -> Path:
@@ -33,9 +38,15 @@ def report_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"ramparts-security-report-{getpass.getuser()}"
 
 
-def write_part(name: str, data: Any) -> None:
+def write_part(name: str, data: Any, engine: str | None = None) -> None:
+    """Write one suite's part; ``engine`` names the engine it ran on (each record, or
+    the part's one record, says so too)."""
     parts = report_dir() / "parts"
     parts.mkdir(parents=True, exist_ok=True)
+    if engine is not None:
+        for record in data if isinstance(data, list) else [data]:
+            record["engine"] = engine
+        name = f"{name}.{engine}"
     part = {"written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "data": data}
     (parts / f"{name}.json").write_text(json.dumps(part, indent=1))
     build(report_dir())
@@ -46,14 +57,14 @@ def build(where: Path) -> dict[str, Any]:
     parts = {p.stem: json.loads(p.read_text()) for p in sorted((where / "parts").glob("*.json"))}
     cases = []
     for name in CASE_PARTS:
-        if name in parts:
-            cases.extend(parts[name]["data"])
+        for engine in ENGINES:
+            cases.extend(parts.get(f"{name}.{engine}", {}).get("data", []))
     report = {
         "parts": {k: v["written"] for k, v in parts.items()},
         "cases": cases,
         "categories": categories(cases),
         "fuzz": parts.get("fuzz", {}).get("data"),
-        "soak": parts.get("soak", {}).get("data"),
+        "soak": [parts[f"soak.{e}"]["data"] for e in ENGINES if f"soak.{e}" in parts],
     }
     (where / "report.json").write_text(json.dumps(report, indent=1))
     (where / "report.md").write_text(markdown(report))
@@ -63,7 +74,8 @@ def build(where: Path) -> dict[str, Any]:
 def case_record(
     case_id: str, category: str, ability: str, description: str, expected: str, reasons: list[str]
 ) -> dict[str, Any]:
-    """One case's record for a part, blocked when nothing got through (no ``reasons``)."""
+    """One case's record for a part, blocked when nothing got through (no ``reasons``);
+    :func:`write_part` adds the engine."""
     return {
         "id": case_id,
         "category": category,
@@ -76,32 +88,44 @@ def case_record(
 
 
 def categories(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    by: dict[str, Counter[str]] = {}
+    """Counts of each status per category and engine."""
+    by: dict[tuple[str, str], Counter[str]] = {}
     for c in cases:
-        by.setdefault(c["category"], Counter())[c["status"]] += 1
-    return [{"category": k, "tried": sum(v.values()), **v} for k, v in by.items()]
+        by.setdefault((c["category"], c["engine"]), Counter())[c["status"]] += 1
+    return [{"category": k, "engine": e, "tried": sum(v.values()), **v} for (k, e), v in by.items()]
 
 
 def summary_table(report: dict[str, Any]) -> str:
     """The figures table for docs/security.md."""
     from attacks import CATEGORIES
 
+    engines = [e for e in ENGINES if any(c["engine"] == e for c in report["categories"])]
+    names = " / ".join(ENGINES[e] for e in engines)
     rows = [
-        "| category | cases tried | blocked | known limit | got through / error |",
+        f"| category | cases tried ({names}) | blocked | known limit | got through / error |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    total: Counter[str] = Counter()
+    counts: dict[tuple[str, str], Counter[str]] = {}
+    for c in report["categories"]:
+        figures = Counter({k: v for k, v in c.items() if isinstance(v, int)})
+        figures["bad"] = figures["escaped"] + figures["error"]
+        for key in (c["category"], "all"):
+            counts.setdefault((key, c["engine"]), Counter()).update(figures)
+
+    def cells(category: str, key: str, bold: bool = False) -> str:
+        text = " / ".join(str(counts.get((category, e), Counter())[key]) for e in engines)
+        return f"**{text}**" if bold else text
+
     order = list(CATEGORIES)  # the catalogue's order, not the order launches ran in
-    for c in sorted(report["categories"], key=lambda c: order.index(c["category"])):
-        bad = c.get("escaped", 0) + c.get("error", 0)
+    for category in sorted({k for k, _ in counts if k != "all"}, key=order.index):
         rows.append(
-            f"| {CATEGORIES.get(c['category'], c['category'])} | {c['tried']} | "
-            f"{c.get('blocked', 0)} | {c.get('known-limit', 0)} | {bad} |"
+            f"| {CATEGORIES.get(category, category)} | {cells(category, 'tried')} | "
+            f"{cells(category, 'blocked')} | {cells(category, 'known-limit')} | "
+            f"{cells(category, 'bad')} |"
         )
-        total.update({k: v for k, v in c.items() if isinstance(v, int)})
     rows.append(
-        f"| **all** | **{total['tried']}** | **{total['blocked']}** | "
-        f"**{total['known-limit']}** | **{total['escaped'] + total['error']}** |"
+        f"| **all** | {cells('all', 'tried', True)} | {cells('all', 'blocked', True)} | "
+        f"{cells('all', 'known-limit', True)} | {cells('all', 'bad', True)} |"
     )
     lines = ["\n".join(rows), ""]
     fuzz, soak = report.get("fuzz"), report.get("soak")
@@ -115,22 +139,24 @@ def summary_table(report: dict[str, Any]) -> str:
             f"growth {fuzz['memory_growth_bytes']:,} bytes over {fuzz['memory_messages']:,} "
             "messages."
         )
-    if soak:
+    for run in soak or []:
+        engine, renderer = ENGINES[run["engine"]], RENDERERS[run["engine"]]
+        rss, renderer_rss = run["rss_mib"], run["renderer_rss_mib"]
         lines.append(
-            f"- Soak: **{soak['calls']:,}** calls through the real webview with per-call "
-            f"handles, {soak['batch']:,} at a time ({soak['calls_per_second']:,.0f} calls/s); "
-            f"lost {soak['lost']}, duplicated {soak['duplicated']}, misrouted "
-            f"{soak['misrouted']}; resolvers left {soak['pending_after']}. RSS after warm-up "
-            f"and a forced GC: Python {soak['rss_mib'][2]:.0f} → {soak['rss_mib'][-1]:.0f} MiB, "
-            f"Chromium {soak['renderer_rss_mib'][2]:.0f} → {soak['renderer_rss_mib'][-1]:.0f} MiB."
+            f"- Soak ({engine}): **{run['calls']:,}** calls through the real webview with "
+            f"per-call handles, {run['batch']:,} at a time ({run['calls_per_second']:,.0f} "
+            f"calls/s); lost {run['lost']}, duplicated {run['duplicated']}, misrouted "
+            f"{run['misrouted']}; resolvers left {run['pending_after']}. RSS after warm-up "
+            f"and a forced GC: Python {rss[2]:.0f} → {rss[-1]:.0f} MiB, {renderer} "
+            f"{renderer_rss[2]:.0f} → {renderer_rss[-1]:.0f} MiB."
         )
         lines.append(
-            f"- Concurrency: **{soak['concurrent']:,}** calls in flight in Python at once "
-            "(per-session handles, an async command), all answered correctly."
+            f"- Concurrency ({engine}): **{run['concurrent']:,}** calls in flight in Python "
+            "at once (per-session handles, an async command), all answered correctly."
         )
         lines.append(
-            f"- Faults survived: **{soak['faults_survived']}** "
-            f"({', '.join(soak['faults'])}), each failing alone with its own error code "
+            f"- Faults survived ({engine}): **{run['faults_survived']}** "
+            f"({', '.join(run['faults'])}), each failing alone with its own error code "
             "while concurrent good calls succeeded."
         )
     lines.append("")
@@ -150,17 +176,17 @@ def fuzz_budget(fuzz: dict[str, Any]) -> str:
 
 def markdown(report: dict[str, Any]) -> str:
     out = ["# Ramparts security report", "", summary_table(report), "", "## Cases", ""]
-    out.append("| id | category | attacker | status | CSP violations | expected |")
-    out.append("| --- | --- | --- | --- | --- | --- |")
+    out.append("| id | engine | category | attacker | status | CSP violations | expected |")
+    out.append("| --- | --- | --- | --- | --- | --- | --- |")
     for c in report["cases"]:
         csp = f"{c['csp_violations']} ({', '.join(c['violated'])})" if c.get("violated") else "0"
         out.append(
-            f"| `{c['id']}` | {c['category']} | {c['ability']} | **{c['status']}** | {csp} "
-            f"| {c['expected']} |"
+            f"| `{c['id']}` | {ENGINES[c['engine']]} | {c['category']} | {c['ability']} | "
+            f"**{c['status']}** | {csp} | {c['expected']} |"
         )
     bad = [c for c in report["cases"] if c["status"] not in ("blocked", "known-limit")]
     if bad:
         out += ["", "## Failures", ""]
         for c in bad:
-            out.append(f"- `{c['id']}`: {'; '.join(c['reasons'])}")
+            out.append(f"- `{c['id']}` ({ENGINES[c['engine']]}): {'; '.join(c['reasons'])}")
     return "\n".join(out) + "\n"

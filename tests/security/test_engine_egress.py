@@ -1,4 +1,4 @@
-"""No egress that the CSP does not name, in the real engine.
+"""No egress that the CSP does not name, in the real engine (each of the two).
 
 The page tries every way it has to open a connection that the CSP does not see (WebRTC's
 STUN, TURN and ICE checks, preconnect, DNS prefetch...) and the ways the CSP does see,
@@ -12,6 +12,11 @@ every preconnect (from the page and from such a frame, to addresses and names) r
 its listener; the other vectors were already stopped by the CSP. A DNS query is not
 observed here (the test cannot see the resolver): ``tests/test_egress.py`` checks the
 resolver rules that keep unnamed names from resolving.
+
+On WebKitGTK the confinement is WebKit's proxy settings (``docs/backends.md``); this
+WebKitGTK has no WebRTC (``RTCPeerConnection`` is undefined, even in a window granted
+``webrtc``) and no ``<link rel=prefetch>``: those vectors are shown absent there, and
+their listeners must still receive nothing.
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ from typing import Any
 import pytest
 import report
 from conftest import write_app
+from engines import module_engine, qt_only_skip  # noqa: F401  # fixtures: both engines
 
 from ramparts.testing import eval_in_app
 
-pytestmark = pytest.mark.webview
+pytestmark = [pytest.mark.webview, pytest.mark.usefixtures("qt_only_skip")]
 
 #: The page's helpers. ``rtc`` gathers ICE candidates with the given servers; ``peer``
 #: makes a connection whose remote candidate is the listener, so ICE checks go there.
@@ -150,6 +156,21 @@ HOSTILE_FLAGS = (
     '--proxy-bypass-list=* "--host-rules=MAP * 127.0.0.1" --host-resolver-rules=MAP '
     '--force-webrtc-ip-handling-policy=default --title="unclosed'
 )
+#: The same for WebKitGTK, whose network stack (libsoup, GIO) reads the proxy variables
+#: and GIO's resolver choice from the environment: each would bypass the proxy settings
+#: that confine it, if they gave way.
+HOSTILE_ENV = {
+    "qt": {"QTWEBENGINE_CHROMIUM_FLAGS": HOSTILE_FLAGS},
+    "gtk": {
+        "no_proxy": "*",
+        "NO_PROXY": "*",
+        "http_proxy": "",
+        "https_proxy": "",
+        "all_proxy": "",
+        "GIO_USE_PROXY_RESOLVER": "dummy",
+        "GIO_USE_NETWORK_MONITOR": "base",
+    },
+}
 
 
 class Listener:
@@ -271,6 +292,7 @@ def _page_script(
         parts.append(
             f"out['{host}'] = await fetch('{url}').then((r) => r.text(), (e) => String(e));"
         )
+    parts.append("out.webrtc = typeof RTCPeerConnection;")
     parts.append("await sleep(2500); return out;  // ICE gathering and checks take a moment")
     return "\n".join(parts), targets
 
@@ -286,16 +308,16 @@ EXPECTED = "blocked: no packet or handshake reaches a host the CSP does not name
 
 
 @pytest.fixture(scope="module")
-def outcomes() -> Iterator[dict[str, dict[str, Any]]]:
+def outcomes(engine: str) -> Iterator[dict[str, dict[str, Any]]]:
     found: dict[str, dict[str, Any]] = {}
     yield found
-    report.write_part("engine_egress", list(found.values()))
+    report.write_part("engine_egress", list(found.values()), engine)
     assert set(found) <= set(CASE_IDS)
 
 
-def _record(outcomes: dict[str, dict[str, Any]], flags: str, leaks: dict[str, bytes]) -> None:
+def _record(outcomes: dict[str, dict[str, Any]], hostile: bool, leaks: dict[str, bytes]) -> None:
     """One case per vector on a plain run; the whole run as one case with hostile flags."""
-    if flags:
+    if hostile:
         reasons = [f"{t} received {b!r}" for t, b in leaks.items()]
         what = "every vector, with switches in the environment that would undo the confinement"
         case = report.case_record(
@@ -324,9 +346,13 @@ def _record(outcomes: dict[str, dict[str, Any]], flags: str, leaks: dict[str, by
     outcomes[case["id"]] = case
 
 
-@pytest.mark.parametrize("flags", ["", HOSTILE_FLAGS], ids=["plain", "hostile-flags"])
+@pytest.mark.parametrize("hostile", [False, True], ids=["plain", "hostile-flags"])
 def test_only_the_hosts_the_csp_names_are_reached(
-    tmp_path: Path, listeners: list[Listener], outcomes: dict[str, dict[str, Any]], flags: str
+    tmp_path: Path,
+    listeners: list[Listener],
+    outcomes: dict[str, dict[str, Any]],
+    engine: str,
+    hostile: bool,
 ) -> None:
     name = _loopback_name()
     allowed = {"127.0.0.1": Listener("tcp", "127.0.0.1"), "localhost": Listener("tcp", "127.0.0.1")}
@@ -340,23 +366,25 @@ def test_only_the_hosts_the_csp_names_are_reached(
         files={"egress-worker.js": WORKER_JS},
     )
     script, targets = _page_script(listeners, allowed, name)
-    out: dict[str, Any] = eval_in_app(
-        app, script, timeout=60, env={"QTWEBENGINE_CHROMIUM_FLAGS": flags}
-    )
+    env = HOSTILE_ENV[engine] if hostile else {}
+    out: dict[str, Any] = eval_in_app(app, script, timeout=60, env=env)
     leaks = {vector: t.received[-1][:40] for vector, t in targets.items() if t.received}
-    _record(outcomes, flags, leaks)
+    _record(outcomes, hostile, leaks)
     assert leaks == {}, f"reached a host the CSP does not name: {leaks}\npage: {out}"
+    # WebRTC's vectors tried a real engine feature, or (WebKitGTK) one that is absent.
+    assert out["webrtc"] == ("function" if engine == "qt" else "undefined"), out
     for host, listener in allowed.items():
         assert out[host] == "reached", (host, out)
         assert listener.received[1].startswith(b"GET /allowed "), host
 
 
 def test_a_webrtc_grant_opens_udp_for_the_whole_app(
-    tmp_path: Path, listeners: list[Listener]
+    tmp_path: Path, listeners: list[Listener], engine: str
 ) -> None:
     """Chromium takes WebRTC's routes once per process: a window granted ``webrtc`` opens
     them for every window, here the main one that was granted nothing. Other engine
-    connections stay confined."""
+    connections stay confined. WebKitGTK here has no WebRTC at all: the grant opens
+    nothing."""
     windows = textwrap.dedent(
         """
         [[tool.ramparts.windows]]
@@ -374,9 +402,13 @@ def test_a_webrtc_grant_opens_udp_for_the_whole_app(
             PRELUDE,
             f"{{ const H = '127.0.0.1', P = '{stun.port}'; {VECTORS['stun-udp'][1]} }}",
             f"{{ const H = '127.0.0.1', P = '{preconnect.port}'; {VECTORS['preconnect'][1]} }}",
+            "out.webrtc = typeof RTCPeerConnection;",
             "await sleep(2500); return out;",
         )
     )
     out = eval_in_app(app, script, timeout=60)
-    assert stun.received, f"STUN did not reach the listener with webrtc granted: {out}"
+    if engine == "qt":
+        assert stun.received, f"STUN did not reach the listener with webrtc granted: {out}"
+    else:
+        assert out["webrtc"] == "undefined" and stun.received == [], out
     assert preconnect.received == []

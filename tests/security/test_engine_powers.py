@@ -1,6 +1,6 @@
-"""Attack catalogue: a page using the web engine's own powers.
+"""Attack catalogue: a page using the web engine's own powers, on both engines.
 
-None of these go through the bridge: the page asks Chromium itself for the microphone,
+None of these go through the bridge: the page asks the engine itself for the microphone,
 the clipboard, the user's files. Each case runs in a real window whose config grants
 none of them (or, for the variants, grants one to another window or to the page but
 not to a frame), and must get nothing, with its request answered (a request left
@@ -9,10 +9,21 @@ pending is one nobody decided).
 Each case's script returns ``{got, answered, detail}``: ``got`` whether the power was
 obtained (tracks, a file, a "granted"), ``answered`` whether the engine settled the
 request within the wait.
+
+WebKitGTK 2.50 lacks many of these powers (no MIDI, no File System Access, no local
+fonts, no fullscreen API in the page, no media devices unless a window is granted
+them): there the case shows the power absent, which the page sees as the same refusal.
+It has no capture device either (and no fake ones): a window granted the microphone
+gets ``OverconstrainedError`` before WebKit asks for the permission, so a refusal inside
+such a window (the frame variant) cannot be seen there.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +32,11 @@ from typing import Any
 import attrs
 import pytest
 import report
-from engine_powers import PRELUDE, run_page, write_powers_app
+from engine_powers import ENV, PRELUDE, run_page, write_powers_app
+from engines import module_engine, qt_only_skip  # noqa: F401  # fixtures: both engines
+from harness import dev_command
 
-pytestmark = pytest.mark.webview
+pytestmark = [pytest.mark.webview, pytest.mark.usefixtures("qt_only_skip")]
 
 SECRET_DIR = "secret-dir"
 
@@ -191,6 +204,21 @@ SECOND_JS = PRELUDE + textwrap.dedent(
     """
 )
 
+#: The clipboard cases run each in a page of its own: a clipboard read can freeze a
+#: WebKitGTK page (its web process waits for an answer nobody gives), which would take
+#: the other cases with it. Seconds such a page may take.
+CLIPBOARD = ("clipboard-write", "clipboard-read", "clipboard-read-clicked")
+CLIPBOARD_S = 40
+#: What WebKitGTK 2.50 lets through that the GTK backend does not stop yet (the cases
+#: fail there, as expected failures that must keep failing until it is fixed).
+GTK_GAPS = {
+    "clipboard-write": "WebKitGTK lets a page write the clipboard with no gesture and no "
+    "'clipboard' grant (javascript-can-access-clipboard is off; the async API ignores it)",
+    "clipboard-read": "WebKitGTK's clipboard read is neither refused nor answered: the page "
+    "waits, frozen (or, after its own write, reads it back)",
+    "clipboard-read-clicked": "as clipboard-read, inside a real click",
+}
+
 
 #: The cases this module records (the docs' figures count them).
 CASE_IDS = tuple(c.id for c in (*CASES, *VARIANTS))
@@ -198,10 +226,10 @@ EXPECTED = "refused: the window's config grants nothing of the kind, and the req
 
 
 @pytest.fixture(scope="module")
-def outcomes() -> Iterator[dict[str, dict[str, Any]]]:
+def outcomes(engine: str) -> Iterator[dict[str, dict[str, Any]]]:
     found: dict[str, dict[str, Any]] = {}
     yield found
-    report.write_part("engine_powers", list(found.values()))
+    report.write_part("engine_powers", list(found.values()), engine)
     assert set(found) <= set(CASE_IDS)
 
 
@@ -249,13 +277,39 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _page_that_may_freeze(app: Path, body: str) -> dict[str, Any]:
+    """Run ``body`` like :func:`run_page`; a page that never answers is ended (with the
+    engine's processes) after :data:`CLIPBOARD_S`, and gives ``{}``."""
+    script = app / "page.js"
+    script.write_text(PRELUDE + body)
+    proc = subprocess.Popen(
+        dev_command(app, script, CLIPBOARD_S),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **ENV},
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=CLIPBOARD_S + 20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return {}
+    lines = out.strip().splitlines()
+    return dict(json.loads(lines[-1])) if proc.returncode == 0 and lines else {}
+
+
 @pytest.fixture(scope="module")
 def ungranted(tmp_path_factory: pytest.TempPathFactory, files: Path) -> dict[str, Any]:
-    app = write_powers_app(
-        tmp_path_factory.mktemp("ungranted"),
-        '[[tool.ramparts.windows]]\nlabel = "main"\ncapabilities = ["window"]\n',
-    )
-    result: dict[str, Any] = run_page(app, _body(CASES, files), timeout=180)
+    windows = '[[tool.ramparts.windows]]\nlabel = "main"\ncapabilities = ["window"]\n'
+    app = write_powers_app(tmp_path_factory.mktemp("ungranted"), windows)
+    rest = [c for c in CASES if c.id not in CLIPBOARD]
+    result: dict[str, Any] = run_page(app, _body(rest, files), timeout=180)
+    for case in (c for c in CASES if c.id in CLIPBOARD):
+        page = write_powers_app(tmp_path_factory.mktemp(case.id), windows)
+        froze = {"got": False, "answered": False, "detail": f"the page froze ({CLIPBOARD_S} s)"}
+        result[case.id] = _page_that_may_freeze(page, _body([case], files)).get(case.id, froze)
     return result
 
 
@@ -304,8 +358,14 @@ def variants(tmp_path_factory: pytest.TempPathFactory, files: Path) -> dict[str,
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_engine_power_refused(
-    ungranted: dict[str, Any], outcomes: dict[str, dict[str, Any]], case: Case
+    ungranted: dict[str, Any],
+    outcomes: dict[str, dict[str, Any]],
+    engine: str,
+    case: Case,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if engine == "gtk" and case.id in GTK_GAPS:
+        request.applymarker(pytest.mark.xfail(reason=GTK_GAPS[case.id], strict=True))
     _judge(outcomes, case, ungranted[case.id])
 
 
@@ -314,9 +374,23 @@ def test_no_file_chooser_is_even_shown(ungranted: dict[str, Any]) -> None:
     assert ungranted["choosers"] == []
 
 
-@pytest.mark.parametrize("case", VARIANTS, ids=lambda c: c.id)
+#: WebKitGTK refuses a capture for want of a device before it asks for the permission.
+NO_DEVICE = pytest.mark.qt_only(
+    "WebKitGTK has no capture device here: a granted page's frame gets OverconstrainedError "
+    "before the permission is asked, so the frame's refusal cannot be observed"
+)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=[NO_DEVICE] if "iframe" in c.id else []) for c in VARIANTS],
+    ids=lambda c: c.id,
+)
 def test_engine_power_variant_refused(
     variants: dict[str, Any], outcomes: dict[str, dict[str, Any]], case: Case
 ) -> None:
-    assert variants["control"][0] == "ok", variants["control"]  # so the refusals mean something
+    # The control got the microphone (WebKitGTK, with no device: the grant switched
+    # capture on, which is off otherwise), so the refusals mean something.
+    r = variants["control"]
+    assert r[0] == "ok" or r[1].startswith("OverconstrainedError"), r
     _judge(outcomes, case, variants[case.id])

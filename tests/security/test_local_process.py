@@ -3,8 +3,11 @@ try to connect, with every debugging switch an environment or argument could car
 
 The app is started the hostile way: ``QTWEBENGINE_REMOTE_DEBUGGING``, a
 ``--remote-debugging-port`` in ``QTWEBENGINE_CHROMIUM_FLAGS`` and another one in its
-arguments (as a file name passed to the app could be). A DevTools port would let any
-local process run script in the page, so each of those must stay closed.
+arguments (as a file name passed to the app could be), and WebKit's inspector servers
+(``WEBKIT_INSPECTOR_SERVER``, ``WEBKIT_INSPECTOR_HTTP_SERVER``). A DevTools or
+inspector port would let any local process run script in the page, so each of those
+must stay closed, on either engine (each engine is given every switch: the other
+engine's must do nothing either).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ import psutil
 import pytest
 import report
 from conftest import read_keylog, write_app
+from engines import module_engine, qt_only_skip  # noqa: F401  # fixtures: both engines
 from harness import CANARY_COMMANDS, CAPABILITIES
 
-pytestmark = pytest.mark.webview
+pytestmark = [pytest.mark.webview, pytest.mark.usefixtures("qt_only_skip")]
 
 #: The cases this module records (the docs' figures count them).
 CASE_IDS = (
@@ -33,7 +37,14 @@ CASE_IDS = (
     "local-pywebview-port",
 )
 PYWEBVIEW_PORT = 42001  # pywebview's fixed port for its local HTTP server
-DEBUG_PORTS = {"env": 9224, "flags": 9225, "argv": 9226, "quoted-flags": 9227}
+DEBUG_PORTS = {
+    "env": 9224,
+    "flags": 9225,
+    "argv": 9226,
+    "quoted-flags": 9227,
+    "webkit-inspector": 9228,
+    "webkit-inspector-http": 9229,
+}
 
 DRIVER = textwrap.dedent(
     """
@@ -100,6 +111,8 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         "QTWEBENGINE_CHROMIUM_FLAGS": f"--remote-debugging-port={DEBUG_PORTS['flags']} "
         f'"--remote-debugging-port={DEBUG_PORTS["quoted-flags"]}" '
         '--remote-"debugging"-address=0.0.0.0',
+        "WEBKIT_INSPECTOR_SERVER": f"127.0.0.1:{DEBUG_PORTS['webkit-inspector']}",
+        "WEBKIT_INSPECTOR_HTTP_SERVER": f"127.0.0.1:{DEBUG_PORTS['webkit-inspector-http']}",
     }
     argv = [f"--remote-debugging-port={DEBUG_PORTS['argv']}"]
     proc = subprocess.Popen(
@@ -128,10 +141,10 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 
 
 @pytest.fixture(scope="module")
-def outcomes(running_app: dict[str, Any]) -> Iterator[dict[str, dict[str, Any]]]:
+def outcomes(running_app: dict[str, Any], engine: str) -> Iterator[dict[str, dict[str, Any]]]:
     found: dict[str, dict[str, Any]] = {}
     yield found
-    report.write_part("local_process", list(found.values()))
+    report.write_part("local_process", list(found.values()), engine)
     assert set(found) <= set(CASE_IDS)
 
 
@@ -168,7 +181,7 @@ def test_no_socket_in_the_app_tree_accepts_a_connection(
     running_app: dict[str, Any], outcomes: dict[str, dict[str, Any]]
 ) -> None:
     tree: list[psutil.Process] = running_app["tree"]
-    assert len(tree) > 1  # Chromium's helper processes are included
+    assert len(tree) > 1  # the engine's helper processes are included
     inet, unix = [], []
     for p in tree:
         inet += [(p.name(), c.laddr, c.status) for c in p.net_connections(kind="inet")]
@@ -187,7 +200,7 @@ def test_no_socket_in_the_app_tree_accepts_a_connection(
         outcomes,
         "local-unix-sockets",
         "Connect to every named or abstract unix socket the app's process tree holds.",
-        "blocked: none accepts a connection (they are Chromium's and D-Bus's client ends)",
+        "blocked: none accepts a connection (they are the engine's and D-Bus's client ends)",
         unix_tried,
         "connected" not in unix_tried.values(),
     )
@@ -210,8 +223,9 @@ def test_debugging_switches_open_no_port(
         "local-devtools-switches",
         "Start the app with a DevTools port requested four ways (QTWEBENGINE_REMOTE_DEBUGGING, "
         "--remote-debugging-port in QTWEBENGINE_CHROMIUM_FLAGS, plain and in quotes, and in "
-        "its arguments), then connect to each port.",
-        "blocked: Ramparts strips every debugging switch before Qt starts",
+        "its arguments) and WebKit's two inspector servers in the environment, then connect "
+        "to each port.",
+        "blocked: Ramparts strips every debugging switch before the engine starts",
         tried,
         not any(v.startswith("connected") for v in tried.values()),
     )
