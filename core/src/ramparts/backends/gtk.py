@@ -13,26 +13,25 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import gi
 
 gi.require_version("Gtk", "3.0")
 gi.require_version("Gdk", "3.0")
 gi.require_version("WebKit2", "4.1")
-import webview  # noqa: E402
 from gi.repository import Gdk, GLib, WebKit2  # noqa: E402
 
-from ramparts.backends import EvalResult, Shipping  # noqa: E402
+from ramparts.backends import Shipping  # noqa: E402
 from ramparts.backends.chromium import allowed_hosts  # noqa: E402
 from ramparts.backends.gtk_dialogs import GtkDialogs  # noqa: E402
 from ramparts.backends.gtk_eval import start_eval  # noqa: E402
 from ramparts.backends.gtk_page import GtkPage  # noqa: E402
+from ramparts.backends.pywebview_windows import PageHooks, PywebviewBackend  # noqa: E402
 from ramparts.bridge.host import WindowHost  # noqa: E402
 from ramparts.errors import BackendError  # noqa: E402
 
 if TYPE_CHECKING:
     from ramparts.bridge.session import WindowSession
-    from ramparts.config import AppConfig, WindowConfig
+    from ramparts.config import AppConfig
 
 __all__ = ["GtkBackend"]
 
@@ -48,16 +47,6 @@ _MODIFIERS = (
     | Gdk.ModifierType.MOD1_MASK
     | Gdk.ModifierType.SUPER_MASK
 )
-
-
-@attrs.frozen
-class _PageHooks:
-    """What ``open_window`` asked for besides the page itself (see ``Backend.open_window``)."""
-
-    console: Callable[[str, str], None] | None = None
-    devtools: Callable[[str], None] | None = None
-    loaded: Callable[[str], None] | None = None
-    reload_keys: bool = False
 
 
 def _on_gui(fn: Callable[[], Any]) -> Any:
@@ -92,12 +81,13 @@ def _view_of(window: Any) -> Any:
     return None if browser is None else browser.webview
 
 
-class GtkBackend:
+class GtkBackend(PywebviewBackend):
     """The WebKitGTK backend: :class:`ramparts.backends.Backend` on pywebview's ``gtk``."""
 
     name = "gtk"
-    #: pywebview's renderer name for this backend; a window on any other is refused.
+    gui = "gtk"
     renderer = "gtkwebkit2"
+    engine = "WebKitGTK"
     #: Imported by name (pywebview's GUI module, the typelibs through gi): PyInstaller
     #: sees none of them. WebKitGTK's typelib and libraries do not ship: the built app
     #: loads the system's (gi searches the system's typelib folder after the bundle's),
@@ -117,11 +107,6 @@ class GtkBackend:
         ),
         excludes=("PyQt6", "qtpy"),
     )
-
-    def __init__(self) -> None:
-        self._running = False
-        self._refused: list[str] = []
-        self._evals: dict[WindowHost, tuple[str, float, EvalResult]] = {}
 
     def call_soon(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the GUI thread after the calls already queued there (GLib runs
@@ -150,50 +135,6 @@ class GtkBackend:
         os.environ.pop("WEBKIT_INSPECTOR_HTTP_SERVER", None)
         os.environ.pop("SSLKEYLOGFILE", None)
 
-    def run(self) -> None:
-        self._running = True
-        try:
-            webview.start(gui="gtk", private_mode=True)
-        finally:
-            self._running = False
-        if self._refused:
-            raise BackendError(
-                f"Ramparts' gtk backend needs WebKitGTK; pywebview chose {self._refused[0]!r}. "
-                "Refusing to start without the secured bridge."
-            )
-
-    def open_window(
-        self,
-        host: WindowHost,
-        spec: WindowConfig,
-        *,
-        closed: Callable[[], None],
-        console: Callable[[str, str], None] | None = None,
-        devtools: Callable[[str], None] | None = None,
-        loaded: Callable[[str], None] | None = None,
-        reload_keys: bool = False,
-    ) -> None:
-        hooks = _PageHooks(console, devtools, loaded, reload_keys)
-        if self._running and threading.current_thread() is threading.main_thread():
-            # pywebview builds a window at once only when asked from another thread.
-            def open_logged() -> None:
-                try:
-                    self._create_window(host, spec, closed, hooks)
-                except Exception:
-                    log.exception("opening window %r failed", spec.label)
-
-            threading.Thread(target=open_logged, name="ramparts-open", daemon=True).start()
-            return
-        self._create_window(host, spec, closed, hooks)
-
-    def show_window(self, host: WindowHost) -> None:
-        if host.native is not None:
-            host.native.show()
-
-    def close_window(self, host: WindowHost) -> None:
-        if host.native is not None:
-            host.native.destroy()
-
     def reload_window(self, host: WindowHost) -> None:
         window = host.native
         if window is None:
@@ -206,44 +147,10 @@ class GtkBackend:
 
         self.call_soon(reload)
 
-    def evaluate(self, host: WindowHost, source: str, timeout: float) -> EvalResult:
-        result = EvalResult(ok=False)
-        self._evals[host] = (source, timeout, result)
-        return result
-
     def dialogs(self, host: WindowHost, session: WindowSession) -> GtkDialogs | None:
         return GtkDialogs(host, session) if host.native is not None else None
 
-    def _create_window(
-        self, host: WindowHost, spec: WindowConfig, closed: Callable[[], None], hooks: _PageHooks
-    ) -> None:
-        window = webview.create_window(
-            spec.title, html=" ", width=spec.width, height=spec.height, resizable=spec.resizable
-        )
-        if window is None:
-            raise BackendError("pywebview could not create a window")
-        host.native = window
-        before_show = self._attacher(host, hooks)
-        window.events.initialized += self._initialized
-        window.events.before_show += before_show
-        window.events.closed += closed
-        if threading.current_thread() is not threading.main_thread():
-            # Asked from another thread once the GUI runs, pywebview builds the window
-            # in an idle callback that may have run before the handlers above were
-            # added. A check on the GUI thread runs wholly before or after it.
-            def catch_up() -> None:
-                if window.events.before_show.is_set():
-                    before_show(window)
-
-            self.call_soon(catch_up)
-
-    def _initialized(self, renderer: str) -> bool:
-        if renderer != self.renderer:
-            self._refused.append(renderer)
-            return False
-        return True
-
-    def _attacher(self, host: WindowHost, hooks: _PageHooks) -> Callable[[Any], None]:
+    def _attacher(self, host: WindowHost, hooks: PageHooks) -> Callable[[Any], None]:
         """``before_show`` for ``host``'s window: attach the page once, whoever calls first."""
         attached = False
         attach_lock = threading.Lock()
@@ -261,7 +168,7 @@ class GtkBackend:
 
         return before_show
 
-    def attach(self, window: Any, host: WindowHost, hooks: _PageHooks) -> GtkPage:
+    def attach(self, window: Any, host: WindowHost, hooks: PageHooks) -> GtkPage:
         from webview.platforms.gtk import BrowserView
 
         browser = BrowserView.instances[window.uid]

@@ -9,8 +9,6 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-import attrs
-import webview
 from PyQt6 import QtCore, sip
 from PyQt6.QtCore import (
     QBuffer,
@@ -43,8 +41,9 @@ from PyQt6.QtWebEngineCore import (
 from PyQt6.QtWebEngineWidgets import QWebEngineView
 from PyQt6.QtWidgets import QApplication, QWidget
 
-from ramparts.backends import EvalResult, Shipping
+from ramparts.backends import Shipping
 from ramparts.backends.chromium import engine_flags, refused_switch
+from ramparts.backends.pywebview_windows import PageHooks, PywebviewBackend
 from ramparts.backends.qt_dialogs import QtDialogs
 from ramparts.backends.qt_eval import start_eval
 from ramparts.bridge.host import IPC_PATH, SCHEME, WindowHost
@@ -53,7 +52,7 @@ from ramparts.errors import BackendError
 
 if TYPE_CHECKING:
     from ramparts.bridge.session import WindowSession
-    from ramparts.config import AppConfig, WindowConfig
+    from ramparts.config import AppConfig
 
 __all__ = ["QtBackend"]
 
@@ -487,35 +486,21 @@ class _FileGuard(_ViewFilter):
         return False
 
 
-@attrs.frozen
-class _PageHooks:
-    """What ``open_window`` asked for besides the page itself (see ``Backend.open_window``)."""
-
-    console: Callable[[str, str], None] | None = None
-    devtools: Callable[[str], None] | None = None
-    loaded: Callable[[str], None] | None = None
-    reload_keys: bool = False
-
-
-class QtBackend:
+class QtBackend(PywebviewBackend):
     """The Qt WebEngine backend: :class:`ramparts.backends.Backend` on pywebview's ``qt``."""
 
     name = "qt"
-    #: pywebview's renderer name for this backend; a window on any other is refused.
+    gui = "qt"
     renderer = "qtwebengine"
+    engine = "Qt WebEngine"
     #: pywebview imports its GUI module by name, and :func:`ramparts.backends.get_backend`
     #: this one: PyInstaller sees neither import.
     shipping = Shipping(hidden_imports=(__name__, "webview.platforms.qt"))
 
     def __init__(self) -> None:
+        super().__init__()
         #: Runs callables on the GUI thread; made by the first ``attach`` (GUI thread).
         self._gui: _Invoker | None = None
-        #: Set just before the GUI loop starts (it runs on the main thread until exit).
-        self._running = False
-        #: The renderers pywebview chose that are not this backend's (each window refused).
-        self._refused: list[str] = []
-        #: ``evaluate``'s page scripts, waiting for their window to be attached.
-        self._evals: dict[WindowHost, tuple[str, float, EvalResult]] = {}
 
     def call_soon(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the GUI thread after the calls already queued there.
@@ -530,52 +515,6 @@ class QtBackend:
     def prepare(self, *, headless: bool, config: AppConfig) -> None:
         _prepare_environment(headless, config)
         _register_scheme()
-
-    def run(self) -> None:
-        self._running = True
-        try:
-            webview.start(gui="qt", private_mode=True)
-        finally:
-            self._running = False
-        if self._refused:
-            raise BackendError(
-                f"Ramparts needs the Qt WebEngine backend; pywebview chose {self._refused[0]!r}. "
-                "Refusing to start without the secured bridge."
-            )
-
-    def open_window(
-        self,
-        host: WindowHost,
-        spec: WindowConfig,
-        *,
-        closed: Callable[[], None],
-        console: Callable[[str, str], None] | None = None,
-        devtools: Callable[[str], None] | None = None,
-        loaded: Callable[[str], None] | None = None,
-        reload_keys: bool = False,
-    ) -> None:
-        hooks = _PageHooks(console, devtools, loaded, reload_keys)
-        if self._running and threading.current_thread() is threading.main_thread():
-            # On the GUI thread (a Qt callback), pywebview only queues a new window for a
-            # start() that has already happened: ask from another thread, which it builds
-            # at once (on the GUI thread, after this callback returns).
-            def open_logged() -> None:
-                try:
-                    self._create_window(host, spec, closed, hooks)
-                except Exception:
-                    log.exception("opening window %r failed", spec.label)
-
-            threading.Thread(target=open_logged, name="ramparts-open", daemon=True).start()
-            return
-        self._create_window(host, spec, closed, hooks)
-
-    def show_window(self, host: WindowHost) -> None:
-        if host.native is not None:
-            host.native.show()
-
-    def close_window(self, host: WindowHost) -> None:
-        if host.native is not None:
-            host.native.destroy()
 
     def reload_window(self, host: WindowHost) -> None:
         window = host.native
@@ -593,13 +532,11 @@ class QtBackend:
 
         self.call_soon(reload)
 
-    def evaluate(self, host: WindowHost, source: str, timeout: float) -> EvalResult:
-        result = EvalResult(ok=False)
-        self._evals[host] = (source, timeout, result)
-        return result
-
     def dialogs(self, host: WindowHost, session: WindowSession) -> QtDialogs | None:
         return QtDialogs(host, session) if host.native is not None else None
+
+    def _engine_ready(self) -> None:
+        self.start_engine()
 
     def start_engine(self) -> None:
         """Start Qt WebEngine now, with the Chromium switches in effect at this moment.
@@ -616,44 +553,7 @@ class QtBackend:
             _qapp = QApplication(sys.argv)
         QWebEngineProfile.defaultProfile()
 
-    def _create_window(
-        self,
-        host: WindowHost,
-        spec: WindowConfig,
-        closed: Callable[[], None],
-        hooks: _PageHooks,
-    ) -> None:
-        window = webview.create_window(
-            spec.title, html=" ", width=spec.width, height=spec.height, resizable=spec.resizable
-        )
-        if window is None:
-            raise BackendError("pywebview could not create a window")
-        host.native = window
-        before_show = self._attacher(host, hooks)
-        window.events.initialized += self._initialized
-        window.events.before_show += before_show
-        window.events.closed += closed
-        if threading.current_thread() is not threading.main_thread():
-            # Once the GUI runs, pywebview builds a window asked for from another thread
-            # at once, on the GUI thread: ``before_show`` may have fired before the
-            # handlers above were added, leaving a page with no bridge. It fires on the
-            # GUI thread, so a check there runs wholly before it (then the handler runs)
-            # or wholly after it (then attach here, if the handler did not).
-            def catch_up() -> None:
-                if window.events.before_show.is_set():
-                    before_show(window)
-
-            self.call_soon(catch_up)
-
-    def _initialized(self, renderer: str) -> bool:
-        if renderer != self.renderer:
-            self._refused.append(renderer)
-            return False
-        # pywebview has loaded its GUI module but built no window yet.
-        self.start_engine()
-        return True
-
-    def _attacher(self, host: WindowHost, hooks: _PageHooks) -> Callable[[Any], None]:
+    def _attacher(self, host: WindowHost, hooks: PageHooks) -> Callable[[Any], None]:
         """``before_show`` for ``host``'s window: attach the page once, whoever calls first."""
         attached = False
         attach_lock = threading.Lock()
