@@ -29,6 +29,8 @@ CASE_PARTS = ("corpus", "local_process", "engine_powers", "engine_egress")
 ENGINES = {"qt": "Qt", "gtk": "GTK"}
 #: Whose processes the soak's renderer memory is, per engine.
 RENDERERS = {"qt": "Chromium", "gtk": "WebKit"}
+#: When the soak samples memory, per engine (a WebKitGTK page cannot force a GC).
+SAMPLED = {"qt": "after warm-up and a forced GC", "gtk": "after warm-up (no GC can be forced)"}
 
 
 def report_dir() -> Path:
@@ -146,8 +148,8 @@ def summary_table(report: dict[str, Any]) -> str:
             f"- Soak ({engine}): **{run['calls']:,}** calls through the real webview with "
             f"per-call handles, {run['batch']:,} at a time ({run['calls_per_second']:,.0f} "
             f"calls/s); lost {run['lost']}, duplicated {run['duplicated']}, misrouted "
-            f"{run['misrouted']}; resolvers left {run['pending_after']}. RSS after warm-up "
-            f"and a forced GC: Python {rss[2]:.0f} → {rss[-1]:.0f} MiB, {renderer} "
+            f"{run['misrouted']}; resolvers left {run['pending_after']}. RSS "
+            f"{SAMPLED[run['engine']]}: Python {rss[2]:.0f} → {rss[-1]:.0f} MiB, {renderer} "
             f"{renderer_rss[2]:.0f} → {renderer_rss[-1]:.0f} MiB."
         )
         lines.append(
