@@ -20,10 +20,6 @@ such a window (the frame variant) cannot be seen there.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,9 +28,8 @@ from typing import Any
 import attrs
 import pytest
 import report
-from engine_powers import ENV, PRELUDE, run_page, write_powers_app
+from engine_powers import PRELUDE, run_page, write_powers_app
 from engines import module_engine, qt_only_skip  # noqa: F401  # fixtures: both engines
-from harness import dev_command
 
 pytestmark = [pytest.mark.webview, pytest.mark.usefixtures("qt_only_skip")]
 
@@ -207,18 +202,6 @@ SECOND_JS = PRELUDE + textwrap.dedent(
 #: The clipboard cases run each in a page of its own: a clipboard read can freeze a
 #: WebKitGTK page (its web process waits for an answer nobody gives), which would take
 #: the other cases with it. Seconds such a page may take.
-CLIPBOARD = ("clipboard-write", "clipboard-read", "clipboard-read-clicked")
-CLIPBOARD_S = 15
-#: What WebKitGTK 2.50 lets through that the GTK backend does not stop yet (the cases
-#: fail there, as expected failures that must keep failing until it is fixed).
-GTK_GAPS = {
-    "clipboard-write": "WebKitGTK lets a page write the clipboard with no gesture and no "
-    "'clipboard' grant (javascript-can-access-clipboard is off; the async API ignores it)",
-    "clipboard-read": "WebKitGTK's clipboard read is neither refused nor answered: the page "
-    "waits, frozen (or, after its own write, reads it back)",
-    "clipboard-read-clicked": "as clipboard-read, inside a real click",
-}
-
 #: Cases that cannot be observed on WebKitGTK, and why (they run on Qt only).
 QT_ONLY = {
     "same-origin-iframe": "WebKitGTK has no capture device here: a granted page's frame gets "
@@ -284,40 +267,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _page_that_may_freeze(app: Path, body: str) -> dict[str, Any]:
-    """Run ``body`` like :func:`run_page`; a page that never answers is ended (with the
-    engine's processes: a frozen WebKitGTK page outlives the app's own eval timeout)
-    after :data:`CLIPBOARD_S` and a start-up allowance, and gives ``{}``."""
-    script = app / "page.js"
-    script.write_text(PRELUDE + body)
-    proc = subprocess.Popen(
-        dev_command(app, script, CLIPBOARD_S),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **ENV},
-        start_new_session=True,
-    )
-    try:
-        out, _ = proc.communicate(timeout=CLIPBOARD_S + 10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        return {}
-    lines = out.strip().splitlines()
-    return dict(json.loads(lines[-1])) if proc.returncode == 0 and lines else {}
-
-
 @pytest.fixture(scope="module")
 def ungranted(tmp_path_factory: pytest.TempPathFactory, files: Path) -> dict[str, Any]:
     windows = '[[tool.ramparts.windows]]\nlabel = "main"\ncapabilities = ["window"]\n'
     app = write_powers_app(tmp_path_factory.mktemp("ungranted"), windows)
-    rest = [c for c in CASES if c.id not in CLIPBOARD]
-    result: dict[str, Any] = run_page(app, _body(rest, files), timeout=180)
-    for case in (c for c in CASES if c.id in CLIPBOARD):
-        page = write_powers_app(tmp_path_factory.mktemp(case.id), windows)
-        froze = {"got": False, "answered": False, "detail": f"the page froze ({CLIPBOARD_S} s)"}
-        result[case.id] = _page_that_may_freeze(page, _body([case], files)).get(case.id, froze)
+    result: dict[str, Any] = run_page(app, _body(CASES, files), timeout=180)
     return result
 
 
@@ -370,10 +324,7 @@ def test_engine_power_refused(
     outcomes: dict[str, dict[str, Any]],
     engine: str,
     case: Case,
-    request: pytest.FixtureRequest,
 ) -> None:
-    if engine == "gtk" and case.id in GTK_GAPS:
-        request.applymarker(pytest.mark.xfail(reason=GTK_GAPS[case.id], strict=True))
     _judge(outcomes, case, ungranted[case.id])
 
 

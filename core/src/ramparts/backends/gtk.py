@@ -203,6 +203,10 @@ def _undo_pywebview(browser: Any, host: WindowHost) -> None:
     s = view.get_settings()
     web = host.web
     s.set_property("javascript-can-access-clipboard", "clipboard" in web)
+    # navigator.clipboard ignores the setting above: WebKitGTK lets it write with no
+    # gesture, and a read waits on a paste prompt that freezes the page. Without the
+    # grant the API does not exist.
+    _set_feature(s, "AsyncClipboardAPI", "clipboard" in web)
     s.set_property("javascript-can-open-windows-automatically", False)
     s.set_property("allow-file-access-from-file-urls", False)
     s.set_property("allow-universal-access-from-file-urls", False)
@@ -214,6 +218,17 @@ def _undo_pywebview(browser: Any, host: WindowHost) -> None:
     # session (no response to decide on): every history step loads afresh.
     s.set_property("enable-page-cache", False)
     s.set_property("enable-developer-extras", False)
+
+
+def _set_feature(settings: Any, identifier: str, enabled: bool) -> None:
+    """Turn one of WebKit's features (``webkit_settings_get_all_features``) on or off."""
+    features = WebKit2.Settings.get_all_features()
+    for i in range(features.get_length()):
+        feature = features.get(i)
+        if feature.get_identifier() == identifier:
+            settings.set_feature_enabled(feature, enabled)
+            return
+    raise BackendError(f"this WebKitGTK has no feature {identifier!r} to turn off")
 
 
 def _confine(view: Any, host: WindowHost) -> None:
