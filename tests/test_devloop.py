@@ -581,3 +581,13 @@ def test_built_app_runner_has_no_reload_keys_and_no_readiness_line(tmp_path: Pat
     assert json.loads(done.stdout) == ["F5", "Control", "r"]
     assert "ramparts: window" not in done.stderr
     assert "watchfiles imported" not in done.stderr  # the dev loop's, never a built app's
+
+
+def test_eval_of_a_page_that_never_yields_times_out(tmp_path: Path) -> None:
+    """The deadline is kept outside the page: a page stuck in a loop cannot hold it off."""
+    app_dir = write_app(tmp_path / "app")
+    script = tmp_path / "e.js"
+    script.write_text("while (true) {}")
+    done = _dev(str(app_dir), "--headless", "--eval", str(script), "--timeout", "3")
+    assert done.returncode == 2, done.stderr
+    assert "error: --eval timed out: the script did not settle within 3 s" in done.stderr

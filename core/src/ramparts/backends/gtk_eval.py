@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from importlib.resources import files
 from typing import Any
 
@@ -55,7 +54,6 @@ class _Eval:
         self.window, self.view, self.timeout, self.result = window, view, timeout, result
         self.slot = "__ramparts_eval_" + secrets.token_hex(8)
         self.wrapper = _wrapped(source, self.slot)
-        self.deadline = float("inf")  # set when the page has loaded
         self.started = self.done = self.rerun = False
 
     def finish(self) -> None:
@@ -70,10 +68,14 @@ class _Eval:
         if data:
             r.ok, r.value, r.error = data["ok"], data.get("value"), data.get("error")
             self.finish()
-        elif time.monotonic() > self.deadline:
-            r.timed_out = True
-            r.error = f"the script did not settle within {self.timeout:g} s"
+
+    def expire(self) -> bool:
+        """The deadline, kept by a GLib timer: a frozen page never answers a poll."""
+        if not self.done:
+            self.result.timed_out = True
+            self.result.error = f"the script did not settle within {self.timeout:g} s"
             self.finish()
+        return False
 
     def poll(self) -> bool:
         if not self.done:
@@ -81,7 +83,7 @@ class _Eval:
         return not self.done
 
     def ran(self, value: str | None) -> None:
-        if value != "started":
+        if value != "started" and not self.done:
             self.result.error = "the script did not start (a syntax error? see the console lines)"
             self.finish()
 
@@ -99,7 +101,7 @@ class _Eval:
         self.rerun = False
         if not self.started:
             self.started = True
-            self.deadline = time.monotonic() + self.timeout
+            GLib.timeout_add(int(self.timeout * 1000), self.expire)
             GLib.timeout_add(_POLL_MS, self.poll)
         _run(self.view, self.wrapper, self.ran)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from importlib.resources import files
 from typing import Any
 
@@ -36,22 +35,26 @@ def start_eval(
     pywebview ``window`` when it settles, fails to start, or times out (GUI thread)."""
     slot = "__ramparts_eval_" + secrets.token_hex(8)
     wrapper = _wrapped(source, slot)
-    deadline = float("inf")  # set when the page has loaded
-    started = False
+    started = done = False
     timer = QTimer(page)
 
     def finish() -> None:
+        nonlocal done
+        done = True
         timer.stop()
         window.destroy()
 
     def check(value: Any) -> None:
         data = json.loads(value) if isinstance(value, str) else None
-        if data:
+        if data and not done:
             result.ok = data["ok"]
             result.value = data.get("value")
             result.error = data.get("error")
             finish()
-        elif time.monotonic() > deadline:
+
+    def expire() -> None:
+        # Kept by a Qt timer, not by the polls: a page that never yields answers none.
+        if not done:
             result.timed_out = True
             result.error = f"the script did not settle within {timeout:g} s"
             finish()
@@ -60,22 +63,22 @@ def start_eval(
         page.runJavaScript(f"JSON.stringify(window[{json.dumps(slot)}] || null)", 0, check)
 
     def ran(value: Any) -> None:
-        if value != "started":
+        if value != "started" and not done:
             result.error = "the script did not start (a syntax error? see the console lines)"
             finish()
 
     def loaded(ok: bool) -> None:
-        nonlocal started, deadline
+        nonlocal started
         if started:
             return
         started = True
-        deadline = time.monotonic() + timeout
+        QTimer.singleShot(int(timeout * 1000), expire)
         page.runJavaScript(wrapper, 0, ran)
         timer.timeout.connect(poll)
         timer.start(_POLL_MS)
 
     def load_timeout() -> None:
-        if not started:
+        if not started and not done:
             result.timed_out = True
             result.error = "the page did not load"
             finish()
