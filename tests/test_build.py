@@ -81,6 +81,10 @@ def ramparts_cli(
     )
 
 
+#: The built app's before_build_command (run with no shell, so Python writes the file).
+BEFORE_BUILD = f"{sys.executable} -c \"open('before-build.txt', 'w').write('done')\""
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     tmp = tmp_path_factory.mktemp("build")
@@ -93,7 +97,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     with (app / "pyproject.toml").open("a") as f:
         f.write(
             '\n[tool.ramparts.dev]\nurl = "http://127.0.0.1:9"\n'
-            'before_build_command = "echo done > before-build.txt"\n'
+            f"before_build_command = {json.dumps(BEFORE_BUILD)}\n"
         )
     env = {**os.environ, "RAMPARTS_SIGNING_PASSPHRASE": PASSPHRASE}
     keys = ramparts_cli("keygen", "--out", str(tmp / "keys"), env=env)
@@ -215,8 +219,8 @@ def test_build_summary_names_path_capabilities_and_signer(built: Built) -> None:
     for phase in ("[1/5]", "[3/5]", "packing Python modules", "[4/5]", "[5/5]"):
         assert phase in out
     assert "platform signing: " in out
-    assert "running the before_build_command `echo done > before-build.txt`" in out
-    assert (built.tmp / "notes-fs" / "before-build.txt").read_text() == "done\n"
+    assert f"running the before_build_command `{BEFORE_BUILD}`" in out
+    assert (built.tmp / "notes-fs" / "before-build.txt").read_text() == "done"
     manifest = json.loads((built.artifact / MANIFEST_NAME).read_bytes())
     assert "notes.platform-sig" in manifest["files"]
     sums = (built.artifact.parent / "SHA256SUMS").read_bytes()

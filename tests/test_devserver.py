@@ -76,6 +76,22 @@ def dev_app(root: Path, port: int, command: str | None = "default") -> Path:
     return app_dir
 
 
+# A server started as the command's child, as npm starts Vite: it writes its pid.
+SPAWN_PY = """
+import subprocess, sys
+server = subprocess.Popen([sys.executable, "-m", "http.server", sys.argv[1],
+                           "--bind", "127.0.0.1", "--directory", "web"])
+open("pid", "w").write(str(server.pid))
+server.wait()
+"""
+# The server itself, after writing its pid (exec keeps it).
+SERVE_PY = """
+import os, sys
+open("server.pid", "w").write(str(os.getpid()))
+os.execv(sys.executable, [sys.executable, "-m", "http.server", sys.argv[1],
+                          "--bind", "127.0.0.1", "--directory", "web"])
+"""
+
 ADD_COMMAND = """
 
 @command
@@ -183,10 +199,11 @@ def test_no_dev_server_serves_the_ui_folder(tmp_path: Path) -> None:
 
 
 def test_a_command_that_exits_first_is_named_with_its_exit_code(tmp_path: Path) -> None:
-    app_dir = dev_app(tmp_path / "app", free_port(), command="echo building; exit 3")
+    command = f"{sys.executable} -c 'raise SystemExit(3)'"
+    app_dir = dev_app(tmp_path / "app", free_port(), command=command)
     done = dev(app_dir, "return 1;")
     assert done.returncode == 1
-    assert "error: `echo building; exit 3` exited with 3 before http://127.0.0.1:" in done.stderr
+    assert f"error: `{command}` exited with 3 before http://127.0.0.1:" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -215,8 +232,8 @@ def test_a_port_already_taken_is_refused_before_the_command_starts(tmp_path: Pat
 def test_the_whole_process_group_stops(tmp_path: Path) -> None:
     """A command whose server is a grandchild (as with npm): it is stopped too."""
     port = free_port()
-    server = f"{sys.executable} -m http.server {port} --bind 127.0.0.1 --directory web"
-    app_dir = dev_app(tmp_path / "app", port, command=f"{server} & echo $! > pid; wait")
+    app_dir = dev_app(tmp_path / "app", port, command=f"{sys.executable} spawn.py {port}")
+    (app_dir / "spawn.py").write_text(SPAWN_PY)
     done = dev(app_dir, "return 1;", "--no-dev-server")  # the ui folder: no server started
     assert done.returncode == 0 and not (app_dir / "pid").exists()
     done = dev(app_dir, "return location.origin;")
@@ -237,6 +254,14 @@ def test_the_whole_process_group_stops(tmp_path: Path) -> None:
         ('url = "http://user@127.0.0.1:5173"', "a loopback URL"),
         ('before_dev_command = "npm run dev"', "tool.ramparts.dev.url"),
         ('url = "http://127.0.0.1:5173"\nbefor_dev_command = "x"', "before_dev_command"),
+        # No shell runs the commands: its operators would reach the program as arguments.
+        ('before_build_command = "npm ci && npm run build"', "'&&' would reach the program"),
+        ('before_build_command = "vite build > log"', "'>' would reach the program"),
+        ('before_build_command = "vite build 2>/dev/null"', "'2>/dev/null' would reach"),
+        ('before_build_command = "vite build | tee log"', "'|' would reach the program"),
+        ('before_build_command = "echo $HOME"', "'$HOME' would reach the program"),
+        ('before_build_command = "npm run \'build"', "No closing quotation"),
+        ('before_build_command = "  "', "it is empty"),
     ],
 )
 def test_dev_config_is_checked(tmp_path: Path, table: str, message: str) -> None:
@@ -311,11 +336,12 @@ def build(app_dir: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
 def test_build_runs_the_before_build_command_and_stops_when_it_fails(tmp_path: Path) -> None:
     app_dir = with_dev_table(
         write_app(tmp_path / "app", capabilities=""),
-        'before_build_command = "echo compiling > ran; exit 4"',
+        "before_build_command = "
+        + json.dumps(f"{sys.executable} -c \"open('ran', 'w').write('compiling'); exit(4)\""),
     )
     done = build(app_dir, tmp_path)
     assert done.returncode == 1
-    assert (app_dir / "ran").read_text() == "compiling\n"
+    assert (app_dir / "ran").read_text() == "compiling"
     assert "failed (exit 4); nothing was built" in done.stderr
     assert not (tmp_path / "dist").exists()
 
@@ -384,8 +410,8 @@ def test_check_shows_the_dev_server_and_warns_while_the_ui_is_not_built(tmp_path
 
 def test_reload_keeps_one_dev_server_across_restarts(tmp_path: Path) -> None:
     port = free_port()
-    server = f"echo $$ > server.pid; exec {sys.executable} -m http.server {port} --bind 127.0.0.1 --directory web"
-    app_dir = dev_app(tmp_path / "app", port, command=server)
+    app_dir = dev_app(tmp_path / "app", port, command=f"{sys.executable} serve.py {port}")
+    (app_dir / "serve.py").write_text(SERVE_PY)
     proc = subprocess.Popen(
         [*DEV, str(app_dir), "--headless", "--reload"],
         stderr=subprocess.PIPE,
@@ -427,3 +453,19 @@ def test_types_need_no_built_ui(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert '"add": { args: { a: number; b: number; }; result: number }' in done.stdout
+
+
+def test_a_command_that_is_not_there_is_named(tmp_path: Path) -> None:
+    app_dir = dev_app(tmp_path / "app", free_port(), command="no-such-dev-server --port 1")
+    done = dev(app_dir, "return 1;")
+    assert done.returncode == 1
+    assert "error: `no-such-dev-server --port 1` did not start: No such file" in done.stderr
+    app_dir = with_dev_table(
+        write_app(tmp_path / "built", capabilities=""),
+        'before_build_command = "no-such-build-tool"',
+    )
+    done = build(app_dir, tmp_path)
+    assert done.returncode == 1
+    assert "the before_build_command `no-such-build-tool` did not start: No such file" in (
+        done.stderr
+    )

@@ -35,6 +35,7 @@ __all__ = [
     "SecurityConfig",
     "WindowConfig",
     "check_ui_folder",
+    "command_words",
     "load_config",
 ]
 
@@ -122,10 +123,11 @@ class DevConfig:
 
     :ivar url: a loopback ``http://`` URL (a Vite server, say) whose pages ``ramparts
         dev`` serves under the app's own origin instead of the ``ui`` folder.
-    :ivar before_dev_command: a shell command ``ramparts dev`` starts (in the app
-        folder) before the window opens, and stops when the app exits.
-    :ivar before_build_command: a shell command ``ramparts build`` runs first (it
-        typically writes the ``ui`` folder).
+    :ivar before_dev_command: a command ``ramparts dev`` starts (in the app folder,
+        with no shell: :func:`command_words`) before the window opens, and stops when
+        the app exits.
+    :ivar before_build_command: a command ``ramparts build`` runs first, the same way
+        (it typically writes the ``ui`` folder).
     """
 
     url: str | None = None
@@ -346,13 +348,48 @@ def _dev(d: _Reader) -> DevConfig:
     if url is not None:
         url = _dev_url(d, url)
     commands = {
-        k: d.get(k, str, "a shell command, run in the app folder", None)
+        k: d.get(k, str, "a command and its arguments, run in the app folder", None)
         for k in ("before_dev_command", "before_build_command")
     }
+    for key, text in commands.items():
+        if text is not None:
+            try:
+                command_words(text)
+            except ValueError as e:
+                raise d.error(key, text, str(e)) from None
     if commands["before_dev_command"] is not None and url is None:
         raise d.error("url", MISSING, "the URL the before_dev_command serves")
     d.done()
     return DevConfig(url=url, **commands)
+
+
+#: Words a shell would read as operators: there is no shell to read them.
+_SHELL_WORDS = re.compile(r"^(&&|\|\||[;&|<>]|[0-9]*[<>]{1,2}.*|.*[$`].*)$")
+
+
+def command_words(text: str) -> list[str]:
+    """A ``before_*_command`` as the program and its arguments, split as a shell splits
+    words (quotes work). No shell runs it, so ``&&``, pipes, redirections and ``$VAR``
+    are refused rather than passed on as arguments: put those in a script (an npm
+    script, say) and name that.
+
+    :raises ValueError: an empty command, an unclosed quote, or a shell operator.
+    """
+    import shlex
+
+    try:
+        words = shlex.split(text)
+    except ValueError as e:
+        raise ValueError(f"a command and its arguments ({e})") from None
+    if not words:
+        raise ValueError("a command and its arguments (it is empty)")
+    shell = [w for w in words if _SHELL_WORDS.match(w)]
+    if shell:
+        raise ValueError(
+            f"a command and its arguments, run with no shell: {shell[0]!r} would reach the "
+            "program as an argument; put it in a script (an npm script, say)"
+        )
+    return words
 
 
 def _dev_url(d: _Reader, url: str) -> str:

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from ramparts.config import AppConfig
+from ramparts.config import AppConfig, command_words
 from ramparts.errors import RampartsError
 
 __all__ = ["DevServerError", "dev_config", "running"]
@@ -94,8 +94,11 @@ def running(config: AppConfig, say: Callable[[str], None], *, start: bool = True
             "that port; stop it, or change tool.ramparts.dev.url and the command"
         )
     say(f"ramparts dev: starting `{command}` in {config.app_dir}")
-    # Its own process group: npm, sh and the server they start all stop together.
-    proc = subprocess.Popen(["/bin/sh", "-c", command], cwd=config.app_dir, start_new_session=True)
+    try:
+        # Its own process group: npm and the server it starts all stop together.
+        proc = subprocess.Popen(command_words(command), cwd=config.app_dir, start_new_session=True)
+    except OSError as e:
+        raise DevServerError(f"`{command}` did not start: {e.strerror or e}") from None
     try:
         _wait(dev.url, proc, command, say)
         yield
@@ -133,7 +136,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _group_alive(proc: subprocess.Popen[bytes]) -> bool:
-    proc.poll()  # reap the shell: a zombie still counts as a member of its group
+    proc.poll()  # reap the command: a zombie still counts as a member of its group
     try:
         os.killpg(proc.pid, 0)
     except ProcessLookupError:

@@ -26,7 +26,7 @@ import attrs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ramparts import __version__
-from ramparts.config import AppConfig, load_config
+from ramparts.config import AppConfig, command_words, load_config
 from ramparts.errors import BuildError
 from ramparts.plugins import InstalledPlugin
 from ramparts.release.audit import find_undeclared, module_roots, scan_artifact
@@ -163,9 +163,11 @@ def _before_build(config: AppConfig, say: Callable[[str], None]) -> None:
         return
     say(f"      running the before_build_command `{command}` in {config.app_dir}")
     try:
-        done = subprocess.run(["/bin/sh", "-c", command], cwd=config.app_dir, check=False)
+        done = subprocess.run(command_words(command), cwd=config.app_dir, check=False)
     except OSError as e:
-        raise BuildError(f"the before_build_command `{command}` did not start: {e}") from None
+        raise BuildError(
+            f"the before_build_command `{command}` did not start: {e.strerror or e}"
+        ) from None
     if done.returncode != 0:
         raise BuildError(
             f"the before_build_command `{command}` failed (exit {done.returncode}); "
