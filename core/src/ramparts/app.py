@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from ramparts.backends import Backend, EvalResult, NativeDialogs, get_backend
+from ramparts.backends import Backend, EvalResult, NativeClipboard, NativeDialogs, get_backend
 from ramparts.bridge.host import WindowHost
 from ramparts.bridge.session import Registry, WindowSession
 from ramparts.capability import Capability
@@ -194,6 +194,15 @@ class App:
         if self._backend is None or host is None:
             return None
         return self._backend.dialogs(host, session)
+
+    def native_clipboard(self, session: WindowSession) -> NativeClipboard | None:
+        """The backend's clipboard, through ``session``'s window; ``None`` when the window
+        has no webview (not running, or :mod:`ramparts.testing`). Plugins reach it
+        through ``ctx.native_clipboard()``."""
+        host = session.host
+        if self._backend is None or host is None:
+            return None
+        return self._backend.clipboard(host)
 
     def _running_backend(self) -> Backend:
         if self._backend is None:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import pluggy
     from typing_extensions import TypeVar as TypeVarWithDefault
 
-    from ramparts.backends import NativeDialogs
+    from ramparts.backends import NativeClipboard, NativeDialogs
     from ramparts.bridge.session import SessionResources, WindowSession
     from ramparts.toolkit.scope import Grants
 
@@ -139,6 +139,15 @@ class CallContext(Generic[StateT]):
             return None
         dialogs: NativeDialogs | None = host.app.native_dialogs(self.session)
         return dialogs
+
+    def native_clipboard(self) -> NativeClipboard | None:
+        """The webview backend's clipboard (the desktop's), text only; ``None`` when the
+        window has no webview (``ramparts.testing``)."""
+        host = self.session.host
+        if host is None or host.app is None:
+            return None
+        clipboard: NativeClipboard | None = host.app.native_clipboard(self.session)
+        return clipboard
 
 
 @attrs.frozen

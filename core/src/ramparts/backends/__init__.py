@@ -53,6 +53,7 @@ __all__ = [
     "Backend",
     "Button",
     "EvalResult",
+    "NativeClipboard",
     "NativeDialogs",
     "PickMode",
     "Shipping",
@@ -137,6 +138,20 @@ class NativeDialogs(Protocol):
         """
 
 
+class NativeClipboard(Protocol):
+    """The toolkit's clipboard (the desktop's, shared with every other app), as text.
+
+    Each call blocks its (worker) thread while it runs on the GUI thread, where the
+    toolkit's clipboard lives.
+    """
+
+    def read_text(self) -> str | None:
+        """The clipboard's text; ``None`` when it holds none (empty, or an image)."""
+
+    def write_text(self, text: str) -> None:
+        """Put ``text`` on the clipboard in place of whatever it held."""
+
+
 class Backend(Protocol):
     """A webview backend: environment, GUI loop, windows, page scripts, dialogs."""
 
@@ -203,6 +218,10 @@ class Backend(Protocol):
 
     def dialogs(self, host: WindowHost, session: WindowSession) -> NativeDialogs | None:
         """Native dialogs modal to ``host``'s window for ``session``; ``None`` if the
+        window has no webview."""
+
+    def clipboard(self, host: WindowHost) -> NativeClipboard | None:
+        """The toolkit's clipboard, reached through ``host``'s window; ``None`` if the
         window has no webview."""
 
 

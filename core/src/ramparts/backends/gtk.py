@@ -22,6 +22,7 @@ from gi.repository import Gdk, GLib, WebKit2  # noqa: E402
 
 from ramparts.backends import Shipping  # noqa: E402
 from ramparts.backends.chromium import allowed_hosts  # noqa: E402
+from ramparts.backends.gtk_clipboard import GtkClipboard  # noqa: E402
 from ramparts.backends.gtk_dialogs import GtkDialogs  # noqa: E402
 from ramparts.backends.gtk_eval import start_eval  # noqa: E402
 from ramparts.backends.gtk_page import GtkPage  # noqa: E402
@@ -149,6 +150,9 @@ class GtkBackend(PywebviewBackend):
 
     def dialogs(self, host: WindowHost, session: WindowSession) -> GtkDialogs | None:
         return GtkDialogs(host, session) if host.native is not None else None
+
+    def clipboard(self, host: WindowHost) -> GtkClipboard | None:
+        return GtkClipboard(host) if host.native is not None else None
 
     def _attacher(self, host: WindowHost, hooks: PageHooks) -> Callable[[Any], None]:
         """``before_show`` for ``host``'s window: attach the page once, whoever calls first."""

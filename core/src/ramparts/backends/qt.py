@@ -44,6 +44,7 @@ from PyQt6.QtWidgets import QApplication, QWidget
 from ramparts.backends import Shipping
 from ramparts.backends.chromium import engine_flags, refused_switch
 from ramparts.backends.pywebview_windows import PageHooks, PywebviewBackend
+from ramparts.backends.qt_clipboard import QtClipboard
 from ramparts.backends.qt_dialogs import QtDialogs
 from ramparts.backends.qt_eval import start_eval
 from ramparts.bridge.host import IPC_PATH, SCHEME, WindowHost
@@ -534,6 +535,9 @@ class QtBackend(PywebviewBackend):
 
     def dialogs(self, host: WindowHost, session: WindowSession) -> QtDialogs | None:
         return QtDialogs(host, session) if host.native is not None else None
+
+    def clipboard(self, host: WindowHost) -> QtClipboard | None:
+        return QtClipboard(host) if host.native is not None else None
 
     def _engine_ready(self) -> None:
         self.start_engine()
