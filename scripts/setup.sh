@@ -14,9 +14,11 @@ QT_DEBS=(python3 python3-venv xvfb xauth libxcb-cursor0 libxkbcommon-x11-0 libxc
 # has no offscreen mode: its tests run under Xvfb.
 GTK_DEBS=(gir1.2-webkit2-4.1 libwebkit2gtk-4.1-0 gir1.2-gtk-3.0 libgirepository1.0-dev
   libcairo2-dev pkg-config gcc python3-dev bubblewrap xdg-dbus-proxy)
+# Tests only: strace shows the DNS queries an engine sends (tests/security/test_engine_egress.py).
+TEST_DEBS=(strace)
 
 missing=()
-for pkg in "${QT_DEBS[@]}" "${GTK_DEBS[@]}"; do
+for pkg in "${QT_DEBS[@]}" "${GTK_DEBS[@]}" "${TEST_DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

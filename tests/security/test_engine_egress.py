@@ -9,9 +9,9 @@ In the same page, the hosts the app's CSP names are reached, by address and by n
 On the code before ``ramparts.backends.chromium``, every WebRTC vector (STUN, TURN over UDP, TCP
 and TLS, ICE checks over UDP and TCP, also from a same-origin ``about:blank`` frame) and
 every preconnect (from the page and from such a frame, to addresses and names) reached
-its listener; the other vectors were already stopped by the CSP. A DNS query is not
-observed here (the test cannot see the resolver): ``tests/test_egress.py`` checks the
-resolver rules that keep unnamed names from resolving.
+its listener; the other vectors were already stopped by the CSP. DNS queries are seen with strace
+(``test_unnamed_names_are_never_resolved``): a name the CSP does not name is never
+resolved, whatever makes the engine look it up.
 
 On WebKitGTK the confinement is WebKit's proxy settings (``docs/backends.md``); this
 WebKitGTK has no WebRTC (``RTCPeerConnection`` is undefined, even in a window granted
@@ -21,6 +21,9 @@ their listeners must still receive nothing.
 
 from __future__ import annotations
 
+import re
+import secrets
+import shutil
 import socket
 import textwrap
 import threading
@@ -303,6 +306,7 @@ CASE_IDS = (
     *(f"egress-{v}" for v in VECTORS),
     "egress-other-spellings",
     "egress-hostile-switches",
+    "egress-dns-query",
 )
 EXPECTED = "blocked: no packet or handshake reaches a host the CSP does not name"
 
@@ -412,3 +416,62 @@ def test_a_webrtc_grant_opens_udp_for_the_whole_app(
     else:
         assert out["webrtc"] == "undefined" and stun.received == [], out
     assert preconnect.received == []
+
+
+#: Ways a page makes the engine resolve a name, each aimed at its own name; ``N`` is the
+#: name. A DNS query is egress too: the name itself carries data out to the resolver.
+RESOLVING = {
+    "dns-prefetch": "link('dns-prefetch', `http://${N}/`);",
+    "preconnect": "link('preconnect', `http://${N}/`);",
+    "prefetch": "link('prefetch', `http://${N}/p`);",
+    "image": "{ const i = new Image(); i.src = `http://${N}/i.png`; document.body.appendChild(i); }",
+    "fetch": "fetch(`http://${N}/f`, { mode: 'no-cors' }).catch(() => 0);",
+    "websocket": "try { new WebSocket(`ws://${N}/`); } catch (e) {}",
+    "anchor": "{ const a = document.createElement('a'); a.href = `http://${N}/a`; a.textContent = 'a'; document.body.appendChild(a); }",
+}
+
+
+def _queried_names(app: Path, script: str, tag: str) -> tuple[set[str], Any]:
+    """Run ``script`` in the app under strace: the vectors (of ``RESOLVING``) whose name
+    any of the app's processes, the engine's network process and resolver threads
+    included, sent out as a DNS question."""
+    trace = app / "strace.txt"
+    wrapper = ["strace", "-f", "-qq", "--seccomp-bpf", "-s", "512", "-o", str(trace)]
+    wrapper += ["-e", "trace=sendto,sendmsg,sendmmsg"]
+    out = eval_in_app(app, script, timeout=60, wrapper=wrapper)
+    # A question spells the name as length-prefixed labels: "<tag>-<vector>\7example\3org";
+    # the dotted spelling (the script itself, crossing to the renderer) does not count.
+    found = re.findall(rf"{tag}-([a-z-]+)\\7example\\3org", trace.read_text())
+    return set(found), out
+
+
+def _resolving_script(tag: str) -> str:
+    parts = [PRELUDE]
+    parts += [f"{{ const N = '{tag}-{v}.example.org'; {js} }}" for v, js in RESOLVING.items()]
+    parts.append("await sleep(2500); return out;  // the engine resolves in its own time")
+    return "\n".join(parts)
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (scripts/setup.sh)")
+def test_unnamed_names_are_never_resolved(
+    tmp_path: Path, outcomes: dict[str, dict[str, Any]]
+) -> None:
+    """No DNS query for a name the CSP does not name, by any of the ways above; the
+    control (a CSP source allowing any host, so nothing is confined) shows that strace
+    sees the engine's queries."""
+    tag = f"q{secrets.token_hex(4)}"
+    confined = write_app(tmp_path / "confined", security='csp = { "img-src" = ["data:"] }')
+    queried, out = _queried_names(confined, _resolving_script(tag), tag)
+    case = report.case_record(
+        "egress-dns-query",
+        "engine",
+        "xss",
+        f"a name the CSP does not name, by {', '.join(RESOLVING)}",
+        "blocked: no DNS query for it leaves the engine",
+        [f"queried {n}" for n in sorted(queried)],
+    )
+    outcomes[case["id"]] = case
+    assert queried == set(), f"resolved names the CSP does not name: {queried}\npage: {out}"
+    control = write_app(tmp_path / "control", security='csp = { "img-src" = ["*"] }')
+    queried, out = _queried_names(control, _resolving_script(tag), tag)
+    assert "preconnect" in queried, f"strace saw no DNS query: {out}"

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -342,6 +342,7 @@ def eval_in_app(
     timeout: float = 30.0,
     env: Mapping[str, str] | None = None,
     trace: bool = False,
+    wrapper: Sequence[str] = (),
 ) -> Any:
     """Run ``script`` (the body of an async function) in the app's page; return its value.
 
@@ -350,6 +351,7 @@ def eval_in_app(
     :param timeout: seconds the script may take once the page has loaded.
     :param env: extra environment variables for the app process.
     :param trace: also print console lines and bridge calls to the app's stderr.
+    :param wrapper: a command the app runs under, e.g. ``["strace", "-f", "-o", "t.txt"]``.
     :raises PageError: on a JS error, a timeout, or an app that did not start.
     """
     with tempfile.NamedTemporaryFile("w", suffix=".js", delete=False, encoding="utf-8") as f:
@@ -357,6 +359,7 @@ def eval_in_app(
         path = f.name
     try:
         cmd = [
+            *wrapper,
             sys.executable,
             "-m",
             "ramparts",
