@@ -154,3 +154,35 @@ async function rampartsRoundTrip(size) {
   }
   return ms;
 }
+
+// --- PyTauri: pytauri's own client (pyInvoke over Tauri's ipc:// scheme) ---------------
+// echo takes a typed body (pydantic parses the JSON, dumps the reply); echo_bytes raw bytes.
+const pytauriEcho = (value) => window.__TAURI__.pytauri.pyInvoke("echo", value);
+
+// Tauri events: the command `burst` calls Emitter.emit_str("bench-tick", i) n times. The
+// listener is registered (an IPC call of its own) before the timed part starts.
+async function pytauriBurst(n) {
+  let handler = null;
+  const unlisten = await window.__TAURI__.event.listen("bench-tick", (e) => handler(e.payload));
+  try {
+    return await countEvents(
+      n,
+      (fn) => { handler = fn; return () => { handler = () => {}; }; },
+      () => window.__TAURI__.pytauri.pyInvoke("burst", n),
+    );
+  } finally {
+    unlisten();
+  }
+}
+
+async function pytauriRoundTrip(size) {
+  const sent = new Uint8Array(size);
+  for (let i = 0; i < size; i++) sent[i] = (i * 7) & 255;
+  const [ms, buffer] = await timed(() => window.__TAURI__.pytauri.pyInvoke("echo_bytes", sent));
+  const back = new Uint8Array(buffer);
+  if (back.length !== size) throw new Error(`echo_bytes returned ${back.length} bytes, not ${size}`);
+  for (let i = 0; i < size; i++) {
+    if (back[i] !== sent[i]) throw new Error(`echo_bytes changed byte ${i}`);
+  }
+  return ms;
+}

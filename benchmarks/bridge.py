@@ -1,7 +1,7 @@
 """Bridge benchmark: the Ramparts bridge against pywebview's own ``js_api``, in one run.
 
     uv run python benchmarks/bridge.py [--quick] [--out FILE] [--rounds N]
-                                       [--memory-limit-gb GB]
+                                       [--memory-limit-gb GB] [--engines qt,gtk,pytauri]
 
 Rows (each phase of each row in its own process, one webview per process):
 
@@ -12,6 +12,11 @@ Rows (each phase of each row in its own process, one webview per process):
   check on (HMAC per message, replay window, origin check), calling the test capability
   ``sample``; the large payloads are ``Uint8Array`` (raw bytes); events are
   ``ctx.emit`` from an app command. ``per-session`` runs the small calls only.
+* ``pywebview js_api gtk`` / ``ramparts per-call gtk``: the same two on WebKitGTK
+  (``gui="gtk"``, ``RAMPARTS_BACKEND=gtk``), on ``$DISPLAY`` or a private Xvfb.
+* ``pytauri``: the optional PyTauri peer (``benchmarks/pytauri/``: Tauri 2's IPC driven
+  from Python, on WebKitGTK), when ``benchmarks/pytauri/setup.sh`` has run; otherwise the
+  row is skipped with the reason printed.
 
 Phases: small calls (sequential, latency, concurrent), a 1 MB JSON document echoed,
 10 MB and 100 MB round trips, and events per second from Python to the page.
@@ -23,6 +28,7 @@ The page-side loops live in ``benchmarks/bridge.js``. Results go to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import importlib.metadata
@@ -43,6 +49,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import engines
 
 from ramparts.testing import PageError, eval_in_app
 
@@ -214,29 +223,37 @@ def tail(stderr: str, lines: int = 15) -> str:
     return "\n".join(kept[-lines:]) or "(nothing else on stderr)"
 
 
-def run_pywebview(script: str, timeout: float) -> Any:
-    with tempfile.NamedTemporaryFile("w", suffix=".js", delete=False, encoding="utf-8") as f:
-        f.write(script)
-    try:
-        proc = subprocess.run(
-            [sys.executable, str(PYWEBVIEW_CHILD), f.name, str(timeout)],
-            capture_output=True,
-            text=True,
-            timeout=timeout + 60,
-            env={**os.environ, **qt_env()},
-        )
-    finally:
-        os.unlink(f.name)
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        raise RunError(f"pywebview exited {proc.returncode}\n{tail(proc.stderr)}")
-    return json.loads(lines[-1])
+def run_child(name: str, cmd: list[str], env: dict[str, str]) -> Runner:
+    """A runner for a child that takes ``SCRIPT.js TIMEOUT`` and prints its value as JSON."""
+
+    def run(script: str, timeout: float) -> Any:
+        with tempfile.NamedTemporaryFile("w", suffix=".js", delete=False, encoding="utf-8") as f:
+            f.write(script)
+        try:
+            proc = subprocess.run(
+                [*cmd[:2], f.name, str(timeout), *cmd[2:]],
+                capture_output=True,
+                text=True,
+                timeout=timeout + 60,
+                env={**os.environ, **env},
+            )
+        finally:
+            os.unlink(f.name)
+        lines = proc.stdout.strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            raise RunError(f"{name} exited {proc.returncode}\n{tail(proc.stderr)}")
+        return json.loads(lines[-1])
+
+    return run
 
 
-def ramparts_runner(app_dir: Path) -> Runner:
+run_pywebview = run_child("pywebview", [sys.executable, str(PYWEBVIEW_CHILD)], qt_env())
+
+
+def ramparts_runner(app_dir: Path, env: dict[str, str] | None = None) -> Runner:
     def run(script: str, timeout: float) -> Any:
         try:
-            return eval_in_app(app_dir, script, timeout=timeout, env=qt_env())
+            return eval_in_app(app_dir, script, timeout=timeout, env=env or qt_env())
         except PageError as e:
             raise RunError(f"ramparts dev exited {e.returncode}\n{tail(e.stderr)}") from None
 
@@ -641,8 +658,14 @@ def report(result: dict[str, Any], rows: list[Row], counts: Counts) -> str:
     return "\n".join(out)
 
 
-def transports(tmp: Path) -> list[Transport]:
-    """The rows: the pywebview baseline first, then Ramparts apps written under ``tmp``."""
+#: The rows' engines: ``qt`` (pywebview and Ramparts on Qt WebEngine), ``gtk`` (the same
+#: on WebKitGTK, under an X display) and ``pytauri`` (the optional PyTauri peer, WebKitGTK).
+ENGINES = ("qt", "gtk", "pytauri")
+PYTAURI_ROW = "pytauri"
+
+
+def qt_rows(tmp: Path) -> list[Transport]:
+    """The pywebview baseline first, then Ramparts apps written under ``tmp``."""
     return [
         Transport(
             "pywebview js_api",
@@ -667,16 +690,78 @@ def transports(tmp: Path) -> list[Transport]:
     ]
 
 
-def measure(counts: Counts, memory_limit: int) -> tuple[list[Row], dict[str, Any]]:
-    """Every row and phase, interleaved; returns the rows and their JSON section."""
-    with tempfile.TemporaryDirectory(prefix="ramparts-bench-") as tmp:
-        rows = Bench(counts, memory_limit).measure(transports(Path(tmp)))
+def gtk_rows(tmp: Path, display: str) -> list[Transport]:
+    """pywebview and Ramparts (per-call handles) on WebKitGTK."""
+    env = engines.gtk_env(display)
+    pywebview_cmd = [sys.executable, str(PYWEBVIEW_CHILD), "gtk"]
+    return [
+        Transport(
+            "pywebview js_api gtk",
+            "pywebviewEcho",
+            "pywebviewRoundTrip",
+            "str",
+            run_child("pywebview (gtk)", pywebview_cmd, env),
+            "pywebviewBurst",
+        ),
+        Transport(
+            "ramparts per-call gtk",
+            "rampartsEcho",
+            "rampartsRoundTrip",
+            "Uint8Array",
+            ramparts_runner(write_app(tmp / "gtk", "per-call"), env),
+            "rampartsBurst",
+        ),
+    ]
+
+
+def pytauri_row(python: Path, display: str) -> Transport:
+    env = {"DISPLAY": display, "GDK_BACKEND": "x11"}
+    return Transport(
+        PYTAURI_ROW,
+        "pytauriEcho",
+        "pytauriRoundTrip",
+        "Uint8Array",
+        run_child("pytauri", [str(python), str(engines.PYTAURI_APP)], env),
+        "pytauriBurst",
+    )
+
+
+def measure(
+    counts: Counts, memory_limit: int, wanted: tuple[str, ...] = ENGINES
+) -> tuple[list[Row], dict[str, Any]]:
+    """Every row and phase, interleaved; returns the rows and their JSON section.
+
+    A row that cannot run (no X display for GTK, PyTauri not set up) is left out with its
+    reason printed and kept in the section's ``not_run``.
+    """
+    not_run: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="ramparts-bench-") as tmp, contextlib.ExitStack() as st:
+        root = Path(tmp)
+        rows_to_run = qt_rows(root) if "qt" in wanted else []
+        display = None
+        if {"gtk", "pytauri"} & set(wanted):
+            try:
+                display = st.enter_context(engines.x_display())
+            except RuntimeError as e:
+                not_run["gtk"] = not_run[PYTAURI_ROW] = str(e)
+        if display and "gtk" in wanted:
+            rows_to_run += gtk_rows(root, display)
+        if display and PYTAURI_ROW in wanted:
+            python, why = engines.pytauri_python()
+            if python is None:
+                not_run[PYTAURI_ROW] = why
+            else:
+                rows_to_run.append(pytauri_row(python, display))
+        for name, why in not_run.items():
+            print(f"  {name} rows skipped: {why}", flush=True)
+        rows = Bench(counts, memory_limit).measure(rows_to_run)
     baseline, *others = rows
     return rows, {
         "counts": asdict(counts),
         "baseline": baseline.name,
         "rows": [asdict(r) for r in rows],
         "ratios": {r.name: ratios(baseline, r) for r in others},
+        "not_run": not_run,
         "targets": {
             "calls_per_s_ratio": TARGET_CALLS_RATIO,
             "p99_ms": TARGET_P99_MS,
@@ -696,14 +781,22 @@ def main(argv: list[str] | None = None) -> int:
         default=4.0,
         help="kill a measured process whose RSS passes this (default 4)",
     )
+    parser.add_argument(
+        "--engines",
+        default=",".join(ENGINES),
+        help=f"comma-separated rows to run, of {', '.join(ENGINES)} (all by default)",
+    )
     args = parser.parse_args(argv)
+    wanted = tuple(e for e in args.engines.split(",") if e)
+    if set(wanted) - set(ENGINES):
+        parser.error(f"unknown engine(s): {', '.join(sorted(set(wanted) - set(ENGINES)))}")
     counts = QUICK if args.quick else FULL
     if args.rounds:
         counts = dataclasses.replace(counts, rounds=args.rounds)
     limit = int(args.memory_limit_gb * GB)
 
     print(f"measuring ({'quick' if args.quick else 'full'} run) ...", flush=True)
-    rows, section = measure(counts, limit)
+    rows, section = measure(counts, limit, wanted)
     result: dict[str, Any] = {
         "generated": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "quick": args.quick,

@@ -1,8 +1,11 @@
-"""The baseline: a plain pywebview app (Qt backend, ``js_api``, no Ramparts).
+"""The baseline: a plain pywebview app (``js_api``, no Ramparts), on Qt or GTK.
 
 Run by ``bridge.py`` in its own process (one ``webview.start()`` per process)::
 
-    python benchmarks/pywebview_echo.py SCRIPT.js TIMEOUT
+    python benchmarks/pywebview_echo.py SCRIPT.js TIMEOUT [GUI]
+
+``GUI`` is pywebview's ``gui=`` (``qt``, the default, or ``gtk``: WebKitGTK, which needs
+an X display).
 
 ``SCRIPT.js`` is the body of an async function, run by an inline page script once
 ``pywebview.api.echo`` exists (pywebview injects its bridge only after the page has
@@ -18,7 +21,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import webview
 
@@ -64,6 +67,7 @@ class Api:
 
 def main() -> int:
     script, timeout = Path(sys.argv[1]).read_text(encoding="utf-8"), float(sys.argv[2])
+    gui: Literal["qt", "gtk"] = "gtk" if sys.argv[3:] == ["gtk"] else "qt"
     # html= loads the page with setHtml: pywebview starts no HTTP server.
     window = webview.create_window(
         "pywebview echo", html=PAGE.replace("__SOURCE__", script), js_api=Api()
@@ -86,7 +90,7 @@ def main() -> int:
             time.sleep(POLL_SECONDS)
         window.destroy()
 
-    webview.start(poll_then_close, gui="qt", private_mode=True)
+    webview.start(poll_then_close, gui=gui, private_mode=True)
     if not outcome:
         print(f"the script did not settle within {timeout:g} s", file=sys.stderr)
         return 2

@@ -6,7 +6,8 @@
   bridge call answered (the page records ``Date.now()`` when its first call resolves;
   both apps make that call as early as their bridge allows). Ramparts is started twice:
   through its Python API (``App.load(dir).run()``, what a built app's launcher calls)
-  and through the ``ramparts dev`` command line;
+  and through the ``ramparts dev`` command line; then pywebview and Ramparts (API) on
+  WebKitGTK, and the PyTauri hello app when ``benchmarks/pytauri/setup.sh`` has run;
 - **peak RSS**: the largest summed RSS of the whole process tree (Python and the
   QtWebEngineProcess children), sampled every 20 ms;
 - **core import**: ``python -X importtime -c "import ramparts.app"`` (no webview stack),
@@ -35,6 +36,7 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import engines
 from bridge import machine, qt_env, write_json  # the same set-up as bridge.py
 
 PYWEBVIEW_APP = '''
@@ -63,7 +65,7 @@ def watch(window):
         time.sleep(0.005)
 
 w = webview.create_window("hello", html=HTML, js_api=Api())
-webview.start(watch, w, gui="qt", private_mode=True)
+webview.start(watch, w, gui=sys.argv[1], private_mode=True)
 '''
 
 #: The same app started through the Python API, as a built app's launcher does after its
@@ -77,6 +79,13 @@ result = App.load(sys.argv[1]).run(headless=True, eval_js=Path(sys.argv[2]).read
 if result is None or not result.ok:
     sys.exit(f"failed: {result and result.error}")
 print(result.value)
+"""
+
+#: The PyTauri hello page (run by benchmarks/pytauri/app.py, which waits for Tauri's
+#: globals as the pywebview page waits for its stub): one answered call, then its time.
+PYTAURI_HELLO_JS = """
+await window.__TAURI__.pytauri.pyInvoke("echo", { a: 1, b: 2 });
+return { first_call_ms: Date.now() };
 """
 
 RAMPARTS_APP_JS = """
@@ -111,7 +120,7 @@ def ramparts_app(root: Path) -> Path:
     return root
 
 
-def run_measured(cmd: list[str]) -> tuple[float, float]:
+def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """(ms from spawn to the page's first answered call, peak RSS of the tree in MB)."""
     start_ms = time.time() * 1000
     proc = subprocess.Popen(
@@ -119,7 +128,7 @@ def run_measured(cmd: list[str]) -> tuple[float, float]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **qt_env()},
+        env={**os.environ, **(qt_env() if env is None else env)},
     )
     peak = 0
     done = threading.Event()
@@ -211,27 +220,75 @@ def modules_for(root: Path, caps: list[str]) -> list[str]:
     return list(json.loads(out))
 
 
-def measure_startup(root: Path, runs: int) -> dict[str, Any]:
-    """Time to first answered call and peak RSS, the two hello apps alternating."""
-    root.mkdir(parents=True, exist_ok=True)
+#: The hello apps, in the order they take turns and are reported.
+HELLO_APPS = ("pywebview", "ramparts", "ramparts dev", "pywebview gtk", "ramparts gtk", "pytauri")
+#: Paired ratios the report shows: (key, numerator app, denominator app).
+STARTUP_RATIOS = (
+    ("startup_ratio", "ramparts", "pywebview"),
+    ("startup_ratio_dev", "ramparts dev", "pywebview"),
+    ("startup_ratio_gtk", "ramparts gtk", "pywebview gtk"),
+    ("startup_ratio_vs_pytauri", "ramparts", "pytauri"),
+    ("startup_ratio_gtk_vs_pytauri", "ramparts gtk", "pytauri"),
+)
+
+
+def hello_commands(
+    root: Path, display: str | None, pytauri: Path | None
+) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Each hello app's command line and environment; GTK and PyTauri when they can run."""
     pyw = root / "pywebview_hello.py"
     pyw.write_text(PYWEBVIEW_APP)
     api = root / "ramparts_hello.py"
     api.write_text(RAMPARTS_API_APP)
     app = ramparts_app(root / "hello")
     wait = str(app / "wait.js")
+    py = sys.executable
     cmds = {
-        "pywebview": [sys.executable, str(pyw)],
-        "ramparts": [sys.executable, str(api), str(app), wait],
-        "ramparts dev": [
-            *(sys.executable, "-m", "ramparts", "dev", str(app), "--headless", "--eval", wait)
-        ],
+        "pywebview": ([py, str(pyw), "qt"], qt_env()),
+        "ramparts": ([py, str(api), str(app), wait], qt_env()),
+        "ramparts dev": (
+            [py, "-m", "ramparts", "dev", str(app), "--headless", "--eval", wait],
+            qt_env(),
+        ),
     }
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
-    for _ in range(runs):  # alternate, so drift hits both alike
-        for name, cmd in cmds.items():
-            samples[name].append(run_measured(cmd))
-    result: dict[str, Any] = {}
+    if display is not None:
+        gtk = engines.gtk_env(display)
+        cmds["pywebview gtk"] = ([py, str(pyw), "gtk"], gtk)
+        cmds["ramparts gtk"] = ([py, str(api), str(app), wait], gtk)
+    if display is not None and pytauri is not None:
+        hello = root / "pytauri_hello.js"
+        hello.write_text(PYTAURI_HELLO_JS)
+        env = {"DISPLAY": display, "GDK_BACKEND": "x11"}
+        cmds["pytauri"] = ([str(pytauri), str(engines.PYTAURI_APP), str(hello), "60"], env)
+    return cmds
+
+
+def measure_startup(root: Path, runs: int) -> dict[str, Any]:
+    """Time to first answered call and peak RSS, the hello apps taking turns.
+
+    Qt's pywebview and Ramparts always; on WebKitGTK and PyTauri when an X display (or
+    Xvfb) and the PyTauri venv are there, otherwise with the reason in ``not_run``.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    not_run: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        display = None
+        try:
+            display = stack.enter_context(engines.x_display())
+        except RuntimeError as e:
+            not_run["gtk"] = not_run["pytauri"] = str(e)
+        pytauri, why = engines.pytauri_python()
+        if why:
+            not_run["pytauri"] = why
+        for name, reason in not_run.items():
+            print(f"  {name} start-up skipped: {reason}", flush=True)
+        cmds = hello_commands(root, display, pytauri)
+        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
+        for i in range(runs):  # alternate, so drift hits every app alike
+            print(f"  start-up round {i + 1}/{runs} ...", flush=True)
+            for name, (cmd, env) in cmds.items():
+                samples[name].append(run_measured(cmd, env))
+    result: dict[str, Any] = {"not_run": not_run}
     for name, got in samples.items():
         result[name] = {
             "first_call_ms": statistics.median(s[0] for s in got),
@@ -239,16 +296,16 @@ def measure_startup(root: Path, runs: int) -> dict[str, Any]:
             "samples": got,
         }
 
-    # Ratios paired by run (the three apps start one after the other), then the median:
-    # a busy spell on a shared machine hits both sides of a pair.
-    def paired(name: str, column: int) -> float:
-        pairs = zip(samples[name], samples["pywebview"], strict=True)
+    # Ratios paired by run (the apps start one after the other), then the median: a busy
+    # spell on a shared machine hits both sides of a pair.
+    def paired(name: str, base: str, column: int) -> float:
+        pairs = zip(samples[name], samples[base], strict=True)
         return statistics.median(o[column] / b[column] for o, b in pairs)
 
-    result["startup_ratio"] = paired("ramparts", 0)
-    result["startup_ratio_dev"] = paired("ramparts dev", 0)
-    result["rss_ratio"] = paired("ramparts", 1)
-    result["rss_ratio_dev"] = paired("ramparts dev", 1)
+    for key, name, base in STARTUP_RATIOS:
+        if name in samples and base in samples:
+            result[key] = paired(name, base, 0)
+            result[key.replace("startup_", "rss_")] = paired(name, base, 1)
     base, ours = result["pywebview"], result["ramparts"]
     result["startup_ratio_of_medians"] = ours["first_call_ms"] / base["first_call_ms"]
     return result
@@ -296,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     one, four = result["modules_one_capability"], result["modules_four_capabilities"]
     print(f"start-up and memory, median of {args.runs} runs")
     print(f"{'':14}{'first call ms':>13}{'peak RSS MB':>14}")
-    for name in ("pywebview", "ramparts", "ramparts dev"):
+    for name in (n for n in HELLO_APPS if n in result):
         print(
             f"{name:14}{result[name]['first_call_ms']:>13.0f}{result[name]['peak_rss_mb']:>14.0f}"
         )
