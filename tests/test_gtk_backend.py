@@ -592,6 +592,43 @@ def test_a_pasted_file_reaches_the_page_as_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.webview
 @pytest.mark.usefixtures("gtk")
+def test_a_granted_drop_reaches_the_page_with_the_files_url_and_no_file(tmp_path: Path) -> None:
+    """A real X drag of a file onto a window granted ``file-drop``: the drop event fires,
+    but WebKitGTK gives DataTransfer no file access on GTK (its fix for CVE-2025-13947),
+    so the page gets no ``File``; the file's URL shows only in the drop's ``text/html``.
+    Without the grant the drag is refused at the view (the attack catalogue's
+    ``file-drop`` case), so an ungranted page learns not even that."""
+    picked = tmp_path / "picked.txt"
+    picked.write_text("secret")
+    app = write_powers_app(
+        tmp_path / "app", '[[tool.ramparts.windows]]\nlabel = "main"\nweb = ["file-drop"]\n'
+    )
+    got = run_page(
+        app,
+        f"""
+        const drops = [];
+        document.addEventListener("drop", (e) => drops.push({{
+          types: [...e.dataTransfer.types], files: e.dataTransfer.files.length,
+          uris: e.dataTransfer.getData("text/uri-list"), html: e.dataTransfer.getData("text/html"),
+        }}), true);
+        const b = target();
+        b.addEventListener("dragover", (e) => e.preventDefault());
+        for (let i = 0; i < 3 && !drops.length; i++) {{  // a drag can miss on a loaded machine
+          await ramparts.invoke("drop", {{ paths: [{str(picked)!r}], x: 20, y: 20 }});
+          await waitFor(() => drops.length, 3000);
+        }}
+        return drops;
+        """,
+        timeout=90,
+    )
+    assert got, "the drop never reached the page"
+    assert {(d["files"], d["uris"]) for d in got} == {(0, "")}, got
+    assert "Files" not in got[0]["types"], got
+    assert picked.as_uri() in got[0]["html"], got
+
+
+@pytest.mark.webview
+@pytest.mark.usefixtures("gtk")
 def test_a_page_cannot_download_into_the_users_folders(app_dir: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     (home / "Downloads").mkdir(parents=True)
