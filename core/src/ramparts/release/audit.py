@@ -46,6 +46,8 @@ FIRST_PARTY = {
     "shell": "ramparts_shell",
     "http": "ramparts_http",
     "dialog": "ramparts_dialog",
+    "clipboard": "ramparts_clipboard",
+    "store": "ramparts_store",
     "window": "ramparts.builtins.window",
 }
 
