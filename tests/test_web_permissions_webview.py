@@ -18,8 +18,9 @@ from ramparts.bridge.session import Registry
 from ramparts.release.audit import Audit, _read_web, render_table
 
 QT_INPUT = pytest.mark.qt_only(
-    "its clicks, drops, pastes and choosers are driven through Qt (engine_powers.py); "
-    "GTK's grants and refusals: tests/test_gtk_backend.py"
+    "its expectations are Chromium's powers (fake capture devices, local fonts, folder "
+    "uploads, File System Access, dropped and pasted files), which this WebKitGTK lacks "
+    "whatever the grant; GTK's grants and refusals: tests/test_gtk_backend.py"
 )
 
 
