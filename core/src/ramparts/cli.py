@@ -72,6 +72,13 @@ def _no_display() -> bool:
 @app.command()
 def dev(
     app_dir: AppDir = Path("."),
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="The app's own arguments (after --); with single_instance on and the "
+            "app running, they are handed to it."
+        ),
+    ] = None,
     headless: Annotated[bool, typer.Option(help="Run with no screen (Qt offscreen).")] = False,
     eval_file: Annotated[
         Path | None,
@@ -112,7 +119,9 @@ def dev(
             err=True,
         )
     if reload:
-        raise typer.Exit(_supervise(app_dir, eval_file, headless, trace, devtools, dev_server))
+        raise typer.Exit(
+            _supervise(app_dir, eval_file, headless, trace, devtools, dev_server, args or [])
+        )
     code = run_app(
         app_dir,
         headless=headless,
@@ -124,6 +133,7 @@ def dev(
         dev_server=dev_server,
         dev=True,
         watch_ui=watch_ui,
+        args=args or (),
     )
     if code:
         raise typer.Exit(code)
@@ -136,6 +146,7 @@ def _supervise(
     trace: bool,
     devtools: bool,
     dev_server: bool,
+    args: list[str],
 ) -> int:
     """``dev --reload``: run the app in a child process, restarted on Python changes."""
     if eval_file is not None:
@@ -158,7 +169,7 @@ def _supervise(
     # has compiled); the app's starts only wait for its URL.
     serve = dev_server and config is not None and config.dev.url is not None
     with _cli_errors(), running(config, _say) if serve and config else contextlib.nullcontext():
-        return supervise(app_dir, [flag for flag, on in flags.items() if on])
+        return supervise(app_dir, [*(flag for flag, on in flags.items() if on), "--", *args])
 
 
 @app.command()
@@ -434,6 +445,53 @@ def build(
     signed = f"signed by {result.signer}" if result.signer else "UNSIGNED (no --key)"
     typer.echo(f"manifest:     {signed}; expires {result.expires}")
     typer.echo(f"time:         {result.seconds:.0f} s")
+
+
+@app.command()
+def release(
+    artifact: Annotated[Path, typer.Argument(help="A signed onedir build (its folder).")],
+    key: Annotated[
+        Path | None,
+        typer.Option(help="The key the build was signed with (or $RAMPARTS_SIGNING_KEY)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder [default: beside the build, updates/].")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="The archive's URL, absolute or relative to the feed's [default: its name]."
+        ),
+    ] = None,
+    notes: Annotated[str, typer.Option(help="Release notes shown to the user.")] = "",
+    notes_file: Annotated[
+        Path | None, typer.Option(help="Release notes from a UTF-8 file (instead of --notes).")
+    ] = None,
+    expires_in: Annotated[float, typer.Option(help="Days the signed feed stays valid.")] = 30,
+) -> None:
+    """Turn a signed build into an update archive and a signed update feed."""
+    from ramparts.release.updates import make_release
+
+    if notes and notes_file:
+        raise _fail("give --notes or --notes-file, not both")
+    with _cli_errors():
+        text = notes_file.read_text(encoding="utf-8") if notes_file else notes
+        private = _private_key(key)
+        if private is None:
+            raise _fail("no signing key: pass --key or set $RAMPARTS_SIGNING_KEY")
+        done = make_release(
+            artifact,
+            private,
+            out or artifact.parent / "updates",
+            url=url,
+            notes=text,
+            expires_in_days=expires_in,
+            say=_say,
+        )
+    typer.echo(f"archive: {done.archive} ({done.size / 1e6:.1f} MB, sha256 {done.sha256})")
+    typer.echo(f"feed:    {done.feed}")
+    typer.echo(f"version: {done.version}; signed by {done.signer}; expires {done.expires}")
+    typer.echo("publish both; serve the feed at the URL the app's updater.endpoint names")
 
 
 @app.command()

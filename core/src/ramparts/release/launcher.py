@@ -16,10 +16,21 @@ import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from ramparts.errors import VerificationError
 from ramparts.release.signing import load_public_key, utc_stamp, verify_artifact
+from ramparts.release.updates import (
+    BASE_ENV,
+    LAUNCH_CHECK,
+    RunningBuild,
+    preferred_update,
+    set_running_build,
+    update_root,
+)
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 __all__ = ["EXIT_REFUSED", "REFUSAL_LOG", "dialog_command", "launch", "locate", "refusal_log"]
 
@@ -213,7 +224,41 @@ def launch(
             file=sys.stderr,
             flush=True,
         )
+    checking = LAUNCH_CHECK in sys.argv[1:]
+    if trusted and identifier and layout == "onedir" and not checking:
+        _hand_over(trusted, identifier, manifest["app"]["version"], executable)
+    set_running_build(
+        RunningBuild(
+            identifier=str(identifier or manifest["app"]["identifier"]),
+            name=manifest["app"]["name"],
+            version=manifest["app"]["version"],
+            keys=(public_key,) if public_key else (),
+            executable=executable,
+            base=Path(os.environ.pop(BASE_ENV, "") or executable),
+        )
+    )
     _run(Path(meipass or executable.parent) / "app", manifest["app"]["name"], allow_eval)
+
+
+def _hand_over(
+    trusted: list[Ed25519PublicKey], identifier: str, version: str, executable: Path
+) -> None:
+    """Run a newer build from the user's update root instead, if one verifies under this
+    launcher's own key (``ramparts-updater`` puts it there; see docs/updates.md)."""
+
+    def warn(line: str) -> None:
+        print(f"warning: {line}", file=sys.stderr, flush=True)
+
+    try:
+        update = preferred_update(update_root(identifier), trusted, identifier, version, warn)
+    except OSError as e:  # an unreadable update root: the installed app still runs
+        warn(f"cannot read the update root: {e}")
+        return
+    if update is None or update == executable:
+        return
+    os.environ.setdefault(BASE_ENV, str(executable))
+    sys.stdout.flush()
+    os.execv(update, [str(update), *sys.argv[1:]])
 
 
 def _run(app_dir: Path, name: str, allow_eval: bool) -> None:
@@ -227,11 +272,25 @@ def _run(app_dir: Path, name: str, allow_eval: bool) -> None:
         parser.add_argument("--eval", type=Path, help="JS file run as a page script")
         parser.add_argument("--timeout", type=float, default=30.0, help="seconds --eval may take")
     parser.add_argument("--trace", action="store_true", help="print console and bridge lines")
+    parser.add_argument(
+        "app_args",
+        nargs="*",
+        metavar="ARGS",
+        help="the app's own arguments (after --); with single_instance, handed to a "
+        "running instance",
+    )
+    parser.add_argument(
+        LAUNCH_CHECK,
+        action="store_true",
+        help="verify this build and load the app without a window, then exit (the updater)",
+    )
     if "--devtools" in sys.argv[1:]:
         # The inspector can run any script in the page, with the bridge's powers: it is
         # for `ramparts dev` only, and a built app never opens it.
         parser.error("--devtools is only for `ramparts dev`; a built app has no inspector")
     args = parser.parse_args()
+    if args.launch_check:
+        _launch_check(app_dir)
     from ramparts.run import run_app  # the app, Qt and the plugins load only from here on
 
     raise SystemExit(
@@ -241,5 +300,21 @@ def _run(app_dir: Path, name: str, allow_eval: bool) -> None:
             eval_file=getattr(args, "eval", None),
             timeout=getattr(args, "timeout", 30.0),
             trace=args.trace,
+            args=args.app_args,
         )
     )
+
+
+def _launch_check(app_dir: Path) -> NoReturn:
+    """Exit 0 once the app loads (config, declared plugins, commands), with no window:
+    what the updater asks of a new build before making it current."""
+    from ramparts.app import App
+    from ramparts.errors import RampartsError
+
+    try:
+        App.load(app_dir)
+    except (RampartsError, ImportError, SyntaxError) as e:
+        print(f"error: the app does not load: {e}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    print("launch check: OK", file=sys.stderr, flush=True)
+    raise SystemExit(0)

@@ -53,6 +53,8 @@ __all__ = [
     "parse_manifest",
     "public_pem",
     "sign",
+    "signed_by",
+    "strict_json",
     "utc_stamp",
     "verify_artifact",
     "verify_manifest",
@@ -279,6 +281,21 @@ def chain_to(previous: Path, key: Ed25519PublicKey) -> tuple[Any, ...]:
     return (*manifest.get("key_chain", []), link)
 
 
+def signed_by(
+    data: bytes,
+    signature: bytes,
+    trusted: Iterable[Ed25519PublicKey],
+    identifier: str,
+    chain: Any,
+) -> Ed25519PublicKey | None:
+    """The key that signed ``data``: one of ``trusted``, or one reached from them through
+    ``chain`` (rotation links for ``identifier``, walked as for a manifest); ``None`` if
+    no such key signed it. Other signed documents (update feeds) use this one rule."""
+    keys = list(trusted)
+    _walk_chain(identifier, chain, keys)
+    return next((k for k in keys if _signature_ok(data, signature, k)), None)
+
+
 def _walk_chain(identifier: str, chain: Any, trusted: list[Ed25519PublicKey]) -> None:
     """Extend ``trusted`` with each link signed by a key already in it, in order."""
     if not isinstance(chain, list):
@@ -348,14 +365,11 @@ def _relative_path(path: str) -> bool:
     return not PureWindowsPath(path).anchor and all(p not in ("", ".", "..") for p in parts)
 
 
-def parse_manifest(data: bytes, where: str = MANIFEST_NAME) -> dict[str, Any]:
-    """Parse manifest bytes and check their shape (not their signature).
-
-    :raises VerificationError: not JSON, not a format-1 object, or a field of the wrong
-        type; ``where`` names the file in the message.
-    """
+def strict_json(data: bytes, where: str) -> Any:
+    """Parse UTF-8 JSON that may be read before its signature is checked: duplicate keys,
+    ``NaN`` and nesting too deep for the parser are refusals naming ``where``."""
     try:
-        manifest = json.loads(
+        return json.loads(
             data.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
         )
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -364,6 +378,15 @@ def parse_manifest(data: bytes, where: str = MANIFEST_NAME) -> dict[str, Any]:
         raise VerificationError(f"{where}: {e}") from None
     except RecursionError:  # parsed before the signature is checked: any bytes reach here
         raise VerificationError(f"{where} is not valid JSON (nested too deeply)") from None
+
+
+def parse_manifest(data: bytes, where: str = MANIFEST_NAME) -> dict[str, Any]:
+    """Parse manifest bytes and check their shape (not their signature).
+
+    :raises VerificationError: not JSON, not a format-1 object, or a field of the wrong
+        type; ``where`` names the file in the message.
+    """
+    manifest = strict_json(data, where)
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise VerificationError(
             f"{where} is not a format-{MANIFEST_FORMAT} manifest "
