@@ -17,7 +17,8 @@ piece lives, not separate API: import from ``ramparts.toolkit`` itself::
 * text: :func:`text_codec`, :func:`declared_charset` (:data:`FALLBACK_CHARSET`);
 * files that are written whole or not at all: :func:`atomic_write`;
 * the per-OS base directories (``$APPDATA``, ``$DOCUMENT``, ...): :func:`base_dirs`,
-  :data:`BASE_DIRS`.
+  :data:`BASE_DIRS`, and :func:`make_app_dir` to create one of the app's own;
+* a token-bucket rate limit for what a page may ask for again and again: :class:`RateLimit`.
 
 The submodules load on first use of a name (PEP 562), so importing :mod:`ramparts` stays
 cheap for an app that uses no scope.
@@ -32,7 +33,8 @@ from ramparts._lazy import lazy_getattr
 if TYPE_CHECKING:
     from ramparts.toolkit.atomic import NotARegularFile, atomic_write
     from ramparts.toolkit.configtable import ConfigContext
-    from ramparts.toolkit.dirs import BASE_DIRS, base_dirs
+    from ramparts.toolkit.dirs import BASE_DIRS, base_dirs, make_app_dir
+    from ramparts.toolkit.rate import RateLimit
     from ramparts.toolkit.scope import (
         Grants,
         PathScope,
@@ -72,6 +74,7 @@ __all__ = [
     "IPAddress",
     "NotARegularFile",
     "PathScope",
+    "RateLimit",
     "Resolver",
     "Target",
     "UrlPattern",
@@ -86,6 +89,7 @@ __all__ = [
     "escape_glob",
     "fold_name",
     "join_url",
+    "make_app_dir",
     "open_checked",
     "open_dir_checked",
     "os_bytes",
@@ -103,6 +107,7 @@ _WHERE = {
     "IPAddress": "ramparts.toolkit.urlscope",
     "NotARegularFile": "ramparts.toolkit.atomic",
     "PathScope": "ramparts.toolkit.scope",
+    "RateLimit": "ramparts.toolkit.rate",
     "Resolver": "ramparts.toolkit.urlscope",
     "Target": "ramparts.toolkit.urlscope",
     "UrlPattern": "ramparts.toolkit.urlscope",
@@ -117,6 +122,7 @@ _WHERE = {
     "escape_glob": "ramparts.toolkit.scope",
     "fold_name": "ramparts.toolkit.scope",
     "join_url": "ramparts.toolkit.urlscope",
+    "make_app_dir": "ramparts.toolkit.dirs",
     "open_checked": "ramparts.toolkit.scope",
     "open_dir_checked": "ramparts.toolkit.scope",
     "os_bytes": "ramparts.toolkit.scope",
