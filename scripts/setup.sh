@@ -16,6 +16,9 @@ GTK_DEBS=(gir1.2-webkit2-4.1 libwebkit2gtk-4.1-0 gir1.2-gtk-3.0 libgirepository1
   libcairo2-dev pkg-config gcc python3-dev bubblewrap xdg-dbus-proxy)
 # Tests only: strace shows the DNS queries an engine sends (tests/security/test_engine_egress.py).
 TEST_DEBS=(strace)
+# Tests only: a private session bus, GNOME's notification server on it and dbus-monitor
+# (plugins/notification/tests: the notification capability against the real service).
+TEST_DEBS+=(dbus-daemon dbus-bin notification-daemon)
 
 missing=()
 for pkg in "${QT_DEBS[@]}" "${GTK_DEBS[@]}" "${TEST_DEBS[@]}"; do
