@@ -48,6 +48,8 @@ FIRST_PARTY = {
     "dialog": "ramparts_dialog",
     "clipboard": "ramparts_clipboard",
     "store": "ramparts_store",
+    "notification": "ramparts_notification",
+    "log": "ramparts_log",
     "window": "ramparts.builtins.window",
 }
 

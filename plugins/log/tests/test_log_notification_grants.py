@@ -1,0 +1,128 @@
+"""What ``ramparts check``, ``ramparts audit`` and ``ramparts types`` say about the
+``log`` and ``notification`` grants: each names exactly the commands ``allow`` lists and
+the options the app set, and a built app holding one of these plugins undeclared fails
+its audit even where the auditor has not installed it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from app_folders import write_app
+from test_signing import manifest_for, write_signed
+from test_types import _compile
+from typer.testing import CliRunner
+
+from ramparts.app import App
+from ramparts.cli import app as cli
+from ramparts.release.audit import FIRST_PARTY, audit, render_table
+from ramparts.release.signing import hash_tree, utc_stamp
+from ramparts.typescript import app_declarations
+
+CAPABILITIES = """
+[tool.ramparts.capabilities.log]
+allow = ["info", "error"]
+level = "warn"
+
+[tool.ramparts.capabilities.notification]
+allow = ["send"]
+per_minute = 4
+"""
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    return write_app(tmp_path / "app", capabilities=CAPABILITIES)
+
+
+def test_check_shows_the_grants(app: Path) -> None:
+    done = CliRunner().invoke(cli, ["check", str(app)])
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.splitlines()
+    assert "  log          installed; allow = ['info', 'error']" in lines
+    assert '               level = "warn"' in lines
+    assert "  notification installed; allow = ['send']" in lines
+    assert "               per_minute = 4" in lines
+    routes = next(line for line in lines if line.startswith("routes:"))
+    for route in ("log.info", "log.error", "notification.send"):
+        assert route in routes
+    assert "log.debug" not in routes and "notification.server" not in routes
+
+
+def _artifact(root: Path, capabilities: dict[str, dict[str, object]]) -> Path:
+    """A onedir artifact (an empty PyInstaller archive as its executable) holding the
+    notification plugin's package, with an unsigned manifest declaring ``capabilities``."""
+    from PyInstaller.archive.writers import CArchiveWriter
+
+    root.mkdir()
+    CArchiveWriter(str(root / "test"), [], "libpython3.11.so")
+    (root / "_internal" / "ramparts_notification").mkdir(parents=True)
+    (root / "_internal" / "ramparts_notification" / "__init__.py").write_text("# inside\n")
+    expires = utc_stamp(datetime.now(UTC) + timedelta(days=1))
+    manifest = manifest_for(hash_tree(root), expires=expires, capabilities=capabilities)
+    write_signed(root, manifest, None)
+    return root
+
+
+def test_audit_shows_the_grants_and_finds_an_undeclared_plugin(tmp_path: Path) -> None:
+    assert FIRST_PARTY["log"] == "ramparts_log"
+    assert FIRST_PARTY["notification"] == "ramparts_notification"
+    log = {"allow": ["info", "error"], "options": {"level": "warn"}}
+    notification = {"allow": ["send"], "options": {"per_minute": 4}}
+    # Nothing installed in the auditor's environment: the core knows these plugins.
+    hidden = audit(_artifact(tmp_path / "a", {"log": log}), [], {}, allow_unverified=True)
+    assert hidden.undeclared == {"notification": ["ramparts_notification"]} and not hidden.ok
+    both = {"log": log, "notification": notification}
+    shown = audit(_artifact(tmp_path / "b", both), [], {}, allow_unverified=True)
+    assert shown.ok and shown.undeclared == {}
+    table = render_table(shown).splitlines()
+    assert f"{'log':12} {'info':24} {json.dumps({'level': 'warn'})}" in table
+    assert f"{'':12} {'error':24} " in table
+    assert f"{'notification':12} {'send':24} {json.dumps({'per_minute': 4})}" in table
+
+
+def test_types_declare_exactly_the_allowed_commands(app: Path, tmp_path: Path) -> None:
+    loaded = App.load(app)
+    dts = app_declarations(loaded.config, loaded.registry)
+    assert '"log.info": { args: { message: string; }; result: boolean };' in dts
+    assert (
+        '"notification.send": { args: { title: string; body?: string; '
+        'urgency?: "low" | "normal" | "critical"; }; result: number };'
+    ) in dts
+    assert "log.debug" not in dts and "notification.server" not in dts
+    good = [
+        'const written: boolean = await ramparts.log.info({ message: "started" });',
+        'await ramparts.log.error({ message: "failed" });',
+        'const id: number = await ramparts.notification.send({ title: "Saved" });',
+        'await ramparts.notification.send({ title: "t", body: "b", urgency: "low" });',
+    ]
+    wrong = [
+        ('await ramparts.log.debug({ message: "x" });', "TS2339"),  # not in allow
+        ('await ramparts.invoke("notification.server", {});', "TS2345"),
+        ("await ramparts.log.info({ message: 3 });", "TS2322"),
+        ('await ramparts.notification.send({ title: "t", urgency: "loud" });', "TS2322"),
+        ('await ramparts.notification.send({ body: "no title" });', "TS2345"),
+    ]
+    # One compile: tsc must accept every good line and refuse each wrong one, on its line.
+    lines = good + [line for line, _ in wrong]
+    body = "\n".join(f"  {line}" for line in lines)
+    done = _compile(tmp_path, dts, f"async function page(): Promise<void> {{\n{body}\n}}\n")
+    reported = {
+        int(r.split("(")[1].split(",")[0]): r
+        for r in done.stdout.splitlines()
+        if r.startswith("page.ts(")
+    }
+    first_wrong = 2 + len(good)
+    assert sorted(reported) == list(range(first_wrong, first_wrong + len(wrong))), done.stdout
+    for n, (line, error) in enumerate(wrong, start=first_wrong):
+        assert error in reported[n], (line, reported[n])
+
+
+def test_types_from_the_command_line(app: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ramparts.d.ts"
+    done = CliRunner().invoke(cli, ["types", str(app), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    text = out.read_text()
+    assert '"log.info"' in text and '"notification.send"' in text
