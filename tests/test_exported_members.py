@@ -38,6 +38,7 @@ RAMPARTS = [
     "PluginError",
     "RampartsError",
     "RunningApp",
+    "SecondInstance",
     "SessionEnded",
     "SessionResources",
     "TooLarge",
@@ -47,6 +48,7 @@ RAMPARTS = [
     "hookimpl",
     "hookspec",
     "on",
+    "on_second_instance",
     "strict_loads",
 ]
 

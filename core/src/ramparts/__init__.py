@@ -6,6 +6,7 @@ shared mechanics of capabilities: scopes, config checks, atomic writes),
 Every other module is internal and may change without notice::
 
     from ramparts import command, on, CallContext          # an app's commands
+    from ramparts import on_second_instance, SecondInstance  # single_instance apps
     from ramparts import Capability, ConfigContext, hookimpl   # a plugin's capability
     from ramparts import InvalidArgs, OutOfScope, ...       # errors the page sees
 
@@ -39,6 +40,7 @@ from . import errors
 if TYPE_CHECKING:
     from ramparts.bridge.protocol import strict_loads
     from ramparts.bridge.session import Held, SessionResources, WindowSession
+    from ramparts.single_instance import SecondInstance, on_second_instance
 
 __all__ = [
     "CallContext",
@@ -55,6 +57,7 @@ __all__ = [
     "PluginError",
     "RampartsError",
     "RunningApp",
+    "SecondInstance",
     "SessionEnded",
     "SessionResources",
     "TooLarge",
@@ -64,6 +67,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "on",
+    "on_second_instance",
     "strict_loads",
 ]
 __version__ = "0.1.0"
@@ -74,6 +78,8 @@ _LAZY = {
     "Held": "ramparts.bridge.session",
     "SessionResources": "ramparts.bridge.session",
     "WindowSession": "ramparts.bridge.session",
+    "SecondInstance": "ramparts.single_instance",
+    "on_second_instance": "ramparts.single_instance",
     "strict_loads": "ramparts.bridge.protocol",
 }
 

@@ -6,6 +6,7 @@ the running app through ``ctx.app``.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -23,7 +24,9 @@ from ramparts.bridge.session import Registry, WindowSession
 from ramparts.capability import Capability
 from ramparts.config import AppConfig, WindowConfig, check_ui_folder, load_config
 from ramparts.devserver import dev_config
+from ramparts.errors import ConfigError
 from ramparts.plugins import build_registry, load_capabilities, make_plugin_manager
+from ramparts.single_instance import EVENT, SecondInstance, SecondInstanceHandler, handlers_in
 
 if TYPE_CHECKING:
     from ramparts.bridge.dispatch import Dispatcher
@@ -64,6 +67,8 @@ class App:
         self._reload_keys = False
         #: The dev server the pages come from (``App.load(dev=True)``), else ``None``.
         self.dev_url: str | None = None
+        #: The ``@on_second_instance`` functions of the app's commands module.
+        self.second_instance_handlers: tuple[SecondInstanceHandler, ...] = ()
 
     @classmethod
     def load(cls, app_dir: Path | str, *, dev: bool = False) -> App:
@@ -84,6 +89,7 @@ class App:
         registry = build_registry(config, capabilities)
         the_app = cls(config, pm, capabilities, registry)
         the_app.dev_url = dev_url
+        the_app.second_instance_handlers = _second_instance_handlers(config)
         return the_app
 
     # -- running ------------------------------------------------------------------------
@@ -186,6 +192,18 @@ class App:
             if (window is None or window == label) and host.session is not None:
                 host.session.emit(event, payload)
 
+    def second_instance(self, instance: SecondInstance) -> None:
+        """The app was started again (``single_instance``): send ``instance`` to the
+        pages of the windows the config grants it, then call the handlers in turn."""
+        granted = self.config.single_instance
+        for label in granted.windows if granted is not None else ():
+            self.emit(EVENT, instance.to_json(), window=label)
+        for handler in self.second_instance_handlers:
+            try:
+                handler(self, instance)
+            except Exception:
+                log.exception("the second instance handler %s failed", handler.__qualname__)
+
     def native_dialogs(self, session: WindowSession) -> NativeDialogs | None:
         """The backend's dialogs, modal to ``session``'s window and closed when its page
         goes; ``None`` when the window has no webview (not running, or
@@ -278,6 +296,22 @@ class App:
         if new is not None:
             _keylog(new)
             self.pm.hook.ramparts_session_started(session=new)
+
+
+def _second_instance_handlers(config: AppConfig) -> tuple[SecondInstanceHandler, ...]:
+    """The app's ``@on_second_instance`` functions; one without ``single_instance`` on
+    is a config error, as an ``@on`` handler of an undeclared event is."""
+    if config.commands is None:
+        return ()
+    handlers = handlers_in(importlib.import_module(config.commands))  # loaded already
+    if handlers and config.single_instance is None:
+        raise ConfigError(
+            config.file,
+            "tool.ramparts.single_instance",
+            False,
+            f"true ({handlers[0].__qualname__} in {config.commands} handles second instances)",
+        )
+    return handlers
 
 
 def _keylog(session: WindowSession) -> None:

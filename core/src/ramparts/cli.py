@@ -34,6 +34,13 @@ app = typer.Typer(
 )
 
 AppDir = Annotated[Path, typer.Argument(help="The app folder (holds pyproject.toml).")]
+AppArgs = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="The app's own arguments (after --); with single_instance on and the app "
+        "running, they are handed to it."
+    ),
+]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -72,13 +79,7 @@ def _no_display() -> bool:
 @app.command()
 def dev(
     app_dir: AppDir = Path("."),
-    args: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="The app's own arguments (after --); with single_instance on and the "
-            "app running, they are handed to it."
-        ),
-    ] = None,
+    args: AppArgs = None,
     headless: Annotated[bool, typer.Option(help="Run with no screen (Qt offscreen).")] = False,
     eval_file: Annotated[
         Path | None,
@@ -112,8 +113,7 @@ def dev(
     from ramparts.run import run_app
 
     if not headless and _no_display():
-        # The backend falls back to Qt's offscreen platform: with no window to close,
-        # say so, or the command looks hung.
+        # Qt falls back to offscreen: with no window to close, say so, or it looks hung.
         typer.echo(
             "ramparts dev: no display: running headless (Qt offscreen); stop with Ctrl+C",
             err=True,

@@ -33,6 +33,7 @@ __all__ = [
     "CapabilityConfig",
     "DevConfig",
     "SecurityConfig",
+    "SingleInstanceConfig",
     "WindowConfig",
     "check_ui_folder",
     "command_words",
@@ -136,6 +137,18 @@ class DevConfig:
 
 
 @attrs.frozen
+class SingleInstanceConfig:
+    """``single_instance``: one running instance per user; a second one hands its
+    arguments to it and exits (docs/single-instance.md).
+
+    :ivar windows: the labels of the windows whose pages receive the
+        ``ramparts:second-instance`` event; Python's handlers get every one.
+    """
+
+    windows: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class AppConfig:
     file: Path
     app_dir: Path
@@ -153,6 +166,8 @@ class AppConfig:
     dev: DevConfig = DevConfig()
     #: The webview backend's name (one of :data:`BACKEND_NAMES`).
     backend: str = BACKEND_NAMES[0]
+    #: ``None`` unless ``single_instance`` is on.
+    single_instance: SingleInstanceConfig | None = None
 
     @property
     def window(self) -> WindowConfig:
@@ -247,7 +262,7 @@ def load_config(app_dir: Path | str) -> AppConfig:
     ui_events = _ui_events(r.sub("events"))
     capabilities = _capabilities(r.sub("capabilities"))
     windows = _windows(r, name, ui, entry, tuple(capabilities))
-    backend = _backend(r)
+    backend, single_instance = _backend(r), _single_instance(r, windows)
     r.done()
 
     config = AppConfig(
@@ -265,6 +280,7 @@ def load_config(app_dir: Path | str) -> AppConfig:
         ui_events=frozenset(ui_events),
         dev=dev,
         backend=backend,
+        single_instance=single_instance,
     )
     # With a dev server the UI folder is what its build writes: it may not exist yet.
     # Whoever serves from the folder (App.load without dev, build) checks it then.
@@ -527,6 +543,22 @@ def _web(w: _Reader) -> tuple[str, ...]:
         if web_name not in WEB_PERMISSIONS:
             raise w.error("web", web_name, "one of " + ", ".join(WEB_PERMISSIONS))
     return tuple(dict.fromkeys(names))
+
+
+def _single_instance(r: _Reader, windows: tuple[WindowConfig, ...]) -> SingleInstanceConfig | None:
+    """``single_instance = true``, or a table whose ``windows`` grant pages the event."""
+    expected = "true, false, or a table: { windows = [window labels] }"
+    raw = r.get("single_instance", (bool, dict), expected, False)
+    if isinstance(raw, bool):
+        return SingleInstanceConfig() if raw else None
+    s = r.within("single_instance", raw)
+    labels = s.str_list("windows", "a list of window labels", ())
+    known = [w.label for w in windows]
+    for label in labels:
+        if label not in known:
+            raise s.error("windows", label, "labels of the app's windows: " + ", ".join(known))
+    s.done()
+    return SingleInstanceConfig(windows=tuple(dict.fromkeys(labels)))
 
 
 def _positive(r: _Reader, k: str, default: int) -> int:

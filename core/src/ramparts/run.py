@@ -9,8 +9,9 @@ this module, and this module imports nothing that the app does not need anyway.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,7 @@ def run_app(
     dev_server: bool = False,
     dev: bool = False,
     watch_ui: bool = False,
+    args: Sequence[str] = (),
 ) -> int:
     """Load the app in ``app_dir``, run it until its windows close, return an exit code.
 
@@ -59,7 +61,8 @@ def run_app(
     ``page_errors``, ``ramparts: window '<label>' loaded <url>`` is printed as each page
     loads. With ``watch_ui`` (``dev --reload``'s child), a change under ``ui`` reloads the
     pages, and the ``before_dev_command`` is left to the supervisor, which keeps it
-    running across restarts.
+    running across restarts. ``args``, the app's own arguments, are handed to a running
+    instance instead when ``single_instance`` is on and one runs (then ``EXIT_OK``).
 
     :return: ``EXIT_OK``; ``EXIT_ERROR`` for a bad app, a failed start or a failed
         page script; ``EXIT_TIMEOUT`` when the page script did not settle in time.
@@ -74,7 +77,9 @@ def run_app(
     if the_app is None:
         return EXIT_ERROR
     try:
-        with _alongside(the_app, watch_ui):
+        with _alongside(the_app, watch_ui, args) as handed_over:
+            if handed_over:
+                return EXIT_OK
             result = the_app.run(
                 headless=headless,
                 eval_js=source,
@@ -110,17 +115,48 @@ def _load(app_dir: Path, *, dev_server: bool) -> App | None:
 
 
 @contextlib.contextmanager
-def _alongside(the_app: App, watch_ui: bool) -> Iterator[None]:
-    """What runs as long as the app does: its dev server, ``dev --reload``'s ui watch."""
+def _one_instance(the_app: App, args: Sequence[str]) -> Iterator[bool]:
+    """``single_instance``: ``True`` once the running instance took ``args`` (this one
+    then exits); ``False`` while this one is the running instance, or the app lets
+    several run."""
+    cfg = the_app.config
+    if cfg.single_instance is None:
+        yield False
+        return
+    from ramparts.single_instance import SecondInstance, claim
+
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the folder was removed under us: nothing to tell
+        cwd = ""
+    primary = claim(cfg.identifier, SecondInstance(args=tuple(args), cwd=cwd))
+    if primary is None:
+        _say(f"ramparts: {cfg.name} is already running: handed it the arguments; exiting")
+        yield True
+        return
+    with primary:
+        _say(f"ramparts: single instance: listening on {primary.path}")
+        primary.serve(the_app.second_instance)
+        yield False
+
+
+@contextlib.contextmanager
+def _alongside(the_app: App, watch_ui: bool, args: Sequence[str]) -> Iterator[bool]:
+    """What runs as long as the app does: its single instance socket, its dev server,
+    ``dev --reload``'s ui watch. ``True``: another instance took ``args``; none runs."""
     from ramparts.devserver import running
 
-    with (
-        running(the_app.config, _say, start=not watch_ui)
-        if the_app.dev_url
-        else contextlib.nullcontext(),
-        _watching_ui(the_app) if watch_ui else contextlib.nullcontext(),
-    ):
-        yield
+    with _one_instance(the_app, args) as handed_over:
+        if handed_over:
+            yield True
+            return
+        with (
+            running(the_app.config, _say, start=not watch_ui)
+            if the_app.dev_url
+            else contextlib.nullcontext(),
+            _watching_ui(the_app) if watch_ui else contextlib.nullcontext(),
+        ):
+            yield False
 
 
 def _watching_ui(the_app: App) -> contextlib.AbstractContextManager[object]:
