@@ -105,10 +105,11 @@ def lint(project: Path) -> None:
         ("", 3, "greet"),
         ("fs", 4, "fs.exists, fs.list_dir, fs.mkdir, fs.read_text, fs.write_text, greet"),
         (
-            "fs,dialog",
+            "fs,dialog,store,clipboard,notification,log",
             4,
-            "dialog.confirm, dialog.message, fs.exists, fs.list_dir, fs.mkdir, fs.read_text, "
-            "fs.write_text, greet",
+            "clipboard.write_text, dialog.confirm, dialog.message, fs.exists, fs.list_dir, "
+            "fs.mkdir, fs.read_text, fs.write_text, greet, log.error, log.info, log.warn, "
+            "notification.send, notification.server, store.get, store.keys, store.set",
         ),
     ],
 )

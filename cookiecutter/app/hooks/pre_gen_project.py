@@ -3,7 +3,7 @@
 import re
 import sys
 
-CAPABILITIES = {"fs", "dialog"}  # the ones this template knows a narrow default for
+CAPABILITIES = {"fs", "dialog", "store", "clipboard", "notification", "log"}  # the ones this template knows a narrow default for
 
 problems = []
 slug = {{ cookiecutter.project_slug | tojson }}
