@@ -3,14 +3,17 @@
 It changes one store with the real ``store.set`` command (real config, real session)
 until the test kills it with SIGKILL::
 
-    python store_kill_writer.py APP_DIR MODE
+    python store_kill_writer.py APP_DIR MODE [SECONDS]
 
 The store ``crash`` holds one key, ``doc``, whose value alternates between the two
 ``STATES`` (2 MiB each); the first write puts the one the store does not hold yet. The
 environment's home folder decides where ``$APPDATA`` is. MODE:
 
-``loop``
-    print ``ready``, then write forever, printing ``wrote`` after each complete write.
+``timer``
+    print ``ready``, then write forever, printing ``wrote`` after each complete write,
+    and SIGKILL itself SECONDS after ``ready`` from another thread: the kill lands
+    wherever the writing thread is then, which no pipe round trip with the test could
+    aim at (a kill sent on reading ``wrote`` lands in the next write's JSON encoding).
 ``once``
     write once, print ``wrote``, and wait to be killed.
 ``mid-write``
@@ -25,7 +28,9 @@ environment's home folder decides where ``$APPDATA`` is. MODE:
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -76,8 +81,9 @@ def main(app_dir: Path, mode: str) -> None:
             _pause()
 
         os.replace = replace_then_pause  # type: ignore[assignment]
-    elif mode == "loop":
+    elif mode == "timer":
         print("ready", flush=True)
+        threading.Timer(float(sys.argv[3]), os.kill, (os.getpid(), signal.SIGKILL)).start()
     elif mode == "once":
         set_(call, "crash", "doc", STATES[i % 2])
         print("wrote", flush=True)

@@ -321,16 +321,22 @@ def _check_after_kill() -> tuple[int, int]:
 
 
 def test_killed_while_writing_the_store_is_old_or_new(crash_app: Path) -> None:
-    """SIGKILL a process writing 2 MiB states in a loop, right after its k-th write
-    (k random): where in the next write the kill lands is up to the scheduler. The
-    store always reads as one whole state; each kill is checked."""
+    """A process writing 2 MiB states in a loop is killed with SIGKILL at a random
+    moment, 20 times (it arms the kill itself, on a timer: a kill the test sent on
+    reading ``wrote`` would always land in the next write's JSON encoding). Each time
+    the store reads as one whole state. About one kill in five lands in the file write
+    (a partial temporary file is left); the step tests below aim at each step."""
     rng = random.Random()
     for _ in range(20):
-        proc = _spawn_writer(crash_app, "loop", "ready")
-        assert proc.stdout is not None
-        for _ in range(rng.randrange(3)):
-            assert proc.stdout.readline() == b"wrote\n"
-        _kill(proc)
+        delay = f"{rng.uniform(0, 0.3):.3f}"
+        proc = subprocess.Popen(
+            [sys.executable, str(WRITER), str(crash_app), "timer", delay],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == -signal.SIGKILL, err.decode()
+        assert out.startswith(b"ready\n")
         _check_after_kill()
     # killed only after a complete write: the store holds the other state. Fails if
     # writes never complete.
