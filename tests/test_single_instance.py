@@ -30,6 +30,7 @@ from app_folders import write_app
 
 from ramparts.app import App
 from ramparts.errors import ConfigError, RampartsError
+from ramparts.release.audit import Audit, _read_single_instance, render_table
 from ramparts.single_instance import MAX_CONNECTIONS, MAX_MESSAGE, runtime_dir
 
 IDENTIFIER = "dev.ramparts.test"
@@ -436,6 +437,29 @@ def test_config(tmp_path: Path) -> None:
     off = write_app(tmp_path / "off", capabilities="", commands=COMMANDS)
     with pytest.raises(ConfigError, match=r"single_instance: found False.*second\b"):
         App.load(off)  # a handler, but single_instance is off
+
+
+def test_check_and_audit_show_who_gets_the_arguments(tmp_path: Path) -> None:
+    """``ramparts check`` for the source, ``ramparts audit`` for the config a build ships."""
+    granted = '\n[tool.ramparts.single_instance]\nwindows = ["main"]\n'
+    cases = {"on": (granted, ["main"]), "python": ("", []), "off": (None, None)}
+    for name, (config, windows) in cases.items():
+        if config is None:
+            app = write_app(tmp_path / name, capabilities="")
+        else:
+            app = World(tmp_path / name, tmp_path, config).app
+        check = subprocess.run(
+            [sys.executable, "-m", "ramparts", "check", str(app)], capture_output=True, text=True
+        )
+        assert check.returncode == 0, check.stderr
+        (line,) = [x for x in check.stdout.splitlines() if x.startswith("instances:")]
+        pages = "main" if windows else "none (Python only)"
+        assert line.endswith(f"reach pages: {pages}" if windows is not None else "is off)")
+        assert _read_single_instance((app / "pyproject.toml").read_text()) == windows
+        result = Audit(tmp_path, {}, "valid", "pubkey", {}, {}, single_instance=windows)
+        assert result.to_json()["single_instance"] == windows
+        table = [x for x in render_table(result).splitlines() if "single_instance" in x]
+        assert table == ([] if windows is None else [f"single_instance: {line.split('; ')[1]}"])
 
 
 def test_runtime_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

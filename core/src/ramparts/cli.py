@@ -191,6 +191,7 @@ def check(app_dir: AppDir = Path(".")) -> None:
     typer.echo(f"handles:      {config.security.handles}")
     typer.echo(f"csp:          {render_csp(merge_csp(dict(config.security.csp)))}")
     typer.echo(f"ui events:    {', '.join(sorted(config.ui_events)) or '(none)'}")
+    typer.echo(f"instances:    {_instances(config)}")
     _check_dev(config)
     problems = []
     typer.echo("capabilities:")
@@ -223,6 +224,15 @@ def check(app_dir: AppDir = Path(".")) -> None:
         typer.echo("routes:       " + (", ".join(sorted(loaded.registry.routes)) or "(none)"))
     if problems:
         raise _fail(f"missing capability plugins: {', '.join(problems)}")
+
+
+def _instances(config: AppConfig) -> str:
+    """``check``'s line for ``single_instance``: who gets a second start's arguments."""
+    single = config.single_instance
+    if single is None:
+        return "any number (single_instance is off)"
+    pages = ", ".join(single.windows) or "none (Python only)"
+    return f"one per user (single_instance); second instances' arguments reach pages: {pages}"
 
 
 def _check_dev(config: AppConfig) -> None:

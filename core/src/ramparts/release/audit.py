@@ -122,6 +122,9 @@ class Scan:
     entry_points: Mapping[str, str]
     #: The web engine permissions each window grants, from the bundled app config.
     web: Mapping[str, list[str]] = attrs.field(factory=dict)
+    #: ``single_instance`` in the bundled app config: the windows whose pages get a
+    #: second instance's arguments; ``None`` when it is off.
+    single_instance: list[str] | None = None
 
 
 def scan_artifact(artifact: Path, executable: str) -> Scan:
@@ -152,6 +155,7 @@ def scan_artifact(artifact: Path, executable: str) -> Scan:
             paths.extend((rel / n).as_posix() for n in [*dirnames, *filenames])
     entry_points: dict[str, str] = {}
     web: dict[str, list[str]] = {}
+    single: list[str] | None = None
     for path in paths:
         parts = path.split("/")
         if parts[0] == "_internal":  # PyInstaller 6's onedir contents folder
@@ -161,9 +165,10 @@ def scan_artifact(artifact: Path, executable: str) -> Scan:
         if parts[0].endswith(".dist-info") and parts[-1] == "entry_points.txt" and len(parts) == 2:
             entry_points.update(_read_entry_points(root, path, archive, layout))
         if parts == ["app", "pyproject.toml"]:  # the config the built app runs with
-            web = _read_web(_read_text(root, path, archive, layout))
+            config = _read_text(root, path, archive, layout)
+            web, single = _read_web(config), _read_single_instance(config)
         modules.add(_path_module(parts))
-    return Scan(frozenset(modules), entry_points, web)
+    return Scan(frozenset(modules), entry_points, web, single)
 
 
 def _path_module(parts: list[str]) -> str:
@@ -196,6 +201,18 @@ def _read_web(pyproject: str) -> dict[str, list[str]]:
     }
 
 
+def _read_single_instance(pyproject: str) -> list[str] | None:
+    """``single_instance``'s windows (whose pages get a second instance's arguments), or
+    ``None`` when it is off."""
+    import tomllib
+
+    value = tomllib.loads(pyproject).get("tool", {}).get("ramparts", {}).get("single_instance")
+    if isinstance(value, dict):
+        windows = value.get("windows", [])
+        return [str(w) for w in windows] if isinstance(windows, list) else []
+    return [] if value is True else None
+
+
 def _read_entry_points(root: Path, path: str, archive: Any, layout: str) -> dict[str, str]:
     text = _read_text(root, path, archive, layout)
     parser = configparser.ConfigParser(delimiters=("=",))
@@ -225,6 +242,9 @@ class Audit:
     #: Files that differ from a manifest whose signature checked out: an integrity
     #: failure (the files were changed), to be reported as such, not as a key problem.
     changed_files: tuple[str, ...] = ()
+    #: ``single_instance`` in the bundled config: the windows whose pages get a second
+    #: instance's arguments; ``None`` when it is off.
+    single_instance: list[str] | None = None
 
     @property
     def verified(self) -> bool:
@@ -264,6 +284,7 @@ class Audit:
             "commands": m.get("commands", []),
             "windows": m.get("windows", {}),
             "web": dict(self.web),
+            "single_instance": self.single_instance,
             "csp": m.get("csp"),
             "eval_allowed": m.get("eval_allowed", False),
             "undeclared_plugin_modules": self.undeclared,
@@ -312,6 +333,7 @@ def audit(
         allow_unverified,
         scan.web,
         changed,
+        scan.single_instance,
     )
 
 
@@ -342,6 +364,10 @@ def render_table(result: Audit) -> str:
         lines.append(f"window {label}: {', '.join(routes) or '(no commands)'}")
     for label, web in sorted(result.web.items()):
         lines.append(f"window {label} web permissions: {', '.join(web) or 'none'}")
+    single = result.single_instance
+    if single is not None:
+        pages = ", ".join(single) or "none (Python only)"
+        lines.append(f"single_instance: second instances' arguments reach pages: {pages}")
     if result.undeclared:
         lines.append("")
         lines.append("FAIL: modules of capability plugins the config does not declare:")
