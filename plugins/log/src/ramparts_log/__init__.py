@@ -17,7 +17,7 @@ from ramparts import Capability
 
 from .commands import COMMANDS
 from .config import FILE_NAME, LEVELS, LogState, configure
-from .file import LOGGER, AppLogFile, escape
+from .file import LOGGER, AppLogFile
 
 __all__ = [
     "FILE_NAME",
@@ -26,7 +26,6 @@ __all__ = [
     "AppLogFile",
     "LogState",
     "configure",
-    "escape",
     "ramparts_capability",
 ]
 

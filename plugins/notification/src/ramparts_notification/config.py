@@ -42,8 +42,7 @@ def configure(table: Mapping[str, Any], ctx: ConfigContext) -> NotificationState
     critical = ctx.flag(table, "critical", False)
     timeout = ctx.seconds(table, "timeout", 5.0, maximum=60)
     limit = RateLimit(per_minute / 60, burst)
-    state = NotificationState(_app_name(ctx), ctx.identifier, title, body, critical, timeout, limit)
-    return state
+    return NotificationState(_app_name(ctx), ctx.identifier, title, body, critical, timeout, limit)
 
 
 def _app_name(ctx: ConfigContext) -> str:

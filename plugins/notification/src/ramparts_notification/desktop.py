@@ -59,8 +59,8 @@ class ServerInfo(TypedDict):
 
 
 class Unavailable(CommandFailed):
-    """No notification could be shown: ``data.reason`` says why (``no_bus``,
-    ``no_service``, ``no_answer`` or ``refused``)."""
+    """No notification was shown: ``data.reason`` says why (``no_bus``, ``no_service``,
+    ``no_answer``, ``refused``, or ``rate_limited`` from the ``send`` command)."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message, data={"reason": reason})
@@ -95,8 +95,9 @@ def _connect() -> DBusConnection:
     return conn
 
 
-def _call(conn: DBusConnection, method: str, signature: str | None, body: tuple[Any, ...],
-          timeout: float) -> tuple[Any, ...]:  # fmt: skip
+def _call(
+    conn: DBusConnection, method: str, signature: str | None, body: tuple[Any, ...], timeout: float
+) -> tuple[Any, ...]:
     msg = new_method_call(NOTIFICATIONS, method, signature, body)
     try:
         reply = conn.send_and_get_reply(msg, timeout=timeout)
