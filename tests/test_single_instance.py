@@ -241,6 +241,22 @@ def test_a_second_instance_hands_over_its_arguments_and_exits(
     ]
 
 
+def test_a_built_apps_arguments_are_handed_over_too(running: World) -> None:
+    """A built app's launcher, past its manifest check: its own options, then the app's
+    arguments (``--`` before one that starts with ``-``)."""
+    before = len(running.deliveries())
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom ramparts.release.launcher import _run\n"
+        "_run(Path(sys.argv.pop(1)), 'Test App', False)"
+    )
+    argv = [sys.executable, "-c", code, str(running.app), "--headless", "a.md", "--", "-x"]
+    done = subprocess.run(argv, capture_output=True, env=running.env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert b"already running" in done.stderr
+    got = wait_until("the handler", lambda: running.deliveries()[before:])
+    assert [x["args"] for x in got] == [["a.md", "-x"]]
+
+
 def test_only_the_user_can_reach_the_socket(running: World) -> None:
     folder, sock = os.stat(running.folder), os.stat(running.socket)
     assert stat.S_IMODE(folder.st_mode) == 0o700 and folder.st_uid == os.getuid()
