@@ -127,9 +127,9 @@ def test_rotation_keeps_the_newest_files_within_the_bound() -> None:
 def wait_for_report(path: Path, deadline: float = 60.0) -> list[tuple[str, str, str]]:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
-        found = records(path) if path.exists() else []
-        if any("page lines dropped" in r[2] for r in found):
-            return found
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        if "page lines dropped" in text and text.endswith("\n"):  # the report's whole line
+            return records(path)
         time.sleep(0.05)
     raise AssertionError(f"no report of dropped lines in {path} within {deadline} s")
 

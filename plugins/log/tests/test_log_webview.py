@@ -69,7 +69,7 @@ const deadline = Date.now() + 60000;
 let text = "";
 while (Date.now() < deadline) {
   text = await ramparts.invoke("log_text");
-  if (text.includes("page lines dropped")) break;
+  if (text.includes("page lines dropped") && text.endsWith("\\n")) break;  // a whole line
   await new Promise((r) => setTimeout(r, 100));
 }
 out.text = text;

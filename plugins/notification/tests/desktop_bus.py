@@ -122,20 +122,22 @@ def monitor(address: str, folder: Path) -> Iterator[Path]:
 
 
 def notify_calls(text: str) -> list[list[str]]:
-    """The string arguments of each ``Notify`` call in ``dbus-monitor`` output."""
+    """The string arguments of each whole ``Notify`` call in ``dbus-monitor`` output (one
+    whose last argument, the ``int32`` expiry, has been written)."""
     calls: list[list[str]] = []
     current: list[str] | None = None
     lines = iter(text.splitlines())
     for line in lines:
         if line.startswith(("method call", "signal", "method return", "error")):
             current = [] if "member=Notify" in line else None
-            if current is not None:
-                calls.append(current)
         elif current is not None and 'string "' in line:  # "variant string" too
             value = line.split('string "', 1)[1]
             while not value.endswith('"'):  # a string with newlines goes on
-                value += "\n" + next(lines)
+                value += "\n" + next(lines, '"')
             current.append(value[:-1])
+        elif current is not None and line.strip().startswith("int32 "):
+            calls.append(current)
+            current = None
     return calls
 
 
