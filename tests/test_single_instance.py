@@ -314,8 +314,9 @@ def test_the_peer_check_refuses_another_user_past_the_permissions(
         b'{"args": ["a"]}\n',
         b'[["a"], "/"]\n',
         b'{"args": ["a"], "cwd": NaN}\n',
+        b'{"args": ' + b"[" * 200_000 + b"]" * 200_000 + b', "cwd": "/"}\n',
     ],
-    ids=["text", "binary", "int-arg", "extra-key", "no-cwd", "array", "nan"],
+    ids=["text", "binary", "int-arg", "extra-key", "no-cwd", "array", "nan", "deep"],
 )
 def test_garbage_is_refused(running: World, message: bytes) -> None:
     before = len(running.deliveries())

@@ -274,7 +274,7 @@ def _read_line(sock: socket.socket, limit: int, deadline: float) -> bytes | None
         sock.settimeout(left)
         try:
             chunk = sock.recv(65536)
-        except (TimeoutError, OSError):
+        except OSError:  # timed out, or reset
             return None
         if not chunk:
             return None
@@ -407,7 +407,7 @@ def parse_message(line: bytes) -> SecondInstance | None:
 
     try:
         value = strict_loads(line)
-    except ValueError:  # json's errors, bad UTF-8 and NotJson are all ValueErrors
+    except (ValueError, RecursionError):  # ValueError: json's, bad UTF-8, NotJson
         return None
     if not isinstance(value, dict) or set(value) != {"args", "cwd"}:
         return None
