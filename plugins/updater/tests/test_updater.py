@@ -1,13 +1,14 @@
 """The updater against a real HTTP server on loopback: every refusal, an interrupted
 download, a complete install, and the page's API through the bridge.
 
-The builds are small signed folders (update_fixtures.make_build); the full v1 -> v2
+The builds are small signed folders (tests/update_fixtures.make_build); the full v1 -> v2
 update of a PyInstaller build is in tests/test_update_build.py.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,7 @@ from typing import Any
 import attrs
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from update_fixtures import APP, Route, feed_envelope, loopback_server, make_build, running
+from update_fixtures import APP, Route, loopback_server, make_build, running
 
 from ramparts import CommandFailed
 from ramparts.errors import BuildError, ConfigError, VerificationError
@@ -30,6 +31,7 @@ from ramparts.release.updates import (
     newer,
     preferred_update,
     set_running_build,
+    this_platform,
     version_key,
 )
 from ramparts_updater import EVENT_PROGRESS, Updater
@@ -445,9 +447,9 @@ def public_pem_text(key: Any) -> str:
 
 def test_the_endpoint_must_be_https_or_loopback(ramparts_bridge: Any) -> None:
     for bad in ("http://updates.example/f.json", "file:///etc/passwd", 5):
-        with pytest.raises(ConfigError, match="capabilities.updater.endpoint"):
+        with pytest.raises(ConfigError, match=r"capabilities\.updater\.endpoint"):
             ramparts_bridge(capabilities={"updater": {"allow": ["check"], "endpoint": bad}})
-    with pytest.raises(ConfigError, match="capabilities.updater.keys"):
+    with pytest.raises(ConfigError, match=r"capabilities\.updater\.keys"):
         ramparts_bridge(
             capabilities={"updater": {"allow": [], "endpoint": "https://u.example", "keys": 1}}
         )
@@ -491,3 +493,41 @@ def test_a_page_without_install_in_allow_cannot_install(
     assert "updater.install" not in bridge.routes
     with pytest.raises(NotAllowed):
         bridge.call("updater.install")
+
+
+def test_release_command_prints_steps_and_one_clear_error_line(
+    tmp_path: Path, key: Ed25519PrivateKey
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from test_build import ramparts_cli
+
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pass"),
+    )
+    (tmp_path / "k.key").write_bytes(pem)
+    env = {**os.environ, "RAMPARTS_SIGNING_PASSPHRASE": "pass"}
+    env.pop("RAMPARTS_SIGNING_KEY", None)
+    build = make_build(tmp_path / "b" / "app", "1.2", key)
+    done = ramparts_cli("release", str(build), "--key", str(tmp_path / "k.key"), env=env)
+    assert done.returncode == 0, done.stderr
+    assert [line[:5] for line in done.stderr.splitlines() if line.startswith("[")] == [
+        "[1/3]", "[2/3]", "[3/3]",
+    ]  # fmt: skip
+    assert "version: 1.2; signed by" in done.stdout
+    assert sorted(p.name for p in (tmp_path / "b" / "updates").iterdir()) == [
+        f"app-1.2-{this_platform()}.json",
+        f"app-1.2-{this_platform()}.tar.gz",
+    ]
+    for args, message in (
+        ([], "error: no signing key: pass --key"),
+        (["--key", str(tmp_path / "nope.key")], "error: cannot read the signing key"),
+        (["--key", str(tmp_path / "k.key"), "--notes", "a", "--notes-file", "b"], "not both"),
+    ):
+        done = ramparts_cli("release", str(build), *args, env=env)
+        assert done.returncode == 1 and message in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    other = make_build(tmp_path / "o" / "app", "1.2", Ed25519PrivateKey.generate())
+    done = ramparts_cli("release", str(other), "--key", str(tmp_path / "k.key"), env=env)
+    assert done.returncode == 1 and "not by this key" in done.stderr

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from ramparts.errors import VerificationError
-from ramparts.release.signing import load_public_key, utc_stamp, verify_artifact
+from ramparts.release.signing import load_manifest, load_public_key, utc_stamp, verify_artifact
 from ramparts.release.updates import (
     BASE_ENV,
     LAUNCH_CHECK,
@@ -212,6 +212,8 @@ def launch(
     try:
         trusted = [load_public_key(public_key, "the built-in key")] if public_key else []
         artifact, unpacked = locate(executable, Path(meipass) if meipass else None, layout)
+        if trusted and identifier and layout == "onedir" and LAUNCH_CHECK not in sys.argv[1:]:
+            _hand_over(trusted, identifier, artifact, executable)
         manifest = verify_artifact(artifact, trusted, unpacked=unpacked, identifier=identifier)
     except VerificationError as e:
         _refuse(str(e), identifier)
@@ -224,9 +226,6 @@ def launch(
             file=sys.stderr,
             flush=True,
         )
-    checking = LAUNCH_CHECK in sys.argv[1:]
-    if trusted and identifier and layout == "onedir" and not checking:
-        _hand_over(trusted, identifier, manifest["app"]["version"], executable)
     set_running_build(
         RunningBuild(
             identifier=str(identifier or manifest["app"]["identifier"]),
@@ -241,16 +240,23 @@ def launch(
 
 
 def _hand_over(
-    trusted: list[Ed25519PublicKey], identifier: str, version: str, executable: Path
+    trusted: list[Ed25519PublicKey], identifier: str, artifact: Path, executable: Path
 ) -> None:
     """Run a newer build from the user's update root instead, if one verifies under this
-    launcher's own key (``ramparts-updater`` puts it there; see docs/updates.md)."""
+    launcher's own key (``ramparts-updater`` puts it there; see docs/updates.md).
+
+    Before this build's own files are hashed: they are not loaded if it hands over, and
+    an installed build that has expired still starts its verified update.
+    """
 
     def warn(line: str) -> None:
         print(f"warning: {line}", file=sys.stderr, flush=True)
 
     try:
+        version = str(load_manifest(artifact)["app"].get("version"))
         update = preferred_update(update_root(identifier), trusted, identifier, version, warn)
+    except VerificationError:
+        return  # this build's own manifest is broken: its verification says how
     except OSError as e:  # an unreadable update root: the installed app still runs
         warn(f"cannot read the update root: {e}")
         return

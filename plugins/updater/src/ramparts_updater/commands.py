@@ -77,8 +77,8 @@ def check(ctx: CallContext[UpdaterState]) -> CheckResult:
 @command(timeout=_INSTALL_SECONDS)
 def install(ctx: CallContext[UpdaterState], relaunch: bool = True) -> InstallResult:
     """Download, verify and install the newer version, then relaunch into it (the
-    promise never settles then: the page is replaced). ``relaunch: false`` installs it
-    for the next start."""
+    promise never settles then: the page is replaced). With relaunch false, it runs
+    at the next start."""
 
     def progress(phase: str, done: int, total: int) -> None:
         ctx.emit(EVENT_PROGRESS, {"phase": phase, "done": done, "total": total})

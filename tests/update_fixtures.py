@@ -10,7 +10,6 @@ JSON, so a launcher that hands over to it can be seen doing so.
 from __future__ import annotations
 
 import http.server
-import json
 import os
 import socket
 import sys
@@ -177,8 +176,3 @@ def loopback_server() -> Iterator[tuple[str, dict[str, Route]]]:
         server.shutdown()
         server.server_close()
         thread.join()
-
-
-def feed_envelope(path: Path) -> dict[str, Any]:
-    envelope: dict[str, Any] = json.loads(path.read_bytes())
-    return envelope
