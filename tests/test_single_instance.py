@@ -57,6 +57,12 @@ def ready() -> None:
 def second(app, instance):
     _record({"args": list(instance.args), "cwd": instance.cwd, "pid": os.getpid()})
     app.emit("handled", instance.to_json())
+
+
+@on_second_instance
+def boom(app, instance):
+    if instance.args == ("boom",):
+        raise RuntimeError("the handler failed on purpose")
 """
 
 #: The running app's page: listens, says it is ready, returns what it got once Python's
@@ -268,6 +274,17 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="another user needs ro
 
 
 @needs_root
+def test_a_failing_handler_is_logged_and_the_next_one_still_runs(running: World) -> None:
+    before = len(running.deliveries())
+    for args in (["boom"], ["after boom"]):
+        assert running.run_second(*args).returncode == 0
+    got = wait_until("the handler", lambda: running.deliveries()[before:][1:])
+    assert [x["args"] for x in got] == [["after boom"]]
+    log = running.main.stderr()
+    assert "the second instance handler boom failed" in log
+    assert "RuntimeError: the handler failed on purpose" in log
+
+
 def test_only_the_user_can_reach_the_socket(running: World) -> None:
     folder, sock = os.stat(running.folder), os.stat(running.socket)
     assert stat.S_IMODE(folder.st_mode) == 0o700 and folder.st_uid == os.getuid()
@@ -464,6 +481,10 @@ def test_config(tmp_path: Path) -> None:
         app = write_app(tmp_path / f"bad{i}", capabilities=toml, commands=COMMANDS)
         with pytest.raises(ConfigError, match=key):
             App.load(app)
+    config = world.app / "pyproject.toml"
+    config.write_text(config.read_text().replace("single_instance = true", "single_instance = 1"))
+    with pytest.raises(ConfigError, match="single_instance: found 1, expected true, false, or a"):
+        App.load(world.app)
     off = write_app(tmp_path / "off", capabilities="", commands=COMMANDS)
     with pytest.raises(ConfigError, match=r"single_instance: found False.*second\b"):
         App.load(off)  # a handler, but single_instance is off
