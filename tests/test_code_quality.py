@@ -44,7 +44,10 @@ def test_the_architecture_contracts_hold() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-SOURCES = ("ramparts", "ramparts_fs", "ramparts_shell", "ramparts_http", "ramparts_dialog")
+SOURCES = (
+    "ramparts", "ramparts_fs", "ramparts_shell", "ramparts_http", "ramparts_dialog",
+    "ramparts_updater",
+)  # fmt: skip
 
 
 def test_no_import_cycle() -> None:

@@ -50,6 +50,7 @@ FIRST_PARTY = {
     "store": "ramparts_store",
     "notification": "ramparts_notification",
     "log": "ramparts_log",
+    "updater": "ramparts_updater",
     "window": "ramparts.builtins.window",
 }
 

@@ -2,8 +2,9 @@
 
 ``ramparts build`` generates a two-line entry script that calls :func:`launch` with the
 public key baked in. Verification happens before the app's commands module or any
-capability plugin is imported. Only this module, :mod:`ramparts.release.signing` and what they
-import (the standard library, ``cryptography``, the core's error tree) run first.
+capability plugin is imported. Only this module, :mod:`ramparts.release.signing`,
+:mod:`ramparts.release.updates` and what they import (the standard library,
+``cryptography``, ``attrs``, ``platformdirs``, the core's error tree) run first.
 """
 
 from __future__ import annotations
@@ -198,6 +199,10 @@ def launch(
     public_key: str | None, layout: str, allow_eval: bool, identifier: str | None = None
 ) -> None:
     """Verify the running app, then run it. Called by the generated entry script.
+
+    A signed onedir build first looks at the user's update root: a newer build there
+    that verifies under ``public_key`` (or a key chained from it) runs instead, through
+    ``exec`` (see :func:`ramparts.release.updates.preferred_update`).
 
     :param public_key: PEM of the key the manifest must be signed with (``None``: the
         build is unsigned; file hashes and expiry are still checked, and a warning says
