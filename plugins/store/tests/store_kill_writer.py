@@ -16,6 +16,9 @@ environment's home folder decides where ``$APPDATA`` is. MODE:
     aim at (a kill sent on reading ``wrote`` lands in the next write's JSON encoding).
 ``once``
     write once, print ``wrote``, and wait to be killed.
+``keys``
+    set SECONDS (here a count) keys named ``<pid>-<n>``, then exit: two such processes
+    at once must lose none of each other's keys.
 ``mid-write``
     write half of the temporary file, print ``paused`` and wait to be killed.
 ``before-rename``
@@ -84,6 +87,10 @@ def main(app_dir: Path, mode: str) -> None:
     elif mode == "timer":
         print("ready", flush=True)
         threading.Timer(float(sys.argv[3]), os.kill, (os.getpid(), signal.SIGKILL)).start()
+    elif mode == "keys":
+        for n in range(int(sys.argv[3])):
+            set_(call, "crash", f"{os.getpid()}-{n}", n)
+        return
     elif mode == "once":
         set_(call, "crash", "doc", STATES[i % 2])
         print("wrote", flush=True)

@@ -345,6 +345,25 @@ def test_killed_while_writing_the_store_is_old_or_new(crash_app: Path) -> None:
     assert _check_after_kill() == (1 - before, 0)
 
 
+def test_two_processes_lose_none_of_each_others_changes(crash_app: Path) -> None:
+    """Each change reads the file, changes it and replaces it: without the lock file,
+    two processes of the app would overwrite each other's keys (each set rewrites the
+    2 MiB store here, so their changes overlap)."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WRITER), str(crash_app), "keys", "25"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()
+    held = json.loads(store_file("crash", IDENTIFIER).read_bytes())
+    assert sorted(held) == sorted(["doc", *(f"{p.pid}-{n}" for p in procs for n in range(25))])
+
+
 @pytest.mark.parametrize(
     ("mode", "state", "debris"),
     [
