@@ -42,13 +42,18 @@ RAMPARTS = [
     "SessionEnded",
     "SessionResources",
     "TooLarge",
+    "Window",
+    "WindowClosed",
+    "WindowEvent",
     "WindowSession",
+    "WindowState",
     "command",
     "errors",
     "hookimpl",
     "hookspec",
     "on",
     "on_second_instance",
+    "on_window_event",
     "strict_loads",
 ]
 
@@ -172,7 +177,7 @@ def test_running_app_is_what_app_provides() -> None:
     """``ctx.app`` is typed as the narrow ``RunningApp``; the real ``App`` must have all
     of it, with the same signatures."""
     members = [n for n in vars(RunningApp) if not n.startswith("_")]
-    assert sorted(members) == ["close_window", "emit", "open_window", "pm"]
+    assert sorted(members) == ["close_window", "emit", "open_window", "pm", "window"]
     for name in members:
         if name == "pm":
             assert "pm" in inspect.getsource(App.__init__)  # an instance attribute

@@ -7,6 +7,7 @@ Every other module is internal and may change without notice::
 
     from ramparts import command, on, CallContext          # an app's commands
     from ramparts import on_second_instance, SecondInstance  # single_instance apps
+    from ramparts import on_window_event, WindowEvent        # window events
     from ramparts import Capability, ConfigContext, hookimpl   # a plugin's capability
     from ramparts import InvalidArgs, OutOfScope, ...       # errors the page sees
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from ramparts.bridge.protocol import strict_loads
     from ramparts.bridge.session import Held, SessionResources, WindowSession
     from ramparts.single_instance import SecondInstance, on_second_instance
+    from ramparts.windows import Window, WindowClosed, WindowEvent, WindowState, on_window_event
 
 __all__ = [
     "CallContext",
@@ -61,13 +63,18 @@ __all__ = [
     "SessionEnded",
     "SessionResources",
     "TooLarge",
+    "Window",
+    "WindowClosed",
+    "WindowEvent",
     "WindowSession",
+    "WindowState",
     "command",
     "errors",
     "hookimpl",
     "hookspec",
     "on",
     "on_second_instance",
+    "on_window_event",
     "strict_loads",
 ]
 __version__ = "0.1.0"
@@ -81,6 +88,11 @@ _LAZY = {
     "SecondInstance": "ramparts.single_instance",
     "on_second_instance": "ramparts.single_instance",
     "strict_loads": "ramparts.bridge.protocol",
+    "Window": "ramparts.windows",
+    "WindowClosed": "ramparts.windows",
+    "WindowEvent": "ramparts.windows",
+    "WindowState": "ramparts.windows",
+    "on_window_event": "ramparts.windows",
 }
 
 

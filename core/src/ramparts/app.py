@@ -18,15 +18,34 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from ramparts.backends import Backend, EvalResult, NativeClipboard, NativeDialogs, get_backend
+from ramparts.backends import (
+    Backend,
+    EvalResult,
+    NativeClipboard,
+    NativeDialogs,
+    WindowEvent,
+    get_backend,
+)
 from ramparts.bridge.host import WindowHost
 from ramparts.bridge.session import Registry, WindowSession
+from ramparts.builtins.window import page_events
 from ramparts.capability import Capability
 from ramparts.config import AppConfig, WindowConfig, check_ui_folder, load_config
 from ramparts.devserver import dev_config
 from ramparts.errors import ConfigError
 from ramparts.plugins import build_registry, load_capabilities, make_plugin_manager
 from ramparts.single_instance import EVENT, SecondInstance, SecondInstanceHandler, handlers_in
+from ramparts.windows import (
+    Window,
+    WindowClosed,
+    WindowEventHandler,
+    WindowEvents,
+    event_handlers_in,
+    load_state,
+    restored,
+    save_state,
+    state_file,
+)
 
 if TYPE_CHECKING:
     from ramparts.bridge.dispatch import Dispatcher
@@ -69,6 +88,11 @@ class App:
         self.dev_url: str | None = None
         #: The ``@on_second_instance`` functions of the app's commands module.
         self.second_instance_handlers: tuple[SecondInstanceHandler, ...] = ()
+        #: The ``@on_window_event`` functions of the app's commands module.
+        self.window_event_handlers: tuple[WindowEventHandler, ...] = ()
+        self._window_events: WindowEvents | None = None
+        #: Where ``remember_state`` windows keep their state (``$APPDATA``).
+        self.state_file = state_file(config.identifier, config.ui)
 
     @classmethod
     def load(cls, app_dir: Path | str, *, dev: bool = False) -> App:
@@ -90,6 +114,9 @@ class App:
         the_app = cls(config, pm, capabilities, registry)
         the_app.dev_url = dev_url
         the_app.second_instance_handlers = _second_instance_handlers(config)
+        if config.commands is not None:
+            module = importlib.import_module(config.commands)  # loaded already
+            the_app.window_event_handlers = event_handlers_in(module)
         return the_app
 
     # -- running ------------------------------------------------------------------------
@@ -140,6 +167,7 @@ class App:
                 f"bridge: {window}: {name} -> {outcome} ({ms:.1f} ms)"
             )
         result = EvalResult(ok=False) if eval_js is not None else None
+        self._window_events = WindowEvents(self, self.window_event_handlers, self._event_to_page)
         for spec in cfg.windows:
             if spec.start:
                 host = self._open(spec)
@@ -173,11 +201,31 @@ class App:
                 return
         self._running_backend().show_window(host)
 
-    def close_window(self, label: str) -> None:
-        """Close the window ``label`` if it is open (any thread)."""
+    def close_window(self, label: str, *, force: bool = False) -> None:
+        """Ask the window ``label`` to close if it is open (any thread): its
+        ``@on_window_event`` handlers may keep it open, unless ``force``."""
         host = self.hosts.get(label)
         if host is not None:
-            self._running_backend().close_window(host)
+            if force:
+                self._remember(label)
+            self._running_backend().close_window(host, force=force)
+
+    def window(self, label: str) -> Window:
+        """Control the window ``label`` of the config from any thread: its title, size,
+        position, state and visibility (docs/capabilities/window.md).
+
+        :raises KeyError: no window has that label.
+        """
+        if self.config.window_named(label) is None:
+            raise KeyError(label)
+
+        def native() -> Any:
+            host = self.hosts.get(label)
+            if host is None or self._backend is None:
+                return None
+            return self._backend.window(host)
+
+        return Window(label, native, lambda force: self.close_window(label, force=force))
 
     def reload_window(self, label: str) -> None:
         """Reload the page of the window ``label`` if it is open (any thread), as F5
@@ -222,6 +270,32 @@ class App:
             return None
         return self._backend.clipboard(host)
 
+    def _event_to_page(self, event: WindowEvent) -> None:
+        """Send ``event`` to its window's page if that window has the ``window``
+        capability and its ``events`` grant this kind."""
+        spec = self.config.window_named(event.window)
+        granted = spec is not None and "window" in spec.capabilities
+        if granted and event.kind in page_events(self.config):
+            self.emit(f"ramparts:window-{event.kind}", event.to_json(), window=event.window)
+
+    def _window_event(self, spec: WindowConfig, event: WindowEvent) -> bool:
+        assert self._window_events is not None
+        keep = self._window_events(event)
+        if event.kind == "close-requested" and keep:
+            self._remember(spec.label)
+        return keep
+
+    def _remember(self, label: str) -> None:
+        """Save the state of ``label``'s window if its config says ``remember_state``."""
+        spec = self.config.window_named(label)
+        if spec is None or not spec.remember_state:
+            return
+        try:
+            state = self.window(label).state()
+        except WindowClosed:
+            return
+        save_state(self.state_file, label, state)
+
     def _running_backend(self) -> Backend:
         if self._backend is None:
             raise RuntimeError("the app is not running: it has no windows")
@@ -229,6 +303,9 @@ class App:
 
     def _open(self, spec: WindowConfig) -> WindowHost:
         backend = self._running_backend()
+        if spec.remember_state:
+            saved = load_state(self.state_file).get(spec.label)
+            spec = restored(spec, saved, self.state_file)
         host = self.make_host(spec, self._dispatcher)
         self.hosts[spec.label] = host
         trace, page_errors, devtools = self._trace, self._page_errors, self._devtools
@@ -246,9 +323,10 @@ class App:
                 if self.hosts.get(spec.label) is host:
                     del self.hosts[spec.label]
                 others = list(self.hosts.values())
-            if spec is self.config.windows[0]:  # the main window takes the others with it
+            if spec.label == self.config.windows[0].label:  # the main window takes the others
                 for other in others:
-                    backend.close_window(other)
+                    self._remember(other.label)
+                    backend.close_window(other, force=True)
 
         backend.open_window(
             host,
@@ -266,6 +344,7 @@ class App:
                 else None
             ),
             reload_keys=self._reload_keys,
+            events=lambda event: self._window_event(spec, event),
         )
         return host
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ramparts.backends import NativeClipboard, NativeDialogs
     from ramparts.bridge.session import SessionResources, WindowSession
     from ramparts.toolkit.scope import Grants
+    from ramparts.windows import Window
 
     #: The type of ``CallContext.state``; a bare ``CallContext`` is ``CallContext[Any]``.
     StateT = TypeVarWithDefault("StateT", default=Any)
@@ -62,8 +63,15 @@ class RunningApp(Protocol):
     def open_window(self, label: str) -> None:
         """Open (or raise) the window ``label`` of ``[[tool.ramparts.windows]]``."""
 
-    def close_window(self, label: str) -> None:
-        """Close the window ``label`` if it is open."""
+    def close_window(self, label: str, *, force: bool = False) -> None:
+        """Ask the window ``label`` to close if it is open (``@on_window_event`` handlers
+        may keep it open, unless ``force``)."""
+
+    def window(self, label: str) -> Window:
+        """Control the window ``label`` of the config (docs/capabilities/window.md).
+
+        :raises KeyError: no window has that label.
+        """
 
     def emit(self, event: str, payload: Any = None, *, window: str | None = None) -> None:
         """Send an event to every open window's page, or only to ``window``."""

@@ -97,6 +97,22 @@ class WindowConfig:
     start: bool = True
     #: The web engine powers this window's page may use (names of WEB_PERMISSIONS).
     web: tuple[str, ...] = ()
+    #: The smallest and largest size the user may give the window (``None``: no limit).
+    min_size: tuple[int, int] | None = None
+    max_size: tuple[int, int] | None = None
+    #: The top-left corner on the screen, in pixels; ``None``: centred on the screen.
+    position: tuple[int, int] | None = None
+    fullscreen: bool = False
+    maximized: bool = False
+    #: No title bar or border (the desktop's decorations).
+    frameless: bool = False
+    always_on_top: bool = False
+    #: Opened hidden: shown by ``App.window(label).show()`` or ``window.show``.
+    hidden: bool = False
+    #: The colour shown before the page paints (``#rrggbb``); ``None``: the engine's white.
+    background: str | None = None
+    #: Size, position and maximized are saved at close and restored at the next launch.
+    remember_state: bool = False
 
 
 @attrs.frozen
@@ -467,6 +483,7 @@ def _capabilities(c: _Reader) -> dict[str, CapabilityConfig]:
 def _windows(
     r: _Reader, name: str, ui: Path, entry: str, declared: tuple[str, ...]
 ) -> tuple[WindowConfig, ...]:
+    remember = r.get("remember_window_state", bool, "true or false", False)
     if "windows" in r.table and "window" in r.table:
         raise r.error(
             "window",
@@ -484,6 +501,7 @@ def _windows(
             capabilities=declared,
             web=_web(w),
         )
+        window = _window_options(w, window, remember)
         w.done()
         return (window,)
     r.used.add("windows")
@@ -493,7 +511,8 @@ def _windows(
     windows: list[WindowConfig] = []
     for i, table in enumerate(raw):
         w = r.within(f"windows[{i}]", table)
-        windows.append(_listed_window(w, i, windows, name, ui, entry, declared))
+        window = _listed_window(w, i, windows, name, ui, entry, declared)
+        windows.append(_window_options(w, window, remember))
         w.done()
     return tuple(windows)
 
@@ -535,6 +554,68 @@ def _listed_window(
         start=w.get("start", bool, "true or false", False) or i == 0,
         web=_web(w),
     )
+
+
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def _window_options(w: _Reader, window: WindowConfig, remember: bool) -> WindowConfig:
+    """The keys of a window's look and placement (docs/capabilities/window.md)."""
+    flags = {
+        k: w.get(k, bool, "true or false", False)
+        for k in ("fullscreen", "maximized", "frameless", "always_on_top", "hidden")
+    }
+    background = w.get("background", str, "a colour like '#1e1e2e' (#rrggbb)", None)
+    if background is not None and not _COLOUR.match(background):
+        raise w.error("background", background, "a colour like '#1e1e2e' (#rrggbb)")
+    min_size, max_size = _size_limit(w, "min", window), _size_limit(w, "max", window)
+    if min_size is not None and max_size is not None:
+        for i, k in enumerate(("width", "height")):
+            if min_size[i] > max_size[i]:
+                raise w.error(f"max_{k}", max_size[i], f"at least min_{k} ({min_size[i]})")
+    return attrs.evolve(
+        window,
+        min_size=min_size,
+        max_size=max_size,
+        position=_position(w),
+        background=background.lower() if background is not None else None,
+        remember_state=w.get("remember_state", bool, "true or false", remember),
+        **flags,
+    )
+
+
+def _size_limit(w: _Reader, end: str, window: WindowConfig) -> tuple[int, int] | None:
+    """``min_width``/``min_height`` or ``max_...``: both or neither; the window's own
+    ``width``/``height`` must lie within them."""
+    keys = (f"{end}_width", f"{end}_height")
+    given = [k for k in keys if k in w.table]
+    if not given:
+        return None
+    if len(given) == 1:
+        missing = keys[1] if given[0] == keys[0] else keys[0]
+        raise w.error(missing, MISSING, f"a whole number of pixels > 0 (with {given[0]})")
+    width, height = (_positive(w, k, 0) for k in keys)
+    for k, limit, size in ((keys[0], width, window.width), (keys[1], height, window.height)):
+        if (end == "min" and limit > size) or (end == "max" and limit < size):
+            side = "at most" if end == "min" else "at least"
+            dimension = k.split("_")[1]
+            raise w.error(k, limit, f"{side} the window's {dimension} ({size})")
+    return width, height
+
+
+def _position(w: _Reader) -> tuple[int, int] | None:
+    """``x`` and ``y`` (both or neither), or ``center = true`` (the default)."""
+    center = w.get("center", bool, "true or false", None)
+    given = [k for k in ("x", "y") if k in w.table]
+    if not given:
+        return None
+    if center:
+        raise w.error("center", center, "false or absent when x and y are given")
+    if len(given) == 1:
+        missing = "y" if given[0] == "x" else "x"
+        raise w.error(missing, MISSING, f"a whole number of pixels (with {given[0]})")
+    x, y = (w.get(k, int, "a whole number of pixels") for k in ("x", "y"))
+    return x, y
 
 
 def _web(w: _Reader) -> tuple[str, ...]:

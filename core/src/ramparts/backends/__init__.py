@@ -55,8 +55,12 @@ __all__ = [
     "EvalResult",
     "NativeClipboard",
     "NativeDialogs",
+    "NativeWindow",
     "PickMode",
     "Shipping",
+    "WindowEvent",
+    "WindowEventKind",
+    "WindowState",
     "get_backend",
 ]
 
@@ -152,6 +156,92 @@ class NativeClipboard(Protocol):
         """Put ``text`` on the clipboard in place of whatever it held."""
 
 
+#: What a window reports: its size or position changed, it gained or lost the keyboard
+#: focus, or someone asked to close it (the close button, Alt+F4, ``close()``).
+WindowEventKind = Literal["resized", "moved", "focused", "close-requested"]
+
+
+@attrs.frozen
+class WindowState:
+    """A window's geometry and state, read from the toolkit (pixels; the position is the
+    top-left corner on the screen, as ``move`` takes it)."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    maximized: bool
+    minimized: bool
+    fullscreen: bool
+    visible: bool
+    focused: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class WindowEvent:
+    """Something that happened to a window (``@on_window_event``, page events).
+
+    :ivar kind: what happened.
+    :ivar window: the window's label.
+    :ivar x: the new position (``moved``).
+    :ivar y: the new position (``moved``).
+    :ivar width: the new size (``resized``).
+    :ivar height: the new size (``resized``).
+    :ivar focused: whether the window now has the focus (``focused``).
+    """
+
+    kind: WindowEventKind
+    window: str
+    x: int | None = None
+    y: int | None = None
+    width: int | None = None
+    height: int | None = None
+    focused: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The payload the page gets: the fields this kind sets."""
+        return {k: v for k, v in attrs.asdict(self).items() if v is not None and k != "kind"}
+
+
+class NativeWindow(Protocol):
+    """One open window, driven through the toolkit on the GUI thread.
+
+    Each call blocks its thread until the GUI thread has done it (from the GUI thread it
+    runs at once). The window manager decides some of it later, or not at all: a
+    maximize, a minimize, fullscreen and the focus need one, and may come after the
+    call returns (docs/capabilities/window.md).
+    """
+
+    def state(self) -> WindowState:
+        """The window's geometry and state now."""
+
+    def set_title(self, title: str) -> None: ...
+
+    def set_size(self, width: int, height: int) -> None:
+        """Resize (within the window's ``min``/``max`` size)."""
+
+    def set_position(self, x: int, y: int) -> None: ...
+
+    def minimize(self) -> None: ...
+
+    def maximize(self) -> None: ...
+
+    def unmaximize(self) -> None:
+        """Back to the normal size from maximized or minimized."""
+
+    def set_fullscreen(self, on: bool) -> None: ...
+
+    def show(self) -> None: ...
+
+    def hide(self) -> None: ...
+
+    def focus(self) -> None:
+        """Show, raise and give the window the keyboard focus."""
+
+
 class Backend(Protocol):
     """A webview backend: environment, GUI loop, windows, page scripts, dialogs."""
 
@@ -181,11 +271,18 @@ class Backend(Protocol):
         devtools: Callable[[str], None] | None = None,
         loaded: Callable[[str], None] | None = None,
         reload_keys: bool = False,
+        events: Callable[[WindowEvent], bool] | None = None,
     ) -> None:
         """Open a window for ``host`` (any thread; on the GUI thread, once running, the
         window opens just after this returns, and an error there is logged).
 
+        The window takes every key of ``spec``; a position off every screen is
+        replaced by the centre of the first one, with a warning.
+
         :param closed: called once the window has closed.
+        :param events: called on the GUI thread with each of the window's events; for
+            ``close-requested``, ``False`` keeps the window open (``close_window`` with
+            ``force`` asks no one).
         :param console: called with the level (``"info"``, ``"warning"`` or
             ``"error"``; an uncaught exception is an error) and a line for every page
             console message.
@@ -205,8 +302,12 @@ class Backend(Protocol):
     def show_window(self, host: WindowHost) -> None:
         """Show and raise ``host``'s window, if it has one (any thread)."""
 
-    def close_window(self, host: WindowHost) -> None:
-        """Close ``host``'s window, if it has one (any thread)."""
+    def close_window(self, host: WindowHost, *, force: bool = False) -> None:
+        """Close ``host``'s window, if it has one (any thread): a close request (the
+        ``events`` of ``open_window`` may refuse it) unless ``force``."""
+
+    def window(self, host: WindowHost) -> NativeWindow | None:
+        """``host``'s window in the toolkit; ``None`` if it has none (yet)."""
 
     def evaluate(self, host: WindowHost, source: str, timeout: float) -> EvalResult:
         """Run ``source`` (an async function's body) as a page script once ``host``'s

@@ -26,6 +26,7 @@ from ramparts.backends.gtk_clipboard import GtkClipboard  # noqa: E402
 from ramparts.backends.gtk_dialogs import GtkDialogs  # noqa: E402
 from ramparts.backends.gtk_eval import start_eval  # noqa: E402
 from ramparts.backends.gtk_page import GtkPage  # noqa: E402
+from ramparts.backends.gtk_window import GtkWindow, apply_spec, watch  # noqa: E402
 from ramparts.backends.pywebview_windows import PageHooks, PywebviewBackend  # noqa: E402
 from ramparts.bridge.host import WindowHost  # noqa: E402
 from ramparts.errors import BackendError  # noqa: E402
@@ -154,6 +155,9 @@ class GtkBackend(PywebviewBackend):
     def clipboard(self, host: WindowHost) -> GtkClipboard | None:
         return GtkClipboard(host) if host.native is not None else None
 
+    def _native_window(self, host: WindowHost) -> GtkWindow:
+        return GtkWindow(host)
+
     def _attacher(self, host: WindowHost, hooks: PageHooks) -> Callable[[Any], None]:
         """``before_show`` for ``host``'s window: attach the page once, whoever calls first."""
         attached = False
@@ -166,6 +170,10 @@ class GtkBackend(PywebviewBackend):
                     return
                 attached = True
             page = self.attach(window, host, hooks)
+            if hooks.spec is not None:
+                apply_spec(host, hooks.spec)
+            if hooks.events is not None:
+                watch(host, hooks.events)
             pending = self._evals.pop(host, None)
             if pending is not None:
                 start_eval(window, page.view, *pending)

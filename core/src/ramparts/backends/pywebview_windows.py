@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 import webview
 
-from ramparts.backends import EvalResult
+from ramparts.backends import EvalResult, NativeWindow, WindowEvent
 from ramparts.errors import BackendError
 
 if TYPE_CHECKING:
@@ -35,6 +35,10 @@ class PageHooks:
     devtools: Callable[[str], None] | None = None
     loaded: Callable[[str], None] | None = None
     reload_keys: bool = False
+    #: The window's events (``Backend.open_window``'s ``events``).
+    events: Callable[[WindowEvent], bool] | None = None
+    #: The window's config, for what pywebview's ``create_window`` does not take.
+    spec: WindowConfig | None = None
 
 
 class PywebviewBackend:
@@ -91,8 +95,9 @@ class PywebviewBackend:
         devtools: Callable[[str], None] | None = None,
         loaded: Callable[[str], None] | None = None,
         reload_keys: bool = False,
+        events: Callable[[WindowEvent], bool] | None = None,
     ) -> None:
-        hooks = PageHooks(console, devtools, loaded, reload_keys)
+        hooks = PageHooks(console, devtools, loaded, reload_keys, events, spec)
         if self._running and threading.current_thread() is threading.main_thread():
             # On the GUI thread (a toolkit callback), pywebview only queues a new window
             # for a start() that has already happened: ask from another thread, which
@@ -111,9 +116,18 @@ class PywebviewBackend:
         if host.native is not None:
             host.native.show()
 
-    def close_window(self, host: WindowHost) -> None:
-        if host.native is not None:
-            host.native.destroy()
+    def close_window(self, host: WindowHost, *, force: bool = False) -> None:
+        window = host.native
+        if window is not None:
+            if force:  # read by the ``closing`` handler, which pywebview's destroy runs
+                window.ramparts_forced_close = True
+            window.destroy()
+
+    def window(self, host: WindowHost) -> NativeWindow | None:
+        return None if host.native is None else self._native_window(host)
+
+    def _native_window(self, host: WindowHost) -> NativeWindow:
+        raise NotImplementedError
 
     def evaluate(self, host: WindowHost, source: str, timeout: float) -> EvalResult:
         result = EvalResult(ok=False)
@@ -124,7 +138,20 @@ class PywebviewBackend:
         self, host: WindowHost, spec: WindowConfig, closed: Callable[[], None], hooks: PageHooks
     ) -> None:
         window = webview.create_window(
-            spec.title, html=" ", width=spec.width, height=spec.height, resizable=spec.resizable
+            spec.title,
+            html=" ",
+            width=spec.width,
+            height=spec.height,
+            resizable=spec.resizable,
+            x=spec.position[0] if spec.position is not None else None,
+            y=spec.position[1] if spec.position is not None else None,
+            min_size=spec.min_size or (200, 100),  # pywebview's own default
+            fullscreen=spec.fullscreen,
+            maximized=spec.maximized,
+            frameless=spec.frameless,
+            on_top=spec.always_on_top,
+            hidden=spec.hidden,
+            background_color=spec.background or "#FFFFFF",
         )
         if window is None:
             raise BackendError("pywebview could not create a window")
@@ -132,6 +159,7 @@ class PywebviewBackend:
         before_show = self._attacher(host, hooks)
         window.events.initialized += self._initialized
         window.events.before_show += before_show
+        window.events.closing += _closing(window, spec.label, hooks.events)
         window.events.closed += closed
         if threading.current_thread() is not threading.main_thread():
             # Once the GUI runs, pywebview builds a window asked for from another thread
@@ -151,3 +179,21 @@ class PywebviewBackend:
             return False
         self._engine_ready()
         return True
+
+
+def _closing(
+    window: Any, label: str, events: Callable[[WindowEvent], bool] | None
+) -> Callable[[], bool]:
+    """pywebview's ``closing`` handler (GUI thread, before the window goes; ``False``
+    keeps it): a ``close-requested`` event, unless the close was forced."""
+
+    def closing() -> bool:
+        if events is None or getattr(window, "ramparts_forced_close", False):
+            return True
+        try:
+            return events(WindowEvent("close-requested", label)) is not False
+        except Exception:  # a failing handler must not trap the user in the window
+            log.exception("the close-requested handler of window %r failed", label)
+            return True
+
+    return closing

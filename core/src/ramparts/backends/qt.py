@@ -47,6 +47,7 @@ from ramparts.backends.pywebview_windows import PageHooks, PywebviewBackend
 from ramparts.backends.qt_clipboard import QtClipboard
 from ramparts.backends.qt_dialogs import QtDialogs
 from ramparts.backends.qt_eval import start_eval
+from ramparts.backends.qt_window import QtWindow, apply_spec, watch
 from ramparts.bridge.host import IPC_PATH, SCHEME, WindowHost
 from ramparts.bridge.protocol import MAX_BINARY_MESSAGE
 from ramparts.errors import BackendError
@@ -539,6 +540,9 @@ class QtBackend(PywebviewBackend):
     def clipboard(self, host: WindowHost) -> QtClipboard | None:
         return QtClipboard(host) if host.native is not None else None
 
+    def _native_window(self, host: WindowHost) -> QtWindow:
+        return QtWindow(host)
+
     def _engine_ready(self) -> None:
         self.start_engine()
 
@@ -569,6 +573,10 @@ class QtBackend(PywebviewBackend):
                     return
                 attached = True
             page = self.attach(window, host)
+            if hooks.spec is not None:
+                apply_spec(host, page, hooks.spec)
+            if hooks.events is not None:
+                watch(host, hooks.events)
             if hooks.console is not None:
                 page.console.connect(hooks.console)
             if hooks.loaded is not None:

@@ -1,0 +1,294 @@
+"""Window control from Python: ``App.window(label)``, ``@on_window_event`` and the
+remembered window state (docs/capabilities/window.md).
+
+Internal module; apps reach it through ``ramparts`` (``on_window_event``,
+``WindowEvent``, ``WindowState``, ``Window``) and ``App.window``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+from ramparts.backends import NativeWindow, WindowEvent, WindowState
+from ramparts.errors import RampartsError
+from ramparts.toolkit.atomic import atomic_write
+from ramparts.toolkit.dirs import base_dirs, make_app_dir
+
+if TYPE_CHECKING:
+    from ramparts.commands import RunningApp
+    from ramparts.config import WindowConfig
+
+__all__ = [
+    "STATE_FILE",
+    "Window",
+    "WindowClosed",
+    "WindowEvent",
+    "WindowEventHandler",
+    "WindowEvents",
+    "WindowState",
+    "event_handlers_in",
+    "load_state",
+    "on_window_event",
+    "restored",
+    "save_state",
+    "state_file",
+]
+
+log = logging.getLogger("ramparts.windows")
+
+#: The file in the app's data folder (``$APPDATA``) that remembers window states.
+STATE_FILE = "window-state.json"
+_MARK = "__ramparts_window_event__"
+
+#: The type of an ``@on_window_event`` function: it gets the running app and the event;
+#: for ``close-requested``, returning ``False`` keeps the window open.
+WindowEventHandler = Callable[["RunningApp", WindowEvent], object]
+H = TypeVar("H", bound=WindowEventHandler)
+
+
+class WindowClosed(RampartsError):
+    """The window is not open (it was never opened, or has closed)."""
+
+
+def on_window_event(func: H) -> H:
+    """Mark a function in the app's commands module as a handler of window events.
+
+    The running app calls ``func(app, event)`` for each :class:`WindowEvent` of every
+    window: ``resized``, ``moved`` and ``focused`` on a thread of their own, one after
+    another in order; ``close-requested`` on the GUI thread while the window waits, so
+    be quick there (no dialog, no waiting on a page). Returning ``False`` from a
+    ``close-requested`` call keeps the window open; ``app.window(label).close(force=True)``
+    closes it later without asking. Exceptions go to the Python log (a failing
+    ``close-requested`` handler lets the window close).
+    """
+    setattr(func, _MARK, True)
+    return func
+
+
+def event_handlers_in(module: object) -> tuple[WindowEventHandler, ...]:
+    """The ``@on_window_event`` functions among ``module``'s names."""
+    return tuple(v for v in vars(module).values() if callable(v) and getattr(v, _MARK, False))
+
+
+class Window:
+    """One of the app's windows, by label: ``app.window("main")``. Every method works
+    from any thread (the toolkit's work is done on the GUI thread while the caller
+    waits) and raises :class:`WindowClosed` when the window is not open.
+
+    The window manager has the last word: a maximize, minimize, fullscreen, focus or
+    always-on-top needs one, and may take effect after the call returns.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        native: Callable[[], NativeWindow | None],
+        close: Callable[[bool], None],
+    ) -> None:
+        self.label = label
+        self._native = native
+        self._close = close
+
+    def _window(self) -> NativeWindow:
+        native = self._native()
+        if native is None:
+            raise WindowClosed(f"window {self.label!r} is not open")
+        return native
+
+    def _run(self, fn: Callable[[NativeWindow], Any]) -> Any:
+        try:
+            return fn(self._window())
+        except RuntimeError as e:  # it closed while the call was on its way
+            raise WindowClosed(str(e)) from None
+
+    @property
+    def is_open(self) -> bool:
+        return self._native() is not None
+
+    def state(self) -> WindowState:
+        """Its size, position and state now, as the toolkit reports them."""
+        result: WindowState = self._run(lambda w: w.state())
+        return result
+
+    def set_title(self, title: str) -> None:
+        self._run(lambda w: w.set_title(title))
+
+    def set_size(self, width: int, height: int) -> None:
+        """Resize it (the ``min``/``max`` size in the config still bound it)."""
+        _check_size(width, height)
+        self._run(lambda w: w.set_size(width, height))
+
+    def set_position(self, x: int, y: int) -> None:
+        """Move its top-left corner to ``(x, y)`` on the screen."""
+        self._run(lambda w: w.set_position(x, y))
+
+    def minimize(self) -> None:
+        self._run(lambda w: w.minimize())
+
+    def maximize(self) -> None:
+        self._run(lambda w: w.maximize())
+
+    def unmaximize(self) -> None:
+        """Back to its normal size from maximized (or minimized)."""
+        self._run(lambda w: w.unmaximize())
+
+    def set_fullscreen(self, on: bool = True) -> None:
+        self._run(lambda w: w.set_fullscreen(on))
+
+    def show(self) -> None:
+        self._run(lambda w: w.show())
+
+    def hide(self) -> None:
+        self._run(lambda w: w.hide())
+
+    def focus(self) -> None:
+        """Show and raise it, and give it the keyboard focus."""
+        self._run(lambda w: w.focus())
+
+    def close(self, *, force: bool = False) -> None:
+        """Ask it to close: ``@on_window_event`` handlers may keep it open, unless
+        ``force``. Closing the main window closes the others (forced)."""
+        self._window()
+        self._close(force)
+
+
+def _check_size(width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ValueError(f"a window size is pixels > 0, not {width} x {height}")
+
+
+class WindowEvents:
+    """Hands window events to the app's handlers and to the pages granted them.
+
+    ``close-requested`` is answered on the calling (GUI) thread; the others are queued
+    for one thread of their own, started on the first event.
+    """
+
+    def __init__(
+        self,
+        app: RunningApp,
+        handlers: tuple[WindowEventHandler, ...],
+        to_page: Callable[[WindowEvent], None],
+    ) -> None:
+        self._app = app
+        self._handlers = handlers
+        self._to_page = to_page
+        self._queue: queue.SimpleQueue[WindowEvent] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, event: WindowEvent) -> bool:
+        """The backend's ``events``: ``False`` keeps a window open."""
+        self._to_page(event)
+        if event.kind == "close-requested":
+            return all([self._call(h, event) is not False for h in self._handlers])
+        if self._handlers:
+            self._queue.put(event)
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._serve, name="ramparts-window-events", daemon=True
+                    )
+                    self._thread.start()
+        return True
+
+    def _serve(self) -> None:
+        while True:
+            event = self._queue.get()
+            for handler in self._handlers:
+                self._call(handler, event)
+
+    def _call(self, handler: WindowEventHandler, event: WindowEvent) -> object:
+        try:
+            return handler(self._app, event)
+        except Exception:
+            log.exception("the window event handler %s failed", handler.__qualname__)
+            return None
+
+
+# -- remembered state ---------------------------------------------------------------------
+
+
+def state_file(identifier: str, resource_dir: Path) -> Path:
+    return base_dirs(identifier, resource_dir)["APPDATA"] / STATE_FILE
+
+
+def load_state(file: Path) -> dict[str, Any]:
+    """The remembered states by label; an unreadable or malformed file is ignored with a
+    warning (the windows open as the config says)."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        log.warning("ignoring the remembered window state in %s: %s", file, e)
+        return {}
+    if not isinstance(data, dict):
+        log.warning("ignoring the remembered window state in %s: not a JSON object", file)
+        return {}
+    return data
+
+
+def restored(spec: WindowConfig, saved: Any, file: Path) -> WindowConfig:
+    """``spec`` with its remembered size, position and maximized, if ``saved`` holds a
+    sound entry (else ``spec``, with a warning). The size stays within the config's
+    limits; a position off every screen is the backend's to catch."""
+    if saved is None:
+        return spec
+    fields = ("x", "y", "width", "height")
+    if (
+        not isinstance(saved, dict)
+        or not all(type(saved.get(k)) is int for k in fields)
+        or not isinstance(saved.get("maximized", False), bool)
+        or saved["width"] <= 0
+        or saved["height"] <= 0
+    ):
+        log.warning("ignoring the remembered state of window %r in %s: %r", spec.label, file, saved)
+        return spec
+    width, height = _bounded(spec, saved["width"], saved["height"])
+    return attrs.evolve(
+        spec,
+        width=width,
+        height=height,
+        position=(saved["x"], saved["y"]),
+        maximized=saved.get("maximized", False),
+    )
+
+
+def _bounded(spec: WindowConfig, width: int, height: int) -> tuple[int, int]:
+    low = spec.min_size or (1, 1)
+    high = spec.max_size or (width, height)
+    return max(low[0], min(width, high[0])), max(low[1], min(height, high[1]))
+
+
+def save_state(file: Path, label: str, state: WindowState) -> None:
+    """Remember ``label``'s state (atomically: a crash leaves the old file or the new).
+
+    A maximized window keeps the normal size and position remembered before, so that
+    unmaximizing after the next launch gives them back.
+    """
+    states = load_state(file)
+    before = states.get(label) if isinstance(states.get(label), dict) else None
+    entry: dict[str, Any] = {
+        "x": state.x,
+        "y": state.y,
+        "width": state.width,
+        "height": state.height,
+        "maximized": state.maximized,
+    }
+    if (state.maximized or state.fullscreen or state.minimized) and before is not None:
+        entry = {**before, "maximized": state.maximized}
+    states[label] = entry
+    try:
+        make_app_dir(file.parent)
+        atomic_write(file, json.dumps(states, indent=1).encode())
+    except OSError as e:
+        log.warning("could not remember the state of window %r in %s: %s", label, file, e)
