@@ -151,6 +151,7 @@ class World:
         self.folder = tmpdir / f"ramparts-{os.getuid()}"
         self.socket = self.folder / f"{IDENTIFIER}.sock"
         self._n = 0
+        self.started: list[Instance] = []
 
     def lines(self) -> list[dict[str, Any]]:
         if not self.record.exists():
@@ -162,7 +163,15 @@ class World:
 
     def start(self, *extra: str) -> Instance:
         self._n += 1
-        return Instance(self.app, self.env, list(extra), self.root / f"run{self._n}")
+        self.started.append(Instance(self.app, self.env, list(extra), self.root / f"run{self._n}"))
+        return self.started[-1]
+
+    def stop_all(self) -> None:
+        """End what a failed test left running, engine helpers included."""
+        for instance in self.started:
+            if instance.proc.poll() is None:
+                instance.kill9()
+            instance.kill_leftovers()
 
     def run_second(
         self, *args: str | bytes, cwd: Path | None = None
@@ -210,11 +219,28 @@ def running(tmp_path_factory: pytest.TempPathFactory, open_tmp: Path) -> Iterato
     app = world.primary(STAY_JS, "stay.js")
     world.wait_ready(app)
     world.main = app
-    yield world
-    (world.app / "ui" / "stay.txt").unlink()
-    code, _, err = app.finish()
+    try:
+        yield world
+        (world.app / "ui" / "stay.txt").unlink()
+        code, _, err = app.finish()
+    finally:
+        world.stop_all()
     assert code == 0, err
     assert not world.socket.exists(), "a clean exit removes the socket"
+
+
+@pytest.fixture
+def make_world() -> Iterator[Callable[..., World]]:
+    """``World(...)``, whose processes are all ended after the test, however it went."""
+    made: list[World] = []
+
+    def make(*args: Any) -> World:
+        made.append(World(*args))
+        return made[-1]
+
+    yield make
+    for world in made:
+        world.stop_all()
 
 
 def connect(path: Path) -> socket.socket:
@@ -402,11 +428,13 @@ def test_it_listens_on_no_tcp_port(running: World) -> None:
     assert [a for a in unix if a.startswith(f"{running.folder}/")], unix
 
 
-def test_two_at_once_one_wins_and_a_killed_one_is_replaced(tmp_path: Path, open_tmp: Path) -> None:
+def test_two_at_once_one_wins_and_a_killed_one_is_replaced(
+    tmp_path: Path, open_tmp: Path, make_world: Callable[..., World]
+) -> None:
     """Two starts at once: exactly one runs, the other hands over and exits. Killed with
     ``kill -9``, the winner leaves its socket behind; the next start replaces it."""
     (open_tmp / "race").mkdir()
-    world = World(tmp_path, open_tmp / "race")
+    world = make_world(tmp_path, open_tmp / "race")
     (world.app / "ui" / "stay.txt").write_text("stay")
     script = tmp_path / "stay.js"
     script.write_text(STAY_JS)
@@ -435,7 +463,6 @@ def test_two_at_once_one_wins_and_a_killed_one_is_replaced(tmp_path: Path, open_
     assert got[0]["args"] == ["to the new one"] and got[0]["pid"] == replacement.proc.pid
     (world.app / "ui" / "stay.txt").unlink()
     assert replacement.finish()[0] == 0
-    winner.kill_leftovers()
 
 
 # -- the page gets the event only when granted ----------------------------------------------
@@ -451,10 +478,10 @@ def test_two_at_once_one_wins_and_a_killed_one_is_replaced(tmp_path: Path, open_
     ids=["granted", "not-granted"],
 )
 def test_the_page_gets_the_event_only_when_granted(
-    tmp_path: Path, open_tmp: Path, config: str, granted: bool
+    tmp_path: Path, open_tmp: Path, make_world: Callable[..., World], config: str, granted: bool
 ) -> None:
     tmpdir = Path(tempfile.mkdtemp(dir=open_tmp))
-    world = World(tmp_path, tmpdir, config)
+    world = make_world(tmp_path, tmpdir, config)
     app = world.primary(WAIT_JS, "wait.js")
     world.wait_ready(app)
     second = world.run_second("--open", "file.txt", cwd=tmp_path)
