@@ -1,6 +1,8 @@
 """The ``clipboard`` capability from page JS in a real webview, on both engines: the
 page's text goes through the backend to the toolkit's clipboard and back, and a page
-whose app allows only ``write_text`` cannot read it in any way the bridge offers."""
+whose app allows only ``write_text`` cannot read it, through the bridge or the engine.
+The engine's own ``navigator.clipboard`` (``web = ["clipboard"]``) is a separate grant
+to the same desktop clipboard."""
 
 from __future__ import annotations
 
@@ -59,11 +61,34 @@ def test_a_page_allowed_to_write_cannot_read(tmp_path: Path, ramparts_home: Path
         app,
         """
         await ramparts.clipboard.write_text({ text: "the page's own text" });
+        const engine = navigator.clipboard  // GTK: not there at all without the grant
+          ? await navigator.clipboard.readText().then(() => "read", () => "refused")
+          : "refused";
         return {
           names: Object.keys(ramparts.clipboard).sort(),
           invoke: await ramparts.invoke("clipboard.read_text").catch((e) => e.code),
+          engine,
         };
         """,
         timeout=60,
     )
-    assert result == {"names": ["write_text"], "invoke": "not_allowed"}
+    assert result == {"names": ["write_text"], "invoke": "not_allowed", "engine": "refused"}
+
+
+def test_the_engines_clipboard_api_is_the_same_clipboard(
+    tmp_path: Path, ramparts_home: Path
+) -> None:
+    app = write_app(tmp_path / "app", capabilities=BOTH)
+    config = app / "pyproject.toml"
+    config.write_text(config.read_text() + '\n[tool.ramparts.window]\nweb = ["clipboard"]\n')
+    result = eval_in_app(
+        app,
+        """
+        await ramparts.clipboard.write_text({ text: "from the capability" });
+        const engine = await navigator.clipboard.readText();
+        await navigator.clipboard.writeText("from the engine");
+        return { engine, capability: await ramparts.clipboard.read_text() };
+        """,
+        timeout=60,
+    )
+    assert result == {"engine": "from the capability", "capability": "from the engine"}
