@@ -1,6 +1,6 @@
 """The ``store`` capability from page JS in a real webview, on both engines: the
 commands, the change events the page hears, the refusals, and the file on disk after
-the app has exited."""
+and the file on disk after the app has exited."""
 
 from __future__ import annotations
 
@@ -69,3 +69,54 @@ def test_the_page_uses_its_stores(tmp_path: Path, ramparts_home: Path) -> None:
     # kept after the app has gone, where the docs say
     path = app_dirs("dev.ramparts.test")["APPDATA"] / ".store" / "settings.json"
     assert json.loads(path.read_text()) == {"window": {"w": 800, "h": [1, None, True]}}
+
+
+WINDOWS = """
+[tool.ramparts.capabilities.store]
+allow = ["get", "set"]
+stores = ["settings"]
+
+[tool.ramparts.capabilities.window]
+allow = ["open"]
+labels = ["editor"]
+
+[[tool.ramparts.windows]]
+label = "main"
+capabilities = ["store", "window"]
+
+[[tool.ramparts.windows]]
+label = "editor"
+entry = "editor.html"
+capabilities = ["store"]
+"""
+EDITOR_HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><title>editor</title>
+<script src="editor.js"></script></head><body></body></html>
+"""
+EDITOR_JS = """
+ramparts.store.set({ store: "settings", key: "font", value: { size: 14 } });
+"""
+
+
+def test_a_change_in_one_window_is_heard_in_another(tmp_path: Path, ramparts_home: Path) -> None:
+    app = write_app(
+        tmp_path / "app",
+        capabilities=WINDOWS,
+        files={"editor.html": EDITOR_HTML, "editor.js": EDITOR_JS},
+    )
+    result = eval_in_app(
+        app,
+        """
+        const heard = [];
+        ramparts.events.on("store:changed", (p) => heard.push(p));
+        await ramparts.window.open({ label: "editor" });   // its page sets "font" on load
+        const deadline = Date.now() + 30000;
+        while (!heard.length && Date.now() < deadline) await new Promise((f) => setTimeout(f, 20));
+        return { heard, font: await ramparts.store.get({ store: "settings", key: "font" }) };
+        """,
+        timeout=60,
+    )
+    assert result == {
+        "heard": [{"store": "settings", "key": "font", "action": "set"}],
+        "font": {"size": 14},
+    }
