@@ -1,6 +1,6 @@
 """The ``store`` capability from page JS in a real webview, on both engines: the
-commands, the change events the page hears, the refusals, and the file on disk after
-and the file on disk after the app has exited."""
+commands, the change events the page hears (also from another window's page), the
+refusals, and the file on disk after the app has exited."""
 
 from __future__ import annotations
 
