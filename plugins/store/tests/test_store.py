@@ -238,8 +238,6 @@ def test_changes_are_announced_to_every_window_granted_store(
 @pytest.mark.parametrize(
     ("options", "key", "expected"),
     [
-        ({}, "stores", "a list of store names"),
-        ({"stores": []}, "stores", "at least one store name"),
         ({"stores": "settings"}, "stores", "a list of store names"),
         ({"stores": ["Settings"]}, "stores[0]", "lower-case letters, digits, _ and -"),
         ({"stores": ["ok", "../x"]}, "stores[1]", "starting with a letter"),
@@ -259,6 +257,15 @@ def test_config_errors_name_the_key(
         ramparts_bridge(capabilities={"store": {"allow": ["get"], **options}})
     assert f"tool.ramparts.capabilities.store.{key}:" in str(e.value)
     assert expected in str(e.value)
+
+
+def test_no_store_until_the_config_names_one(ramparts_bridge: OpenBridge) -> None:
+    """What `ramparts add store` declares (an empty allow list, no stores) loads."""
+    assert ramparts_bridge(capabilities={"store": {"allow": []}}).routes == []
+    bridge = ramparts_bridge(capabilities={"store": {"allow": ["set"]}}, identifier=IDENT)
+    with pytest.raises(OutOfScope, match=r"no store is named 'settings' \(this app's: none\)"):
+        bridge.call("store.set", {"store": "settings", "key": "k", "value": 1})
+    assert not store_file("settings").parent.exists()
 
 
 def test_a_small_store_limit_lowers_the_value_default(ramparts_bridge: OpenBridge) -> None:

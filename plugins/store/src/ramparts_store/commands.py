@@ -26,7 +26,7 @@ _MAX_KEY_BYTES = 1024
 def _store(ctx: CallContext[StoreState], name: str) -> Store:
     store = ctx.state.stores.get(name)
     if store is None:
-        known = ", ".join(sorted(ctx.state.stores))
+        known = ", ".join(sorted(ctx.state.stores)) or "none"
         raise OutOfScope(f"store: no store is named {name!r} (this app's: {known})")
     return store
 

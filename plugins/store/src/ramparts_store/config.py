@@ -67,9 +67,8 @@ class StoreState:
 
 def configure(table: Mapping[str, Any], ctx: ConfigContext) -> StoreState:
     ctx.check_keys(table, ("stores", "max_value_bytes", "max_store_bytes"))
-    names = ctx.require(table, "stores", list, "a list of store names")
-    if not names:
-        raise ctx.error("stores", names, "at least one store name")
+    # No store by default: `ramparts add store` declares the capability before any store.
+    names = ctx.require({"stores": []} | dict(table), "stores", list, "a list of store names")
     for i, name in enumerate(names):
         if not isinstance(name, str) or not _NAME.match(name):
             raise ctx.error(f"stores[{i}]", name, _NAME_RULE)
