@@ -49,11 +49,6 @@ def events() -> list[dict[str, Any]]:
 
 
 @command
-def allow_close(label: str) -> None:
-    VETO.discard(label)
-
-
-@command
 def open_labels(ctx: CallContext) -> list[str]:
     return sorted(ctx.app.hosts)
 
@@ -61,7 +56,11 @@ def open_labels(ctx: CallContext) -> list[str]:
 @command
 def py_api(ctx: CallContext, label: str, action: str, args: list[Any]) -> str:
     """Drive the Python API from this worker thread."""
-    getattr(ctx.app.window(label), action)(*args)
+    window = ctx.app.window(label)
+    if action == "force_close":
+        window.close(force=True)
+    else:
+        getattr(window, action)(*args)
     return threading.current_thread().name
 
 
@@ -80,6 +79,7 @@ def toolkit(ctx: CallContext, label: str) -> dict[str, Any]:
         rgb = (round(bg.red * 255), round(bg.green * 255), round(bg.blue * 255))
         return {"x": x, "y": y, "width": width, "height": height, "title": w.get_title(),
                 "visible": w.get_visible(), "decorated": w.get_decorated(),
+                "focused": w.is_active(),
                 "background": "#%02x%02x%02x" % rgb}
 
     def qt() -> dict[str, Any]:
@@ -90,6 +90,7 @@ def toolkit(ctx: CallContext, label: str) -> dict[str, Any]:
         S = Qt.WindowState
         return {"x": w.x(), "y": w.y(), "width": w.width(), "height": w.height(),
                 "title": w.windowTitle(), "visible": w.isVisible(),
+                "focused": w.isActiveWindow(),
                 "decorated": not (flags & Qt.WindowType.FramelessWindowHint),
                 "on_top": bool(flags & Qt.WindowType.WindowStaysOnTopHint),
                 "min": [w.minimumWidth(), w.minimumHeight()],
@@ -200,11 +201,24 @@ await py("main", "set_size", 510, 410);
 out.pageEvent = await until(async () => got.find((p) => p.width === 510));
 await py("main", "set_position", 30, 30);
 
-// The close veto: Python keeps "tool" open, then lets it go.
+// Focus from Python: the toolkit says so, and the window reports it.
+const focusedSince = async (label, n) => (await ramparts.invoke("events"))
+  .slice(n).some((e) => e.kind === "focused" && e.window === label && e.focused);
+for (const label of ["secret", "ghost"]) {
+  const n = (await ramparts.invoke("events")).length;
+  await py(label, "focus");
+  out[label + "Focus"] = [
+    await until(async () => (await tk(label)).focused),
+    await until(() => focusedSince(label, n)),
+  ];
+}
+out.secretBlurred = await until(async () => !(await tk("secret")).focused);
+
+// The close veto: Python keeps "tool" open whoever asks, until a forced close.
 await ramparts.window.close({ label: "tool" });
+await py("tool", "close");
 out.afterVeto = await ramparts.invoke("open_labels");
-await ramparts.invoke("allow_close", { label: "tool" });
-await ramparts.window.close({ label: "tool" });
+await py("tool", "force_close");
 out.afterClose = await until(async () => {
   const l = await ramparts.invoke("open_labels");
   return l.includes("tool") ? null : l;
@@ -258,11 +272,16 @@ def test_config_api_commands_events_and_veto(
     assert out["pageEvent"] == {"window": "main", "width": 510, "height": 410}
     assert not any("moved" in p for p in out["pageGot"])  # not granted to the page
 
+    assert out["secretFocus"] == out["ghostFocus"] == [True, True] and out["secretBlurred"]
+    assert {"kind": "focused", "window": "secret", "focused": False} in [
+        {k: v for k, v in e.items() if k != "thread"} for e in out["events"]
+    ]
+
     assert "tool" in out["afterVeto"] and "tool" not in out["afterClose"]
     assert out["closedState"] == "failed"
     events = out["events"]
     closes = [e for e in events if e["kind"] == "close-requested" and e["window"] == "tool"]
-    assert len(closes) == 2 and all(e["thread"] == "MainThread" for e in closes)
+    assert len(closes) == 2 and all(e["thread"] == "MainThread" for e in closes)  # none forced
     assert {"kind": "resized", "window": "secret", "width": 333, "height": 222} in [
         {k: v for k, v in e.items() if k != "thread"} for e in events
     ]
@@ -272,12 +291,30 @@ def test_config_api_commands_events_and_veto(
 
 
 @pytest.mark.qt_only("maximize, minimize and fullscreen need a window manager; Xvfb has none")
-def test_window_states_from_the_page(control_app: Path, tmp_path: Path) -> None:
+def test_window_states_from_the_page(tmp_path: Path) -> None:
+    states = """
+    [tool.ramparts.capabilities.window]
+    allow = ["minimize", "state"]
+    labels = ["tool"]
+    [[tool.ramparts.windows]]
+    label = "main"
+    capabilities = ["window"]
+    fullscreen = true
+    [[tool.ramparts.windows]]
+    label = "tool"
+    start = true
+    """
+    app = write_app(
+        tmp_path / "app",
+        capabilities=textwrap.dedent(states),
+        commands=COMMANDS,
+        module="states_cmds",
+    )
     js = (
         POLL
         + """
-await until(async () => (await ramparts.invoke("open_labels")).length === 4);
-const out = {};
+await until(async () => (await ramparts.invoke("open_labels")).length === 2);
+const out = { mainFullscreen: (await tk("main")).fullscreen };
 await ramparts.window.minimize({ label: "tool" });
 out.minimized = await until(async () => (await tk("tool")).minimized);
 await py("tool", "maximize");
@@ -287,11 +324,11 @@ out.fullscreen = await until(async () => (await tk("tool")).fullscreen);
 out.state = await ramparts.window.state({ label: "tool" });
 await py("tool", "unmaximize");
 out.normal = await until(async () => { const s = await tk("tool"); return !s.fullscreen && !s.maximized; });
-await ramparts.invoke("allow_close", { label: "tool" });
 return out;
 """
     )
-    out = eval_in_app(control_app, js, timeout=60, env=_data_home(tmp_path))
+    out = eval_in_app(app, js, timeout=60, env=_data_home(tmp_path))
+    assert out["mainFullscreen"] is True
     assert out["minimized"] is out["maximized"] is out["fullscreen"] is out["normal"] is True
     assert out["state"]["fullscreen"] is True
 
