@@ -311,6 +311,26 @@ def test_tsc_accepts_correct_page_code(typed_app: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_the_second_instance_event_is_typed_for_the_windows_granted_it(
+    typed_app: Path, tmp_path: Path
+) -> None:
+    config = typed_app / "pyproject.toml"
+    granted = '[tool.ramparts.single_instance]\nwindows = ["main"]\n'
+    config.write_text(config.read_text() + granted)
+    loaded = App.load(typed_app)
+    page = """
+        function page(): void {
+          ramparts.events.on("ramparts:second-instance", (p) => { const a: string[] = p.args; });
+          ramparts.events.on("ramparts:second-instance", (p) => { const n: number = p.cwd; });
+        }
+    """
+    done = _compile(tmp_path, app_declarations(loaded.config, loaded.registry, "main"), page)
+    errors = [line for line in done.stdout.splitlines() if "error TS" in line]
+    assert len(errors) == 1 and "page.ts(4," in errors[0] and "TS2322" in errors[0], errors
+    tools = app_declarations(loaded.config, loaded.registry, "tools")  # not granted
+    assert "ramparts:second-instance" not in tools
+
+
 @pytest.mark.parametrize(
     ("line", "error"),
     [

@@ -302,6 +302,22 @@ _FIXED = """\
 """
 
 
+def _second_instance_block(config: AppConfig, window: str | None) -> str:
+    """The typed ``ramparts:second-instance`` listener, for a window granted the event
+    (any window, when ``window`` is ``None``); merged into ``Events`` ahead of ``on``."""
+    single = config.single_instance
+    granted = single is not None and (window in single.windows if window else single.windows)
+    if not granted:
+        return ""
+    return (
+        "  interface Events {\n"
+        "    /** A second start of the app ([tool.ramparts.single_instance] windows). */\n"
+        '    on(name: "ramparts:second-instance", fn: (payload: '
+        "{ readonly args: string[]; readonly cwd: string }) => void): () => void;\n"
+        "  }\n\n"
+    )
+
+
 def app_declarations(config: AppConfig, registry: Registry, window: str | None = None) -> str:
     """The ``.d.ts`` text for the app's ``window.ramparts``.
 
@@ -331,6 +347,7 @@ def app_declarations(config: AppConfig, registry: Registry, window: str | None =
         + f"  type ErrorCode = {codes};\n\n"
         f"  type UiEvent = {ui_events};\n\n"
         f"{_FIXED}\n"
+        f"{_second_instance_block(config, window)}"
         "  interface Api {\n"
         "    invoke<K extends keyof Commands>(name: K, ...args: ArgsOf<K>): "
         'Promise<Commands[K]["result"]>;\n'
