@@ -27,6 +27,7 @@ __all__ = [
     "BACKEND_ENV",
     "BACKEND_NAMES",
     "CAPABILITY_NAME",
+    "ICON_SIZES",
     "RESERVED_NAMES",
     "WEB_PERMISSIONS",
     "AppConfig",
@@ -38,6 +39,7 @@ __all__ = [
     "check_ui_folder",
     "command_words",
     "load_config",
+    "png_size",
 ]
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$")
@@ -184,6 +186,8 @@ class AppConfig:
     backend: str = BACKEND_NAMES[0]
     #: ``None`` unless ``single_instance`` is on.
     single_instance: SingleInstanceConfig | None = None
+    #: The app's icon: a square PNG of one of :data:`ICON_SIZES` (``None``: no icon).
+    icon: Path | None = None
 
     @property
     def window(self) -> WindowConfig:
@@ -279,6 +283,7 @@ def load_config(app_dir: Path | str) -> AppConfig:
     capabilities = _capabilities(r.sub("capabilities"))
     windows = _windows(r, name, ui, entry, tuple(capabilities))
     backend, single_instance = _backend(r), _single_instance(r, windows)
+    icon = _icon(r, app_dir)
     r.done()
 
     config = AppConfig(
@@ -297,6 +302,7 @@ def load_config(app_dir: Path | str) -> AppConfig:
         dev=dev,
         backend=backend,
         single_instance=single_instance,
+        icon=icon,
     )
     # With a dev server the UI folder is what its build writes: it may not exist yet.
     # Whoever serves from the folder (App.load without dev, build) checks it then.
@@ -640,6 +646,42 @@ def _single_instance(r: _Reader, windows: tuple[WindowConfig, ...]) -> SingleIns
             raise s.error("windows", label, "labels of the app's windows: " + ", ".join(known))
     s.done()
     return SingleInstanceConfig(windows=tuple(dict.fromkeys(labels)))
+
+
+#: The sizes of the freedesktop hicolor theme's ``apps`` folders: an icon of another
+#: size would never be found there.
+ICON_SIZES = (16, 22, 24, 32, 36, 48, 64, 72, 96, 128, 192, 256, 512)
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(file: Path) -> tuple[int, int] | None:
+    """A PNG file's width and height from its header, or ``None`` if it is not a PNG."""
+    with open(file, "rb") as f:
+        head = f.read(24)
+    if len(head) < 24 or not head.startswith(_PNG) or head[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def _icon(r: _Reader, app_dir: Path) -> Path | None:
+    """``icon``: a square PNG of a hicolor size, relative to the app folder."""
+    sizes = ", ".join(map(str, ICON_SIZES))
+    expected = f"a square PNG file of {sizes} pixels, relative to the app folder"
+    value: str | None = r.get("icon", str, expected, None)
+    if value is None:
+        return None
+    if not value or Path(value).is_absolute() or ".." in Path(value).parts:
+        raise r.error("icon", value, f"{expected}, inside it")
+    file = app_dir / value
+    try:
+        size = png_size(file)
+    except OSError as e:
+        raise r.error("icon", value, f"{expected} (cannot read {file}: {e.strerror})") from None
+    if size is None:
+        raise r.error("icon", value, f"{expected} ({file} is not a PNG file)")
+    if size[0] != size[1] or size[0] not in ICON_SIZES:
+        raise r.error("icon", value, f"{expected} ({file} is {size[0]}x{size[1]})")
+    return file
 
 
 def _positive(r: _Reader, k: str, default: int) -> int:
