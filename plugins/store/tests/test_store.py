@@ -10,6 +10,7 @@ store is then always exactly the state before the write or after it.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import select
@@ -134,6 +135,11 @@ def test_a_store_file_that_cannot_be_read_is_left_alone(ramparts_bridge: OpenBri
             call("store.set", {"store": "settings", "key": "b", "value": 2})
         assert path.read_bytes() == bad  # nothing written over it
     path.unlink()
+    for make, remove in ((path.mkdir, path.rmdir), (lambda: os.mkfifo(path), path.unlink)):
+        make()  # not a file at all (a FIFO must not hang the call)
+        with pytest.raises(CommandFailed, match=r"\$APPDATA/.store/settings.json: not a regular"):
+            call("store.set", {"store": "settings", "key": "b", "value": 2})
+        remove()
     assert call("store.keys", {"store": "settings"}) == []  # removed: an empty store again
 
 

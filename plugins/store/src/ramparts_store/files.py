@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,7 +32,11 @@ __all__ = ["Store", "encode"]
 
 log = logging.getLogger("ramparts.store")
 _Mark = tuple[int, int, int]
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+# O_NONBLOCK: a FIFO put in the store's place must not hang the open (regular files
+# read the same with it).
+_READ_FLAGS = os.O_RDONLY
+for _flag in ("O_NOFOLLOW", "O_CLOEXEC", "O_NONBLOCK", "O_BINARY"):  # O_BINARY: Windows
+    _READ_FLAGS |= getattr(os, _flag, 0)
 
 
 def encode(value: Any) -> bytes:
@@ -79,10 +84,12 @@ class Store:
                 )
             try:
                 atomic_write(self.path, encoded, mode=0o600)
-                self._mark = _mark(os.stat(self.path))
             except OSError as e:
                 raise self._failed("cannot be written", e) from None
-            self._data = data
+            try:
+                self._data, self._mark = data, _mark(os.stat(self.path))
+            except OSError:
+                self._mark = None  # written: read back on the next use
             return True
 
     def _load(self) -> dict[str, Any]:
@@ -93,11 +100,18 @@ class Store:
             return self._data
         except OSError as e:
             raise self._failed("cannot be read", e) from None
-        with os.fdopen(fd, "rb") as f:
-            mark = _mark(os.fstat(f.fileno()))
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise self._failed("cannot be read", "not a regular file")
+            mark = _mark(info)
             if mark == self._mark:
                 return self._data
-            raw = f.read()
+            raw = b"".join(iter(lambda: os.read(fd, 1 << 20), b""))
+        except OSError as e:
+            raise self._failed("cannot be read", e) from None
+        finally:
+            os.close(fd)
         try:
             data = json.loads(raw.decode("utf-8"))
         except ValueError:  # UnicodeDecodeError included
@@ -112,7 +126,8 @@ class Store:
         folder. A file that cannot be read is left as it is: nothing is written over it."""
         if isinstance(why, OSError):
             log.warning("store %r: %s: %s", self.name, self.path, why)
-            why = os.strerror(why.errno) if why.errno else str(why)
+            # NotARegularFile has no errno, and its text holds the full path.
+            why = os.strerror(why.errno) if why.errno else "not a regular file"
         shown = f"$APPDATA/{self.folder.name}/{self.path.name}"
         return CommandFailed(
             f"store {self.name!r} {what} ({shown}: {why})",
