@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,10 +22,15 @@ from typing import Any
 
 import attrs
 import pytest
+from app_folders import write_app
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ramparts.backends import Prune
+from ramparts.config import load_config
+from ramparts.errors import ConfigError
 from ramparts.release.audit import scan_artifact
 from ramparts.release.launcher import EXIT_REFUSED
+from ramparts.release.prune import Pruned, prune
 from ramparts.release.signing import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
@@ -81,6 +87,8 @@ def ramparts_cli(
     )
 
 
+#: A Chromium locale the app keeps although the Qt backend prunes the others.
+KEPT_LOCALE = "PyQt6/Qt6/translations/qtwebengine_locales/de.pak"
 #: The built app's before_build_command (run with no shell, so Python writes the file).
 BEFORE_BUILD = f"{sys.executable} -c \"open('before-build.txt', 'w').write('done')\""
 
@@ -98,6 +106,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         f.write(
             '\n[tool.ramparts.dev]\nurl = "http://127.0.0.1:9"\n'
             f"before_build_command = {json.dumps(BEFORE_BUILD)}\n"
+            f"\n[tool.ramparts.build]\nkeep = [{json.dumps(KEPT_LOCALE)}]\n"
         )
     env = {**os.environ, "RAMPARTS_SIGNING_PASSPHRASE": PASSPHRASE}
     keys = ramparts_cli("keygen", "--out", str(tmp / "keys"), env=env)
@@ -402,3 +411,77 @@ def test_onefile_unsigned_build_runs_checks_itself_and_is_marked_unsigned(
     )
     assert refused.returncode == EXIT_REFUSED
     assert "changed: notes (SHA-256 differs)" in refused.stderr
+
+
+# -- pruning -----------------------------------------------------------------------------
+
+
+def test_prune_removes_matches_but_spares_and_keeps_and_tidies(tmp_path: Path) -> None:
+    """The mechanism on a tree of its own: what a rule matches goes, with the links to
+    it and the folders it leaves empty; a rule's spare and the app's keep stay."""
+    root = tmp_path / "_internal"
+    for name in ("loc/en-US.pak", "loc/de.pak", "loc/fr.pak", "lib/libx.so.1", "tools/a.pak"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"x" * 10)
+    (root / "libx.so.1").symlink_to("lib/libx.so.1")
+    rules = [
+        Prune("locales", "other languages", paths=("loc/*.pak",), spare=("loc/en-US.pak",)),
+        Prune("x", "unused", modules=("xmod",), paths=("lib/libx.so.*", "tools/*")),
+    ]
+    lines: list[str] = []
+    done = prune(root, rules, ["loc/de.pak", "loc/it.pak"], lines.append)
+    assert done == [Pruned("locales", 1, 10), Pruned("x", 2, 20)]
+    remaining = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+    assert remaining == ["loc", "loc/de.pak", "loc/en-US.pak"]
+    assert "      left out x: xmod (not collected)" in lines
+    assert any(
+        line.startswith("      pruned   locales: 0.0 MB in 1 files (10 bytes)") for line in lines
+    )
+    assert "      warning: tool.ramparts.build.keep: 'loc/it.pak' matches nothing pruned" in lines
+
+
+def test_pruned_files_are_absent_from_the_app_and_its_manifest(built: Built) -> None:
+    """Every file a Qt rule names is gone from the folder and the manifest (what a rule
+    spares and what the app keeps excepted), and the build said what each rule saved."""
+    from ramparts.backends.qt import QtBackend
+
+    contents = built.artifact / "_internal"
+    listed = set(json.loads((built.artifact / MANIFEST_NAME).read_bytes())["files"])
+
+    def files(patterns: tuple[str, ...]) -> set[str]:
+        found = {p for pattern in patterns for p in contents.glob(pattern) if not p.is_dir()}
+        return {f"_internal/{p.relative_to(contents).as_posix()}" for p in found}
+
+    for rule in QtBackend.shipping.prune:
+        left = files(rule.paths) - files((*rule.spare, KEPT_LOCALE))
+        assert not left, (rule.name, left)
+        if rule.paths:
+            said = rf"pruned   {rule.name}: .* in (\d+) files \((\d+) bytes\)"
+            line = re.search(said, built.output)
+            assert line is not None and int(line[1]) > 0 and int(line[2]) > 0, rule.name
+        for module in rule.modules:
+            assert f"left out {rule.name}: " in built.output and module in built.output
+    locales = "_internal/PyQt6/Qt6/translations/qtwebengine_locales/"
+    # The manifest lists exactly the locales that stay: the spare and the kept one.
+    assert {f for f in listed if f.startswith(locales)} == {
+        f"{locales}en-US.pak",
+        f"_internal/{KEPT_LOCALE}",
+    }
+    assert "_internal/PyQt6/Qt6/resources/qtwebengine_devtools_resources.pak" not in listed
+    # No link was left pointing at a pruned library, and no module of a left-out one.
+    assert not [p for p in contents.rglob("*") if p.is_symlink() and not p.exists()]
+    modules = scan_artifact(built.artifact, "notes").modules
+    assert not {m for m in modules if m.split(".")[0] == "gi" or m.startswith("PyQt6.QtQml")}
+
+
+@pytest.mark.parametrize(
+    ("keep", "found"),
+    [('"de.pak"', "'de.pak'"), ('["../lib/x.so"]', "'../lib/x.so'"), ('["/abs"]', "'/abs'")],
+)
+def test_keep_must_be_patterns_inside_the_app(tmp_path: Path, keep: str, found: str) -> None:
+    app = write_app(tmp_path / "app", capabilities=f"\n[tool.ramparts.build]\nkeep = {keep}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(app)
+    message = str(caught.value)
+    assert "tool.ramparts.build.keep" in message and found in message
+    assert "relative to the built app's _internal folder" in message

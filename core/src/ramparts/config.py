@@ -31,6 +31,7 @@ __all__ = [
     "RESERVED_NAMES",
     "WEB_PERMISSIONS",
     "AppConfig",
+    "BuildConfig",
     "CapabilityConfig",
     "DevConfig",
     "SecurityConfig",
@@ -155,6 +156,17 @@ class DevConfig:
 
 
 @attrs.frozen
+class BuildConfig:
+    """``[tool.ramparts.build]``: what ``ramparts build`` does beyond the defaults.
+
+    :ivar keep: glob patterns under the built app's ``_internal`` folder: files the
+        backend's pruning would remove that ship all the same (docs/build.md, "Size").
+    """
+
+    keep: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class SingleInstanceConfig:
     """``single_instance``: one running instance per user; a second one hands its
     arguments to it and exits (docs/single-instance.md).
@@ -182,6 +194,7 @@ class AppConfig:
     #: Event names the page may emit to Python (``ramparts.events.emit``).
     ui_events: frozenset[str]
     dev: DevConfig = DevConfig()
+    build: BuildConfig = BuildConfig()
     #: The webview backend's name (one of :data:`BACKEND_NAMES`).
     backend: str = BACKEND_NAMES[0]
     #: ``None`` unless ``single_instance`` is on.
@@ -268,6 +281,7 @@ def load_config(app_dir: Path | str) -> AppConfig:
     if not _IDENTIFIER.match(identifier):
         raise r.error("identifier", identifier, "lower-case reverse-DNS like 'com.example.app'")
     dev = _dev(r.sub("dev"))
+    build = _build(r.sub("build"))
     ui_rel = r.get("ui", str, "the UI folder, relative to the app folder", "ui")
     ui = (app_dir / ui_rel).resolve()
     entry = r.get("entry", str, "the entry page inside the UI folder", "index.html")
@@ -300,6 +314,7 @@ def load_config(app_dir: Path | str) -> AppConfig:
         capabilities=capabilities,
         ui_events=frozenset(ui_events),
         dev=dev,
+        build=build,
         backend=backend,
         single_instance=single_instance,
         icon=icon,
@@ -347,6 +362,16 @@ def _read_toml(file: Path) -> dict[str, Any]:
         ) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(file, "(file)", str(e), "valid TOML") from None
+
+
+def _build(b: _Reader) -> BuildConfig:
+    expected = "a list of glob patterns relative to the built app's _internal folder"
+    keep = b.str_list("keep", expected, [])
+    for pattern in keep:
+        if not pattern or pattern.startswith("/") or ".." in Path(pattern).parts:
+            raise b.error("keep", pattern, expected)
+    b.done()
+    return BuildConfig(keep=keep)
 
 
 def _security(s: _Reader) -> SecurityConfig:

@@ -57,6 +57,7 @@ __all__ = [
     "NativeDialogs",
     "NativeWindow",
     "PickMode",
+    "Prune",
     "Shipping",
     "WindowEvent",
     "WindowEventKind",
@@ -88,24 +89,46 @@ class EvalResult:
 
 
 @attrs.frozen
+class Prune:
+    """Something PyInstaller's hooks collect that a built app does without, and why.
+
+    :ivar name: how the build's output and ``[tool.ramparts.build] keep`` docs name it.
+    :ivar reason: why the app does without it (the build prints it).
+    :ivar modules: Python modules never collected (``--exclude-module``), so neither
+        are the files their hooks would bring.
+    :ivar paths: glob patterns (``pathlib`` syntax, ``**`` any depth) under the built
+        app's ``_internal`` folder: files deleted after PyInstaller, before hashing.
+    :ivar spare: patterns the ``paths`` match that stay all the same (the minimum the
+        engine needs).
+    """
+
+    name: str
+    reason: str
+    modules: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    spare: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class Shipping:
     """What PyInstaller must be told for a built app to hold a backend and its toolkit.
 
     :ivar hidden_imports: modules imported by name at run time (PyInstaller cannot see
         them), the backend's own module included.
     :ivar collect_data: packages whose data files must ship.
-    :ivar excludes: modules that must not ship.
+    :ivar prune: what the build leaves out (see docs/build.md, "Size").
     """
 
     hidden_imports: tuple[str, ...] = ()
     collect_data: tuple[str, ...] = ()
-    excludes: tuple[str, ...] = ()
+    prune: tuple[Prune, ...] = ()
 
     def pyinstaller_args(self) -> list[str]:
+        excludes = [m for p in self.prune for m in p.modules]
         return [
             *(a for m in self.hidden_imports for a in ("--hidden-import", m)),
             *(a for p in self.collect_data for a in ("--collect-data", p)),
-            *(a for m in self.excludes for a in ("--exclude-module", m)),
+            *(a for m in excludes for a in ("--exclude-module", m)),
         ]
 
 

@@ -20,7 +20,7 @@ gi.require_version("Gdk", "3.0")
 gi.require_version("WebKit2", "4.1")
 from gi.repository import Gdk, GLib, WebKit2  # noqa: E402
 
-from ramparts.backends import Shipping  # noqa: E402
+from ramparts.backends import Prune, Shipping  # noqa: E402
 from ramparts.backends.chromium import allowed_hosts  # noqa: E402
 from ramparts.backends.gtk_clipboard import GtkClipboard  # noqa: E402
 from ramparts.backends.gtk_dialogs import GtkDialogs  # noqa: E402
@@ -107,7 +107,48 @@ class GtkBackend(PywebviewBackend):
             "gi.repository.Soup",
             "gi.repository.JavaScriptCore",
         ),
-        excludes=("PyQt6", "qtpy"),
+        prune=(
+            Prune(
+                "qt",
+                "PyQt6 and qtpy, which pywebview may import: a GTK app runs WebKitGTK",
+                modules=("PyQt6", "qtpy"),
+            ),
+            Prune(
+                "system-libraries",
+                "GTK, GLib, Pango, Cairo, Soup and the rest of the GTK stack, copies from "
+                "the build machine: the system's WebKitGTK package depends on all of them, "
+                "and WebKit's own processes inherit the app's library path, so the app "
+                "and WebKit load one set, the system's. Python's own libraries stay",
+                paths=("lib*.so*",),
+                spare=(
+                    "libpython3*",
+                    "libssl.so.*",
+                    "libcrypto.so.*",
+                    "libffi.so.*",
+                    "libz.so.*",
+                    "libbz2.so.*",
+                    "liblzma.so.*",
+                    "libuuid.so.*",
+                    "libgcc_s.so.*",
+                    "libexpat.so.*",
+                    "libmpdec.so.*",
+                ),
+            ),
+            Prune(
+                "gtk-data",
+                "GTK's icons, translations, MIME database, schemas and themes: the system's "
+                "GTK reads the system's (its translations only from there: on Linux their "
+                "folder is compiled in)",
+                paths=("share/**/*",),
+            ),
+            Prune(
+                "typelibs",
+                "GObject typelibs: WebKit's (never bundled) must match the GTK, GLib and "
+                "Soup ones beside it, so all come from the system (gir1.2-webkit2-4.1 "
+                "depends on the others)",
+                paths=("gi_typelibs/*",),
+            ),
+        ),
     )
 
     def call_soon(self, fn: Callable[[], None]) -> None:

@@ -41,7 +41,7 @@ from PyQt6.QtWebEngineCore import (
 from PyQt6.QtWebEngineWidgets import QWebEngineView
 from PyQt6.QtWidgets import QApplication, QWidget
 
-from ramparts.backends import Shipping
+from ramparts.backends import Prune, Shipping
 from ramparts.backends.chromium import engine_flags, refused_switch
 from ramparts.backends.pywebview_windows import PageHooks, PywebviewBackend
 from ramparts.backends.qt_clipboard import QtClipboard
@@ -496,8 +496,126 @@ class QtBackend(PywebviewBackend):
     renderer = "qtwebengine"
     engine = "Qt WebEngine"
     #: pywebview imports its GUI module by name, and :func:`ramparts.backends.get_backend`
-    #: this one: PyInstaller sees neither import.
-    shipping = Shipping(hidden_imports=(__name__, "webview.platforms.qt"))
+    #: this one: PyInstaller sees neither import. What PyInstaller's PyQt6 hooks collect
+    #: beyond what a QWebEngineView needs is left out (docs/build.md, "Size").
+    shipping = Shipping(
+        hidden_imports=(__name__, "webview.platforms.qt"),
+        prune=(
+            Prune(
+                "gtk",
+                "PyGObject and GTK, which pywebview may import: a Qt app runs Qt WebEngine",
+                modules=("gi",),
+            ),
+            Prune(
+                "qt-quick",
+                "Qt Quick, QML and the modules their plugins bring (Quick 3D, Quick "
+                "Controls, Multimedia, ...): the window is a Qt Widgets view. The Qt "
+                "libraries Qt WebEngine links (Quick, Qml) still ship",
+                modules=(
+                    "PyQt6.QtQml",
+                    "PyQt6.QtQuick",
+                    "PyQt6.QtQuickWidgets",
+                    "PyQt6.QtOpenGL",
+                    "PyQt6.QtOpenGLWidgets",
+                    "PyQt6.QtDBus",
+                ),
+            ),
+            Prune(
+                "devtools",
+                "the DevTools front end: a built app opens no inspector (only `ramparts "
+                "dev --devtools` does)",
+                paths=("PyQt6/Qt6/resources/qtwebengine_devtools_resources.pak",),
+            ),
+            Prune(
+                "chromium-locales",
+                "Chromium's own strings (context menu, form validation, error pages) in "
+                "other languages; en-US, the fallback for every locale, stays",
+                paths=("PyQt6/Qt6/translations/qtwebengine_locales/*.pak",),
+                spare=("PyQt6/Qt6/translations/qtwebengine_locales/en-US.pak",),
+            ),
+            Prune(
+                "qt-translations",
+                "Qt's own translations: Ramparts installs no QTranslator, so Qt never reads them",
+                paths=("PyQt6/Qt6/translations/*.qm",),
+            ),
+            Prune(
+                "gtk-theme-libraries",
+                "the GTK stack Qt's GTK theme plugin links (and nothing else does): the "
+                "plugin stays and loads the desktop's own GTK; without one, Qt's own look "
+                "is used",
+                paths=(
+                    "libXcursor.so.*",
+                    "libXi.so.*",
+                    "libXinerama.so.*",
+                    "libatk-1.0.so.*",
+                    "libatk-bridge-2.0.so.*",
+                    "libatspi.so.*",
+                    "libblkid.so.*",
+                    "libcairo-gobject.so.*",
+                    "libcairo.so.*",
+                    "libdatrie.so.*",
+                    "libepoxy.so.*",
+                    "libfribidi.so.*",
+                    "libgdk-3.so.*",
+                    "libgdk_pixbuf-2.0.so.*",
+                    "libgio-2.0.so.*",
+                    "libgmodule-2.0.so.*",
+                    "libgobject-2.0.so.*",
+                    "libgraphite2.so.*",
+                    "libgtk-3.so.*",
+                    "libharfbuzz.so.*",
+                    "libjpeg.so.*",
+                    "libmount.so.*",
+                    "libpango-1.0.so.*",
+                    "libpangocairo-1.0.so.*",
+                    "libpangoft2-1.0.so.*",
+                    "libpixman-1.so.*",
+                    "libselinux.so.*",
+                    "libthai.so.*",
+                ),
+            ),
+            Prune(
+                "printing",
+                "CUPS printing and what only it links: Ramparts answers no print request, "
+                "so window.print() prints nothing with or without it",
+                paths=(
+                    "PyQt6/Qt6/plugins/printsupport/*",
+                    "libavahi-client.so.*",
+                    "libavahi-common.so.*",
+                    "libcups.so.*",
+                    "libgmp.so.*",
+                    "libgnutls.so.*",
+                    "libhogweed.so.*",
+                    "libidn2.so.*",
+                    "libnettle.so.*",
+                    "libp11-kit.so.*",
+                    "libtasn1.so.*",
+                    "libunistring.so.*",
+                ),
+            ),
+            Prune(
+                "qt-plugins",
+                "Qt plugins for embedded screens (EGLFS, linuxfb, VNC, evdev input), "
+                "network reachability and PDF images; the X11, Wayland and offscreen "
+                "platforms, input methods, themes, image formats, TLS and "
+                "positioning stay",
+                paths=(
+                    "PyQt6/Qt6/plugins/platforms/libqeglfs.so",
+                    "PyQt6/Qt6/plugins/platforms/libqlinuxfb.so",
+                    "PyQt6/Qt6/plugins/platforms/libqminimal.so",
+                    "PyQt6/Qt6/plugins/platforms/libqminimalegl.so",
+                    "PyQt6/Qt6/plugins/platforms/libqvkkhrdisplay.so",
+                    "PyQt6/Qt6/plugins/platforms/libqvnc.so",
+                    "PyQt6/Qt6/plugins/egldeviceintegrations/*",
+                    "PyQt6/Qt6/plugins/generic/*",
+                    "PyQt6/Qt6/plugins/networkinformation/*",
+                    "PyQt6/Qt6/plugins/imageformats/libqpdf.so",
+                    "PyQt6/Qt6/lib/libQt6Pdf.so.6",
+                    "PyQt6/Qt6/lib/libQt6EglFSDeviceIntegration.so.6",
+                ),
+            ),
+        ),
+    )
 
     def __init__(self) -> None:
         super().__init__()

@@ -30,6 +30,7 @@ from ramparts.config import AppConfig, command_words, load_config
 from ramparts.errors import BuildError
 from ramparts.plugins import InstalledPlugin
 from ramparts.release.audit import find_undeclared, module_roots, scan_artifact
+from ramparts.release.prune import Pruned, prune
 from ramparts.release.pyinstaller import onefile_bundle, pyinstaller_missing
 from ramparts.release.signing import (
     MANIFEST_FORMAT,
@@ -89,6 +90,8 @@ class BuildResult:
     files: int
     capabilities: tuple[str, ...]
     excluded: Mapping[str, list[str]]
+    #: What the backend's pruning removed, per rule (docs/build.md, "Size").
+    pruned: tuple[Pruned, ...]
     signer: str | None
     expires: str
     seconds: float
@@ -134,7 +137,7 @@ def build(
     _say_plan(config, plan, say)
 
     say(f"[3/5] PyInstaller (its log: {target.log})")
-    _freeze(config, plan, target, signer, allow_eval, sign_command, say)
+    pruned = _freeze(config, plan, target, signer, allow_eval, sign_command, say)
 
     say("[4/5] proving undeclared plugins are absent")
     _prove_absent(target, plan, say)
@@ -150,6 +153,7 @@ def build(
         files=sum(1 for e in files.values() if "sha256" in e),
         capabilities=tuple(config.capabilities),
         excluded=plan.excluded,
+        pruned=tuple(pruned),
         signer=signing["signer"],
         expires=expires,
         seconds=time.monotonic() - started,
@@ -253,14 +257,25 @@ def _freeze(
     allow_eval: bool,
     sign_command: str | None,
     say: Callable[[str], None],
-) -> None:
-    """PyInstaller on a generated entry script, what it saw checked, then platform signing
-    (which changes the files, so it runs before they are hashed)."""
+) -> list[Pruned]:
+    """PyInstaller on a generated entry script, what it saw checked, what the app does
+    without removed, then platform signing (these change the files, so they run before
+    the files are hashed)."""
+    from ramparts.backends import get_backend
+
     entry = _write_entry(config, target, signer, allow_eval)
     _pyinstaller([*_pyinstaller_args(config, plan, target), str(entry)], target.log, say)
     _check_undeclared_imports(target, plan)
+    rules = get_backend(config.backend).shipping.prune
+    if target.onefile:
+        # PyInstaller has packed every file into the executable: only what was never
+        # collected (the rules' modules) is left out.
+        rules = tuple(attrs.evolve(r, paths=()) for r in rules)
+        say("      onefile: files are packed, so only the modules below are left out")
+    pruned = prune(target.artifact / "_internal", rules, config.build.keep, say)
     if sign_command:
         _platform_sign(sign_command, target.artifact, target.executable, say)
+    return pruned
 
 
 def _say_plan(config: AppConfig, plan: _Plan, say: Callable[[str], None]) -> None:
@@ -301,6 +316,9 @@ def _pyinstaller_args(config: AppConfig, plan: _Plan, target: _Target) -> list[s
         *("--specpath", str(target.work), f"--{target.layout}"),
         *("--add-data", f"{_stage(config, target.work)}{os.pathsep}app"),
         *("--collect-data", "ramparts"),
+        # Debug symbols (libpython and cryptography's Rust module carry them): a crash's
+        # native backtrace loses names, Python tracebacks do not.
+        *(["--strip"] if sys.platform.startswith("linux") else []),
         *get_backend(config.backend).shipping.pyinstaller_args(),
         *plan.pyinstaller_args(),
     ]
