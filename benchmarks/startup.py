@@ -162,21 +162,27 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[flo
 
 
 def compile_sources() -> None:
-    """Write current bytecode for the workspace's own packages.
+    """Write current bytecode for the workspace's packages and everything the venv holds.
 
-    An installed wheel or a built app carries compiled bytecode; a source checkout run
-    with ``PYTHONDONTWRITEBYTECODE=1`` (as CI and this machine's shell set it) would
-    otherwise recompile every changed module at each start and bill the compiler to the
-    import and start-up figures.
+    An installed wheel or a built app carries compiled bytecode (pip compiles at install,
+    PyInstaller at build; uv does not, and PyTauri's venv was made by pip). A source
+    checkout run with ``PYTHONDONTWRITEBYTECODE=1`` (as CI and this machine's shell set
+    it) would otherwise recompile every module without a ``.pyc`` at each start, pywebview
+    and PyGObject included, and bill the compiler to the import and start-up figures.
     """
     import importlib.util
+    import sysconfig
 
-    dirs = []
+    dirs = [sysconfig.get_paths()["purelib"]]
     for name in ("ramparts", "ramparts_fs", "ramparts_shell", "ramparts_http", "ramparts_dialog"):
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.submodule_search_locations:
             dirs += list(spec.submodule_search_locations)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", *dirs], check=True)
+    print("writing current bytecode (compileall) ...", flush=True)
+    # Project templates are Jinja with a .py name: not Python, never imported.
+    skip = r"[/\\]templates[/\\]"
+    cmd = [sys.executable, "-m", "compileall", "-q", "-j", "0", "-x", skip, *dirs]
+    subprocess.run(cmd, check=True)
 
 
 def import_profile(module: str) -> tuple[float, dict[str, float]]:
