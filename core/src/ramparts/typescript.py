@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from ramparts.builtins.window import page_events
 from ramparts.errors import CommandError
 
 if TYPE_CHECKING:
@@ -318,6 +319,37 @@ def _second_instance_block(config: AppConfig, window: str | None) -> str:
     )
 
 
+#: The payload of each window event a page may be granted (``ramparts:window-<kind>``).
+_WINDOW_EVENT_FIELDS = {
+    "resized": "readonly width: number; readonly height: number; ",
+    "moved": "readonly x: number; readonly y: number; ",
+    "focused": "readonly focused: boolean; ",
+    "close-requested": "",
+}
+
+
+def _window_events_block(config: AppConfig, window: str | None) -> str:
+    """The typed ``ramparts:window-<kind>`` listeners the ``window`` capability's
+    ``events`` grant, for a window with that capability (any, when ``window`` is
+    ``None``); merged into ``Events`` ahead of ``on``."""
+    windows = [config.window_named(window)] if window else config.windows
+    if not any(w is not None and "window" in w.capabilities for w in windows):
+        return ""
+    lines = [
+        f'    on(name: "ramparts:window-{kind}", fn: (payload: {{ readonly window: string; '
+        f"{_WINDOW_EVENT_FIELDS[kind]}}}) => void): () => void;\n"
+        for kind in _WINDOW_EVENT_FIELDS
+        if kind in page_events(config)
+    ]
+    if not lines:
+        return ""
+    return (
+        "  interface Events {\n    /** Its own window's events (window.events). */\n"
+        + "".join(lines)
+        + "  }\n\n"
+    )
+
+
 def app_declarations(config: AppConfig, registry: Registry, window: str | None = None) -> str:
     """The ``.d.ts`` text for the app's ``window.ramparts``.
 
@@ -348,6 +380,7 @@ def app_declarations(config: AppConfig, registry: Registry, window: str | None =
         f"  type UiEvent = {ui_events};\n\n"
         f"{_FIXED}\n"
         f"{_second_instance_block(config, window)}"
+        f"{_window_events_block(config, window)}"
         "  interface Api {\n"
         "    invoke<K extends keyof Commands>(name: K, ...args: ArgsOf<K>): "
         'Promise<Commands[K]["result"]>;\n'
