@@ -690,6 +690,40 @@ def test_channel_messages_keep_their_order_across_the_signers(app_dir: Path) -> 
     assert result == {"big": 50000, "small": True}
 
 
+def test_large_json_calls_go_by_fetch_and_come_back_exact(app_dir: Path) -> None:
+    """JSON-only calls past 64 Ki characters take the binary carrier (one JSON layer each
+    way, same MAC and sequence numbers): documents on both sides of the limit, with
+    non-ASCII text and lone surrogates, come back exact, in flight together with small
+    calls; and per-call handles keep coming back (the last call reuses the pool)."""
+    result = eval_in_app(
+        app_dir,
+        """
+        const doc = (n) => {
+          const items = [];
+          for (let i = 0; items.length * 60 < n; i++) {
+            items.push({ id: i, name: `é ${i} \\ud800`, tags: ["a", "b"], ok: i % 2 === 0, r: i / 8 });
+          }
+          return { items };
+        };
+        const docs = [40000, 70000, 1 << 20].map(doc);
+        const sizes = docs.map((d) => JSON.stringify({ value: d }).length);
+        const calls = docs.map((d) => ramparts.sample.echo({ value: d }));
+        const small = Array.from({ length: 200 }, (_, i) => ramparts.invoke("add", { a: i, b: 1 }));
+        const back = await Promise.all(calls);
+        const smallBack = await Promise.all(small);
+        const again = await ramparts.sample.echo({ value: docs[2] });
+        return {
+          sides: [sizes[0] < 65536, sizes[1] > 65536],
+          exact: back.every((b, i) => JSON.stringify(b) === JSON.stringify(docs[i])),
+          again: JSON.stringify(again) === JSON.stringify(docs[2]),
+          small: smallBack.every((v, i) => v === i + 1),
+        };
+        """,
+        timeout=120,
+    )
+    assert result == {"sides": [True, True], "exact": True, "again": True, "small": True}
+
+
 NUMBER_COMMANDS = (
     COMMANDS_PY
     + """

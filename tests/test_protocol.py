@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from typing import Any
 
 import pytest
 
@@ -198,3 +199,61 @@ def test_replies_carry_lone_surrogates_as_json_escapes() -> None:
     assert json.loads(body[4 : 4 + int.from_bytes(body[:4], "big")])["r"][0] == value
     plain = encode_channel_reply({"c": "x", "ok": True, "r": "\u00e9"})
     assert plain == '{"c":"x","ok":true,"r":"\u00e9"}'  # the usual case stays UTF-8
+
+
+def test_plain_replies_take_the_fast_path_and_write_what_the_walk_writes() -> None:
+    """A reply of exact dicts, lists, tuples and plain leaves is written by json.dumps
+    directly (no copy of the document); it must read the same as through _to_wire."""
+    from ramparts.bridge import protocol
+
+    records = [
+        {"id": i, "name": f"n{i}", "tags": ("a", "b"), "ok": i % 2 == 0, "r": i / 8}
+        for i in range(50)
+    ]
+    deep: Any = "leaf"
+    for _ in range(protocol.MAX_JSON_DEPTH - 1):  # the reply is level 0, "r" level 1
+        deep = [deep]
+    for value in ({"items": records}, deep, "\u00e9", None, 1.5):
+        reply = {"c": "x", "ok": True, "r": value}
+        assert protocol._plain(reply)
+        walked = protocol._json_text(protocol._to_wire(reply, None))
+        assert encode_channel_reply(reply) == walked
+        chunks = encode_binary_reply(reply)
+        assert json.loads(chunks[1]) == {**json.loads(walked), "b": []}
+
+
+def test_replies_the_fast_path_leaves_to_the_walk_are_still_refused() -> None:
+    """Each refusal holds when the offending value sits deep in an otherwise plain reply."""
+    from collections import OrderedDict
+
+    from ramparts.bridge import protocol
+    from ramparts.bridge.protocol import Unserializable
+
+    too_deep: Any = "leaf"
+    for _ in range(protocol.MAX_JSON_DEPTH + 1):
+        too_deep = [too_deep]
+    refused = {
+        "nested too deeply": too_deep,
+        "non-finite": [{"a": [1.0, float("inf")]}],
+        "key of type int": [{"a": {1: "x"}}],
+        "key of type bool": [{"a": {True: "x"}}],
+        r"\$bytes": [{"a": {"$bytes": 0}}],
+        "type set": [{"a": {1, 2}}],
+    }
+    for why, value in refused.items():
+        reply = {"c": "x", "ok": True, "r": value}
+        for encode in (encode_channel_reply, encode_binary_reply):
+            with pytest.raises(Unserializable, match=why):
+                encode(reply)
+    # Not plain, but JSON: the walk writes them (a dict subclass, an attrs instance).
+    odd = {"c": "x", "ok": True, "r": [OrderedDict(a=1)]}
+    assert not protocol._plain(odd)
+    assert json.loads(encode_channel_reply(odd))["r"] == [{"a": 1}]
+
+
+def test_a_json_only_call_on_the_binary_carrier_is_not_walked_for_segments() -> None:
+    """The bootstrap sends large JSON-only calls by fetch with no segments: the arguments
+    arrive as they were parsed, and a placeholder is just a dict (as on the channel)."""
+    args = {"value": {"items": [{"id": 1}], "p": {"$bytes": 0}}}
+    msg = decode_binary(KEY, sign_binary(KEY, {"s": 1, "h": "h", "c": "c", "a": args}))
+    assert msg.args == args and msg.handle == "h"

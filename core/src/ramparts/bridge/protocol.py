@@ -298,7 +298,7 @@ def _message(header: dict[str, Any], segments: list[memoryview] | None, refused:
     if set(header) - {"s", "h", "c", "a", "b"}:
         raise ProtocolError("bad-call")
     args = header.get("a", {})
-    if segments is not None:
+    if segments:  # a large JSON-only call comes by the binary carrier with none: no walk
         args = _splice(args, segments)
     # s, h, c and b were checked above: a refused number there is already refused.
     return Message(
@@ -440,6 +440,50 @@ def _to_wire(value: Any, segments: list[bytes] | None, depth: int = 0) -> Any:
     raise Unserializable(f"a value of type {type(value).__name__}")
 
 
+_PLAIN_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``json.dumps`` can write ``value`` as :func:`_to_wire` would return it.
+
+    True for exact dicts (str keys, no ``$bytes``), lists and tuples, nested at most
+    ``MAX_JSON_DEPTH``, holding only str, int, float, bool and None; anything else
+    (bytes, attrs instances, other types) takes :func:`_to_wire`'s walk. Walks level by
+    level through containers only: a document of small records has many more leaves
+    than containers, and a leaf costs one type lookup in a comprehension.
+    """
+    level = [value]
+    for _ in range(MAX_JSON_DEPTH + 1):
+        deeper: list[Any] = []
+        for v in level:
+            t = type(v)
+            if t is dict:
+                try:
+                    "".join(v)  # one C call that fails on any key that is not a str
+                except TypeError:
+                    return False
+                if "$bytes" in v:
+                    return False
+                children: Any = v.values()
+            elif t is list or t is tuple:
+                children = v
+            elif t in _PLAIN_LEAVES:
+                continue
+            else:
+                return False
+            deeper += [x for x in children if type(x) not in _PLAIN_LEAVES]
+        if not deeper:
+            return True
+        level = deeper
+    return False
+
+
+def _wire(reply: dict[str, Any], segments: list[bytes] | None) -> Any:
+    """``reply`` ready for :func:`_json_text`: as it is when it is plain (see :func:`_plain`),
+    else through :func:`_to_wire`."""
+    return reply if _plain(reply) else _to_wire(reply, segments)
+
+
 def split_segments(value: Any) -> tuple[Any, list[bytes]]:
     """``value`` with each bytes-like value replaced by ``{"$bytes": i}``, and the segments.
 
@@ -458,7 +502,10 @@ def _json_text(wire: Any) -> str:
     JS strings can carry them), which UTF-8 cannot encode: such a document is written
     with ASCII escapes instead, which JS's ``JSON.parse`` turns back into the same string.
     """
-    text = json.dumps(wire, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text = json.dumps(wire, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:  # what _plain lets through unchecked: NaN and the infinities
+        raise Unserializable("a non-finite float") from None
     if not text.isascii():  # isascii() is O(1); only non-ASCII text can hold a surrogate
         try:
             text.encode()
@@ -469,13 +516,13 @@ def _json_text(wire: Any) -> str:
 
 def encode_channel_reply(reply: dict[str, Any]) -> str:
     """JSON text of a reply or event. Raises :class:`Unserializable`."""
-    return _json_text(_to_wire(reply, None))
+    return _json_text(_wire(reply, None))
 
 
 def encode_binary_reply(reply: dict[str, Any]) -> list[bytes]:
     """A reply for the binary carrier, as chunks to concatenate (no big copies)."""
     segments: list[bytes] = []
-    wire = _to_wire(reply, segments)
+    wire = {**_wire(reply, segments), "b": None}
     wire["b"] = [len(s) for s in segments]
     hj = _json_text(wire).encode()
     return [struct.pack(">I", len(hj)), hj, *segments]

@@ -40,6 +40,7 @@
   const addEventListener = EventTarget.prototype.addEventListener;
   const detailGet = O.getOwnPropertyDescriptor(CustomEvent.prototype, "detail").get;
   const btoaF = btoa, fromCharCode = String.fromCharCode, strReplace = String.prototype.replace;
+  const strSlice = String.prototype.slice;
   const queueMicrotask_ = queueMicrotask;
   const perfNow = Performance.prototype.now, perf = performance;
   const abortTimeout = AbortSignal.timeout, AbortSignalC = AbortSignal;
@@ -60,6 +61,8 @@
   // messages up to SYNC_MAC_MAX bytes (nearly every call and event), WebCrypto for
   // larger ones and for binary bodies. importKey copies the key when called.
   const SYNC_MAC_MAX = 4096;
+  // JSON-only calls larger than this (characters) use the binary carrier (see invoke).
+  const CHANNEL_JSON_MAX = 65536;
   const keyPromise = apply(importKey, subtle, ["raw", rawKey, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]]);
   const macSmall = hmacSha256(rawKey);
   for (let i = 0; i < 32; i++) rawKey[i] = 0;
@@ -142,7 +145,7 @@
     }
     apply(mapDelete, pending, [msg.c]); // one-time: the resolver is gone before it runs
     if (typeof msg.n === "string") giveHandle(entry[2], msg.n);
-    if (msg.ok) entry[0](binaryBuf ? splice(msg.r, binaryBuf) : msg.r);
+    if (msg.ok) entry[0](binaryBuf && binaryBuf.length ? splice(msg.r, binaryBuf) : msg.r);
     else {
       const e = msg.e || {};
       entry[1](new RampartsError(String(e.code || "failed"), String(e.message || "call failed"), e.data));
@@ -237,9 +240,13 @@
     return value;
   }
 
-  async function sendBinary(header, segs) {
-    header.b = segs.map((s) => s.length);
-    const hj = apply(encode, encoder, [JSONstringify(header)]);
+  // `json`: the header already as JSON text, "b" included (a large JSON-only call).
+  async function sendBinary(header, segs, json) {
+    if (json === undefined) {
+      header.b = segs.map((s) => s.length);
+      json = JSONstringify(header);
+    }
+    const hj = apply(encode, encoder, [json]);
     let total = 32 + 4 + hj.length;
     for (const s of segs) total += s.length;
     const body = new U8(total);
@@ -282,8 +289,7 @@
   // overtaking a large one would push it below Python's replay window.)
   const outQueue = []; // [tagged, json, done, fail]
   let signing = false;
-  function sendChannel(header) {
-    const json = JSONstringify(header);
+  function sendChannel(header, json = JSONstringify(header)) {
     const bytes = apply(encode, encoder, [json]);
     const tagged = new U8(lengthOf(bytes) + 1);
     tagged[0] = 0x43;
@@ -350,7 +356,14 @@
         const header = { s: ++seq, h: handle, c, a };
         try {
           if (segs.length || apply(mapHas, binary, [name])) await sendBinary(header, segs);
-          else await sendChannel(header);
+          else {
+            // A large JSON call goes by fetch too: one JSON layer each way instead of
+            // the channel's JSON-in-JSON (escaped twice, parsed twice), same MAC and seq.
+            const json = JSONstringify(header);
+            if (json.length > CHANNEL_JSON_MAX) {
+              await sendBinary(header, segs, '{"b":[],' + apply(strSlice, json, [1]));
+            } else await sendChannel(header, json);
+          }
         } catch (e) {
           // A rejected message never reached the handle table: the handle is still live.
           if (CONFIG.perCall && e instanceof RampartsError && e.code === "rejected") {
