@@ -49,6 +49,11 @@ def events() -> list[dict[str, Any]]:
 
 
 @command
+def veto(label: str) -> None:
+    VETO.add(label)
+
+
+@command
 def open_labels(ctx: CallContext) -> list[str]:
     return sorted(ctx.app.hosts)
 
@@ -381,6 +386,9 @@ def test_state_is_remembered_across_launches(engine: str, tmp_path: Path) -> Non
         POLL
         + """
 await until(async () => (await ramparts.invoke("open_labels")).length === 2);
+// Python refuses to let main close: --eval's end closes it all the same (forced), and
+// the state is still saved as it goes.
+await ramparts.invoke("veto", { label: "main" });
 await ramparts.window.set_size({ width: 480, height: 360 });  // its own: self = true
 await ramparts.window.set_position({ x: 70, y: 80 });
 await until(async () => { const s = await tk("main"); return s.width === 480 && s.x === 70; });

@@ -206,8 +206,6 @@ class App:
         ``@on_window_event`` handlers may keep it open, unless ``force``."""
         host = self.hosts.get(label)
         if host is not None:
-            if force:
-                self._remember(label)
             self._running_backend().close_window(host, force=force)
 
     def window(self, label: str) -> Window:
@@ -278,15 +276,9 @@ class App:
         if granted and event.kind in page_events(self.config):
             self.emit(f"ramparts:window-{event.kind}", event.to_json(), window=event.window)
 
-    def _window_event(self, spec: WindowConfig, event: WindowEvent) -> bool:
-        assert self._window_events is not None
-        keep = self._window_events(event)
-        if event.kind == "close-requested" and keep:
-            self._remember(spec.label)
-        return keep
-
     def _remember(self, label: str) -> None:
-        """Save the state of ``label``'s window if its config says ``remember_state``."""
+        """Save the state of ``label``'s window (as it goes) if its config says
+        ``remember_state``."""
         spec = self.config.window_named(label)
         if spec is None or not spec.remember_state:
             return
@@ -325,7 +317,6 @@ class App:
                 others = list(self.hosts.values())
             if spec.label == self.config.windows[0].label:  # the main window takes the others
                 for other in others:
-                    self._remember(other.label)
                     backend.close_window(other, force=True)
 
         backend.open_window(
@@ -344,7 +335,8 @@ class App:
                 else None
             ),
             reload_keys=self._reload_keys,
-            events=lambda event: self._window_event(spec, event),
+            events=self._window_events,
+            closing=lambda: self._remember(spec.label),
         )
         return host
 

@@ -295,6 +295,7 @@ class Backend(Protocol):
         loaded: Callable[[str], None] | None = None,
         reload_keys: bool = False,
         events: Callable[[WindowEvent], bool] | None = None,
+        closing: Callable[[], None] | None = None,
     ) -> None:
         """Open a window for ``host`` (any thread; on the GUI thread, once running, the
         window opens just after this returns, and an error there is logged).
@@ -306,6 +307,8 @@ class Backend(Protocol):
         :param events: called on the GUI thread with each of the window's events; for
             ``close-requested``, ``False`` keeps the window open (``close_window`` with
             ``force`` asks no one).
+        :param closing: called on the GUI thread as the window goes (forced or not),
+            while the toolkit still has it: its last state can be read.
         :param console: called with the level (``"info"``, ``"warning"`` or
             ``"error"``; an uncaught exception is an error) and a line for every page
             console message.

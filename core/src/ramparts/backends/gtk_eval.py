@@ -15,6 +15,7 @@ gi.require_version("JavaScriptCore", "4.1")
 from gi.repository import GLib, WebKit2  # noqa: E402
 
 from ramparts.backends import EvalResult  # noqa: E402
+from ramparts.backends.pywebview_windows import close_forced  # noqa: E402
 
 __all__ = ["start_eval"]
 
@@ -58,7 +59,7 @@ class _Eval:
 
     def finish(self) -> None:
         self.done = True
-        self.window.destroy()
+        close_forced(self.window)  # the eval is over: no handler may keep the window
 
     def check(self, value: str | None) -> None:
         data = json.loads(value) if value else None

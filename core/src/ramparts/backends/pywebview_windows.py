@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ramparts.bridge.host import WindowHost
     from ramparts.config import WindowConfig
 
-__all__ = ["PageHooks", "PywebviewBackend"]
+__all__ = ["PageHooks", "PywebviewBackend", "close_forced"]
 
 log = logging.getLogger("ramparts.backends")
 
@@ -39,6 +39,8 @@ class PageHooks:
     events: Callable[[WindowEvent], bool] | None = None
     #: The window's config, for what pywebview's ``create_window`` does not take.
     spec: WindowConfig | None = None
+    #: Called as the window goes (``Backend.open_window``'s ``closing``).
+    closing: Callable[[], None] | None = None
 
 
 class PywebviewBackend:
@@ -96,8 +98,9 @@ class PywebviewBackend:
         loaded: Callable[[str], None] | None = None,
         reload_keys: bool = False,
         events: Callable[[WindowEvent], bool] | None = None,
+        closing: Callable[[], None] | None = None,
     ) -> None:
-        hooks = PageHooks(console, devtools, loaded, reload_keys, events, spec)
+        hooks = PageHooks(console, devtools, loaded, reload_keys, events, spec, closing)
         if self._running and threading.current_thread() is threading.main_thread():
             # On the GUI thread (a toolkit callback), pywebview only queues a new window
             # for a start() that has already happened: ask from another thread, which
@@ -119,9 +122,7 @@ class PywebviewBackend:
     def close_window(self, host: WindowHost, *, force: bool = False) -> None:
         window = host.native
         if window is not None:
-            if force:  # read by the ``closing`` handler, which pywebview's destroy runs
-                window.ramparts_forced_close = True
-            window.destroy()
+            close_forced(window) if force else window.destroy()
 
     def window(self, host: WindowHost) -> NativeWindow | None:
         return None if host.native is None else self._native_window(host)
@@ -159,7 +160,7 @@ class PywebviewBackend:
         before_show = self._attacher(host, hooks)
         window.events.initialized += self._initialized
         window.events.before_show += before_show
-        window.events.closing += _closing(window, spec.label, hooks.events)
+        window.events.closing += _closing(window, spec.label, hooks)
         window.events.closed += closed
         if threading.current_thread() is not threading.main_thread():
             # Once the GUI runs, pywebview builds a window asked for from another thread
@@ -181,19 +182,30 @@ class PywebviewBackend:
         return True
 
 
-def _closing(
-    window: Any, label: str, events: Callable[[WindowEvent], bool] | None
-) -> Callable[[], bool]:
+def close_forced(window: Any) -> None:
+    """Close pywebview's ``window`` asking no ``close-requested`` handler (any thread)."""
+    window.ramparts_forced_close = True  # read by ``_closing``, which destroy runs
+    window.destroy()
+
+
+def _closing(window: Any, label: str, hooks: PageHooks) -> Callable[[], bool]:
     """pywebview's ``closing`` handler (GUI thread, before the window goes; ``False``
-    keeps it): a ``close-requested`` event, unless the close was forced."""
+    keeps it): a ``close-requested`` event, unless the close was forced; then
+    ``hooks.closing`` if the window goes."""
 
     def closing() -> bool:
-        if events is None or getattr(window, "ramparts_forced_close", False):
-            return True
+        forced = getattr(window, "ramparts_forced_close", False)
+        ask = None if forced else hooks.events
         try:
-            return events(WindowEvent("close-requested", label)) is not False
+            if ask is not None and ask(WindowEvent("close-requested", label)) is False:
+                return False
         except Exception:  # a failing handler must not trap the user in the window
             log.exception("the close-requested handler of window %r failed", label)
-            return True
+        if hooks.closing is not None:
+            try:
+                hooks.closing()
+            except Exception:
+                log.exception("closing window %r failed", label)
+        return True
 
     return closing

@@ -11,6 +11,7 @@ from PyQt6.QtCore import QTimer
 from PyQt6.QtWebEngineCore import QWebEnginePage
 
 from ramparts.backends import EvalResult
+from ramparts.backends.pywebview_windows import close_forced
 
 __all__ = ["start_eval"]
 
@@ -42,7 +43,7 @@ def start_eval(
         nonlocal done
         done = True
         timer.stop()
-        window.destroy()
+        close_forced(window)  # the eval is over: no handler may keep the window
 
     def check(value: Any) -> None:
         data = json.loads(value) if isinstance(value, str) else None
