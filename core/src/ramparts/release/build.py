@@ -471,7 +471,8 @@ def _signing_fields(identifier: str, signer: Signer | None) -> dict[str, Any]:
 
 
 def _stage(config: AppConfig, work: Path) -> Path:
-    """Copy what the built app loads at run time: ``pyproject.toml`` and the UI folder."""
+    """Copy what the built app loads at run time: ``pyproject.toml``, the UI folder and
+    the icon (its config names it, so loading the config checks it is there)."""
     try:
         ui_rel = config.ui.relative_to(config.app_dir)
     except ValueError:
@@ -484,6 +485,10 @@ def _stage(config: AppConfig, work: Path) -> Path:
     stage.mkdir(parents=True)
     shutil.copy2(config.file, stage / "pyproject.toml")
     shutil.copytree(config.ui, stage / ui_rel)
+    if config.icon is not None:
+        icon = stage / config.icon.relative_to(config.app_dir)
+        icon.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(config.icon, icon)
     return stage
 
 
