@@ -262,7 +262,7 @@ def test_docs_plugins_md_uses_only_the_declared_api() -> None:
     found = [use for block in blocks for use in undeclared_imports(block, tests=True)]
     assert not found, f"docs/plugins.md code uses internal API: {found}"
     # In the prose too: a dotted path into an internal module, e.g. `ramparts.bridge.x`
-    # (not `ramparts.clipboard.read`, the page's JS API).
+    # (not `ramparts.preview.read`, the page's JS API).
     internal = [f"ramparts.{m.name}" for m in pkgutil.iter_modules(ramparts.__path__)]
     internal += [
         f"ramparts.toolkit.{m.name}" for m in pkgutil.iter_modules(ramparts.toolkit.__path__)

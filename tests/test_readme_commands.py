@@ -280,7 +280,7 @@ def test_a_plugin_added_from_a_folder_keeps_the_app_installable(
 ) -> None:
     """``ramparts new plugin``, its README's commands, then ``ramparts add --from`` it in
     an app with a relative path: the app's next ``uv run`` still installs."""
-    plugin = new("plugin", "clipboard", where=tmp_path, env=fresh)
+    plugin = new("plugin", "preview", where=tmp_path, env=fresh)
     assert (
         "passed"
         in run(["sh", "-ec", the_block(plugin / "README.md", "uv run")], plugin, fresh).stdout
@@ -289,23 +289,23 @@ def test_a_plugin_added_from_a_folder_keeps_the_app_installable(
     run(["sh", "-ec", "uv run pytest"], app, fresh)
     before = (app / "pyproject.toml").read_bytes(), (app / "requirements-local.txt").read_bytes()
 
-    add = "uv run ramparts add clipboard --from ../ramparts-clipboard"
+    add = "uv run ramparts add preview --from ../ramparts-preview"
     out = run(["sh", "-ec", add], app, fresh).stdout
-    assert "recorded in [tool.uv.sources] and requirements-local.txt: ramparts-clipboard = " in out
-    assert sources(app)["ramparts-clipboard"] == {
-        "path": "../ramparts-clipboard",
+    assert "recorded in [tool.uv.sources] and requirements-local.txt: ramparts-preview = " in out
+    assert sources(app)["ramparts-preview"] == {
+        "path": "../ramparts-preview",
         "editable": False,
     }
-    assert "\n../ramparts-clipboard  # ramparts-clipboard\n" in (
+    assert "\n../ramparts-preview  # ramparts-preview\n" in (
         app / "requirements-local.txt"
     ).read_text(encoding="utf-8")
     assert "passed" in run(["sh", "-ec", "uv run pytest"], app, fresh).stdout
 
     # With no terminal to ask on, remove keeps the plugin installed and says how to go on.
-    out = run(["sh", "-ec", "uv run ramparts remove clipboard"], app, fresh).stdout
-    assert "kept ramparts-clipboard installed" in out and "to uninstall it: " in out
+    out = run(["sh", "-ec", "uv run ramparts remove preview"], app, fresh).stdout
+    assert "kept ramparts-preview installed" in out and "to uninstall it: " in out
     after = (app / "pyproject.toml").read_bytes(), (app / "requirements-local.txt").read_bytes()
     assert after == before
     plugins = run(["sh", "-ec", "uv run ramparts plugins"], app, fresh).stdout
-    assert "ramparts-clipboard" in plugins
+    assert "ramparts-preview" in plugins
     assert "passed" in run(["sh", "-ec", "uv run pytest"], app, fresh).stdout

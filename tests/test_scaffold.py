@@ -418,7 +418,7 @@ def test_new_asks_only_for_what_the_command_line_did_not_give(tmp_path: Path) ->
     [
         ("app", ["Field Notes", "--capabilities", "fs"], "field-notes", "app"),
         ("app", ["Field Notes", "--frontend", "vite-ts"], "field-notes", "app --frontend vite-ts"),
-        ("plugin", ["clipboard"], "ramparts-clipboard", "plugin"),
+        ("plugin", ["preview"], "ramparts-preview", "plugin"),
     ],
 )
 def test_new_without_a_terminal_uses_defaults_and_prints_the_readmes_next_step(
@@ -446,23 +446,23 @@ def test_a_new_plugin_is_named_for_its_capability_and_says_its_command_is_an_exa
 ) -> None:
     from ramparts.scaffold import new_project
 
-    made = new_project("plugin", {"capability": "clipboard"}, output_dir=tmp_path, no_input=True)
+    made = new_project("plugin", {"capability": "preview"}, output_dir=tmp_path, no_input=True)
     pyproject = tomllib.loads((made / "pyproject.toml").read_text())
-    assert pyproject["project"]["name"] == "ramparts-clipboard"
-    assert pyproject["project"]["description"] == "The clipboard capability for Ramparts apps."
+    assert pyproject["project"]["name"] == "ramparts-preview"
+    assert pyproject["project"]["description"] == "The preview capability for Ramparts apps."
     assert pyproject["project"]["entry-points"]["ramparts.capabilities"] == {
-        "clipboard": "ramparts_clipboard"
+        "preview": "ramparts_preview"
     }
     assert "Replace it" in (made / "README.md").read_text()
-    docs = (made / "docs" / "clipboard.md").read_text()
+    docs = (made / "docs" / "preview.md").read_text()
     assert "Its `example` command is the template's example" in docs and "replace" in docs
-    module = (made / "src" / "ramparts_clipboard" / "__init__.py").read_text()
-    assert module.startswith('"""The clipboard capability for Ramparts apps.')
-    # The command says what it is, whatever the capability: no checksum in a clipboard.
+    module = (made / "src" / "ramparts_preview" / "__init__.py").read_text()
+    assert module.startswith('"""The preview capability for Ramparts apps.')
+    # The command says what it is, whatever the capability: no checksum in a preview.
     assert "``example`` is the template's example command" in module
     assert "commands=[example]," in module and "checksum" not in module + docs
-    assert 'description="The clipboard capability for Ramparts apps.",' in module
-    assert (made / "tests" / "test_clipboard.py").is_file()
+    assert 'description="The preview capability for Ramparts apps.",' in module
+    assert (made / "tests" / "test_preview.py").is_file()
     leftovers = [
         str(p.relative_to(made))
         for p in made.rglob("*")

@@ -252,11 +252,11 @@ def test_generated_plugin_imports_only_the_declared_api(tmp_path: Path) -> None:
 @pytest.mark.webview
 def test_generated_plugin_installs_and_works_in_an_app(tmp_path: Path) -> None:
     # The name docs/plugins.md uses: it walks through this module, every line it shows.
-    ramparts("new", "plugin", "clipboard", "-o", str(tmp_path), "--no-input", cwd=tmp_path)
-    project = tmp_path / "ramparts-clipboard"
-    assert (project / "docs" / "clipboard.md").is_file()
+    ramparts("new", "plugin", "preview", "-o", str(tmp_path), "--no-input", cwd=tmp_path)
+    project = tmp_path / "ramparts-preview"
+    assert (project / "docs" / "preview.md").is_file()
     lint(project)
-    module = (project / "src" / "ramparts_clipboard" / "__init__.py").read_text()
+    module = (project / "src" / "ramparts_preview" / "__init__.py").read_text()
     docs = (ROOT / "docs" / "plugins.md").read_text().split("## Worked example")[1]
     shown = docs.split("```python\n")[1].split("```")[0]
     missing = [line for line in shown.splitlines() if line.strip() and line not in module]
@@ -270,22 +270,22 @@ def test_generated_plugin_installs_and_works_in_an_app(tmp_path: Path) -> None:
     env = {"PYTHONPATH": str(target)}
     app = write_app(
         tmp_path / "app",
-        module="clipboard_app_cmds",
+        module="preview_app_cmds",
         capabilities="""
-[tool.ramparts.capabilities.clipboard]
+[tool.ramparts.capabilities.preview]
 allow = ["example"]
 
-[tool.ramparts.capabilities.clipboard.scope]
+[tool.ramparts.capabilities.preview.scope]
 allow = ["$RESOURCE/ui/**"]
 """,
     )
-    assert "clipboard    installed" in ramparts("check", str(app), cwd=tmp_path, env=env)
+    assert "preview      installed" in ramparts("check", str(app), cwd=tmp_path, env=env)
     result = eval_in_app(
         app,
         """
-        const ok = await ramparts.clipboard.example({ path: "$RESOURCE/ui/app.js", count: 1 });
-        const bad = await ramparts.clipboard.example({ path: "$RESOURCE/pyproject.toml" }).catch((e) => e.code);
-        const args = await ramparts.clipboard.example({ path: "$RESOURCE/ui/app.js", count: 0 }).catch((e) => e.code);
+        const ok = await ramparts.preview.example({ path: "$RESOURCE/ui/app.js", count: 1 });
+        const bad = await ramparts.preview.example({ path: "$RESOURCE/pyproject.toml" }).catch((e) => e.code);
+        const args = await ramparts.preview.example({ path: "$RESOURCE/ui/app.js", count: 0 }).catch((e) => e.code);
         return { ok, bad, args };
         """,
         env=env,
