@@ -229,6 +229,13 @@ out.afterClose = await until(async () => {
   return l.includes("tool") ? null : l;
 });
 out.closedState = await code(ramparts.window.state({ label: "tool" }));
+
+// Its own close request, vetoed by Python: the page hears of it and stays.
+const asked = [];
+ramparts.events.on("ramparts:window-close-requested", (p) => asked.push(p));
+await ramparts.invoke("veto", { label: "main" });
+await ramparts.window.close({});
+out.closeHeard = await until(async () => asked.length > 0 && asked);
 out.pageGot = got;
 out.events = await ramparts.invoke("events");
 return out;
@@ -284,6 +291,7 @@ def test_config_api_commands_events_and_veto(
 
     assert "tool" in out["afterVeto"] and "tool" not in out["afterClose"]
     assert out["closedState"] == "failed"
+    assert out["closeHeard"] == [{"window": "main"}]
     events = out["events"]
     closes = [e for e in events if e["kind"] == "close-requested" and e["window"] == "tool"]
     assert len(closes) == 2 and all(e["thread"] == "MainThread" for e in closes)  # none forced

@@ -187,9 +187,12 @@ class WindowEvents:
 
     def __call__(self, event: WindowEvent) -> bool:
         """The backend's ``events``: ``False`` keeps a window open."""
-        self._to_page(event)
         if event.kind == "close-requested":
-            return all([self._call(h, event) is not False for h in self._handlers])
+            # Every handler is asked (no short cut); the page hears of it afterwards.
+            answers = [self._call(h, event) for h in self._handlers]
+            self._to_page(event)
+            return all(a is not False for a in answers)
+        self._to_page(event)
         if self._handlers:
             self._queue.put(event)
             with self._lock:
