@@ -474,6 +474,30 @@ def test_pruned_files_are_absent_from_the_app_and_its_manifest(built: Built) -> 
     assert not {m for m in modules if m.split(".")[0] == "gi" or m.startswith("PyQt6.QtQml")}
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="reads ELF files' linked libraries")
+def test_prune_keeps_a_library_a_staying_file_links_unless_the_system_provides_it(
+    tmp_path: Path,
+) -> None:
+    """cffi's extension module (a real ELF file) links libc.so.6 and libpthread.so.0: the
+    first, named by an ordinary rule, stays and the build says why; the second goes, as
+    its rule says the system provides it."""
+    import _cffi_backend
+
+    root = tmp_path / "_internal"
+    (root / "lib").mkdir(parents=True)
+    shutil.copy(_cffi_backend.__file__, root / "ext.so")
+    for name in ("libc.so.6", "libpthread.so.0", "libunused.so.1"):
+        (root / "lib" / name).write_bytes(b"not really a library")
+    rules = [
+        Prune("bundled", "unused", paths=("lib/libc.so.*", "lib/libunused.so.*")),
+        Prune("system", "the system's", paths=("lib/libpthread.so.*",), system=True),
+    ]
+    lines: list[str] = []
+    prune(root, rules, [], lines.append)
+    assert sorted(p.name for p in (root / "lib").iterdir()) == ["libc.so.6"]
+    assert "      kept     libc.so.6 (bundled): ext.so links it" in lines
+
+
 @pytest.mark.parametrize(
     ("keep", "found"),
     [('"de.pak"', "'de.pak'"), ('["../lib/x.so"]', "'../lib/x.so'"), ('["/abs"]', "'/abs'")],

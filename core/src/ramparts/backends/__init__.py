@@ -100,6 +100,9 @@ class Prune:
         app's ``_internal`` folder: files deleted after PyInstaller, before hashing.
     :ivar spare: patterns the ``paths`` match that stay all the same (the minimum the
         engine needs).
+    :ivar system: the libraries the ``paths`` match come from the system at run time,
+        so files that stay may link them. Otherwise such a library stays, and the build
+        says which file links it.
     """
 
     name: str
@@ -107,6 +110,7 @@ class Prune:
     modules: tuple[str, ...] = ()
     paths: tuple[str, ...] = ()
     spare: tuple[str, ...] = ()
+    system: bool = False
 
 
 @attrs.frozen

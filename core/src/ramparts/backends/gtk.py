@@ -133,6 +133,7 @@ class GtkBackend(PywebviewBackend):
                     "libexpat.so.*",
                     "libmpdec.so.*",
                 ),
+                system=True,
             ),
             Prune(
                 "gtk-data",

@@ -573,6 +573,7 @@ class QtBackend(PywebviewBackend):
                     "libselinux.so.*",
                     "libthai.so.*",
                 ),
+                system=True,
             ),
             Prune(
                 "printing",
