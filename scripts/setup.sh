@@ -19,6 +19,9 @@ TEST_DEBS=(strace)
 # Tests only: a private session bus, GNOME's notification server on it and dbus-monitor
 # (plugins/notification/tests: the notification capability against the real service).
 TEST_DEBS+=(dbus-daemon dbus-bin notification-daemon)
+# `ramparts build --deb` needs dpkg-dev (dpkg-shlibdeps); its tests check the package with
+# lintian and desktop-file-validate (tests/test_deb.py).
+TEST_DEBS+=(dpkg-dev lintian desktop-file-utils)
 
 missing=()
 for pkg in "${QT_DEBS[@]}" "${GTK_DEBS[@]}" "${TEST_DEBS[@]}"; do

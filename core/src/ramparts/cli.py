@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     )
 
     from ramparts.config import AppConfig
+    from ramparts.release.build import BuildResult
+    from ramparts.release.deb import Compression, DebPlan
 
 app = typer.Typer(
     name="ramparts",
@@ -191,6 +193,7 @@ def check(app_dir: AppDir = Path(".")) -> None:
     typer.echo(f"handles:      {config.security.handles}")
     typer.echo(f"csp:          {render_csp(merge_csp(dict(config.security.csp)))}")
     typer.echo(f"ui events:    {', '.join(sorted(config.ui_events)) or '(none)'}")
+    typer.echo(f"icon:         {config.icon or '(none)'}")
     typer.echo(f"instances:    {_instances(config)}")
     _check_dev(config)
     problems = []
@@ -396,6 +399,15 @@ def keygen(
     typer.echo(f"public key:  {pub_path}")
 
 
+DebOption = Annotated[
+    bool, typer.Option("--deb", help="Also make a Debian package of the app (onedir).")
+]
+DebCompression = Annotated[
+    str,
+    typer.Option(metavar="[xz|gzip]", help="How --deb compresses: xz (smaller) or gzip (faster)."),
+]
+
+
 @app.command()
 def build(
     app_dir: AppDir = Path("."),
@@ -422,6 +434,8 @@ def build(
             "'codesign --force --sign ID {executable}'."
         ),
     ] = None,
+    deb: DebOption = False,
+    deb_compression: DebCompression = "xz",
 ) -> None:
     """Build a distributable app with PyInstaller, holding only the declared plugins."""
     from ramparts.release.build import Signer
@@ -429,6 +443,7 @@ def build(
     from ramparts.release.signing import chain_to
 
     with _cli_errors():
+        plan = _deb_plan(app_dir, onefile, deb_compression) if deb else None
         private = _private_key(key)
         signer = None
         if private is not None:
@@ -447,6 +462,12 @@ def build(
             sign_command=sign_command,
             say=lambda line: typer.echo(line, err=True),
         )
+    _say_built(result)
+    if plan is not None:
+        _write_deb(plan, result.artifact, cast("Compression", deb_compression))
+
+
+def _say_built(result: BuildResult) -> None:
     typer.echo(f"built:        {result.artifact}")
     files = f"{result.files} file{'s' if result.files != 1 else ''}"
     typer.echo(f"size:         {result.size / 1e6:.1f} MB in {files}")
@@ -455,6 +476,30 @@ def build(
     signed = f"signed by {result.signer}" if result.signer else "UNSIGNED (no --key)"
     typer.echo(f"manifest:     {signed}; expires {result.expires}")
     typer.echo(f"time:         {result.seconds:.0f} s")
+
+
+def _deb_plan(app_dir: Path, onefile: bool, compression: str) -> DebPlan:
+    """``build --deb``: what the package will be, checked before minutes of work."""
+    from ramparts.config import load_config
+    from ramparts.release.deb import plan_deb
+
+    if compression not in ("xz", "gzip"):
+        raise _fail(f"--deb-compression: {compression!r} is neither xz nor gzip", 2)
+    return plan_deb(load_config(app_dir), onefile=onefile)
+
+
+def _write_deb(plan: DebPlan, artifact: Path, compression: Compression) -> None:
+    """``build --deb``: the package of the app just built, beside it."""
+    from ramparts.release.deb import write_deb
+
+    with _cli_errors():
+        made = write_deb(plan, artifact, artifact.parent, compression=compression, say=_say)
+    typer.echo(f"deb:          {made.path}")
+    typer.echo(
+        f"deb size:     {made.size / 1e6:.1f} MB; installed {made.installed_kib / 1024:.1f} MiB"
+    )
+    typer.echo(f"depends:      {', '.join(made.depends) or '(none)'}")
+    typer.echo(f"deb time:     {made.seconds:.0f} s")
 
 
 @app.command()

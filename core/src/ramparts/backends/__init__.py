@@ -121,11 +121,15 @@ class Shipping:
         them), the backend's own module included.
     :ivar collect_data: packages whose data files must ship.
     :ivar prune: what the build leaves out (see docs/build.md, "Size").
+    :ivar debian_depends: Debian packages a ``.deb`` of the app depends on besides
+        those its bundled binaries link to: what the toolkit loads by name at run time
+        (docs/packaging.md).
     """
 
     hidden_imports: tuple[str, ...] = ()
     collect_data: tuple[str, ...] = ()
     prune: tuple[Prune, ...] = ()
+    debian_depends: tuple[str, ...] = ()
 
     def pyinstaller_args(self) -> list[str]:
         excludes = [m for p in self.prune for m in p.modules]

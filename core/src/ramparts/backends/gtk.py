@@ -107,6 +107,9 @@ class GtkBackend(PywebviewBackend):
             "gi.repository.Soup",
             "gi.repository.JavaScriptCore",
         ),
+        # The engine comes from the distribution: its typelibs pull in WebKitGTK 4.1
+        # (with bubblewrap and xdg-dbus-proxy for its sandbox) and GTK 3.
+        debian_depends=("gir1.2-webkit2-4.1", "gir1.2-gtk-3.0"),
         prune=(
             Prune(
                 "qt",
