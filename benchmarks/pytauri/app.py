@@ -16,6 +16,7 @@ line and exits. The commands are written the way a PyTauri app writes them: a ty
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -125,4 +126,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter finalization: Tauri's threads can still hold the GIL machinery
+    # then, and pytauri-wheel 0.8.0 sometimes aborts there ("PyGILState_Release: thread
+    # state ... must be current"), after the measurement was printed.
+    os._exit(code)
