@@ -28,7 +28,6 @@ from ramparts.backends import (
 )
 from ramparts.bridge.host import WindowHost
 from ramparts.bridge.session import Registry, WindowSession
-from ramparts.builtins.window import page_events
 from ramparts.capability import Capability
 from ramparts.config import AppConfig, WindowConfig, check_ui_folder, load_config
 from ramparts.devserver import dev_config
@@ -42,6 +41,7 @@ from ramparts.windows import (
     WindowEvents,
     event_handlers_in,
     load_state,
+    page_events,
     restored,
     save_state,
     state_file,

@@ -24,7 +24,7 @@ from ramparts.toolkit.dirs import base_dirs, make_app_dir
 
 if TYPE_CHECKING:
     from ramparts.commands import RunningApp
-    from ramparts.config import WindowConfig
+    from ramparts.config import AppConfig, WindowConfig
 
 __all__ = [
     "STATE_FILE",
@@ -37,12 +37,23 @@ __all__ = [
     "event_handlers_in",
     "load_state",
     "on_window_event",
+    "page_events",
     "restored",
     "save_state",
     "state_file",
 ]
 
 log = logging.getLogger("ramparts.windows")
+
+
+def page_events(config: AppConfig) -> frozenset[str]:
+    """The window events the ``window`` capability's ``events`` grant to the pages of
+    windows that have the capability. Here, not in the capability's module: the core
+    asks even in apps that do not declare it, whose builds leave that module out."""
+    cap = config.capabilities.get("window")
+    events = cap.options.get("events", []) if cap is not None else []
+    return frozenset(events)  # checked by the capability's ``configure`` at load
+
 
 #: The file in the app's data folder (``$APPDATA``) that remembers window states.
 STATE_FILE = "window-state.json"

@@ -25,7 +25,6 @@ from ramparts import CallContext, Capability, ConfigContext, NotAllowed, command
 from ramparts.errors import CommandFailed, InvalidArgs
 
 if TYPE_CHECKING:
-    from ramparts.config import AppConfig
     from ramparts.windows import Window
 
 #: The events a page may be granted (``events``), each as ``ramparts:window-<kind>``:
@@ -62,13 +61,6 @@ def _events(table: Mapping[str, Any], ctx: ConfigContext) -> list[str]:
         if event not in EVENT_KINDS:
             raise ctx.error("events", event, expected)
     return events
-
-
-def page_events(config: AppConfig) -> frozenset[str]:
-    """The window events the pages of windows with this capability receive."""
-    cap = config.capabilities.get("window")
-    events = cap.options.get("events", []) if cap is not None else []
-    return frozenset(events)  # checked by ``configure`` when the app loaded
 
 
 def _target(ctx: CallContext[WindowGrants], label: str | None) -> Window:
