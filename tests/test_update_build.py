@@ -3,7 +3,8 @@
 One build (v1) per module. v2 is that build with its bundled config's version and its
 page changed, hashed and signed again with the same key: exactly what a rebuild of the
 changed app gives, less a second PyInstaller run (about a minute). ``ramparts release``
-packs v2 and signs its feed; a loopback server hosts both. Then v1 runs headless with a
+packs v2 (gzip level 1: level 6 takes 3 times the CPU, over a minute here) and signs its
+feed; a loopback server hosts both. Then v1 runs headless with a
 page script that calls ``updater.check`` and ``updater.install``: the install verifies
 and flips the user's update root, relaunches the installed v1, whose launcher verifies
 v2 with its own key and runs it, and the same script, now in v2's page, finds no newer
@@ -126,7 +127,7 @@ def test_a_built_app_updates_itself_from_v1_to_v2_and_relaunches(site: Site) -> 
     out = site.tmp / "site"
     done = ramparts_cli(
         "release", str(v2), "--key", str(site.key_file), "--out", str(out),
-        "--notes", "Version 2", env=env,
+        "--notes", "Version 2", "--compress-level", "1", env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "[3/3] signing the feed" in done.stderr and "version: 2.0.0" in done.stdout

@@ -523,6 +523,9 @@ def release(
         Path | None, typer.Option(help="Release notes from a UTF-8 file (instead of --notes).")
     ] = None,
     expires_in: Annotated[float, typer.Option(help="Days the signed feed stays valid.")] = 30,
+    compress_level: Annotated[
+        int, typer.Option(help="gzip level, 1 (fastest) to 9 (smallest).")
+    ] = 6,
 ) -> None:
     """Turn a signed build into an update archive and a signed update feed."""
     from ramparts.release.updates import make_release
@@ -542,6 +545,7 @@ def release(
             notes=text,
             expires_in_days=expires_in,
             say=_say,
+            level=compress_level,
         )
     typer.echo(f"archive: {done.archive} ({done.size / 1e6:.1f} MB, sha256 {done.sha256})")
     typer.echo(f"feed:    {done.feed}")
