@@ -3,7 +3,7 @@
 One build (v1) per module. v2 is that build with its bundled config's version and its
 page changed, hashed and signed again with the same key: exactly what a rebuild of the
 changed app gives, less a second PyInstaller run (about a minute). ``ramparts release``
-packs v2 (gzip level 1: level 6 takes 3 times the CPU, over a minute here) and signs its
+packs v2 (gzip level 1: level 6 takes 6 times the CPU, over a minute here) and signs its
 feed; a loopback server hosts both. Then v1 runs headless with a
 page script that calls ``updater.check`` and ``updater.install``: the install verifies
 and flips the user's update root, relaunches the installed v1, whose launcher verifies
