@@ -8,7 +8,6 @@ the page or the feed. Every refusal is an :class:`UpdateError` whose ``code`` sa
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import ipaddress
 import os
@@ -183,6 +182,10 @@ class Updater:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """One install at a time per user and app (two windows, two processes)."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: the update root is not written there
+            raise UpdateError("unsupported", "updates are not supported on this OS") from None
         fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:

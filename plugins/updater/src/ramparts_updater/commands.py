@@ -23,6 +23,8 @@ __all__ = ["EVENT_PROGRESS", "CheckResult", "InstallResult", "check", "install"]
 EVENT_PROGRESS = "updater:progress"
 #: An install may download hundreds of MB; the network timeout bounds each wait.
 _INSTALL_SECONDS = 6 * 3600.0
+#: A check connects and reads, each within the config's timeout (at most 600 s).
+_CHECK_SECONDS = 2 * 600.0 + 5
 
 
 class CheckResult(TypedDict):
@@ -56,7 +58,7 @@ def _page_errors() -> Iterator[None]:
         raise CommandFailed(f"{where}{e.strerror or e}", data={"reason": "io"}) from None
 
 
-@command(timeout=120.0)
+@command(timeout=_CHECK_SECONDS)
 def check(ctx: CallContext[UpdaterState]) -> CheckResult:
     """Ask the feed whether a newer version is signed and available."""
     with _page_errors():
