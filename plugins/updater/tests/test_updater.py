@@ -531,3 +531,17 @@ def test_release_command_prints_steps_and_one_clear_error_line(
     other = make_build(tmp_path / "o" / "app", "1.2", Ed25519PrivateKey.generate())
     done = ramparts_cli("release", str(other), "--key", str(tmp_path / "k.key"), env=env)
     assert done.returncode == 1 and "not by this key" in done.stderr
+
+
+def test_pointers_that_leave_the_versions_folder_are_ignored(
+    site: Site, v1: Path, key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    """A ``current`` re-pointed (by whoever can write the user's files) at a folder
+    outside ``versions/``, even a validly signed newer build, is not run."""
+    root = tmp_path / "updates"
+    elsewhere = make_build(tmp_path / "elsewhere" / "9.0", "9.0", key)
+    root.mkdir()
+    for target in (str(elsewhere), "../elsewhere/9.0", "versions/..", "versions/../../x"):
+        (root / "current").unlink(missing_ok=True)
+        os.symlink(target, root / "current")
+        assert preferred_update(root, [key.public_key()], APP, "1.0") is None, target

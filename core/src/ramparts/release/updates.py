@@ -494,8 +494,8 @@ def _pointer(root: Path, name: str) -> str | None:
         target = os.readlink(root / name)
     except OSError:
         return None
-    match = re.fullmatch(r"versions/([0-9a-z.]+)", target)
-    return match[1] if match else None
+    folder, _, version = target.partition("/")
+    return version if folder == "versions" and _VERSION.fullmatch(version) else None
 
 
 def _verified_build(
