@@ -664,6 +664,14 @@ ENGINES = ("qt", "gtk", "pytauri")
 PYTAURI_ROW = "pytauri"
 
 
+def parse_engines(parser: argparse.ArgumentParser, text: str) -> tuple[str, ...]:
+    """``--engines qt,gtk,...`` as a tuple; an unknown name is a usage error."""
+    wanted = tuple(e for e in text.split(",") if e)
+    if set(wanted) - set(ENGINES):
+        parser.error(f"unknown engine(s): {', '.join(sorted(set(wanted) - set(ENGINES)))}")
+    return wanted
+
+
 def qt_rows(tmp: Path) -> list[Transport]:
     """The pywebview baseline first, then Ramparts apps written under ``tmp``."""
     return [
@@ -787,9 +795,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated rows to run, of {', '.join(ENGINES)} (all by default)",
     )
     args = parser.parse_args(argv)
-    wanted = tuple(e for e in args.engines.split(",") if e)
-    if set(wanted) - set(ENGINES):
-        parser.error(f"unknown engine(s): {', '.join(sorted(set(wanted) - set(ENGINES)))}")
+    wanted = parse_engines(parser, args.engines)
     counts = QUICK if args.quick else FULL
     if args.rounds:
         counts = dataclasses.replace(counts, rounds=args.rounds)

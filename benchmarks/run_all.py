@@ -1,4 +1,4 @@
-"""Every benchmark in one run: Ramparts against a plain pywebview app doing the same work.
+"""Every benchmark in one run: Ramparts against PyTauri, plain pywebview and the floor.
 
     uv run python benchmarks/run_all.py            # full run, about 10-20 minutes
     uv run python benchmarks/run_all.py --quick    # smoke run: small counts, no build
@@ -8,6 +8,7 @@ Sections, each measured against its baseline in this same run, the two taking tu
 
 - **bridge** (``bridge.py``): small calls (calls/s, p50/p99), 1,000 concurrent calls,
   a 1 MB JSON document, 10 MB and 100 MB binary round trips, events/s Python -> page;
+  pywebview and Ramparts on Qt and on WebKitGTK, and PyTauri when set up (``--engines``);
 - **startup** (``startup.py``): time to the first answered call and peak RSS of the two
   hello apps;
 - **imports** (``startup.py``): core import time, modules for one vs four capabilities;
@@ -536,7 +537,7 @@ def report(result: dict[str, Any], rows: list[bridge.Row], counts: bridge.Counts
 # --- main -------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
+def arguments() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small counts, no build: a smoke run")
     ap.add_argument("--rounds", type=int, help="small-call processes per bridge row (5)")
@@ -556,10 +557,13 @@ def main(argv: list[str] | None = None) -> int:
         help="bridge rows to run, comma-separated (qt,gtk,pytauri: all by default)",
     )
     ap.add_argument("--out-dir", type=Path, default=HERE / "results")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = arguments()
     args = ap.parse_args(argv)
-    wanted = tuple(e for e in args.engines.split(",") if e)
-    if set(wanted) - set(bridge.ENGINES):
-        ap.error(f"unknown engine(s): {', '.join(sorted(set(wanted) - set(bridge.ENGINES)))}")
+    wanted = bridge.parse_engines(ap, args.engines)
     skip = {s for s in args.skip.split(",") if s}
     if skip - set(SECTIONS):
         ap.error(f"unknown section(s): {', '.join(sorted(skip - set(SECTIONS)))}")
