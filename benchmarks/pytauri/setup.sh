@@ -12,7 +12,7 @@ venv="${RAMPARTS_PYTAURI_VENV:-$HOME/.cache/ramparts-bench/pytauri}"
 version="0.8.0"
 python="${PYTHON:-python3}"
 
-if ! pkg-config --exists webkit2gtk-4.1 2>/dev/null && [ ! -e /usr/lib/x86_64-linux-gnu/libwebkit2gtk-4.1.so.0 ]; then
+if ! /sbin/ldconfig -p 2>/dev/null | grep -q 'libwebkit2gtk-4\.1\.so\.0'; then
   echo "WebKitGTK 4.1 is missing: run scripts/setup.sh (or apt-get install libwebkit2gtk-4.1-0)" >&2
   exit 1
 fi
