@@ -8,6 +8,7 @@ Every other module is internal and may change without notice::
     from ramparts import command, on, CallContext          # an app's commands
     from ramparts import on_second_instance, SecondInstance  # single_instance apps
     from ramparts import on_window_event, WindowEvent        # window events
+    from ramparts import on_menu, MenuEvent                  # menu items chosen
     from ramparts import Capability, ConfigContext, hookimpl   # a plugin's capability
     from ramparts import InvalidArgs, OutOfScope, ...       # errors the page sees
 
@@ -41,6 +42,7 @@ from . import errors
 if TYPE_CHECKING:
     from ramparts.bridge.protocol import strict_loads
     from ramparts.bridge.session import Held, SessionResources, WindowSession
+    from ramparts.menus import MenuEvent, on_menu
     from ramparts.single_instance import SecondInstance, on_second_instance
     from ramparts.windows import Window, WindowClosed, WindowEvent, WindowState, on_window_event
 
@@ -54,6 +56,7 @@ __all__ = [
     "ConfigError",
     "Held",
     "InvalidArgs",
+    "MenuEvent",
     "NotAllowed",
     "OutOfScope",
     "PluginError",
@@ -73,6 +76,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "on",
+    "on_menu",
     "on_second_instance",
     "on_window_event",
     "strict_loads",
@@ -93,6 +97,8 @@ _LAZY = {
     "WindowEvent": "ramparts.windows",
     "WindowState": "ramparts.windows",
     "on_window_event": "ramparts.windows",
+    "MenuEvent": "ramparts.menus",
+    "on_menu": "ramparts.menus",
 }
 
 

@@ -24,6 +24,7 @@ from ramparts.backends import (
     NativeClipboard,
     NativeDialogs,
     WindowEvent,
+    WindowMenus,
     get_backend,
 )
 from ramparts.bridge.host import WindowHost
@@ -32,6 +33,8 @@ from ramparts.capability import Capability
 from ramparts.config import AppConfig, WindowConfig, check_ui_folder, load_config
 from ramparts.devserver import dev_config
 from ramparts.errors import ConfigError
+from ramparts.menus import PAGE_EVENT, MenuEvent, MenuEventHandler, MenuEvents
+from ramparts.menus import handlers_in as menu_handlers_in
 from ramparts.plugins import build_registry, load_capabilities, make_plugin_manager
 from ramparts.single_instance import EVENT, SecondInstance, SecondInstanceHandler, handlers_in
 from ramparts.windows import (
@@ -91,6 +94,9 @@ class App:
         #: The ``@on_window_event`` functions of the app's commands module.
         self.window_event_handlers: tuple[WindowEventHandler, ...] = ()
         self._window_events: WindowEvents | None = None
+        #: The ``@on_menu`` functions of the app's commands module.
+        self.menu_handlers: tuple[MenuEventHandler, ...] = ()
+        self._menu_events: MenuEvents | None = None
         #: Where ``remember_state`` windows keep their state (``$APPDATA``).
         self.state_file = state_file(config.identifier, config.ui)
 
@@ -117,6 +123,7 @@ class App:
         if config.commands is not None:
             module = importlib.import_module(config.commands)  # loaded already
             the_app.window_event_handlers = event_handlers_in(module)
+            the_app.menu_handlers = menu_handlers_in(module)
         return the_app
 
     # -- running ------------------------------------------------------------------------
@@ -168,6 +175,7 @@ class App:
             )
         result = EvalResult(ok=False) if eval_js is not None else None
         self._window_events = WindowEvents(self, self.window_event_handlers, self._event_to_page)
+        self._menu_events = MenuEvents(self, self.menu_handlers, self._menu_to_page)
         for spec in cfg.windows:
             if spec.start:
                 host = self._open(spec)
@@ -276,6 +284,22 @@ class App:
         if granted and event.kind in page_events(self.config):
             self.emit(f"ramparts:window-{event.kind}", event.to_json(), window=event.window)
 
+    def _menu_to_page(self, event: MenuEvent) -> None:
+        """Send ``event`` to its window's page if that window's ``menu_events`` name
+        the item."""
+        spec = self.config.window_named(event.window)
+        if spec is not None and event.id in spec.menu_events:
+            self.emit(PAGE_EVENT, event.to_json(), window=event.window)
+
+    def _menus(self, label: str) -> WindowMenus:
+        events = self._menu_events
+
+        def chosen(item_id: str, menu: str) -> None:
+            if events is not None:
+                events(MenuEvent(item_id, label, menu))
+
+        return WindowMenus(self.config.menu, self.config.context_menu, chosen)
+
     def _remember(self, label: str) -> None:
         """Save the state of ``label``'s window (as it goes) if its config says
         ``remember_state``."""
@@ -337,6 +361,7 @@ class App:
             reload_keys=self._reload_keys,
             events=self._window_events,
             closing=lambda: self._remember(spec.label),
+            menus=self._menus(spec.label),
         )
         return host
 

@@ -21,6 +21,7 @@ import attrs
 
 from ramparts.csp import parse_csp
 from ramparts.errors import MISSING, ConfigError
+from ramparts.menuconfig import MenuItem, menu_ids, read_menu, read_menu_items
 from ramparts.toolkit.configtable import ConfigContext
 
 __all__ = [
@@ -116,6 +117,9 @@ class WindowConfig:
     background: str | None = None
     #: Size, position and maximized are saved at close and restored at the next launch.
     remember_state: bool = False
+    #: The menu item ids whose ``ramparts:menu`` event this window's page receives
+    #: (docs/menus.md); Python's ``@on_menu`` handlers get every one.
+    menu_events: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -201,6 +205,11 @@ class AppConfig:
     single_instance: SingleInstanceConfig | None = None
     #: The app's icon: a square PNG of one of :data:`ICON_SIZES` (``None``: no icon).
     icon: Path | None = None
+    #: ``[[tool.ramparts.menu]]``: the app menu's submenus, in menu bar order.
+    menu: tuple[MenuItem, ...] = ()
+    #: ``[tool.ramparts.context_menu] items``: what the page's context menu adds to
+    #: the editing entries (docs/menus.md).
+    context_menu: tuple[MenuItem, ...] = ()
 
     @property
     def window(self) -> WindowConfig:
@@ -295,7 +304,9 @@ def load_config(app_dir: Path | str) -> AppConfig:
     security = _security(r.sub("security"))
     ui_events = _ui_events(r.sub("events"))
     capabilities = _capabilities(r.sub("capabilities"))
-    windows = _windows(r, name, ui, entry, tuple(capabilities))
+    menu, context_menu = _menus(r)
+    ids = frozenset(menu_ids(menu + context_menu))
+    windows = _windows(r, name, ui, entry, tuple(capabilities), ids)
     backend, single_instance = _backend(r), _single_instance(r, windows)
     icon = _icon(r, app_dir)
     r.done()
@@ -318,6 +329,8 @@ def load_config(app_dir: Path | str) -> AppConfig:
         backend=backend,
         single_instance=single_instance,
         icon=icon,
+        menu=menu,
+        context_menu=context_menu,
     )
     # With a dev server the UI folder is what its build writes: it may not exist yet.
     # Whoever serves from the folder (App.load without dev, build) checks it then.
@@ -512,7 +525,12 @@ def _capabilities(c: _Reader) -> dict[str, CapabilityConfig]:
 
 
 def _windows(
-    r: _Reader, name: str, ui: Path, entry: str, declared: tuple[str, ...]
+    r: _Reader,
+    name: str,
+    ui: Path,
+    entry: str,
+    declared: tuple[str, ...],
+    ids: frozenset[str] = frozenset(),
 ) -> tuple[WindowConfig, ...]:
     remember = r.get("remember_window_state", bool, "true or false", False)
     if "windows" in r.table and "window" in r.table:
@@ -532,7 +550,7 @@ def _windows(
             capabilities=declared,
             web=_web(w),
         )
-        window = _window_options(w, window, remember)
+        window = _window_options(w, window, remember, ids)
         w.done()
         return (window,)
     r.used.add("windows")
@@ -543,7 +561,7 @@ def _windows(
     for i, table in enumerate(raw):
         w = r.within(f"windows[{i}]", table)
         window = _listed_window(w, i, windows, name, ui, entry, declared)
-        windows.append(_window_options(w, window, remember))
+        windows.append(_window_options(w, window, remember, ids))
         w.done()
     return tuple(windows)
 
@@ -590,7 +608,9 @@ def _listed_window(
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-def _window_options(w: _Reader, window: WindowConfig, remember: bool) -> WindowConfig:
+def _window_options(
+    w: _Reader, window: WindowConfig, remember: bool, ids: frozenset[str] = frozenset()
+) -> WindowConfig:
     """The keys of a window's look and placement (docs/capabilities/window.md)."""
     flags = {
         k: w.get(k, bool, "true or false", False)
@@ -611,8 +631,36 @@ def _window_options(w: _Reader, window: WindowConfig, remember: bool) -> WindowC
         position=_position(w),
         background=background.lower() if background is not None else None,
         remember_state=w.get("remember_state", bool, "true or false", remember),
+        menu_events=_menu_events(w, ids),
         **flags,
     )
+
+
+def _menu_events(w: _Reader, ids: frozenset[str]) -> tuple[str, ...]:
+    """``menu_events``: ids of the app's menu items (docs/menus.md)."""
+    expected = "ids of items of [[tool.ramparts.menu]] or [tool.ramparts.context_menu]"
+    names = w.str_list("menu_events", f"a list of {expected}", ())
+    for item_id in names:
+        if item_id not in ids:
+            known = ", ".join(sorted(ids)) or "none are declared"
+            raise w.error("menu_events", item_id, f"one of the {expected}: {known}")
+    return tuple(dict.fromkeys(names))
+
+
+def _menus(r: _Reader) -> tuple[tuple[MenuItem, ...], tuple[MenuItem, ...]]:
+    """The app menu and the context menu's items; every item id once across both."""
+    menu = read_menu(r.ctx, r.get("menu", list, "[[tool.ramparts.menu]] tables", []), "menu")
+    c = r.sub("context_menu")
+    context = read_menu_items(
+        c.ctx, c.get("items", list, "a list of tables", []), "items", accelerators=False
+    )
+    c.done()
+    seen: set[str] = set()
+    for item_id in menu_ids(menu + context):
+        if item_id in seen:
+            raise r.error("menu", item_id, f"unique item ids ({item_id!r} is used twice)")
+        seen.add(item_id)
+    return menu, context
 
 
 def _size_limit(w: _Reader, end: str, window: WindowConfig) -> tuple[int, int] | None:

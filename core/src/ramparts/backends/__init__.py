@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from ramparts.bridge.host import WindowHost
     from ramparts.bridge.session import WindowSession
     from ramparts.config import AppConfig, WindowConfig
+    from ramparts.menuconfig import MenuItem
 
 __all__ = [
     "BACKENDS",
@@ -61,6 +62,7 @@ __all__ = [
     "Shipping",
     "WindowEvent",
     "WindowEventKind",
+    "WindowMenus",
     "WindowState",
     "get_backend",
 ]
@@ -237,6 +239,23 @@ class WindowEvent:
         return {k: v for k, v in attrs.asdict(self).items() if v is not None and k != "kind"}
 
 
+@attrs.frozen
+class WindowMenus:
+    """A window's menus (docs/menus.md): the app menu and what the page's context menu
+    adds to its editing entries.
+
+    :ivar bar: the app menu's submenus, shown in the window's menu bar.
+    :ivar context: the items the page's context menu shows after its editing entries.
+    :ivar chosen: called on the GUI thread with ``(id, menu)`` when an enabled item is
+        chosen: ``menu`` is ``"app"`` (its menu bar entry or accelerator) or
+        ``"context"``.
+    """
+
+    bar: tuple[MenuItem, ...] = ()
+    context: tuple[MenuItem, ...] = ()
+    chosen: Callable[[str, str], None] | None = None
+
+
 class NativeWindow(Protocol):
     """One open window, driven through the toolkit on the GUI thread.
 
@@ -304,6 +323,7 @@ class Backend(Protocol):
         reload_keys: bool = False,
         events: Callable[[WindowEvent], bool] | None = None,
         closing: Callable[[], None] | None = None,
+        menus: WindowMenus | None = None,
     ) -> None:
         """Open a window for ``host`` (any thread; on the GUI thread, once running, the
         window opens just after this returns, and an error there is logged).
@@ -327,6 +347,11 @@ class Backend(Protocol):
             loading in the window (the first load, every reload and navigation).
         :param reload_keys: F5 and Ctrl+R (Cmd+R on macOS) reload the page, and the page
             never sees those keys (``ramparts dev`` only).
+        :param menus: the window's menu bar and context menu items. Whatever it holds,
+            the page's context menu offers only the editing entries (cut, copy, paste,
+            select all, as the engine enables them) and these items: nothing that
+            navigates, reloads, saves, prints, opens the inspector (unless ``devtools``)
+            or shows the source.
         """
 
     def reload_window(self, host: WindowHost) -> None:

@@ -25,6 +25,7 @@ from ramparts.backends.chromium import allowed_hosts  # noqa: E402
 from ramparts.backends.gtk_clipboard import GtkClipboard  # noqa: E402
 from ramparts.backends.gtk_dialogs import GtkDialogs  # noqa: E402
 from ramparts.backends.gtk_eval import start_eval  # noqa: E402
+from ramparts.backends.gtk_menu import install_menus  # noqa: E402
 from ramparts.backends.gtk_page import GtkPage  # noqa: E402
 from ramparts.backends.gtk_window import GtkWindow, apply_spec, watch  # noqa: E402
 from ramparts.backends.pywebview_windows import PageHooks, PywebviewBackend  # noqa: E402
@@ -231,6 +232,7 @@ class GtkBackend(PywebviewBackend):
         browser = BrowserView.instances[window.uid]
         view = browser.webview
         _undo_pywebview(browser, host)
+        install_menus(browser.window, view, hooks.menus, hooks.devtools is not None)
         page = GtkPage(view, host)
         page.console = hooks.console
         page.attach()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 import webview
 
-from ramparts.backends import EvalResult, NativeWindow, WindowEvent
+from ramparts.backends import EvalResult, NativeWindow, WindowEvent, WindowMenus
 from ramparts.errors import BackendError
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ class PageHooks:
     spec: WindowConfig | None = None
     #: Called as the window goes (``Backend.open_window``'s ``closing``).
     closing: Callable[[], None] | None = None
+    #: The window's menus (``Backend.open_window``'s ``menus``).
+    menus: WindowMenus = attrs.field(factory=WindowMenus)
 
 
 class PywebviewBackend:
@@ -99,8 +101,11 @@ class PywebviewBackend:
         reload_keys: bool = False,
         events: Callable[[WindowEvent], bool] | None = None,
         closing: Callable[[], None] | None = None,
+        menus: WindowMenus | None = None,
     ) -> None:
-        hooks = PageHooks(console, devtools, loaded, reload_keys, events, spec, closing)
+        hooks = PageHooks(
+            console, devtools, loaded, reload_keys, events, spec, closing, menus or WindowMenus()
+        )
         if self._running and threading.current_thread() is threading.main_thread():
             # On the GUI thread (a toolkit callback), pywebview only queues a new window
             # for a start() that has already happened: ask from another thread, which

@@ -47,6 +47,7 @@ from ramparts.backends.pywebview_windows import PageHooks, PywebviewBackend
 from ramparts.backends.qt_clipboard import QtClipboard
 from ramparts.backends.qt_dialogs import QtDialogs
 from ramparts.backends.qt_eval import start_eval
+from ramparts.backends.qt_menu import install_menus
 from ramparts.backends.qt_window import QtWindow, apply_spec, watch
 from ramparts.bridge.host import IPC_PATH, SCHEME, WindowHost
 from ramparts.bridge.protocol import MAX_BINARY_MESSAGE
@@ -692,6 +693,8 @@ class QtBackend(PywebviewBackend):
                     return
                 attached = True
             page = self.attach(window, host)
+            browser = window.native
+            install_menus(browser, browser.webview, page, hooks.menus, hooks.devtools is not None)
             if hooks.spec is not None:
                 apply_spec(host, page, hooks.spec)
             if hooks.events is not None:
