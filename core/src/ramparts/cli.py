@@ -213,6 +213,7 @@ def check(app_dir: AppDir = Path(".")) -> None:
         typer.echo(
             f"  {w.label:12} capabilities: {caps}; web permissions: {', '.join(w.web) or 'none'}"
         )
+    _check_menus(config)
     for warning in _literal_glob_warnings(config.capabilities):
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
     unlisted = sorted(set(installed) - set(config.capabilities))
@@ -227,6 +228,17 @@ def check(app_dir: AppDir = Path(".")) -> None:
         typer.echo("routes:       " + (", ".join(sorted(loaded.registry.routes)) or "(none)"))
     if problems:
         raise _fail(f"missing capability plugins: {', '.join(problems)}")
+
+
+def _check_menus(config: AppConfig) -> None:
+    """``check``'s menu lines: the declared items, and which pages hear which."""
+    from ramparts.menuconfig import menu_ids
+
+    bar = ", ".join(m.label for m in config.menu) or "(none)"
+    context = ", ".join(menu_ids(config.context_menu)) or "(none)"
+    typer.echo(f"menus:        app menu: {bar}; context menu items: {context}")
+    for w in config.windows:
+        typer.echo(f"  {w.label:12} menu events to the page: {', '.join(w.menu_events) or 'none'}")
 
 
 def _instances(config: AppConfig) -> str:

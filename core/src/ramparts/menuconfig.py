@@ -95,11 +95,10 @@ def read_menu(ctx: ConfigContext, raw: Any, key: str) -> tuple[MenuItem, ...]:
     ``items``) in the order the menu bar shows them."""
     if not isinstance(raw, list):
         raise ctx.error(key, raw, "an array of tables: [[tool.ramparts.menu]]")
-    menus = read_menu_items(ctx, raw, key, accelerators=True)
-    for i, menu in enumerate(menus):
-        if menu.items is None:
+    for i, table in enumerate(raw):
+        if isinstance(table, Mapping) and "items" not in table:
             raise ctx.error(f"{key}[{i}].items", MISSING, "the menu's items (a list of tables)")
-    return menus
+    return read_menu_items(ctx, raw, key, accelerators=True)
 
 
 def read_menu_items(

@@ -350,6 +350,22 @@ def _window_events_block(config: AppConfig, window: str | None) -> str:
     )
 
 
+def _menu_block(config: AppConfig, window: str | None) -> str:
+    """The typed ``ramparts:menu`` listener, for the items the window's ``menu_events``
+    grant (any window's, when ``window`` is ``None``); merged into ``Events``."""
+    windows = [config.window_named(window)] if window else config.windows
+    ids = sorted({i for w in windows if w is not None for i in w.menu_events})
+    if not ids:
+        return ""
+    names = " | ".join(json.dumps(i) for i in ids)
+    return (
+        "  interface Events {\n    /** A menu item chosen (the window's menu_events). */\n"
+        f'    on(name: "ramparts:menu", fn: (payload: {{ readonly id: {names}; '
+        'readonly window: string; readonly menu: "app" | "context" }) => void): '
+        "() => void;\n  }\n\n"
+    )
+
+
 def app_declarations(config: AppConfig, registry: Registry, window: str | None = None) -> str:
     """The ``.d.ts`` text for the app's ``window.ramparts``.
 
@@ -381,6 +397,7 @@ def app_declarations(config: AppConfig, registry: Registry, window: str | None =
         f"{_FIXED}\n"
         f"{_second_instance_block(config, window)}"
         f"{_window_events_block(config, window)}"
+        f"{_menu_block(config, window)}"
         "  interface Api {\n"
         "    invoke<K extends keyof Commands>(name: K, ...args: ArgsOf<K>): "
         'Promise<Commands[K]["result"]>;\n'

@@ -126,6 +126,8 @@ class Scan:
     #: ``single_instance`` in the bundled app config: the windows whose pages get a
     #: second instance's arguments; ``None`` when it is off.
     single_instance: list[str] | None = None
+    #: Per window label, the menu item ids its page hears (``menu_events``).
+    menu_events: Mapping[str, list[str]] = attrs.field(factory=dict)
 
 
 def scan_artifact(artifact: Path, executable: str) -> Scan:
@@ -157,6 +159,7 @@ def scan_artifact(artifact: Path, executable: str) -> Scan:
     entry_points: dict[str, str] = {}
     web: dict[str, list[str]] = {}
     single: list[str] | None = None
+    menus: dict[str, list[str]] = {}
     for path in paths:
         parts = path.split("/")
         if parts[0] == "_internal":  # PyInstaller 6's onedir contents folder
@@ -168,8 +171,9 @@ def scan_artifact(artifact: Path, executable: str) -> Scan:
         if parts == ["app", "pyproject.toml"]:  # the config the built app runs with
             config = _read_text(root, path, archive, layout)
             web, single = _read_web(config), _read_single_instance(config)
+            menus = _read_window_lists(config, "menu_events")
         modules.add(_path_module(parts))
-    return Scan(frozenset(modules), entry_points, web, single)
+    return Scan(frozenset(modules), entry_points, web, single, menus)
 
 
 def _path_module(parts: list[str]) -> str:
@@ -191,12 +195,17 @@ def _read_text(root: Path, path: str, archive: Any, layout: str) -> str:
 def _read_web(pyproject: str) -> dict[str, list[str]]:
     """Per window label, the ``web`` permissions its config grants (the app was built
     from this config, so it was valid then; a value that is not a list reads as none)."""
+    return _read_window_lists(pyproject, "web")
+
+
+def _read_window_lists(pyproject: str, key: str) -> dict[str, list[str]]:
+    """Per window label, the list ``key`` of its config (``web``, ``menu_events``)."""
     import tomllib
 
     tool = tomllib.loads(pyproject).get("tool", {}).get("ramparts", {})
     tables = tool.get("windows") or [{"label": "main", **tool.get("window", {})}]
     return {
-        str(w.get("label")): list(w.get("web", [])) if isinstance(w.get("web"), list) else []
+        str(w.get("label")): list(w.get(key, [])) if isinstance(w.get(key), list) else []
         for w in tables
         if isinstance(w, dict)
     }
@@ -246,6 +255,8 @@ class Audit:
     #: ``single_instance`` in the bundled config: the windows whose pages get a second
     #: instance's arguments; ``None`` when it is off.
     single_instance: list[str] | None = None
+    #: Per window label, the menu item ids its page hears (``menu_events``).
+    menu_events: Mapping[str, list[str]] = attrs.field(factory=dict)
 
     @property
     def verified(self) -> bool:
@@ -286,6 +297,7 @@ class Audit:
             "windows": m.get("windows", {}),
             "web": dict(self.web),
             "single_instance": self.single_instance,
+            "menu_events": dict(self.menu_events),
             "csp": m.get("csp"),
             "eval_allowed": m.get("eval_allowed", False),
             "undeclared_plugin_modules": self.undeclared,
@@ -335,6 +347,7 @@ def audit(
         scan.web,
         changed,
         scan.single_instance,
+        scan.menu_events,
     )
 
 
@@ -365,6 +378,8 @@ def render_table(result: Audit) -> str:
         lines.append(f"window {label}: {', '.join(routes) or '(no commands)'}")
     for label, web in sorted(result.web.items()):
         lines.append(f"window {label} web permissions: {', '.join(web) or 'none'}")
+    for label, ids in sorted(result.menu_events.items()):
+        lines.append(f"window {label} menu events: {', '.join(ids) or 'none'}")
     single = result.single_instance
     if single is not None:
         pages = ", ".join(single) or "none (Python only)"
