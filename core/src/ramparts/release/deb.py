@@ -72,8 +72,9 @@ _PEP440 = re.compile(
     r"(?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?$",
     re.IGNORECASE,
 )
-_PRE = {"alpha": "a", "a": "a", "beta": "b", "b": "b", "c": "rc", "rc": "rc"}
-_PRE |= {"pre": "rc", "preview": "rc"}
+_PRE = {"alpha": "a", "a": "a", "beta": "b", "b": "b"} | dict.fromkeys(
+    ("c", "rc", "pre", "preview"), "rc"
+)
 _ELF = b"\x7fELF"
 #: How ``dpkg-deb`` compresses the package's files.
 Compression = Literal["xz", "gzip"]
