@@ -49,9 +49,6 @@ identifier = "dev.ramparts.debtest"
 commands = "debtest_commands"
 backend = "gtk"
 icon = "icon.png"
-
-[tool.ramparts.capabilities.window]
-allow = []
 """
 COMMANDS = """
 from ramparts import command
