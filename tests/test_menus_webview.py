@@ -7,6 +7,9 @@ navigation, reload, "view source", save, print or inspector) as a built app has 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -115,6 +118,26 @@ def choose(ctx: CallContext, label: str, item: str) -> bool:
         return False
 
     return ctx.app.hosts[label].call_on_ui(qt if os.environ["RAMPARTS_BACKEND"] == "qt" else gtk)
+
+
+@command
+def press(ctx: CallContext, label: str) -> None:
+    """Ctrl+O in window ``label``, as the windowing system would deliver it."""
+    def qt() -> None:
+        from PyQt6.QtCore import Qt
+        from PyQt6.QtTest import QTest
+
+        widget = ctx.app.hosts[label].native.native.webview.focusProxy()
+        QTest.keyClick(widget, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+
+    def gtk() -> None:
+        from gi.repository import Gdk, Gtk
+
+        # What GtkWindow does with a key press it gets: its accelerators first.
+        window = _gtk(ctx, label).window
+        Gtk.accel_groups_activate(window, Gdk.KEY_o, Gdk.ModifierType.CONTROL_MASK)
+
+    ctx.app.hosts[label].call_on_ui(qt if os.environ["RAMPARTS_BACKEND"] == "qt" else gtk)
 
 
 @command
@@ -279,6 +302,7 @@ const menu = async (x, y, choose) => {
   return until(async () => call("context_menu", { label: "other", choose }));
 };
 out.field = await menu(50, 25, "refresh");
+await call("press", { label: "other" });  // Ctrl+O while the field has the focus
 out.para = await menu(20, 105);
 out.link = await menu(20, 205);
 
@@ -290,7 +314,7 @@ out.chose = [
 ];
 out.python = await until(async () => {
   const e = await call("events");
-  return e.length >= 4 ? e : null;
+  return e.length >= 5 ? e : null;
 }) || await call("events");
 await call("flush", { label: "other" });
 out.other = (await until(async () => (await call("reports")).find((r) => r.other)))?.other;
@@ -350,10 +374,45 @@ def test_menus(menu_app: Path, engine: str) -> None:
     assert out["chose"] == [True, True, True, True]
     assert [(e["id"], e["window"], e["menu"]) for e in out["python"]] == [
         ("refresh", "other", "context"),
+        ("file.open", "other", "app"),  # its accelerator
         ("file.open", "main", "app"),
         ("export.pdf", "main", "app"),
         ("file.open", "other", "app"),
     ]  # file.quit is disabled
     assert {e["thread"] for e in out["python"]} == {"ramparts-menu-events"}
     assert out["page"] == [{"id": "file.open", "window": "main", "menu": "app"}]
-    assert out["other"] == []  # its window raised two items; it is granted none
+    assert out["other"] == []  # its window raised three items; it is granted none
+
+
+DEVTOOLS_SCRIPT = """
+const until = async (f, ms = 30000) => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+await until(async () => (await ramparts.invoke("reports")).some((r) => r.loaded));
+await ramparts.invoke("right_click", { label: "other", x: 50, y: 25 });
+return until(async () => ramparts.invoke("context_menu", { label: "other" }));
+"""
+
+
+def test_dev_devtools_adds_inspect(menu_app: Path, engine: str, tmp_path: Path) -> None:
+    """``ramparts dev --devtools`` keeps the engine's inspector in the context menu
+    (the in-process one, no port); without it (above) there is none."""
+    script = tmp_path / "devtools.js"
+    script.write_text(DEVTOOLS_SCRIPT)
+    args = ["dev", str(menu_app), "--headless", "--devtools", "--eval", str(script)]
+    done = subprocess.run(
+        [sys.executable, "-m", "ramparts", *args, "--timeout", "120", "--no-dev-server"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    entries = [e for e in json.loads(done.stdout.splitlines()[-1]) if not e.startswith("engine:")]
+    inspect = "Inspect:" if engine == "qt" else "inspect-element"
+    assert inspect in entries, entries
+    assert not any(w in e.lower() for e in entries if e != inspect for w in FORBIDDEN), entries
