@@ -751,24 +751,35 @@ def test_build_names_a_folder_it_cannot_write(tmp_path: Path) -> None:
 # -- audit: an unverified manifest is only the artifact's own claim ----------------------
 
 
-def fake_artifact(root: Path, capabilities: list[str], key: Ed25519PrivateKey | None) -> Path:
-    """An onedir artifact whose executable is a real (empty) PyInstaller archive, with
-    shell's package planted inside and a manifest declaring ``capabilities``."""
+#: A manifest's grant of a capability that allows no command and sets no option.
+NO_GRANT: dict[str, object] = {"allow": [], "options": {}}
+
+
+def fake_artifact(
+    root: Path,
+    capabilities: dict[str, dict[str, object]],
+    key: Ed25519PrivateKey | None = None,
+    plant: str | None = "ramparts_shell",
+) -> Path:
+    """An onedir artifact whose executable is a real (empty) PyInstaller archive, with the
+    package ``plant`` planted inside (none if None) and a manifest declaring
+    ``capabilities``, signed with ``key`` (unsigned if None)."""
     from PyInstaller.archive.writers import CArchiveWriter
 
     root.mkdir()
     CArchiveWriter(str(root / "test"), [], "libpython3.11.so")
-    (root / "_internal" / "ramparts_shell").mkdir(parents=True)
-    (root / "_internal" / "ramparts_shell" / "__init__.py").write_text("# planted\n")
+    if plant is not None:
+        (root / "_internal" / plant).mkdir(parents=True)
+        (root / "_internal" / plant / "__init__.py").write_text("# planted\n")
     expires = utc_stamp(datetime.now(UTC) + timedelta(days=1))
-    caps = {c: {"allow": [], "options": {}} for c in capabilities}
-    write_signed(root, manifest_for(hash_tree(root), expires=expires, capabilities=caps), key)
+    manifest = manifest_for(hash_tree(root), expires=expires, capabilities=capabilities)
+    write_signed(root, manifest, key)
     return root
 
 
 def test_an_unsigned_audit_is_unverified_and_fails_unless_allowed(tmp_path: Path) -> None:
     # Whoever planted shell also "declared" it: only the unverified mark gives it away.
-    artifact = fake_artifact(tmp_path / "app", ["fs", "shell"], None)
+    artifact = fake_artifact(tmp_path / "app", {"fs": NO_GRANT, "shell": NO_GRANT})
     runner = CliRunner()
     failed = runner.invoke(cli, ["audit", str(artifact), "--json"])
     assert failed.exit_code == 1, failed.output
@@ -784,7 +795,7 @@ def test_an_unsigned_audit_is_unverified_and_fails_unless_allowed(tmp_path: Path
 
 
 def test_only_a_given_pubkey_verifies_an_audit(tmp_path: Path, key: Ed25519PrivateKey) -> None:
-    artifact = fake_artifact(tmp_path / "app", ["shell"], key)
+    artifact = fake_artifact(tmp_path / "app", {"shell": NO_GRANT}, key)
     (tmp_path / "k.pub").write_bytes(public_pem(key.public_key()))
     runner = CliRunner()
     own_key = runner.invoke(cli, ["audit", str(artifact), "--json"])
@@ -797,7 +808,7 @@ def test_only_a_given_pubkey_verifies_an_audit(tmp_path: Path, key: Ed25519Priva
 def test_an_audit_reports_a_changed_file_as_changed_not_as_a_key_problem(
     tmp_path: Path, key: Ed25519PrivateKey
 ) -> None:
-    artifact = fake_artifact(tmp_path / "app", ["shell"], key)
+    artifact = fake_artifact(tmp_path / "app", {"shell": NO_GRANT}, key)
     (artifact / "_internal" / "ramparts_shell" / "__init__.py").write_text("# changed\n")
     (tmp_path / "k.pub").write_bytes(public_pem(key.public_key()))
     table = CliRunner().invoke(cli, ["audit", str(artifact), "--pubkey", f"{tmp_path}/k.pub"])
@@ -810,7 +821,7 @@ def test_an_audit_reports_a_changed_file_as_changed_not_as_a_key_problem(
 
 
 def test_verify_of_an_unsigned_build_says_intact_but_not_verified(tmp_path: Path) -> None:
-    artifact = fake_artifact(tmp_path / "app", ["shell"], None)
+    artifact = fake_artifact(tmp_path / "app", {"shell": NO_GRANT})
     result = CliRunner().invoke(cli, ["verify", str(artifact)])
     assert result.exit_code == 1, result.output
     assert result.stdout.startswith("integrity OK, signer NOT verified (unsigned build): ")
@@ -826,7 +837,7 @@ def test_an_audit_reports_the_manifest_it_verified_not_an_earlier_read(
     fed by a thread did the same, but its timing made the test flaky under load)."""
     from ramparts.release.audit import audit
 
-    artifact = fake_artifact(tmp_path / "app", ["fs"], key)
+    artifact = fake_artifact(tmp_path / "app", {"fs": NO_GRANT}, key)
     manifest_path = artifact / MANIFEST_NAME
     genuine = manifest_path.read_bytes()
     forged = json.loads(genuine)

@@ -12,14 +12,12 @@ from pathlib import Path
 import attrs
 import pytest
 from app_folders import write_app
-from test_signing import manifest_for, write_signed
-from test_types import _compile
-from typer.testing import CliRunner
+from grant_reports import check_lines, refusals
+from test_signing import fake_artifact
 
 from ramparts.app import App
 from ramparts.backends import WindowEventKind, WindowState
 from ramparts.builtins.window import EVENT_KINDS
-from ramparts.cli import app as cli
 from ramparts.config import WindowConfig, load_config
 from ramparts.errors import ConfigError, PluginError
 from ramparts.release.audit import audit, render_table
@@ -195,31 +193,17 @@ def test_capability_config_errors(tmp_path: Path, options: str, expected: str) -
 
 def test_check_shows_the_window_grants(tmp_path: Path) -> None:
     app = write_app(tmp_path / "app", capabilities=textwrap.dedent(CAPABILITY))
-    done = CliRunner().invoke(cli, ["check", str(app)])
-    assert done.exit_code == 0, done.output
-    lines = done.stdout.splitlines()
+    lines, routes = check_lines(app)
     assert "  window       installed; allow = ['open', 'set_title', 'maximize', 'state']" in lines
     assert "               self = true" in lines
     assert '               events = ["resized", "close-requested"]' in lines
-    routes = next(line for line in lines if line.startswith("routes:"))
     assert "window.set_title" in routes and "window.minimize" not in routes
 
 
 def test_audit_shows_the_window_grants(tmp_path: Path) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from PyInstaller.archive.writers import CArchiveWriter
-
-    from ramparts.release.signing import hash_tree, utc_stamp
-
-    root = tmp_path / "artifact"
-    root.mkdir()
-    CArchiveWriter(str(root / "test"), [], "libpython3.11.so")
     options = {"labels": ["tool"], "self": True, "events": ["resized"]}
     window = {"allow": ["set_title", "maximize"], "options": options}
-    expires = utc_stamp(datetime.now(UTC) + timedelta(days=1))
-    manifest = manifest_for(hash_tree(root), expires=expires, capabilities={"window": window})
-    write_signed(root, manifest, None)
+    root = fake_artifact(tmp_path / "artifact", {"window": window}, plant=None)
     table = render_table(audit(root, [], {}, allow_unverified=True)).splitlines()
     assert f"{'window':12} {'set_title':24} {json.dumps(options, sort_keys=True)}" in table
     assert f"{'':12} {'maximize':24} " in table
@@ -241,11 +225,7 @@ def test_types_declare_the_window_commands(tmp_path: Path) -> None:
         "await ramparts.window.minimize({});",  # not in allow
         'ramparts.events.on("ramparts:window-resized", (p) => { const w: string = p.width; w; });',
     ]
-    body = "\n".join(f"  {line}" for line in good + wrong)
-    done = _compile(tmp_path, dts, f"async function page(): Promise<void> {{\n{body}\n}}\n")
-    reported = [r for r in done.stdout.splitlines() if r.startswith("page.ts(")]
-    lines = sorted({int(r.split("(")[1].split(",")[0]) for r in reported})
-    assert lines == [2 + len(good), 3 + len(good)], done.stdout
+    refusals(tmp_path, dts, good, wrong)  # tsc refuses exactly the wrong lines
     assert "ramparts:window-moved" not in dts  # not granted: no typed listener
 
 

@@ -6,19 +6,17 @@ its audit even where the auditor has not installed it."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from app_folders import write_app
-from test_signing import manifest_for, write_signed
-from test_types import _compile
+from grant_reports import check_lines, refusals
+from test_signing import fake_artifact
 from typer.testing import CliRunner
 
 from ramparts.app import App
 from ramparts.cli import app as cli
 from ramparts.release.audit import FIRST_PARTY, audit, render_table
-from ramparts.release.signing import hash_tree, utc_stamp
 from ramparts.typescript import app_declarations
 
 CAPABILITIES = """
@@ -38,32 +36,14 @@ def app(tmp_path: Path) -> Path:
 
 
 def test_check_shows_the_grants(app: Path) -> None:
-    done = CliRunner().invoke(cli, ["check", str(app)])
-    assert done.exit_code == 0, done.output
-    lines = done.stdout.splitlines()
+    lines, routes = check_lines(app)
     assert "  clipboard    installed; allow = ['write_text']" in lines
     assert "               max_bytes = 4096" in lines
     assert "  store        installed; allow = ['get', 'set', 'keys']" in lines
     assert '               stores = ["settings", "recent"]' in lines
-    routes = next(line for line in lines if line.startswith("routes:"))
     for route in ("clipboard.write_text", "store.get", "store.set", "store.keys"):
         assert route in routes
     assert "clipboard.read_text" not in routes and "store.clear" not in routes
-
-
-def _artifact(root: Path, capabilities: dict[str, dict[str, object]]) -> Path:
-    """A onedir artifact (an empty PyInstaller archive as its executable) holding the
-    store plugin's package, with an unsigned manifest declaring ``capabilities``."""
-    from PyInstaller.archive.writers import CArchiveWriter
-
-    root.mkdir()
-    CArchiveWriter(str(root / "test"), [], "libpython3.11.so")
-    (root / "_internal" / "ramparts_store").mkdir(parents=True)
-    (root / "_internal" / "ramparts_store" / "__init__.py").write_text("# inside\n")
-    expires = utc_stamp(datetime.now(UTC) + timedelta(days=1))
-    manifest = manifest_for(hash_tree(root), expires=expires, capabilities=capabilities)
-    write_signed(root, manifest, None)
-    return root
 
 
 def test_audit_shows_the_grants_and_finds_an_undeclared_store(tmp_path: Path) -> None:
@@ -72,11 +52,12 @@ def test_audit_shows_the_grants_and_finds_an_undeclared_store(tmp_path: Path) ->
     clipboard = {"allow": ["write_text"], "options": {"max_bytes": 4096}}
     store = {"allow": ["get", "set"], "options": {"stores": ["settings"]}}
     # Nothing installed in the auditor's environment: the core knows these plugins.
-    hidden = audit(_artifact(tmp_path / "a", {"clipboard": clipboard}), [], {},
-                   allow_unverified=True)  # fmt: skip
+    hidden_store = fake_artifact(tmp_path / "a", {"clipboard": clipboard}, plant="ramparts_store")
+    hidden = audit(hidden_store, [], {}, allow_unverified=True)
     assert hidden.undeclared == {"store": ["ramparts_store"]} and not hidden.ok
-    shown = audit(_artifact(tmp_path / "b", {"clipboard": clipboard, "store": store}), [], {},
-                  allow_unverified=True)  # fmt: skip
+    both = {"clipboard": clipboard, "store": store}
+    shown_store = fake_artifact(tmp_path / "b", both, plant="ramparts_store")
+    shown = audit(shown_store, [], {}, allow_unverified=True)
     assert shown.ok and shown.undeclared == {}
     table = render_table(shown).splitlines()
     assert f"{'clipboard':12} {'write_text':24} {json.dumps({'max_bytes': 4096})}" in table
@@ -104,18 +85,9 @@ def test_types_declare_exactly_the_allowed_commands(app: Path, tmp_path: Path) -
         ('await ramparts.store.get({ store: "settings" });', "TS2345"),  # key missing
     ]
     # One compile: tsc must accept every good line and refuse each wrong one, on its line.
-    lines = good + [line for line, _ in wrong]
-    body = "\n".join(f"  {line}" for line in lines)
-    done = _compile(tmp_path, dts, f"async function page(): Promise<void> {{\n{body}\n}}\n")
-    reported = {
-        int(r.split("(")[1].split(",")[0]): r
-        for r in done.stdout.splitlines()
-        if r.startswith("page.ts(")
-    }
-    first_wrong = 2 + len(good)
-    assert sorted(reported) == list(range(first_wrong, first_wrong + len(wrong))), done.stdout
-    for n, (line, error) in enumerate(wrong, start=first_wrong):
-        assert error in reported[n], (line, reported[n])
+    reports = refusals(tmp_path, dts, good, [line for line, _ in wrong])
+    for (line, error), report in zip(wrong, reports, strict=True):
+        assert error in report, (line, report)
 
 
 def test_types_from_the_command_line(app: Path, tmp_path: Path) -> None:
