@@ -11,13 +11,8 @@ from __future__ import annotations
 import errno
 import os
 import random
-import re
-import select
 import shutil
-import signal
 import stat
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +21,8 @@ from typing import Any
 
 import pytest
 import unprivileged
-from fs_kill_writer import CONTENTS, SIZE, TEMP_NAME
+from fs_kill_writer import CONTENTS, SIZE
+from kill_writer import TEMP, kill, started
 from test_scope import World, no_hang, point_dirs_at
 
 import ramparts_fs.commands
@@ -36,7 +32,6 @@ from ramparts.commands import as_command
 from ramparts.errors import CommandError, CommandFailed, ConfigError, InvalidArgs, OutOfScope
 
 WRITER = Path(__file__).with_name("fs_kill_writer.py")
-TEMP = re.compile(TEMP_NAME)
 SCOPE = {
     "allow": ["$APPDATA/data/**", "$APPDATA/notes", "$APPDATA/notes/*"],
     "deny": ["$APPDATA/data/secret/**", "$APPDATA/**/*.key"],
@@ -877,30 +872,6 @@ def test_a_final_symlink_swapped_in_after_the_check_is_caught(
 # -- crash safety --------------------------------------------------------------------
 
 
-def _spawn_writer(target: Path, mode: str, expect: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, str(WRITER), str(target), mode],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], 60)
-    line = proc.stdout.readline().decode().strip() if ready else ""
-    if line != expect:
-        proc.kill()
-        _, err = proc.communicate()
-        pytest.fail(f"writer said {line!r}, expected {expect!r}\n{err.decode()}")
-    return proc
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> bytes:
-    """SIGKILL the writer; return what it printed since it was started."""
-    proc.send_signal(signal.SIGKILL)
-    out, _ = proc.communicate()
-    assert proc.returncode == -signal.SIGKILL  # it was killed, it did not stop on its own
-    return out
-
-
 def _check_after_kill(folder: Path, target: Path) -> tuple[bytes, list[bytes]]:
     """The target holds exactly one of the two contents; the only other entries are
     temporary files, each a prefix of one content. Returns (content, debris)."""
@@ -937,16 +908,15 @@ def test_killed_at_random_moments_the_file_is_old_or_new(crash_target: Path) -> 
     seen: set[bytes] = set()
     completed = 0
     for _ in range(30):
-        proc = _spawn_writer(crash_target, "loop", "ready")
+        proc = started(WRITER, str(crash_target), "loop", says="ready")
         time.sleep(rng.uniform(0, 0.04))  # a few writes at most; where it lands is random
-        completed += _kill(proc).count(b"wrote\n")
+        completed += kill(proc).count(b"wrote\n")
         content, _ = _check_after_kill(folder, crash_target)
         seen.add(content)
     # However the random kills landed, one run killed only after a complete write: the
     # file must then hold the other content. Fails if writes never complete.
     before = crash_target.read_bytes()
-    proc = _spawn_writer(crash_target, "once", "wrote")
-    _kill(proc)
+    kill(started(WRITER, str(crash_target), "once", says="wrote"))
     content, debris = _check_after_kill(folder, crash_target)
     assert content != before and debris == []
     seen.add(content)
@@ -964,8 +934,7 @@ def test_killed_at_random_moments_the_file_is_old_or_new(crash_target: Path) -> 
 def test_killed_at_each_step_of_a_write(
     crash_target: Path, mode: str, content: int, debris: int | None
 ) -> None:
-    proc = _spawn_writer(crash_target, mode, "paused")
-    _kill(proc)
+    kill(started(WRITER, str(crash_target), mode, says="paused"))
     found, leftovers = _check_after_kill(crash_target.parent, crash_target)
     assert found == CONTENTS[content]
     if debris is None:

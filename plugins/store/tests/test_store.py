@@ -12,18 +12,15 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
-import select
 import signal
 import stat
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kill_writer import TEMP, kill, start, started
 from store_kill_writer import IDENTIFIER, STATES, TABLE
 
 from ramparts.app import App
@@ -41,7 +38,6 @@ ALL = ["get", "set", "delete", "keys", "clear"]
 IDENT = "dev.ramparts.storetest"
 OpenBridge = Callable[..., Bridge]
 WRITER = Path(__file__).with_name("store_kill_writer.py")
-TEMP = re.compile(r"\.ramparts-[0-9a-f]{16}\.tmp")
 
 
 def table(**more: Any) -> dict[str, Any]:
@@ -296,28 +292,6 @@ def crash_app(ramparts_home: Path, tmp_path: Path) -> Path:
     return folder
 
 
-def _spawn_writer(app_dir: Path, mode: str, expect: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, str(WRITER), str(app_dir), mode],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], 120)
-    line = proc.stdout.readline().decode().strip() if ready else ""
-    if line != expect:
-        proc.kill()
-        _, err = proc.communicate()
-        pytest.fail(f"writer said {line!r}, expected {expect!r}\n{err.decode()}")
-    return proc
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    assert proc.returncode == -signal.SIGKILL  # killed, not stopped on its own
-
-
 def _check_after_kill() -> tuple[int, int]:
     """The store holds exactly one of the two states; the only other entries are the
     lock file and temporary files. Removes those; returns (state index, debris count)."""
@@ -342,11 +316,7 @@ def test_killed_while_writing_the_store_is_old_or_new(crash_app: Path) -> None:
     rng = random.Random()
     for _ in range(20):
         delay = f"{rng.uniform(0, 0.3):.3f}"
-        proc = subprocess.Popen(
-            [sys.executable, str(WRITER), str(crash_app), "timer", delay],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        proc = start(WRITER, str(crash_app), "timer", delay)
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == -signal.SIGKILL, err.decode()
         assert out.startswith(b"ready\n")
@@ -354,7 +324,7 @@ def test_killed_while_writing_the_store_is_old_or_new(crash_app: Path) -> None:
     # killed only after a complete write: the store holds the other state. Fails if
     # writes never complete.
     before = _check_after_kill()[0]
-    _kill(_spawn_writer(crash_app, "once", "wrote"))
+    kill(started(WRITER, str(crash_app), "once", says="wrote"))
     assert _check_after_kill() == (1 - before, 0)
 
 
@@ -362,14 +332,7 @@ def test_two_processes_lose_none_of_each_others_changes(crash_app: Path) -> None
     """Each change reads the file, changes it and replaces it: without the lock file,
     two processes of the app would overwrite each other's keys (each set rewrites the
     2 MiB store here, so their changes overlap)."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WRITER), str(crash_app), "keys", "25"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for _ in range(2)
-    ]
+    procs = [start(WRITER, str(crash_app), "keys", "25") for _ in range(2)]
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err.decode()
@@ -388,5 +351,5 @@ def test_two_processes_lose_none_of_each_others_changes(crash_app: Path) -> None
 def test_killed_at_each_step_of_a_write(
     crash_app: Path, mode: str, state: int, debris: int
 ) -> None:
-    _kill(_spawn_writer(crash_app, mode, "paused"))
+    kill(started(WRITER, str(crash_app), mode, says="paused"))
     assert _check_after_kill() == (state, debris)
