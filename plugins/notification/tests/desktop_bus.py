@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -77,6 +77,21 @@ def _owned(address: str) -> bool:
     return bool(reply.body[0])
 
 
+def _wait_ready(
+    proc: subprocess.Popen[bytes],
+    ready: Callable[[], bool],
+    seconds: float,
+    failed: Callable[[], str],
+) -> None:
+    """Poll ``ready`` until it is true; fail saying ``failed()`` if ``proc`` ends first or
+    the ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(failed())
+        time.sleep(0.05)
+
+
 @contextmanager
 def start_server(address: str, display: str) -> Iterator[subprocess.Popen[bytes]]:
     """notification-daemon on the bus at ``address``, once it owns the name."""
@@ -86,11 +101,8 @@ def start_server(address: str, display: str) -> Iterator[subprocess.Popen[bytes]
         [_need(SERVER)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 60
-        while not _owned(address):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"notification-daemon did not take {NAME} (exit {proc.poll()})")
-            time.sleep(0.05)
+        failed = f"notification-daemon did not take {NAME}"
+        _wait_ready(proc, lambda: _owned(address), 60, lambda: f"{failed} (exit {proc.poll()})")
         yield proc
     finally:
         proc.terminate()
@@ -109,12 +121,14 @@ def monitor(address: str, folder: Path) -> Iterator[Path]:
             stdout=f, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
         # It becomes a monitor by giving up its own name: from then on it sees every call.
-        while "member=NameLost" not in out.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"dbus-monitor did not start: {out.read_text(errors='replace')}")
-            time.sleep(0.05)
+        def lost() -> bool:
+            return "member=NameLost" in out.read_text(errors="replace")
+
+        def failed() -> str:
+            return f"dbus-monitor did not start: {out.read_text(errors='replace')}"
+
+        _wait_ready(proc, lost, 30, failed)
         yield out
     finally:
         proc.terminate()
