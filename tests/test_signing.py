@@ -395,23 +395,27 @@ def test_launcher_refuses_before_importing_the_app_qt_or_any_plugin(
     write_signed(tree, manifest_for(hash_tree(tree), expires=expires), key)
     script = textwrap.dedent(
         f"""
-        import json, sys
+        import json, os, sys
         sys.executable = {str(tree / "test")!r}
         sys.argv[1:] = json.loads(sys.argv[1])
         from ramparts.release.launcher import launch
         try:
             launch(public_key={public_pem(key.public_key()).decode()!r},
-                   layout="onedir", allow_eval=False, identifier={APP_ID!r})
+                   layout="onedir", allow_eval=False, identifier={APP_ID!r},
+                   backend="gtk")
         except SystemExit as e:
             loaded = [m for m in ("ramparts.app", "ramparts.plugins", "ramparts_fs",
                                   "webview", "PyQt6") if m in sys.modules]
             print(json.dumps({{"code": e.code, "loaded": loaded}}))
+            print(os.environ["RAMPARTS_BACKEND"], file=sys.stderr)
         """
     )
 
     env = home_env(tmp_path / "home")
     for name, value in env.items():
         monkeypatch.setenv(name, value)  # the launcher's env, for refusal_log() here
+    # The build ships one engine: the environment cannot switch a built app to the other.
+    monkeypatch.setenv("RAMPARTS_BACKEND", "qt")
     log = refusal_log(APP_ID)
 
     def launch(*argv: str) -> tuple[Any, str]:
@@ -423,6 +427,7 @@ def test_launcher_refuses_before_importing_the_app_qt_or_any_plugin(
     result, stderr = launch()
     assert result["code"] == 1 and "ramparts.app" in result["loaded"], stderr
     assert "refusing" not in stderr
+    assert stderr.splitlines()[-1] == "gtk", stderr
     # Built without --allow-eval: --eval is not an option at all.
     result, stderr = launch("--eval", "x.js")
     assert result == {"code": 2, "loaded": []}

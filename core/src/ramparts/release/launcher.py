@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from ramparts.config import BACKEND_ENV
 from ramparts.errors import VerificationError
 from ramparts.release.signing import load_manifest, load_public_key, utc_stamp, verify_artifact
 from ramparts.release.updates import (
@@ -196,7 +197,11 @@ def _system_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def launch(
-    public_key: str | None, layout: str, allow_eval: bool, identifier: str | None = None
+    public_key: str | None,
+    layout: str,
+    allow_eval: bool,
+    identifier: str | None = None,
+    backend: str | None = None,
 ) -> None:
     """Verify the running app, then run it. Called by the generated entry script.
 
@@ -211,6 +216,9 @@ def launch(
     :param allow_eval: accept ``--eval`` (built with ``ramparts build --allow-eval``).
     :param identifier: the app's identifier, baked in at build time (the manifest may be
         the thing that is broken): a refusal is also appended to :func:`refusal_log`.
+    :param backend: the webview backend the build ships (``RAMPARTS_BACKEND`` at build
+        time, else the config's): the app runs on it whatever the environment says now,
+        as the other engine's modules are not in the build.
     """
     meipass = getattr(sys, "_MEIPASS", None)
     executable = Path(sys.executable).resolve()
@@ -241,6 +249,8 @@ def launch(
             base=Path(os.environ.pop(BASE_ENV, "") or executable),
         )
     )
+    if backend is not None:
+        os.environ[BACKEND_ENV] = backend
     _run(Path(meipass or executable.parent) / "app", manifest["app"]["name"], allow_eval)
 
 
