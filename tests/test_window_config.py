@@ -12,15 +12,14 @@ from pathlib import Path
 import attrs
 import pytest
 from app_folders import write_app
-from grant_reports import check_lines, refusals
-from test_signing import fake_artifact
+from grant_reports import audited, check_lines, refusals
 
 from ramparts.app import App
 from ramparts.backends import WindowEventKind, WindowState
 from ramparts.builtins.window import EVENT_KINDS
 from ramparts.config import WindowConfig, load_config
 from ramparts.errors import ConfigError, PluginError
-from ramparts.release.audit import audit, render_table
+from ramparts.release.audit import render_table
 from ramparts.windows import load_state, restored, save_state
 
 
@@ -203,8 +202,7 @@ def test_check_shows_the_window_grants(tmp_path: Path) -> None:
 def test_audit_shows_the_window_grants(tmp_path: Path) -> None:
     options = {"labels": ["tool"], "self": True, "events": ["resized"]}
     window = {"allow": ["set_title", "maximize"], "options": options}
-    root = fake_artifact(tmp_path / "artifact", {"window": window}, plant=None)
-    table = render_table(audit(root, [], {}, allow_unverified=True)).splitlines()
+    table = render_table(audited(tmp_path / "artifact", {"window": window})).splitlines()
     assert f"{'window':12} {'set_title':24} {json.dumps(options, sort_keys=True)}" in table
     assert f"{'':12} {'maximize':24} " in table
 

@@ -10,13 +10,10 @@ from pathlib import Path
 
 import pytest
 from app_folders import write_app
-from grant_reports import check_lines, refusals
-from test_signing import fake_artifact
-from typer.testing import CliRunner
+from grant_reports import audited, check_lines, refused_as, types_text
 
 from ramparts.app import App
-from ramparts.cli import app as cli
-from ramparts.release.audit import FIRST_PARTY, audit, render_table
+from ramparts.release.audit import FIRST_PARTY, render_table
 from ramparts.typescript import app_declarations
 
 CAPABILITIES = """
@@ -52,12 +49,10 @@ def test_audit_shows_the_grants_and_finds_an_undeclared_store(tmp_path: Path) ->
     clipboard = {"allow": ["write_text"], "options": {"max_bytes": 4096}}
     store = {"allow": ["get", "set"], "options": {"stores": ["settings"]}}
     # Nothing installed in the auditor's environment: the core knows these plugins.
-    hidden_store = fake_artifact(tmp_path / "a", {"clipboard": clipboard}, plant="ramparts_store")
-    hidden = audit(hidden_store, [], {}, allow_unverified=True)
+    hidden = audited(tmp_path / "a", {"clipboard": clipboard}, "ramparts_store")
     assert hidden.undeclared == {"store": ["ramparts_store"]} and not hidden.ok
     both = {"clipboard": clipboard, "store": store}
-    shown_store = fake_artifact(tmp_path / "b", both, plant="ramparts_store")
-    shown = audit(shown_store, [], {}, allow_unverified=True)
+    shown = audited(tmp_path / "b", both, "ramparts_store")
     assert shown.ok and shown.undeclared == {}
     table = render_table(shown).splitlines()
     assert f"{'clipboard':12} {'write_text':24} {json.dumps({'max_bytes': 4096})}" in table
@@ -85,14 +80,9 @@ def test_types_declare_exactly_the_allowed_commands(app: Path, tmp_path: Path) -
         ('await ramparts.store.get({ store: "settings" });', "TS2345"),  # key missing
     ]
     # One compile: tsc must accept every good line and refuse each wrong one, on its line.
-    reports = refusals(tmp_path, dts, good, [line for line, _ in wrong])
-    for (line, error), report in zip(wrong, reports, strict=True):
-        assert error in report, (line, report)
+    refused_as(tmp_path, dts, good, wrong)
 
 
 def test_types_from_the_command_line(app: Path, tmp_path: Path) -> None:
-    out = tmp_path / "ramparts.d.ts"
-    done = CliRunner().invoke(cli, ["types", str(app), "--out", str(out)])
-    assert done.exit_code == 0, done.output
-    text = out.read_text()
+    text = types_text(app, tmp_path)
     assert '"clipboard.write_text"' in text and '"store.set"' in text
