@@ -124,12 +124,8 @@ def build(
     expires = expiry(now, expires_in_days)  # bad --expires-in fails before minutes of work
 
     say("[1/5] loading the app")
-    from ramparts.app import App
-
-    _before_build(load_config(app_dir), say)
-    the_app = App.load(app_dir)
+    the_app = _load(app_dir, say)
     config = the_app.config
-    _refuse_dev_server(config)
     target = _Target.of(config, out, work, onefile)
 
     say("[2/5] choosing plugins")
@@ -158,6 +154,17 @@ def build(
         expires=expires,
         seconds=time.monotonic() - started,
     )
+
+
+def _load(app_dir: Path, say: Callable[[str], None]) -> App:
+    """The app as it will ship: after the build command its config names has run, with
+    no dev server in its UI folder."""
+    from ramparts.app import App
+
+    _before_build(load_config(app_dir), say)
+    the_app = App.load(app_dir)
+    _refuse_dev_server(the_app.config)
+    return the_app
 
 
 def _before_build(config: AppConfig, say: Callable[[str], None]) -> None:
