@@ -62,9 +62,9 @@ def _pause_at(step: str) -> None:
             pause()
             return 0
 
-        os.write = half_write  # type: ignore[assignment]
+        os.write = half_write
     elif step == "before-rename":
-        os.replace = pause  # type: ignore[assignment]
+        os.replace = pause
     else:
         real_replace = os.replace
 
@@ -72,7 +72,7 @@ def _pause_at(step: str) -> None:
             real_replace(*args, **kwargs)
             pause()
 
-        os.replace = replace_then_pause  # type: ignore[assignment]
+        os.replace = replace_then_pause
 
 
 def write_until_killed(mode: str, write: Callable[[int], None], first: int) -> None:
