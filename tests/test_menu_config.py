@@ -43,18 +43,20 @@ label = "tool"
 
 
 def _app(tmp_path: Path, tables: str) -> Path:
-    return write_app(tmp_path / "app", capabilities=textwrap.dedent(tables))
+    # A module name of its own: Python imports a module once per process, and other
+    # test files load different modules under the default name.
+    return write_app(tmp_path / "app", capabilities=textwrap.dedent(tables), module="menu_cfg_cmds")
 
 
 def test_menus_are_read(tmp_path: Path) -> None:
     config = load_config(_app(tmp_path, MENUS))
-    (file,) = config.menu
+    (file,) = config.menus.menu
     assert file.label == "File" and file.items is not None
     assert file.items[0] == MenuItem(id="file.open", label="Open", accelerator="Ctrl+Shift+O")
-    assert file.items[1].separator
+    assert file.items[1].is_separator
     export = file.items[2]
     assert export.items == (MenuItem(id="export.pdf", label="PDF", enabled=False),)
-    assert config.context_menu == (MenuItem(id="refresh", label="Refresh"),)
+    assert config.menus.context_menu == (MenuItem(id="refresh", label="Refresh"),)
     assert config.window_named("main").menu_events == ("file.open", "refresh")  # type: ignore[union-attr]
     assert config.window_named("tool").menu_events == ()  # type: ignore[union-attr]
 
@@ -147,9 +149,9 @@ def test_accelerators(text: str, spelled: str | None) -> None:
             "one of the ids of items",
         ),
         (
-            '[tool.ramparts.window]\nmenu_events = ["b"]',
+            '[tool.ramparts.window]\nmenu_events = ["not an id"]',
             "tool.ramparts.window.menu_events",
-            "none are declared",
+            "one of the ids of items",
         ),
     ],
 )
@@ -211,3 +213,107 @@ def test_types_declare_the_granted_menu_events(tmp_path: Path) -> None:
     assert lines == [2 + len(good)], done.stdout
     tool = app_declarations(loaded.config, loaded.registry, "tool")
     assert "ramparts:menu" not in tool  # granted nothing: no typed listener
+
+
+BUILT = """
+from ramparts import MenuItem, Menus, build_menus
+
+
+@build_menus
+def menus() -> Menus:
+    return Menus(
+        menu=[MenuItem.submenu("File", [
+            MenuItem.item("file.open", "Open", accelerator="ctrl+o"),
+            MenuItem.separator(),
+            MenuItem.item("file.quit", "Quit", enabled=False),
+        ])],
+        context_menu=[MenuItem.item("refresh", "Refresh")],
+    )
+"""
+
+
+def _built_app(tmp_path: Path, commands: str, tables: str = "", module: str = "menus_a") -> Path:
+    """An app whose commands module (a new name each time: Python imports a module
+    once) is ``commands``."""
+    return write_app(
+        tmp_path / "app",
+        capabilities=textwrap.dedent(tables),
+        commands=textwrap.dedent(commands),
+        module=module,
+    )
+
+
+def test_menus_built_in_python(tmp_path: Path) -> None:
+    tables = '[[tool.ramparts.windows]]\nlabel = "main"\nmenu_events = ["refresh"]\n'
+    loaded = App.load(_built_app(tmp_path, BUILT, tables))
+    (file,) = loaded.menus.menu
+    assert file.items is not None
+    assert file.items[0] == MenuItem(id="file.open", label="Open", accelerator="Ctrl+O")
+    assert file.items[1].is_separator and file.items[2].enabled is False
+    assert loaded.menus.context_menu == (MenuItem(id="refresh", label="Refresh"),)
+    window = loaded._menus("main")  # what the backend gets for each window
+    assert window.bar == loaded.menus.menu and window.context == loaded.menus.context_menu
+
+
+@pytest.mark.parametrize(
+    ("commands", "tables", "key", "expected"),
+    [
+        (
+            BUILT.replace('"Refresh"', '""'),
+            "",
+            "{m}.menus().context_menu[0].label",
+            "a non-empty string",
+        ),
+        (
+            BUILT.replace('"refresh"', '"file.open"'),
+            "",
+            "{m}.menus().menu",
+            "'file.open' is used twice",
+        ),
+        (
+            BUILT.replace('accelerator="ctrl+o"', 'accelerator="ctrl+hyper"'),
+            "",
+            "{m}.menus().menu[0].items[0].accelerator",
+            "like 'Ctrl+Shift+O'",
+        ),
+        (
+            BUILT.replace("    return Menus(", "    return None\n    Menus("),
+            "",
+            "{m}.menus()",
+            "a ramparts.Menus",
+        ),
+        (
+            BUILT,
+            '[tool.ramparts.context_menu]\nitems = [{ id = "x", label = "X" }]',
+            "tool.ramparts.menu",
+            "not both",
+        ),
+        (
+            BUILT,
+            '[[tool.ramparts.windows]]\nlabel = "main"\nmenu_events = ["nope"]',
+            "tool.ramparts.windows[main].menu_events",
+            "one of the app's menu items: file.open, file.quit, refresh",
+        ),
+        (
+            "",
+            '[tool.ramparts.window]\nmenu_events = ["nope"]',
+            "tool.ramparts.windows[main].menu_events",
+            "one of the app's menu items: none",
+        ),
+    ],
+)
+def test_menus_built_in_python_are_checked(
+    tmp_path: Path, commands: str, tables: str, key: str, expected: str
+) -> None:
+    module = f"menus_{abs(hash((commands, tables)))}"
+    with pytest.raises(ConfigError) as e:
+        App.load(_built_app(tmp_path, commands, tables, module))
+    assert e.value.key == key.format(m=module), str(e.value)
+    assert expected in str(e.value)
+
+
+def test_check_shows_menus_built_in_python(tmp_path: Path) -> None:
+    done = CliRunner().invoke(cli, ["check", str(_built_app(tmp_path, BUILT, module="menus_b"))])
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.splitlines()
+    assert "menus:        built in Python (@build_menus): app menu: File" in lines

@@ -9,6 +9,7 @@ Every other module is internal and may change without notice::
     from ramparts import on_second_instance, SecondInstance  # single_instance apps
     from ramparts import on_window_event, WindowEvent        # window events
     from ramparts import on_menu, MenuEvent                  # menu items chosen
+    from ramparts import build_menus, Menus, MenuItem        # menus built in Python
     from ramparts import Capability, ConfigContext, hookimpl   # a plugin's capability
     from ramparts import InvalidArgs, OutOfScope, ...       # errors the page sees
 
@@ -42,7 +43,8 @@ from . import errors
 if TYPE_CHECKING:
     from ramparts.bridge.protocol import strict_loads
     from ramparts.bridge.session import Held, SessionResources, WindowSession
-    from ramparts.menus import MenuEvent, on_menu
+    from ramparts.menuconfig import MenuItem, Menus
+    from ramparts.menus import MenuEvent, build_menus, on_menu
     from ramparts.single_instance import SecondInstance, on_second_instance
     from ramparts.windows import Window, WindowClosed, WindowEvent, WindowState, on_window_event
 
@@ -57,6 +59,8 @@ __all__ = [
     "Held",
     "InvalidArgs",
     "MenuEvent",
+    "MenuItem",
+    "Menus",
     "NotAllowed",
     "OutOfScope",
     "PluginError",
@@ -71,6 +75,7 @@ __all__ = [
     "WindowEvent",
     "WindowSession",
     "WindowState",
+    "build_menus",
     "command",
     "errors",
     "hookimpl",
@@ -99,6 +104,9 @@ _LAZY = {
     "on_window_event": "ramparts.windows",
     "MenuEvent": "ramparts.menus",
     "on_menu": "ramparts.menus",
+    "build_menus": "ramparts.menus",
+    "MenuItem": "ramparts.menuconfig",
+    "Menus": "ramparts.menuconfig",
 }
 
 

@@ -33,7 +33,7 @@ from ramparts.capability import Capability
 from ramparts.config import AppConfig, WindowConfig, check_ui_folder, load_config
 from ramparts.devserver import dev_config
 from ramparts.errors import ConfigError
-from ramparts.menus import PAGE_EVENT, MenuEvent, MenuEventHandler, MenuEvents
+from ramparts.menus import PAGE_EVENT, MenuEvent, MenuEventHandler, MenuEvents, app_menus
 from ramparts.menus import handlers_in as menu_handlers_in
 from ramparts.plugins import build_registry, load_capabilities, make_plugin_manager
 from ramparts.single_instance import EVENT, SecondInstance, SecondInstanceHandler, handlers_in
@@ -96,6 +96,8 @@ class App:
         self._window_events: WindowEvents | None = None
         #: The ``@on_menu`` functions of the app's commands module.
         self.menu_handlers: tuple[MenuEventHandler, ...] = ()
+        #: The menus every window gets: the config's, or ``@build_menus``'s.
+        self.menus = config.menus
         self._menu_events: MenuEvents | None = None
         #: Where ``remember_state`` windows keep their state (``$APPDATA``).
         self.state_file = state_file(config.identifier, config.ui)
@@ -120,10 +122,11 @@ class App:
         the_app = cls(config, pm, capabilities, registry)
         the_app.dev_url = dev_url
         the_app.second_instance_handlers = _second_instance_handlers(config)
-        if config.commands is not None:
-            module = importlib.import_module(config.commands)  # loaded already
-            the_app.window_event_handlers = event_handlers_in(module)
-            the_app.menu_handlers = menu_handlers_in(module)
+        commands = importlib.import_module(config.commands) if config.commands else None
+        if commands is not None:  # loaded already
+            the_app.window_event_handlers = event_handlers_in(commands)
+            the_app.menu_handlers = menu_handlers_in(commands)
+        the_app.menus = app_menus(config, commands)
         return the_app
 
     # -- running ------------------------------------------------------------------------
@@ -174,8 +177,7 @@ class App:
                 f"bridge: {window}: {name} -> {outcome} ({ms:.1f} ms)"
             )
         result = EvalResult(ok=False) if eval_js is not None else None
-        self._window_events = WindowEvents(self, self.window_event_handlers, self._event_to_page)
-        self._menu_events = MenuEvents(self, self.menu_handlers, self._menu_to_page)
+        self._start_events()
         for spec in cfg.windows:
             if spec.start:
                 host = self._open(spec)
@@ -284,6 +286,11 @@ class App:
         if granted and event.kind in page_events(self.config):
             self.emit(f"ramparts:window-{event.kind}", event.to_json(), window=event.window)
 
+    def _start_events(self) -> None:
+        """Where the windows' and menus' events go, for the windows about to open."""
+        self._window_events = WindowEvents(self, self.window_event_handlers, self._event_to_page)
+        self._menu_events = MenuEvents(self, self.menu_handlers, self._menu_to_page)
+
     def _menu_to_page(self, event: MenuEvent) -> None:
         """Send ``event`` to its window's page if that window's ``menu_events`` name
         the item."""
@@ -298,7 +305,7 @@ class App:
             if events is not None:
                 events(MenuEvent(item_id, label, menu))
 
-        return WindowMenus(self.config.menu, self.config.context_menu, chosen)
+        return WindowMenus(self.menus.menu, self.menus.context_menu, chosen)
 
     def _remember(self, label: str) -> None:
         """Save the state of ``label``'s window (as it goes) if its config says

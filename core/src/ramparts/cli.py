@@ -226,6 +226,9 @@ def check(app_dir: AppDir = Path(".")) -> None:
         except RampartsError as e:
             raise _fail(str(e)) from None
         typer.echo("routes:       " + (", ".join(sorted(loaded.registry.routes)) or "(none)"))
+        if not config.menus.ids() and loaded.menus.ids():
+            built = ", ".join(m.label for m in loaded.menus.menu) or "(none)"
+            typer.echo(f"menus:        built in Python (@build_menus): app menu: {built}")
     if problems:
         raise _fail(f"missing capability plugins: {', '.join(problems)}")
 
@@ -234,8 +237,8 @@ def _check_menus(config: AppConfig) -> None:
     """``check``'s menu lines: the declared items, and which pages hear which."""
     from ramparts.menuconfig import menu_ids
 
-    bar = ", ".join(m.label for m in config.menu) or "(none)"
-    context = ", ".join(menu_ids(config.context_menu)) or "(none)"
+    bar = ", ".join(m.label for m in config.menus.menu) or "(none)"
+    context = ", ".join(menu_ids(config.menus.context_menu)) or "(none)"
     typer.echo(f"menus:        app menu: {bar}; context menu items: {context}")
     for w in config.windows:
         typer.echo(f"  {w.label:12} menu events to the page: {', '.join(w.menu_events) or 'none'}")

@@ -21,7 +21,7 @@ import attrs
 
 from ramparts.csp import parse_csp
 from ramparts.errors import MISSING, ConfigError
-from ramparts.menuconfig import MenuItem, menu_ids, read_menu, read_menu_items
+from ramparts.menuconfig import MENU_ID, Menus, check_unique, read_menu, read_menu_items
 from ramparts.toolkit.configtable import ConfigContext
 
 __all__ = [
@@ -205,11 +205,9 @@ class AppConfig:
     single_instance: SingleInstanceConfig | None = None
     #: The app's icon: a square PNG of one of :data:`ICON_SIZES` (``None``: no icon).
     icon: Path | None = None
-    #: ``[[tool.ramparts.menu]]``: the app menu's submenus, in menu bar order.
-    menu: tuple[MenuItem, ...] = ()
-    #: ``[tool.ramparts.context_menu] items``: what the page's context menu adds to
-    #: the editing entries (docs/menus.md).
-    context_menu: tuple[MenuItem, ...] = ()
+    #: ``[[tool.ramparts.menu]]`` and ``[tool.ramparts.context_menu] items``: the app
+    #: menu, and what the page's context menu adds to its editing entries (docs/menus.md).
+    menus: Menus = attrs.field(factory=Menus)
 
     @property
     def window(self) -> WindowConfig:
@@ -301,12 +299,9 @@ def load_config(app_dir: Path | str) -> AppConfig:
         raise r.error("commands", commands, "a module path like 'myapp.commands'")
     project_version = str(raw.get("project", {}).get("version", "0.0.0"))
     version = r.get("version", str, "a version string", project_version)
-    security = _security(r.sub("security"))
-    ui_events = _ui_events(r.sub("events"))
-    capabilities = _capabilities(r.sub("capabilities"))
-    menu, context_menu = _menus(r)
-    ids = frozenset(menu_ids(menu + context_menu))
-    windows = _windows(r, name, ui, entry, tuple(capabilities), ids)
+    security, ui_events = _security(r.sub("security")), _ui_events(r.sub("events"))
+    capabilities, menus = _capabilities(r.sub("capabilities")), _menus(r)
+    windows = _windows(r, name, ui, entry, tuple(capabilities), frozenset(menus.ids()))
     backend, single_instance = _backend(r), _single_instance(r, windows)
     icon = _icon(r, app_dir)
     r.done()
@@ -329,8 +324,7 @@ def load_config(app_dir: Path | str) -> AppConfig:
         backend=backend,
         single_instance=single_instance,
         icon=icon,
-        menu=menu,
-        context_menu=context_menu,
+        menus=menus,
     )
     # With a dev server the UI folder is what its build writes: it may not exist yet.
     # Whoever serves from the folder (App.load without dev, build) checks it then.
@@ -637,17 +631,19 @@ def _window_options(
 
 
 def _menu_events(w: _Reader, ids: frozenset[str]) -> tuple[str, ...]:
-    """``menu_events``: ids of the app's menu items (docs/menus.md)."""
+    """``menu_events``: ids of the app's menu items (docs/menus.md). Without menus in
+    the config, ``@build_menus`` may declare them: ``App.load`` checks the ids then."""
     expected = "ids of items of [[tool.ramparts.menu]] or [tool.ramparts.context_menu]"
     names = w.str_list("menu_events", f"a list of {expected}", ())
     for item_id in names:
-        if item_id not in ids:
-            known = ", ".join(sorted(ids)) or "none are declared"
-            raise w.error("menu_events", item_id, f"one of the {expected}: {known}")
+        if not MENU_ID.match(item_id) or (ids and item_id not in ids):
+            raise w.error(
+                "menu_events", item_id, f"one of the {expected}: {', '.join(sorted(ids)) or 'none'}"
+            )
     return tuple(dict.fromkeys(names))
 
 
-def _menus(r: _Reader) -> tuple[tuple[MenuItem, ...], tuple[MenuItem, ...]]:
+def _menus(r: _Reader) -> Menus:
     """The app menu and the context menu's items; every item id once across both."""
     menu = read_menu(r.ctx, r.get("menu", list, "[[tool.ramparts.menu]] tables", []), "menu")
     c = r.sub("context_menu")
@@ -655,12 +651,8 @@ def _menus(r: _Reader) -> tuple[tuple[MenuItem, ...], tuple[MenuItem, ...]]:
         c.ctx, c.get("items", list, "a list of tables", []), "items", accelerators=False
     )
     c.done()
-    seen: set[str] = set()
-    for item_id in menu_ids(menu + context):
-        if item_id in seen:
-            raise r.error("menu", item_id, f"unique item ids ({item_id!r} is used twice)")
-        seen.add(item_id)
-    return menu, context
+    check_unique(r.ctx, "menu", menu + context)
+    return Menus(menu, context)
 
 
 def _size_limit(w: _Reader, end: str, window: WindowConfig) -> tuple[int, int] | None:

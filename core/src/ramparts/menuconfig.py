@@ -8,7 +8,7 @@ Internal module: ``config.py`` reads these tables with it; apps get the result a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -19,7 +19,10 @@ from ramparts.toolkit.configtable import ConfigContext
 __all__ = [
     "MENU_ID",
     "MenuItem",
+    "Menus",
     "accelerator",
+    "check_menus",
+    "check_unique",
     "menu_ids",
     "read_menu",
     "read_menu_items",
@@ -63,8 +66,74 @@ class MenuItem:
     items: tuple[MenuItem, ...] | None = None
 
     @property
-    def separator(self) -> bool:
+    def is_separator(self) -> bool:
         return self.id is None and self.items is None
+
+    @classmethod
+    def item(
+        cls, id: str, label: str, *, accelerator: str | None = None, enabled: bool = True
+    ) -> MenuItem:
+        """An item: choosing it raises a menu event with ``id``."""
+        return cls(id=id, label=label, accelerator=accelerator, enabled=enabled)
+
+    @classmethod
+    def submenu(cls, label: str, items: Sequence[MenuItem], *, enabled: bool = True) -> MenuItem:
+        return cls(label=label, enabled=enabled, items=tuple(items))
+
+    @classmethod
+    def separator(cls) -> MenuItem:
+        return cls()
+
+    def to_table(self) -> dict[str, Any]:
+        """The config table this entry stands for (what :func:`check_menus` reads)."""
+        if self.is_separator:
+            return {"separator": True}
+        table: dict[str, Any] = {"label": self.label, "enabled": self.enabled}
+        if self.items is not None:
+            return {**table, "items": [i.to_table() for i in self.items]}
+        if self.accelerator is not None:
+            table["accelerator"] = self.accelerator
+        return {**table, "id": self.id}
+
+
+def _entries(items: Sequence[MenuItem]) -> tuple[MenuItem, ...]:
+    return tuple(items)
+
+
+@attrs.frozen
+class Menus:
+    """An app's menus, as ``@build_menus`` returns them (docs/menus.md).
+
+    :ivar menu: the app menu's submenus, in menu bar order.
+    :ivar context_menu: the items the page's context menu adds to the editing entries.
+    """
+
+    menu: tuple[MenuItem, ...] = attrs.field(default=(), converter=_entries)
+    context_menu: tuple[MenuItem, ...] = attrs.field(default=(), converter=_entries)
+
+    def ids(self) -> list[str]:
+        """Every item id, in order."""
+        return menu_ids(self.menu + self.context_menu)
+
+
+def check_menus(menus: Menus, ctx: ConfigContext) -> Menus:
+    """``menus`` checked as the config's tables are (errors name ``ctx``'s keys), with
+    the accelerators in their one spelling."""
+    menu = read_menu(ctx, [m.to_table() for m in menus.menu], "menu")
+    context = read_menu_items(
+        ctx, [m.to_table() for m in menus.context_menu], "context_menu", accelerators=False
+    )
+    check_unique(ctx, "menu", menu + context)
+    return Menus(menu, context)
+
+
+def check_unique(ctx: ConfigContext, key: str, items: tuple[MenuItem, ...]) -> None:
+    """Every item id once among ``items`` (submenus' included)."""
+    seen: set[str] = set()
+    for item_id in menu_ids(items):
+        if item_id in seen:
+            raise ctx.error(key, item_id, f"unique item ids ({item_id!r} is used twice)")
+        seen.add(item_id)
 
 
 def accelerator(text: str) -> str | None:
