@@ -133,9 +133,15 @@ def press(ctx: CallContext, label: str) -> None:
     def gtk() -> None:
         from gi.repository import Gdk, Gtk
 
-        # What GtkWindow does with a key press it gets: its accelerators first.
         window = _gtk(ctx, label).window
-        Gtk.accel_groups_activate(window, Gdk.KEY_o, Gdk.ModifierType.CONTROL_MASK)
+        event = Gdk.Event.new(Gdk.EventType.KEY_PRESS)
+        event.key.window = window.get_window()
+        event.key.keyval = Gdk.KEY_o
+        event.key.state = Gdk.ModifierType.CONTROL_MASK
+        keymap = Gdk.Keymap.get_for_display(window.get_display())
+        event.key.hardware_keycode = keymap.get_entries_for_keyval(Gdk.KEY_o)[1][0].keycode
+        event.set_device(Gdk.Display.get_default().get_default_seat().get_keyboard())
+        Gtk.main_do_event(event)
 
     ctx.app.hosts[label].call_on_ui(qt if os.environ["RAMPARTS_BACKEND"] == "qt" else gtk)
 
