@@ -10,12 +10,10 @@ from pathlib import Path
 
 import pytest
 from app_folders import write_app
+from grant_reports import check_lines, refusals
 from test_signing import manifest_for, write_signed
-from test_types import _compile
-from typer.testing import CliRunner
 
 from ramparts.app import App
-from ramparts.cli import app as cli
 from ramparts.config import load_config
 from ramparts.errors import ConfigError
 from ramparts.menuconfig import MenuItem, accelerator
@@ -163,9 +161,7 @@ def test_config_errors_name_the_key(tmp_path: Path, tables: str, key: str, expec
 
 
 def test_check_shows_the_menus_and_their_page_grants(tmp_path: Path) -> None:
-    done = CliRunner().invoke(cli, ["check", str(_app(tmp_path, MENUS))])
-    assert done.exit_code == 0, done.output
-    lines = done.stdout.splitlines()
+    lines, _ = check_lines(_app(tmp_path, MENUS))
     assert "menus:        app menu: File; context menu items: refresh" in lines
     assert "  main         menu events to the page: file.open, refresh" in lines
     assert "  tool         menu events to the page: none" in lines
@@ -206,11 +202,7 @@ def test_types_declare_the_granted_menu_events(tmp_path: Path) -> None:
         'ramparts.events.on("ramparts:menu", (p) => { if (p.id === "refresh") p.window; });',
     ]
     wrong = ['ramparts.events.on("ramparts:menu", (p) => { if (p.id === "export.pdf") {} });']
-    body = "\n".join(f"  {line}" for line in good + wrong)
-    done = _compile(tmp_path, dts, f"async function page(): Promise<void> {{\n{body}\n}}\n")
-    reported = [r for r in done.stdout.splitlines() if r.startswith("page.ts(")]
-    lines = sorted({int(r.split("(")[1].split(",")[0]) for r in reported})
-    assert lines == [2 + len(good)], done.stdout
+    refusals(tmp_path, dts, good, wrong)  # export.pdf is not granted to main
     tool = app_declarations(loaded.config, loaded.registry, "tool")
     assert "ramparts:menu" not in tool  # granted nothing: no typed listener
 
@@ -313,7 +305,5 @@ def test_menus_built_in_python_are_checked(
 
 
 def test_check_shows_menus_built_in_python(tmp_path: Path) -> None:
-    done = CliRunner().invoke(cli, ["check", str(_built_app(tmp_path, BUILT, module="menus_b"))])
-    assert done.exit_code == 0, done.output
-    lines = done.stdout.splitlines()
+    lines, _ = check_lines(_built_app(tmp_path, BUILT, module="menus_b"))
     assert "menus:        built in Python (@build_menus): app menu: File" in lines
