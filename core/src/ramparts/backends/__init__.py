@@ -21,7 +21,10 @@ carries out a :class:`~ramparts.bridge.host.WindowHost`'s decisions. It must:
   the origin and main-frame URL the engine reports), refuse folder uploads, and refuse
   file choosers, file drops and file pastes unless ``host.allow_web`` grants
   ``file-input`` / ``file-drop``; start the engine before anything (pywebview
-  included) can add a switch that approves requests.
+  included) can add a switch that approves requests;
+* build the page's context menu itself: the editing entries the engine enables and the
+  app's declared items only (``open_window``'s ``menus``), with no engine entry that
+  navigates, reloads, saves, prints, shows the source or opens the inspector.
 
 Two are implemented: Qt WebEngine (``ramparts.backends.qt``, the default) and
 WebKitGTK (``ramparts.backends.gtk``), chosen by ``backend`` in ``[tool.ramparts]`` or
