@@ -20,21 +20,20 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import attrs
 import pytest
+from deb_app import ICON, Built, build_deb, dpkg_installed, run_installed, write_app
+from test_build import ramparts_cli
+from unprivileged import NOBODY
 
 from ramparts.config import load_config
 from ramparts.errors import BuildError, ConfigError
 from ramparts.release.deb import LINTIAN_OVERRIDES, debian_version, plan_deb
-from ramparts.release.launcher import EXIT_REFUSED, NO_DIALOG_ENV
-from ramparts.testing import home_env
+from ramparts.release.launcher import EXIT_REFUSED
 
 ROOT = Path(__file__).resolve().parent.parent
-ICON = ROOT / "cookiecutter" / "app" / "{{cookiecutter.project_slug}}" / "icon.png"
 IDENT = "dev.ramparts.debtest"
 COMMAND = "debtest"
 PASSPHRASE = "deb-test passphrase"
-NOBODY = 65534
 PYPROJECT = """
 [project]
 name = "debtest"
@@ -50,27 +49,7 @@ commands = "debtest_commands"
 backend = "gtk"
 icon = "icon.png"
 """
-COMMANDS = """
-from ramparts import command
-
-
-@command
-def add(a: int, b: int) -> int:
-    return a + b
-"""
 CHECK_JS = "return { sum: await ramparts.invoke('add', { a: 40, b: 2 }), title: document.title };"
-
-
-def write_app(root: Path, pyproject: str = PYPROJECT) -> Path:
-    (root / "ui").mkdir(parents=True)
-    (root / "ui" / "index.html").write_text(
-        '<!doctype html><html><head><meta charset="utf-8"><title>deb test</title></head>'
-        "<body><p>deb test</p></body></html>"
-    )
-    (root / "debtest_commands.py").write_text(COMMANDS)
-    (root / "pyproject.toml").write_text(pyproject)
-    shutil.copyfile(ICON, root / "icon.png")
-    return root
 
 
 # -- no build --------------------------------------------------------------------------
@@ -104,7 +83,8 @@ def test_debian_versions_sort_as_pep_440_does() -> None:
 def test_a_bad_icon_is_a_config_error_naming_file_and_key(
     tmp_path: Path, value: str, make: bytes | str | None, needle: str
 ) -> None:
-    app = write_app(tmp_path / "app", PYPROJECT.replace('"icon.png"', json.dumps(value)))
+    pyproject = PYPROJECT.replace('"icon.png"', json.dumps(value))
+    app = write_app(tmp_path / "app", pyproject, "deb test")
     if isinstance(make, bytes):
         (app / "icon.png").write_bytes(make)
     elif make is not None:  # the real icon's header, with another size
@@ -123,7 +103,7 @@ def test_a_bad_icon_is_a_config_error_naming_file_and_key(
 
 
 def test_the_icon_is_optional_and_check_shows_it(tmp_path: Path) -> None:
-    app = write_app(tmp_path / "app")
+    app = write_app(tmp_path / "app", PYPROJECT, "deb test")
     assert load_config(app).icon == app / "icon.png"
     check = subprocess.run(
         [sys.executable, "-m", "ramparts", "check", str(app)], capture_output=True, text=True
@@ -134,7 +114,7 @@ def test_the_icon_is_optional_and_check_shows_it(tmp_path: Path) -> None:
 
 
 def test_a_deb_needs_a_maintainer_a_pep_440_version_and_onedir(tmp_path: Path) -> None:
-    app = write_app(tmp_path / "app")
+    app = write_app(tmp_path / "app", PYPROJECT, "deb test")
     with pytest.raises(BuildError, match="drop --onefile"):
         plan_deb(load_config(app), onefile=True)
     (app / "pyproject.toml").write_text(PYPROJECT.replace("authors", "contributors"))
@@ -148,41 +128,18 @@ def test_a_deb_needs_a_maintainer_a_pep_440_version_and_onedir(tmp_path: Path) -
 # -- one real build --------------------------------------------------------------------
 
 
-@attrs.frozen
-class Built:
-    deb: Path
-    output: str
-    tmp: Path
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     tmp = tmp_path_factory.mktemp("deb")
-    app = write_app(tmp / "debtest")
+    app = write_app(tmp / "debtest", PYPROJECT, "deb test")
     env = {**os.environ, "RAMPARTS_SIGNING_PASSPHRASE": PASSPHRASE}
-    env.pop("RAMPARTS_BACKEND", None)  # the app's own backend: gtk
-    keys = ramparts_cli(env, "keygen", "--out", str(tmp / "keys"))
+    keys = ramparts_cli("keygen", "--out", str(tmp / "keys"), env=env)
     assert keys.returncode == 0, keys.stderr
-    result = ramparts_cli(
-        env,
-        *("build", str(app), "--key", str(tmp / "keys" / "ramparts-signing.key")),
-        *("--allow-eval", "--out", str(tmp / "dist"), "--deb", "--deb-compression", "gzip"),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    shutil.rmtree(tmp / "dist" / COMMAND)  # the .deb holds it; 200 MB less on disk
+    built = build_deb(app, tmp / "keys" / "ramparts-signing.key", tmp / "dist", env)
+    shutil.rmtree(built.artifact)  # the .deb holds it; 200 MB less on disk
     arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True)
-    deb = tmp / "dist" / f"{IDENT}_1.2.0~rc1_{arch.stdout.strip()}.deb"
-    return Built(deb, result.stdout + result.stderr, tmp)
-
-
-def ramparts_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ramparts", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=1800,
-    )
+    assert built.deb.name == f"{IDENT}_1.2.0~rc1_{arch.stdout.strip()}.deb"
+    return built
 
 
 def field(deb: Path, name: str) -> str:
@@ -230,7 +187,7 @@ def test_the_files_go_where_debian_and_freedesktop_expect(built: Built) -> None:
     assert re.search(rf"\./usr/share/icons/hicolor/128x128/apps/{IDENT}\.png$", listing, re.M)
     # Shared libraries lose the execute bit (the loader does not need it).
     assert not re.search(r"^-rwx.* \./opt/.*\.so(\.[0-9.]+)?$", listing, re.M)
-    out = built.tmp / "extracted"
+    out = built.deb.parent / "extracted"
     subprocess.run(["dpkg-deb", "--extract", str(built.deb), str(out)], check=True)
     desktop = out / "usr" / "share" / "applications" / f"{IDENT}.desktop"
     checked = subprocess.run(
@@ -268,27 +225,13 @@ def test_lintian_is_clean_and_every_override_is_documented(built: Built) -> None
 def installed(built: Built) -> Iterator[Path]:
     if os.geteuid() != 0:
         pytest.skip("dpkg -i needs root (CI runs the suite as root)")
-    done = subprocess.run(["dpkg", "-i", str(built.deb)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-    try:
-        yield Path("/opt") / IDENT
-    finally:
-        subprocess.run(["dpkg", "--purge", IDENT], capture_output=True, text=True)
+    with dpkg_installed(built.deb, IDENT) as opt:
+        yield opt
 
 
 def run_as_nobody(home: Path, display: str, *args: str) -> subprocess.CompletedProcess[str]:
     """The launcher found on ``PATH``, as a user with no rights on ``/opt``."""
-    env = {"PATH": "/usr/bin:/bin", "DISPLAY": display, NO_DIALOG_ENV: "1", **home_env(home)}
-    return subprocess.run(
-        [COMMAND, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        user=NOBODY,
-        group=NOBODY,
-        extra_groups=[],
-        timeout=300,
-    )
+    return run_installed([COMMAND, *args], home, display)
 
 
 @pytest.mark.build

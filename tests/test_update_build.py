@@ -23,17 +23,9 @@ from pathlib import Path
 import attrs
 import pytest
 from test_build import PASSPHRASE, ramparts_cli
-from update_fixtures import Route, loopback_server
+from update_fixtures import Route, loopback_server, resign
 
-from ramparts.release.signing import (
-    MANIFEST_NAME,
-    SIGNATURE_NAME,
-    canonical_json,
-    hash_tree,
-    load_manifest,
-    load_private_key,
-    sign,
-)
+from ramparts.release.signing import hash_tree
 from ramparts.testing import home_env
 
 pytestmark = pytest.mark.build
@@ -93,20 +85,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 def make_v2(site: Site) -> Path:
     """v1 with version 2.0.0 and a v2 page, re-hashed and re-signed as a build is."""
-    v2 = site.tmp / "v2" / "updatedemo"
-    shutil.copytree(site.v1, v2, symlinks=True)
-    bundled = v2 / "_internal" / "app"
-    config = bundled / "pyproject.toml"
-    config.write_text(config.read_text().replace('version = "1.0.0"', 'version = "2.0.0"'))
-    (bundled / "ui" / "index.html").write_text(PAGE.format(title="v2"))
-    manifest = load_manifest(v2)
-    manifest["app"]["version"] = "2.0.0"
-    manifest["files"] = hash_tree(v2, skip=(MANIFEST_NAME, SIGNATURE_NAME))
-    data = canonical_json(manifest)
-    (v2 / MANIFEST_NAME).write_bytes(data)
-    key = load_private_key(site.key_file.read_bytes(), PASSPHRASE.encode(), "test key")
-    (v2 / SIGNATURE_NAME).write_bytes(sign(data, key))
-    return v2
+    folder = site.tmp / "v2" / "updatedemo"
+    return resign(site.v1, folder, site.key_file, PASSPHRASE, "2.0.0", PAGE.format(title="v2"))
 
 
 def run_v1(site: Site, home: Path) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import shutil
 import socket
 import sys
 import threading
@@ -29,6 +30,8 @@ from ramparts.release.signing import (
     canonical_json,
     hash_tree,
     key_id,
+    load_manifest,
+    load_private_key,
     public_pem,
     sign,
     utc_stamp,
@@ -86,6 +89,29 @@ def make_build(
     (folder / MANIFEST_NAME).write_bytes(data)
     if key is not None:
         (folder / SIGNATURE_NAME).write_bytes(sign(data, key))
+    return folder
+
+
+def resign(
+    build: Path, folder: Path, key_file: Path, passphrase: str, version: str, page: str
+) -> Path:
+    """A copy of the real build ``build`` in ``folder`` with version ``version`` and
+    ``page`` as its ``ui/index.html``, re-hashed and re-signed with ``key_file``: what a
+    rebuild of the changed app gives, less a second PyInstaller run."""
+    shutil.copytree(build, folder, symlinks=True)
+    manifest = load_manifest(folder)
+    bundled = folder / "_internal" / "app"
+    config = bundled / "pyproject.toml"
+    old = f'version = "{manifest["app"]["version"]}"'
+    assert old in config.read_text(), f"{config} does not say {old}"
+    config.write_text(config.read_text().replace(old, f'version = "{version}"'))
+    (bundled / "ui" / "index.html").write_text(page)
+    manifest["app"]["version"] = version
+    manifest["files"] = hash_tree(folder, skip=(MANIFEST_NAME, SIGNATURE_NAME))
+    data = canonical_json(manifest)
+    (folder / MANIFEST_NAME).write_bytes(data)
+    key = load_private_key(key_file.read_bytes(), passphrase.encode(), "test key")
+    (folder / SIGNATURE_NAME).write_bytes(sign(data, key))
     return folder
 
 
