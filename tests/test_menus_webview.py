@@ -147,6 +147,22 @@ def press(ctx: CallContext, label: str) -> None:
 
 
 @command
+def clip(ctx: CallContext, label: str, text: str, files: list[str]) -> None:
+    """Put ``text`` and ``files`` (as a file manager copies them) on the clipboard."""
+    def qt() -> None:
+        from PyQt6.QtCore import QMimeData, QUrl
+        from PyQt6.QtWidgets import QApplication
+
+        data = QMimeData()
+        data.setText(text)
+        if files:
+            data.setUrls([QUrl.fromLocalFile(f) for f in files])
+        QApplication.clipboard().setMimeData(data)
+
+    ctx.app.hosts[label].call_on_ui(qt)
+
+
+@command
 def right_click(ctx: CallContext, label: str, x: int, y: int) -> None:
     """A right click at (x, y) of the page, as the windowing system would send it."""
     def qt() -> None:
@@ -216,7 +232,7 @@ def context_menu(ctx: CallContext, label: str, choose: str | None = None) -> lis
         entries = []
         for a in menus[0].actions():
             entries.append("-" if a.isSeparator() else f"{a.text()}:{a.data() or ''}")
-            if choose is not None and a.data() == choose:
+            if choose is not None and choose in (a.data(), a.text()):
                 a.trigger()
         menus[0].close()
         # What Qt WebEngine's own menu would have offered for the same click.
@@ -282,6 +298,9 @@ const heard = [];
 ramparts.events.on("ramparts:menu", (p) => heard.push(p));
 ramparts.events.on("flush", () => ramparts.invoke("report", { value: { other: heard } }));
 window.addEventListener("load", () => ramparts.invoke("report", { value: { loaded: true } }));
+document.addEventListener("paste", (ev) => ramparts.invoke("report", { value: {
+  pasted: ev.clipboardData.getData("text/plain"), files: ev.clipboardData.files.length,
+} }));
 """
 
 SCRIPT = """
@@ -423,3 +442,42 @@ def test_dev_devtools_adds_inspect(menu_app: Path, engine: str, tmp_path: Path) 
     inspect = "Inspect:" if engine == "qt" else "inspect-element"
     assert inspect in entries, entries
     assert not any(w in e.lower() for e in entries if e != inspect for w in FORBIDDEN), entries
+
+
+PASTE_SCRIPT = """
+const until = async (f, ms = 30000) => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+const call = (name, args) => ramparts.invoke(name, args);
+await until(async () => (await call("reports")).some((r) => r.loaded));
+const paste = async (text, files) => {
+  await call("clip", { label: "other", text, files });
+  return until(async () => {
+    await call("right_click", { label: "other", x: 50, y: 25 });
+    return until(async () => call("context_menu", { label: "other", choose: "Paste" }), 3000);
+  }, 60000);
+};
+await paste("plain", []);
+await paste("with a file", [FILE]);
+await paste("after", []);  // pastes reach the page in order: this one comes last
+await until(async () => (await call("reports")).some((r) => r.pasted === "after"));
+return (await call("reports")).filter((r) => "pasted" in r);
+"""
+
+
+@pytest.mark.qt_only("a file pasted on WebKitGTK reaches the page as nothing anyway")
+def test_the_context_menus_paste_keeps_files_from_an_ungranted_page(
+    menu_app: Path, tmp_path: Path
+) -> None:
+    """The context menu's Paste is held to ``file-drop`` as Ctrl+V is: with a file on
+    the clipboard it pastes nothing into a window not granted it."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret")
+    script = PASTE_SCRIPT.replace("FILE", json.dumps(str(secret)))
+    pasted = eval_in_app(menu_app, script, timeout=180)
+    assert pasted == [{"pasted": "plain", "files": 0}, {"pasted": "after", "files": 0}]
