@@ -200,3 +200,21 @@ def test_imported_commands_are_not_exposed_by_bare_name(tmp_path: Path) -> None:
     result = probe(write_app(tmp_path / "app", commands=commands, module="m_imports"))
     assert "own" in result["routes"]
     assert "echo" not in result["routes"] and "secret" not in result["routes"]
+
+
+def test_two_apps_with_one_commands_module_name_each_get_their_own(tmp_path: Path) -> None:
+    """In one process (a test session), an app whose commands module has the name of one
+    another app loaded before gets its own module, from its own folder."""
+    from ramparts.app import App
+
+    one = write_app(tmp_path / "one", capabilities="", module="shared_cmds")
+    two = write_app(
+        tmp_path / "two",
+        capabilities="",
+        module="shared_cmds",
+        commands="from ramparts import command\n\n@command\ndef only_in_two() -> int:\n    return 2\n",
+    )
+    assert "add" in App.load(one).registry.routes
+    routes = App.load(two).registry.routes
+    assert "only_in_two" in routes and "add" not in routes
+    assert "add" in App.load(one).registry.routes  # and back again

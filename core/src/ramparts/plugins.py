@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -125,17 +126,36 @@ def _load(name: str, ep: Any, pm: pluggy.PluginManager) -> Capability:
 
 
 def import_app_module(config: AppConfig) -> Any:
-    """Import the app's commands module, from the app folder (or its ``src/``) if needed."""
+    """Import the app's commands module, from the app folder (or its ``src/``) first.
+
+    A module of that name that this process imported from another folder (another app
+    loaded before, as in a test session) is imported again from this app's folder: it
+    would otherwise serve this app the other app's commands.
+    """
     assert config.commands is not None
-    for extra in (config.app_dir / "src", config.app_dir):
-        if extra.is_dir() and str(extra) not in sys.path:
-            sys.path.insert(0, str(extra))
+    roots = [d for d in (config.app_dir / "src", config.app_dir) if d.is_dir()]
+    for root in reversed(roots):  # src/ ends up first
+        if str(root) in sys.path:
+            sys.path.remove(str(root))
+        sys.path.insert(0, str(root))
+    top = config.commands.split(".")[0]
+    if top in sys.modules and not _loaded_from(sys.modules[top], roots):
+        for name in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
+            del sys.modules[name]
+        importlib.invalidate_caches()
     try:
         return importlib.import_module(config.commands)
     except ImportError as e:
         raise ConfigError(
             config.file, "tool.ramparts.commands", config.commands, f"an importable module ({e})"
         ) from None
+
+
+def _loaded_from(module: Any, roots: list[Path]) -> bool:
+    """Whether ``module`` (or package) was imported from a file under one of ``roots``."""
+    files = [getattr(module, "__file__", None), *getattr(module, "__path__", [])]
+    paths = [Path(f).resolve() for f in files if f]
+    return any(p.is_relative_to(r.resolve()) for p in paths for r in roots)
 
 
 def build_registry(config: AppConfig, capabilities: Mapping[str, Capability]) -> Registry:
