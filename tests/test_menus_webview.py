@@ -462,7 +462,12 @@ const paste = async (text, files) => {
     return until(async () => call("context_menu", { label: "other", choose: "Paste" }), 3000);
   }, 60000);
 };
-await paste("plain", []);
+// The control: on a loaded machine the first paste can reach the page empty (the
+// clipboard not settled yet), so paste again until the text arrives.
+for (let i = 0; i < 3; i++) {
+  await paste("plain", []);
+  if (await until(async () => (await call("reports")).some((r) => r.pasted === "plain"), 3000)) break;
+}
 await paste("with a file", [FILE]);
 await paste("after", []);  // pastes reach the page in order: this one comes last
 await until(async () => (await call("reports")).some((r) => r.pasted === "after"));
@@ -480,4 +485,9 @@ def test_the_context_menus_paste_keeps_files_from_an_ungranted_page(
     secret.write_text("secret")
     script = PASTE_SCRIPT.replace("FILE", json.dumps(str(secret)))
     pasted = eval_in_app(menu_app, script, timeout=180)
-    assert pasted == [{"pasted": "plain", "files": 0}, {"pasted": "after", "files": 0}]
+    texts = [r["pasted"] for r in pasted]
+    assert "plain" in texts and all(r["files"] == 0 for r in pasted), pasted
+    first = texts.index("plain")
+    assert set(texts[:first]) <= {""}, pasted  # the control's empty tries, if any
+    # With a file on the clipboard, Paste delivered nothing: no event, no text.
+    assert texts[first:] == ["plain", "after"], pasted
