@@ -303,7 +303,8 @@ document.addEventListener("paste", (ev) => ramparts.invoke("report", { value: {
 } }));
 """
 
-SCRIPT = """
+#: Page helpers: ``until(f)`` polls ``f`` until it is truthy or ``ms`` have passed.
+UNTIL_JS = """
 const until = async (f, ms = 30000) => {
   const end = Date.now() + ms;
   for (;;) {
@@ -313,6 +314,9 @@ const until = async (f, ms = 30000) => {
   }
 };
 const call = (name, args) => ramparts.invoke(name, args);
+"""
+
+SCRIPT = """
 const got = [];
 ramparts.events.on("ramparts:menu", (p) => got.push(p));
 const out = {};
@@ -364,7 +368,7 @@ FORBIDDEN = ("reload", "back", "forward", "inspect", "source", "save", "print", 
 
 
 def test_menus(menu_app: Path, engine: str) -> None:
-    out: dict[str, Any] = eval_in_app(menu_app, SCRIPT, timeout=180)
+    out: dict[str, Any] = eval_in_app(menu_app, UNTIL_JS + SCRIPT, timeout=180)
 
     if engine == "qt":  # the menu bar as the toolkit has it
         assert out["bar"] == [
@@ -409,14 +413,6 @@ def test_menus(menu_app: Path, engine: str) -> None:
 
 
 DEVTOOLS_SCRIPT = """
-const until = async (f, ms = 30000) => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 await until(async () => (await ramparts.invoke("reports")).some((r) => r.loaded));
 return until(async () => {
   await ramparts.invoke("right_click", { label: "other", x: 50, y: 25 });
@@ -429,7 +425,7 @@ def test_dev_devtools_adds_inspect(menu_app: Path, engine: str, tmp_path: Path) 
     """``ramparts dev --devtools`` keeps the engine's inspector in the context menu
     (the in-process one, no port); without it (above) there is none."""
     script = tmp_path / "devtools.js"
-    script.write_text(DEVTOOLS_SCRIPT)
+    script.write_text(UNTIL_JS + DEVTOOLS_SCRIPT)
     args = ["dev", str(menu_app), "--headless", "--devtools", "--eval", str(script)]
     done = subprocess.run(
         [sys.executable, "-m", "ramparts", *args, "--timeout", "120", "--no-dev-server"],
@@ -445,15 +441,6 @@ def test_dev_devtools_adds_inspect(menu_app: Path, engine: str, tmp_path: Path) 
 
 
 PASTE_SCRIPT = """
-const until = async (f, ms = 30000) => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
-const call = (name, args) => ramparts.invoke(name, args);
 await until(async () => (await call("reports")).some((r) => r.loaded));
 const paste = async (text, files) => {
   await call("clip", { label: "other", text, files });
@@ -483,7 +470,7 @@ def test_the_context_menus_paste_keeps_files_from_an_ungranted_page(
     the clipboard it pastes nothing into a window not granted it."""
     secret = tmp_path / "secret.txt"
     secret.write_text("secret")
-    script = PASTE_SCRIPT.replace("FILE", json.dumps(str(secret)))
+    script = UNTIL_JS + PASTE_SCRIPT.replace("FILE", json.dumps(str(secret)))
     pasted = eval_in_app(menu_app, script, timeout=180)
     texts = [r["pasted"] for r in pasted]
     assert "plain" in texts and all(r["files"] == 0 for r in pasted), pasted
