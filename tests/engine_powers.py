@@ -31,6 +31,7 @@ COMMANDS = (
     REPORT_COMMANDS
     + '''
 import os
+import threading
 import time
 
 KEEP: list[Any] = []
@@ -110,11 +111,19 @@ def _drop_gtk(ctx: CallContext, paths: list[str], x: int, y: int) -> None:
     the engine's request for them), the X pointer carries the drag onto the view, and
     the drag drops there."""
     Gdk = _gdk()
-    from gi.repository import GLib, Gtk
+    from gi.repository import GLib, GObject, Gtk
 
     host = ctx.app.hosts[ctx.window]
     view = _view(ctx)
     uris = [GLib.filename_to_uri(p, None) for p in paths]
+    # Each step waits for GTK to have told the view, not for a time: the view hears a
+    # position (an emission hook runs even when Ramparts' own handler refuses the drag),
+    # and the source hears the end of the drag before its window goes.
+    moved, ended = threading.Event(), threading.Event()
+
+    def heard(*_: Any) -> bool:
+        moved.set()
+        return True  # keep the hook
 
     def begin() -> Any:
         win = Gtk.Window(type=Gtk.WindowType.POPUP)
@@ -124,20 +133,26 @@ def _drop_gtk(ctx: CallContext, paths: list[str], x: int, y: int) -> None:
         win.add(box)
         targets = Gtk.TargetList.new([Gtk.TargetEntry.new("text/uri-list", 0, 0)])
         box.connect("drag-data-get", lambda _w, _c, data, _i, _t: data.set_uris(uris))
+        box.connect("drag-end", lambda *_: ended.set())
         win.show_all()
         KEEP.append(win)
         drag = box.drag_begin_with_coordinates(targets, Gdk.DragAction.COPY, 1, None, 30, 30)
         return win, drag
 
     win, drag = host.call_on_ui(begin)
+    hook = host.call_on_ui(lambda: GObject.add_emission_hook(view, "drag-motion", heard))
     pointer = host.call_on_ui(lambda: Gdk.Display.get_default().get_default_seat().get_pointer())
     _ok, ox, oy = host.call_on_ui(lambda: view.get_window().get_origin())
-    for step in (6, 3, 0):  # onto the view, moving, so the target hears each position
-        host.call_on_ui(lambda: pointer.warp(win.get_screen(), ox + x + step, oy + y + step))
-        time.sleep(0.2)
-    host.call_on_ui(lambda: Gdk.drag_drop(drag, Gdk.CURRENT_TIME))
-    time.sleep(0.5)
-    host.call_on_ui(win.destroy)
+    try:
+        for step in (6, 3, 0):  # onto the view, moving, so the target hears each position
+            moved.clear()
+            host.call_on_ui(lambda: pointer.warp(win.get_screen(), ox + x + step, oy + y + step))
+            moved.wait(10)  # a position the view never hears: the page's retry drags again
+        host.call_on_ui(lambda: Gdk.drag_drop(drag, Gdk.CURRENT_TIME))
+        ended.wait(10)
+    finally:
+        host.call_on_ui(lambda: GObject.remove_emission_hook(view, "drag-motion", hook))
+        host.call_on_ui(win.destroy)
 
 @command
 def drop(ctx: CallContext, paths: list[str], x: int, y: int) -> None:
