@@ -41,8 +41,6 @@ label = "tool"
 
 
 def _app(tmp_path: Path, tables: str) -> Path:
-    # A module name of its own: Python imports a module once per process, and other
-    # test files load different modules under the default name.
     return write_app(tmp_path / "app", capabilities=textwrap.dedent(tables), module="menu_cfg_cmds")
 
 
