@@ -22,6 +22,9 @@ TEST_DEBS+=(dbus-daemon dbus-bin notification-daemon)
 # `ramparts build --deb` needs dpkg-dev (dpkg-shlibdeps); its tests check the package with
 # lintian and desktop-file-validate (tests/test_deb.py).
 TEST_DEBS+=(dpkg-dev lintian desktop-file-utils)
+# Tests only: a window manager on a second Xvfb, for the window states only one carries
+# out on GTK (tests/gtk_display.py: window_manager).
+TEST_DEBS+=(openbox)
 
 missing=()
 for pkg in "${QT_DEBS[@]}" "${GTK_DEBS[@]}" "${TEST_DEBS[@]}"; do

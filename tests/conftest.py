@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 from app_folders import COMMANDS_PY, REPORT_COMMANDS, write_app
-from gtk_display import engine, gtk_display  # noqa: F401  # fixtures: both webview engines
+from gtk_display import (  # noqa: F401  # fixtures: both webview engines
+    engine,
+    gtk_display,
+    window_manager,
+    wm_display,
+)
 
 # The app folder helpers moved to app_folders (the plugins' tests use them too); the
 # core's tests still import them from here.

@@ -148,6 +148,11 @@ def test_save_keeps_the_normal_geometry_of_a_maximized_window(tmp_path: Path) ->
     states = json.loads(file.read_text())
     assert states["main"] == {"x": 10, "y": 20, "width": 300, "height": 200, "maximized": True}
     assert states["tool"]["width"] == 50
+    # The normal state seen this run wins over the one remembered before.
+    normal = WindowState(5, 6, 310, 210, False, False, False, True, True)
+    save_state(file, "main", WindowState(0, 0, 1280, 1000, False, False, True, True, True), normal)
+    states = json.loads(file.read_text())
+    assert states["main"] == {"x": 5, "y": 6, "width": 310, "height": 210, "maximized": False}
     assert (file.parent.stat().st_mode & 0o777) == 0o700
     assert [p.name for p in file.parent.iterdir()] == ["window-state.json"]  # no temp left
 

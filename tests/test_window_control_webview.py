@@ -3,9 +3,9 @@ back from the toolkit itself, not through Ramparts' own code), the Python API fr
 worker thread, the ``window`` capability's commands and their refusals, window events
 to Python and to the page, the close veto, and the remembered state across launches.
 
-Neither engine has a window manager here (offscreen Qt, Xvfb for GTK): maximize,
-minimize, fullscreen and always-on-top are checked where the toolkit itself records
-them (Qt), and only accepted on GTK, where a window manager would carry them out.
+Qt's offscreen platform records maximize, minimize, fullscreen and always-on-top itself;
+on GTK a window manager carries them out, so the tests of those states run GTK's apps on
+a display with one (openbox: the ``window_manager`` fixture) and read what it did.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def toolkit(ctx: CallContext, label: str) -> dict[str, Any]:
     native = host.native
 
     def gtk() -> dict[str, Any]:
+        from gi.repository import Gdk
         from webview.platforms.gtk import BrowserView
 
         b = BrowserView.instances[native.uid]
@@ -82,7 +83,11 @@ def toolkit(ctx: CallContext, label: str) -> dict[str, Any]:
         (x, y), (width, height) = w.get_position(), w.get_size()
         bg = b.webview.get_background_color()
         rgb = (round(bg.red * 255), round(bg.green * 255), round(bg.blue * 255))
-        return {"x": x, "y": y, "width": width, "height": height, "title": w.get_title(),
+        S = Gdk.WindowState
+        states = w.get_window().get_state() if w.get_window() else S(0)
+        return {"maximized": bool(states & S.MAXIMIZED), "minimized": bool(states & S.ICONIFIED),
+                "fullscreen": bool(states & S.FULLSCREEN), "on_top": bool(states & S.ABOVE),
+                "x": x, "y": y, "width": width, "height": height, "title": w.get_title(),
                 "visible": w.get_visible(), "decorated": w.get_decorated(),
                 "focused": w.is_active(),
                 "screen": w.get_display().get_monitor(0).get_geometry().width,
@@ -269,7 +274,7 @@ def test_config_api_commands_events_and_veto(
     assert ghost["visible"] is False and ghost["background"] == "#ffffff"
     assert abs(ghost["x"] + ghost["width"] // 2 - ghost["screen"] // 2) <= 1
     assert out["secret"]["decorated"] is True
-    if engine == "qt":  # GTK leaves these to a window manager (none under Xvfb)
+    if engine == "qt":  # on GTK a window manager does these: test_window_states_from_the_page
         assert tool["on_top"] is True and out["secret"]["on_top"] is False
         assert tool["min"] == [200, 150] and tool["max"] == [700, 500]
         assert out["secret"]["maximized"] is True
@@ -307,7 +312,7 @@ def test_config_api_commands_events_and_veto(
     assert others == {"ramparts-window-events"}
 
 
-@pytest.mark.qt_only("maximize, minimize and fullscreen need a window manager; Xvfb has none")
+@pytest.mark.usefixtures("window_manager")
 def test_window_states_from_the_page(tmp_path: Path) -> None:
     states = """
     [tool.ramparts.capabilities.window]
@@ -320,6 +325,11 @@ def test_window_states_from_the_page(tmp_path: Path) -> None:
     [[tool.ramparts.windows]]
     label = "tool"
     start = true
+    [[tool.ramparts.windows]]
+    label = "above"
+    start = true
+    always_on_top = true
+    maximized = true
     """
     app = write_app(
         tmp_path / "app",
@@ -330,24 +340,46 @@ def test_window_states_from_the_page(tmp_path: Path) -> None:
     js = (
         POLL
         + """
-await until(async () => (await ramparts.invoke("open_labels")).length === 2);
-const out = { mainFullscreen: (await tk("main")).fullscreen };
+await until(async () => (await ramparts.invoke("open_labels")).length === 3);
+const out = {
+  mainFullscreen: await until(async () => (await tk("main")).fullscreen),
+  above: await until(async () => { const s = await tk("above"); return s.on_top && s.maximized && s; }),
+  toolPlain: await tk("tool"),
+};
 await ramparts.window.minimize({ label: "tool" });
 out.minimized = await until(async () => (await tk("tool")).minimized);
-await py("tool", "maximize");
-out.maximized = await until(async () => (await tk("tool")).maximized);
+// Each state change is read back once it settles: the window manager answers later.
+const settled = (want) => until(async () => {
+  const s = await tk("tool");
+  return Object.entries(want).every(([k, v]) => s[k] === v) && s;
+});
+await py("tool", "maximize");  // out of minimized, as the user would see it
+out.maximized = await settled({ maximized: true, minimized: false });
 await py("tool", "set_fullscreen", true);
-out.fullscreen = await until(async () => (await tk("tool")).fullscreen);
+out.fullscreen = await settled({ fullscreen: true });
 out.state = await ramparts.window.state({ label: "tool" });
+await py("tool", "set_fullscreen", false);  // back to maximized, not to normal
+out.leftFullscreen = await settled({ fullscreen: false, maximized: true });
 await py("tool", "unmaximize");
-out.normal = await until(async () => { const s = await tk("tool"); return !s.fullscreen && !s.maximized; });
+out.normal = await settled({ fullscreen: false, maximized: false, minimized: false });
+await py("tool", "minimize");
+await settled({ minimized: true });
+await py("tool", "set_fullscreen", true);  // out of minimized too
+out.fullFromMinimized = await settled({ fullscreen: true, minimized: false });
+await py("tool", "unmaximize");  // restores from fullscreen as well
+out.normalAgain = await settled({ fullscreen: false, maximized: false, minimized: false });
 return out;
 """
     )
     out = eval_in_app(app, js, timeout=60, env=_data_home(tmp_path))
     assert out["mainFullscreen"] is True
-    assert out["minimized"] is out["maximized"] is out["fullscreen"] is out["normal"] is True
-    assert out["state"]["fullscreen"] is True
+    assert out["above"] and out["above"]["on_top"] is out["above"]["maximized"] is True
+    plain = out["toolPlain"]
+    assert not (plain["on_top"] or plain["maximized"] or plain["minimized"] or plain["fullscreen"])
+    steps = ["minimized", "maximized", "fullscreen", "leftFullscreen", "normal"]
+    steps += ["fullFromMinimized", "normalAgain"]
+    assert {k: bool(out[k]) for k in steps} == dict.fromkeys(steps, True)
+    assert out["state"]["fullscreen"] is True and out["state"]["minimized"] is False
 
 
 def _data_home(tmp_path: Path) -> dict[str, str]:
@@ -423,6 +455,49 @@ return await tk("main");
     main, tool = third["main"], third["tool"]
     assert (main["width"], main["height"]) == (400, 300) and 0 <= main["x"] < 2000
     assert (tool["x"], tool["y"], tool["width"], tool["height"]) == (10, 10, 300, 200)
+
+
+@pytest.mark.usefixtures("window_manager")
+def test_a_maximized_window_reopens_maximized(engine: str, tmp_path: Path) -> None:
+    app = write_app(
+        tmp_path / "app",
+        capabilities=textwrap.dedent(REMEMBER),
+        commands=COMMANDS,
+        module="remember_max_cmds",
+        files={"other.html": "<!doctype html><html><body>other</body></html>"},
+    )
+    env = _data_home(tmp_path)
+    first = (
+        POLL
+        + """
+await until(async () => (await ramparts.invoke("open_labels")).length === 2);
+await ramparts.window.set_size({ width: 480, height: 360 });
+await until(async () => (await tk("main")).width === 480);
+await py("main", "maximize");
+return await until(async () => (await tk("main")).maximized);
+"""
+    )
+    assert eval_in_app(app, first, timeout=60, env=env) is True
+    saved = json.loads((tmp_path / "data" / "dev.ramparts.test" / "window-state.json").read_text())
+    # the normal size stays remembered beneath "maximized", for unmaximizing later
+    assert (saved["main"]["width"], saved["main"]["height"], saved["main"]["maximized"]) == (
+        480,
+        360,
+        True,
+    )
+    second = (
+        POLL
+        + """
+await until(async () => (await ramparts.invoke("open_labels")).length === 2);
+const out = { reopened: await until(async () => (await tk("main")).maximized) };
+await py("main", "unmaximize");
+out.normal = await until(async () => { const s = await tk("main"); return !s.maximized && s.width === 480 && s; });
+return out;
+"""
+    )
+    out = eval_in_app(app, second, timeout=60, env=env)
+    assert out["reopened"] is True
+    assert out["normal"] and out["normal"]["height"] == 360
 
 
 def _eval_with_stderr(app: Path, env: dict[str, str]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from ramparts.backends import (
     NativeDialogs,
     WindowEvent,
     WindowMenus,
+    WindowState,
     get_backend,
 )
 from ramparts.bridge.host import WindowHost
@@ -43,6 +44,7 @@ from ramparts.windows import (
     WindowEventHandler,
     WindowEvents,
     event_handlers_in,
+    is_normal,
     load_state,
     page_events,
     restored,
@@ -94,6 +96,8 @@ class App:
         #: The ``@on_window_event`` functions of the app's commands module.
         self.window_event_handlers: tuple[WindowEventHandler, ...] = ()
         self._window_events: WindowEvents | None = None
+        #: The last normal state of each ``remember_state`` window (see ``_watch_normal``).
+        self._normal: dict[str, WindowState] = {}
         #: The ``@on_menu`` functions of the app's commands module.
         self.menu_handlers: tuple[MenuEventHandler, ...] = ()
         #: The menus every window gets: the config's, or ``@build_menus``'s.
@@ -317,7 +321,27 @@ class App:
             state = self.window(label).state()
         except WindowClosed:
             return
-        save_state(self.state_file, label, state)
+        save_state(self.state_file, label, state, self._normal.get(label))
+
+    def _watch_normal(
+        self, spec: WindowConfig, events: WindowEvents | None
+    ) -> Callable[[WindowEvent], bool] | None:
+        """``events``, noting the window's state at each resize or move while it is
+        normal: a maximize or fullscreen replaces the size by the time it closes."""
+        if events is None or not spec.remember_state:
+            return events
+
+        def noted(event: WindowEvent) -> bool:
+            if event.kind in ("resized", "moved"):  # on the GUI thread: read at once
+                try:
+                    state = self.window(spec.label).state()
+                except WindowClosed:
+                    state = None
+                if state is not None and is_normal(state):
+                    self._normal[spec.label] = state
+            return events(event)
+
+        return noted
 
     def _running_backend(self) -> Backend:
         if self._backend is None:
@@ -366,7 +390,7 @@ class App:
                 else None
             ),
             reload_keys=self._reload_keys,
-            events=self._window_events,
+            events=self._watch_normal(spec, self._window_events),
             closing=lambda: self._remember(spec.label),
             menus=self._menus(spec.label),
         )

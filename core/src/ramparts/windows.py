@@ -35,6 +35,7 @@ __all__ = [
     "WindowEvents",
     "WindowState",
     "event_handlers_in",
+    "is_normal",
     "load_state",
     "on_window_event",
     "page_events",
@@ -145,13 +146,16 @@ class Window:
         self._run(lambda w: w.minimize())
 
     def maximize(self) -> None:
+        """Maximize it; a minimized or fullscreen window comes back maximized."""
         self._run(lambda w: w.maximize())
 
     def unmaximize(self) -> None:
-        """Back to its normal size from maximized (or minimized)."""
+        """Back to its normal size from maximized, minimized or fullscreen."""
         self._run(lambda w: w.unmaximize())
 
     def set_fullscreen(self, on: bool = True) -> None:
+        """Fullscreen (from minimized too), or back to what it was before: maximized
+        or normal."""
         self._run(lambda w: w.set_fullscreen(on))
 
     def show(self) -> None:
@@ -231,6 +235,12 @@ class WindowEvents:
 # -- remembered state ---------------------------------------------------------------------
 
 
+def is_normal(state: WindowState) -> bool:
+    """Whether ``state``'s size and position are the window's own (not maximized,
+    minimized or fullscreen): the ones to give back when it is restored."""
+    return not (state.maximized or state.fullscreen or state.minimized)
+
+
 def state_file(identifier: str, resource_dir: Path) -> Path:
     return base_dirs(identifier, resource_dir)["APPDATA"] / STATE_FILE
 
@@ -283,14 +293,19 @@ def _bounded(spec: WindowConfig, width: int, height: int) -> tuple[int, int]:
     return max(low[0], min(width, high[0])), max(low[1], min(height, high[1]))
 
 
-def save_state(file: Path, label: str, state: WindowState) -> None:
+def save_state(
+    file: Path, label: str, state: WindowState, normal: WindowState | None = None
+) -> None:
     """Remember ``label``'s state (atomically: a crash leaves the old file or the new).
 
-    A maximized window keeps the normal size and position remembered before, so that
-    unmaximizing after the next launch gives them back.
+    A maximized, minimized or fullscreen window keeps a normal size and position beneath:
+    ``normal`` (the last seen this run, see :func:`is_normal`), else the one remembered
+    before, so that unmaximizing after the next launch gives them back.
     """
     states = load_state(file)
     before = states.get(label) if isinstance(states.get(label), dict) else None
+    if normal is not None:
+        before = {k: getattr(normal, k) for k in ("x", "y", "width", "height")}
     entry: dict[str, Any] = {
         "x": state.x,
         "y": state.y,
@@ -298,7 +313,7 @@ def save_state(file: Path, label: str, state: WindowState) -> None:
         "height": state.height,
         "maximized": state.maximized,
     }
-    if (state.maximized or state.fullscreen or state.minimized) and before is not None:
+    if not is_normal(state) and before is not None:
         entry = {**before, "maximized": state.maximized}
     states[label] = entry
     try:

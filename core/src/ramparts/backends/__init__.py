@@ -280,12 +280,14 @@ class NativeWindow(Protocol):
 
     def minimize(self) -> None: ...
 
-    def maximize(self) -> None: ...
+    def maximize(self) -> None:
+        """Maximized, out of minimized and fullscreen."""
 
     def unmaximize(self) -> None:
-        """Back to the normal size from maximized or minimized."""
+        """Back to the normal size from maximized, minimized or fullscreen."""
 
-    def set_fullscreen(self, on: bool) -> None: ...
+    def set_fullscreen(self, on: bool) -> None:
+        """Fullscreen (out of minimized), or back to the state before it."""
 
     def show(self) -> None: ...
 

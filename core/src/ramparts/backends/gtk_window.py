@@ -83,17 +83,31 @@ class GtkWindow:
         self._do(lambda w: w.iconify())
 
     def maximize(self) -> None:
-        self._do(lambda w: w.maximize())
+        def maximized(w: Gtk.Window) -> None:
+            # As Qt's showMaximized: out of minimized and fullscreen, then maximized.
+            w.deiconify()
+            w.unfullscreen()
+            w.maximize()
+
+        self._do(maximized)
 
     def unmaximize(self) -> None:
         def normal(w: Gtk.Window) -> None:
             w.deiconify()
+            w.unfullscreen()
             w.unmaximize()
 
         self._do(normal)
 
     def set_fullscreen(self, on: bool) -> None:
-        self._do(lambda w: w.fullscreen() if on else w.unfullscreen())
+        def fullscreen(w: Gtk.Window) -> None:
+            if on:
+                w.deiconify()
+                w.fullscreen()
+            else:
+                w.unfullscreen()
+
+        self._do(fullscreen)
 
     def show(self) -> None:
         self._do(lambda w: w.show())

@@ -83,7 +83,20 @@ class QtWindow:
         self._do(lambda w: w.showNormal())
 
     def set_fullscreen(self, on: bool) -> None:
-        self._do(lambda w: w.showFullScreen() if on else w.showNormal())
+        # Not showFullScreen/showNormal: they drop "maximized", which leaving fullscreen
+        # returns to (as window managers do on GTK).
+        S = Qt.WindowState
+
+        def fullscreen(w: QWidget) -> None:
+            state = w.windowState()
+            w.setWindowState(
+                (state & ~S.WindowMinimized) | S.WindowFullScreen
+                if on
+                else state & ~S.WindowFullScreen
+            )
+            w.show()
+
+        self._do(fullscreen)
 
     def show(self) -> None:
         self._do(lambda w: w.show())
