@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ramparts import ConfigError, NotAllowed
+from ramparts import CommandFailed, ConfigError, NotAllowed
 from ramparts.testing import Bridge, app_dirs, home_env, open_bridge
 
 IDENT = "dev.ramparts.logtest"
@@ -66,6 +66,28 @@ def test_lines_at_each_level_in_the_app_log_folder(log: Bridge) -> None:
         ("ERROR", "app.page.main", "a error line"),
     ]
     assert log_path().parent.stat().st_mode & 0o077 == 0  # the folder is the user's alone
+
+
+@pytest.mark.parametrize("lost", ["full disk", "folder is a file"])
+def test_a_line_that_cannot_be_written_fails_the_call(lost: str) -> None:
+    folder = log_path().parent
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    if lost == "full disk":
+        folder.mkdir(mode=0o700)
+        log_path().symlink_to("/dev/full")  # opens, and every write fails with ENOSPC
+    else:
+        folder.write_text("")
+    with bridge() as b:
+        with pytest.raises(CommandFailed, match=r"log file could not be written \(.+\)") as e:
+            b.call("log.info", {"message": "lost"})
+        assert str(folder) not in e.value.message  # the page learns no path
+    with bridge() as b:  # once it can be written again, lines are written
+        if lost == "full disk":
+            log_path().unlink()
+        else:
+            folder.unlink()
+        assert b.call("log.info", {"message": "back"}) is True
+    assert records()[-1] == ("INFO", "app.page.main", "back")
 
 
 def test_lines_below_the_minimum_level_are_not_written() -> None:

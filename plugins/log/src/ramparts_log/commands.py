@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from ramparts import CallContext, command
+from ramparts import CallContext, CommandFailed, command
 
 from .config import LogState
 from .file import LOGGER, clip
@@ -21,7 +21,11 @@ def _write(ctx: CallContext[LogState], level: int, message: str) -> bool:
         return False
     name = f"{LOGGER}.page.{ctx.window}"
     text = clip(message, state.max_line_chars)
-    state.file.handle(logging.getLogger(name).makeRecord(name, level, "", 0, text, (), None))
+    record = logging.getLogger(name).makeRecord(name, level, "", 0, text, (), None)
+    error = state.file.write(record)
+    if error is not None:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "error"
+        raise CommandFailed(f"the app's log file could not be written ({reason})")
     return True
 
 

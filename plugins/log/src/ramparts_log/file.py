@@ -6,9 +6,11 @@ escaped, so text from a page can never start a line of its own (no forged record
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import re
+import sys
 import threading
 import time
 from pathlib import Path
@@ -91,6 +93,25 @@ class AppLogFile(logging.handlers.RotatingFileHandler):
         self.path = path
         self.setLevel(level)
         self.setFormatter(_Format())
+        self._failed = threading.local()  # per thread: which call's write failed
+
+    def write(self, record: logging.LogRecord) -> Exception | None:
+        """Write ``record`` as :meth:`handle` does; the error that lost it, if any (a
+        full disk, an unwritable folder), rather than only a report on stderr."""
+        self._failed.error = None
+        self.handle(record)
+        error: Exception | None = self._failed.error
+        return error
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self._failed.error = sys.exc_info()[1]
+        # Drop what the failed write left buffered, so that it neither fails the next
+        # line nor comes out later; the next line opens the file again.
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()  # closes the file even when the flush in it fails
+        super().handleError(record)
 
     def emit(self, record: logging.LogRecord) -> None:
         if self.stream is None:
