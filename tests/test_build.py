@@ -282,7 +282,7 @@ def test_audit_shows_only_fs_and_no_other_plugin_is_inside(built: Built) -> None
     assert {"ramparts_fs", "notes_commands", "ramparts.release.launcher"} <= modules
     absentees = ("ramparts_shell", "ramparts_http", "ramparts_dialog", "ramparts_testplugins")
     # The dev loop is reachable from ramparts.run but never runs in a built app.
-    for absent in (*absentees, "watchfiles", "ramparts.devloop"):
+    for absent in (*absentees, "watchfiles", "ramparts.dev.loop"):
         assert not any(m == absent or m.startswith(absent + ".") for m in modules)
     table = ramparts_cli("audit", str(built.artifact), "--pubkey", str(built.pubkey))
     assert "audit: PASSED" in table.stdout and "fs           read_text" in table.stdout

@@ -30,9 +30,9 @@ import unprivileged
 from app_folders import write_app
 
 from ramparts.app import App
+from ramparts.desktop.single_instance import MAX_CONNECTIONS, MAX_MESSAGE, runtime_dir
 from ramparts.errors import ConfigError, RampartsError
 from ramparts.release.audit import Audit, _read_single_instance, render_table
-from ramparts.single_instance import MAX_CONNECTIONS, MAX_MESSAGE, runtime_dir
 
 IDENTIFIER = "dev.ramparts.test"
 

@@ -18,9 +18,9 @@ from ramparts.app import App
 from ramparts.backends import WindowEventKind, WindowState
 from ramparts.builtins.window import EVENT_KINDS
 from ramparts.config import WindowConfig, load_config
+from ramparts.desktop.windows import load_state, restored, save_state
 from ramparts.errors import ConfigError, PluginError
 from ramparts.release.audit import render_table
-from ramparts.windows import load_state, restored, save_state
 
 
 def _config(tmp_path: Path, window: str, top: str = "") -> tuple[WindowConfig, ...]:
@@ -121,7 +121,7 @@ def test_restored_takes_a_sound_entry_within_the_limits(tmp_path: Path) -> None:
 def test_restored_ignores_a_malformed_entry(
     tmp_path: Path, entry: object, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="ramparts.windows"):
+    with caplog.at_level(logging.WARNING, logger="ramparts.desktop.windows"):
         assert restored(SPEC, entry, tmp_path / "s.json") is SPEC
     assert "ignoring the remembered state of window 'main'" in caplog.text
 
@@ -132,7 +132,7 @@ def test_a_corrupt_state_file_is_ignored(
 ) -> None:
     file = tmp_path / "window-state.json"
     file.write_bytes(content)
-    with caplog.at_level(logging.WARNING, logger="ramparts.windows"):
+    with caplog.at_level(logging.WARNING, logger="ramparts.desktop.windows"):
         assert load_state(file) == {}
     assert "ignoring the remembered window state" in caplog.text
     # Saving over it replaces it with a sound file.
@@ -233,7 +233,7 @@ def test_types_declare_the_window_commands(tmp_path: Path) -> None:
 
 
 def test_window_api_refuses_unknown_labels_and_bad_sizes(tmp_path: Path) -> None:
-    from ramparts.windows import Window, WindowClosed
+    from ramparts.desktop.windows import Window, WindowClosed
 
     loaded = App.load(write_app(tmp_path / "app", capabilities=textwrap.dedent(CAPABILITY)))
     with pytest.raises(KeyError):

@@ -43,10 +43,16 @@ from . import errors
 if TYPE_CHECKING:
     from ramparts.bridge.protocol import strict_loads
     from ramparts.bridge.session import Held, SessionResources, WindowSession
+    from ramparts.desktop.menus import MenuEvent, build_menus, on_menu
+    from ramparts.desktop.single_instance import SecondInstance, on_second_instance
+    from ramparts.desktop.windows import (
+        Window,
+        WindowClosed,
+        WindowEvent,
+        WindowState,
+        on_window_event,
+    )
     from ramparts.menuconfig import MenuItem, Menus
-    from ramparts.menus import MenuEvent, build_menus, on_menu
-    from ramparts.single_instance import SecondInstance, on_second_instance
-    from ramparts.windows import Window, WindowClosed, WindowEvent, WindowState, on_window_event
 
 __all__ = [
     "CallContext",
@@ -94,17 +100,17 @@ _LAZY = {
     "Held": "ramparts.bridge.session",
     "SessionResources": "ramparts.bridge.session",
     "WindowSession": "ramparts.bridge.session",
-    "SecondInstance": "ramparts.single_instance",
-    "on_second_instance": "ramparts.single_instance",
+    "SecondInstance": "ramparts.desktop.single_instance",
+    "on_second_instance": "ramparts.desktop.single_instance",
     "strict_loads": "ramparts.bridge.protocol",
-    "Window": "ramparts.windows",
-    "WindowClosed": "ramparts.windows",
-    "WindowEvent": "ramparts.windows",
-    "WindowState": "ramparts.windows",
-    "on_window_event": "ramparts.windows",
-    "MenuEvent": "ramparts.menus",
-    "on_menu": "ramparts.menus",
-    "build_menus": "ramparts.menus",
+    "Window": "ramparts.desktop.windows",
+    "WindowClosed": "ramparts.desktop.windows",
+    "WindowEvent": "ramparts.desktop.windows",
+    "WindowState": "ramparts.desktop.windows",
+    "on_window_event": "ramparts.desktop.windows",
+    "MenuEvent": "ramparts.desktop.menus",
+    "on_menu": "ramparts.desktop.menus",
+    "build_menus": "ramparts.desktop.menus",
     "MenuItem": "ramparts.menuconfig",
     "Menus": "ramparts.menuconfig",
 }

@@ -32,13 +32,15 @@ from ramparts.bridge.host import WindowHost
 from ramparts.bridge.session import Registry, WindowSession
 from ramparts.capability import Capability
 from ramparts.config import AppConfig, WindowConfig, check_ui_folder, load_config
-from ramparts.devserver import dev_config
-from ramparts.errors import ConfigError
-from ramparts.menus import PAGE_EVENT, MenuEvent, MenuEventHandler, MenuEvents, app_menus
-from ramparts.menus import handlers_in as menu_handlers_in
-from ramparts.plugins import build_registry, load_capabilities, make_plugin_manager
-from ramparts.single_instance import EVENT, SecondInstance, SecondInstanceHandler, handlers_in
-from ramparts.windows import (
+from ramparts.desktop.menus import PAGE_EVENT, MenuEvent, MenuEventHandler, MenuEvents, app_menus
+from ramparts.desktop.menus import handlers_in as menu_handlers_in
+from ramparts.desktop.single_instance import (
+    EVENT,
+    SecondInstance,
+    SecondInstanceHandler,
+    handlers_in,
+)
+from ramparts.desktop.windows import (
     Window,
     WindowClosed,
     WindowEventHandler,
@@ -51,6 +53,9 @@ from ramparts.windows import (
     save_state,
     state_file,
 )
+from ramparts.dev.server import dev_config
+from ramparts.errors import ConfigError
+from ramparts.plugins import build_registry, load_capabilities, make_plugin_manager
 
 if TYPE_CHECKING:
     from ramparts.bridge.dispatch import Dispatcher

@@ -154,8 +154,8 @@ def _supervise(
     if eval_file is not None:
         raise _fail("--reload runs until stopped and --eval exits: use one or the other", 2)
     from ramparts.config import load_config
-    from ramparts.devloop import supervise  # watchfiles: only for --reload
-    from ramparts.devserver import running
+    from ramparts.dev.loop import supervise  # watchfiles: only for --reload
+    from ramparts.dev.server import running
 
     flags = {
         "--headless": headless or _no_display(),  # said once above, not at each restart

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
     from ramparts.backends import NativeClipboard, NativeDialogs
     from ramparts.bridge.session import SessionResources, WindowSession
+    from ramparts.desktop.windows import Window
     from ramparts.toolkit.scope import Grants
-    from ramparts.windows import Window
 
     #: The type of ``CallContext.state``; a bare ``CallContext`` is ``CallContext[Any]``.
     StateT = TypeVarWithDefault("StateT", default=Any)

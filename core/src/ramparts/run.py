@@ -123,7 +123,7 @@ def _one_instance(the_app: App, args: Sequence[str]) -> Iterator[bool]:
     if cfg.single_instance is None:
         yield False
         return
-    from ramparts.single_instance import SecondInstance, claim
+    from ramparts.desktop.single_instance import SecondInstance, claim
 
     try:
         cwd = os.getcwd()
@@ -144,7 +144,7 @@ def _one_instance(the_app: App, args: Sequence[str]) -> Iterator[bool]:
 def _alongside(the_app: App, watch_ui: bool, args: Sequence[str]) -> Iterator[bool]:
     """What runs as long as the app does: its single instance socket, its dev server,
     ``dev --reload``'s ui watch. ``True``: another instance took ``args``; none runs."""
-    from ramparts.devserver import running
+    from ramparts.dev.server import running
 
     with _one_instance(the_app, args) as handed_over:
         if handed_over:
@@ -163,7 +163,7 @@ def _watching_ui(the_app: App) -> contextlib.AbstractContextManager[object]:
     """``ramparts dev --reload``'s page reloads, unless a dev server reloads its pages."""
     if the_app.dev_url:
         return contextlib.nullcontext()
-    from ramparts.devloop import watching_ui  # watchfiles: never in a built app
+    from ramparts.dev.loop import watching_ui  # watchfiles: never in a built app
 
     return watching_ui(the_app, _say)
 

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from ramparts.desktop.windows import page_events
 from ramparts.errors import CommandError
-from ramparts.windows import page_events
 
 if TYPE_CHECKING:
     from ramparts.bridge.session import Registry

@@ -25,7 +25,7 @@ from ramparts import CallContext, Capability, ConfigContext, NotAllowed, command
 from ramparts.errors import CommandFailed, InvalidArgs
 
 if TYPE_CHECKING:
-    from ramparts.windows import Window
+    from ramparts.desktop.windows import Window
 
 #: The events a page may be granted (``events``), each as ``ramparts:window-<kind>``:
 #: the kinds of ``ramparts.backends.WindowEventKind`` (a layer above this one).

@@ -55,7 +55,7 @@ __all__ = ["BuildResult", "Signer", "build"]
 
 #: Developer tools that optional imports drag in; no shipped app needs them. The dev
 #: loop (``ramparts dev --reload``) is reached from ``ramparts.run``, which apps share.
-_DEV_ONLY = ("hypothesis", "mypy", "pytest", "_pytest", "watchfiles", "ramparts.devloop")
+_DEV_ONLY = ("hypothesis", "mypy", "pytest", "_pytest", "watchfiles", "ramparts.dev.loop")
 #: PyInstaller log lines that start a long phase, and how the progress line names it.
 _PHASES = {
     "Analyzing modules for base_library": "analysing the standard library",

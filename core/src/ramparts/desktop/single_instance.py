@@ -55,7 +55,7 @@ __all__ = [
     "runtime_dir",
 ]
 
-log = logging.getLogger("ramparts.single_instance")
+log = logging.getLogger("ramparts.desktop.single_instance")
 
 #: The event the pages of the windows granted it receive (``ramparts.events.on``).
 EVENT = "ramparts:second-instance"

@@ -35,7 +35,7 @@ __all__ = [
     "on_menu",
 ]
 
-log = logging.getLogger("ramparts.menus")
+log = logging.getLogger("ramparts.desktop.menus")
 
 #: The event a page granted an item (``menu_events``) receives when it is chosen.
 PAGE_EVENT = "ramparts:menu"

@@ -44,7 +44,7 @@ __all__ = [
     "state_file",
 ]
 
-log = logging.getLogger("ramparts.windows")
+log = logging.getLogger("ramparts.desktop.windows")
 
 
 def page_events(config: AppConfig) -> frozenset[str]:
