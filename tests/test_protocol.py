@@ -7,6 +7,9 @@ import secrets
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from typed_json import typed
 
 from ramparts.bridge.protocol import (
     ProtocolError,
@@ -71,6 +74,34 @@ def test_channel_rejections(text: object, reason: str) -> None:
     with pytest.raises(ProtocolError) as err:
         decode_channel(KEY, text)
     assert err.value.reason == reason
+
+
+def _nested(levels: int, inner: str, mixed: bool) -> str:
+    """Arguments whose innermost value ``inner`` sits ``levels`` containers deep (the
+    arguments themselves are the first, at depth 1 under the header)."""
+    text = inner
+    for i in range(levels):
+        text = f'{{"k{i}":{text},"x":1}}' if mixed and i % 2 else f"[0,{text}]"
+    return text
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+@pytest.mark.parametrize(
+    ("levels", "inner", "ok"),
+    [(63, "1", True), (63, "[]", True), (63, "{}", True), (63, "[1]", False), (64, "1", False)],
+)
+def test_the_nesting_limit_is_exact(levels: int, inner: str, ok: bool, mixed: bool) -> None:
+    """Nothing may sit deeper than MAX_JSON_DEPTH (64) under the header: a value at depth
+    64 is fine, an empty container there too, anything at 65 is refused."""
+    from ramparts.bridge import protocol
+
+    assert protocol.MAX_JSON_DEPTH == 64
+    header = f'{{"s":1,"h":"h","c":"c","a":{_nested(levels, inner, mixed)}}}'
+    if ok:
+        assert decode_channel(KEY, sign_channel(KEY, header)).handle == "h"
+    else:
+        with pytest.raises(ProtocolError, match="too-deep"):
+            decode_channel(KEY, sign_channel(KEY, header))
 
 
 def test_binary_roundtrip_with_segments() -> None:
@@ -216,10 +247,54 @@ def test_plain_replies_take_the_fast_path_and_write_what_the_walk_writes() -> No
     for value in ({"items": records}, deep, "\u00e9", None, 1.5):
         reply = {"c": "x", "ok": True, "r": value}
         assert protocol._plain(reply)
-        walked = protocol._json_text(protocol._to_wire(reply, None))
+        walked = protocol._json_text(protocol._to_wire(reply, None)).decode()
         assert encode_channel_reply(reply) == walked
         chunks = encode_binary_reply(reply)
         assert json.loads(chunks[1]) == {**json.loads(walked), "b": []}
+
+
+reply_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()  # NaN and the infinities included: refused on every path
+    | st.text()
+    | st.binary(max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=3) | st.integers(), inner, max_size=4)
+        | st.dictionaries(st.just("$bytes"), inner, max_size=1)
+    ),
+    max_leaves=24,
+)
+
+
+@given(reply_values)
+def test_every_reply_is_written_as_the_walk_would_write_it(value: Any) -> None:
+    """The fast path (_plain, then orjson) and the walk (_to_wire, then json) agree on
+    what they refuse and on every value and type they write, on both carriers."""
+    from ramparts.bridge import protocol
+    from ramparts.bridge.protocol import Unserializable
+
+    reply = {"c": "x", "ok": True, "r": value}
+    try:
+        segments: list[bytes] = []
+        walked = json.dumps(protocol._to_wire(reply, segments), allow_nan=False)
+    except (Unserializable, ValueError):
+        walked = None
+    try:
+        written = b"".join(encode_binary_reply(reply))
+    except Unserializable:
+        assert walked is None
+        return
+    assert walked is not None, "written, where the walk refuses"
+    size = int.from_bytes(written[:4], "big")
+    got = json.loads(written[4 : 4 + size])
+    assert typed(got) == typed({**json.loads(walked), "b": [len(s) for s in segments]})
+    assert written[4 + size :] == b"".join(segments)
+    if not segments:  # the channel carries no bytes
+        assert typed(json.loads(encode_channel_reply(reply))) == typed(json.loads(walked))
 
 
 def test_replies_the_fast_path_leaves_to_the_walk_are_still_refused() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from typed_json import typed
 
 from ramparts.bridge.dispatch import Dispatcher
 from ramparts.bridge.protocol import (
@@ -115,6 +116,8 @@ number_literals = st.builds(
 @example("-" + "9" * 309)
 @example("9" * 199 + "e99")  # the largest the fast path lets through
 @example("9" * 210 + "e99")  # past a double: the digit run, not the exponent, says so
+@example("-9223372036854775809")  # 19 digits, past 64 bits: orjson would read a float
+@example("18446744073709551616")
 def test_a_number_is_refused_exactly_when_js_would_read_infinity(literal: str) -> None:
     """The fast path skips documents without a suspect run of text: this checks the
     pattern never lets an overflowing literal through, and refuses nothing finite."""
@@ -124,7 +127,10 @@ def test_a_number_is_refused_exactly_when_js_would_read_infinity(literal: str) -
         with pytest.raises(NotJson):
             strict_loads(doc)
     else:
-        assert strict_loads(doc)["v"][0] == pytest.approx(expected, rel=1e-15)
+        got = strict_loads(doc)["v"][0]
+        assert got == pytest.approx(expected, rel=1e-15)
+        if literal.lstrip("-").isdigit():  # an integer literal stays an exact int
+            assert type(got) is int and got == int(literal)
 
 
 json_values = st.recursive(
@@ -139,10 +145,27 @@ json_values = st.recursive(
 
 
 @given(json_values)
+@example([2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, -(2**64), 10**30])
+@example({"a": 1, "a ": [0.1, -0.0, 5e-324, 1.7976931348623157e308, 1e16, 123456789.125]})
 def test_every_json_value_reads_as_json_loads_reads_it(value: Any) -> None:
+    """Including each leaf's type: the fast parser (orjson) must hand over the very
+    values json would, or leave the document to json."""
     text = json.dumps(value)
-    assert strict_loads(text) == json.loads(text)
-    assert strict_loads(text.encode()) == json.loads(text)
+    assert typed(strict_loads(text)) == typed(json.loads(text))
+    assert typed(strict_loads(text.encode())) == typed(json.loads(text))
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        '{"a": 1, "a": 2, "b": [1, {"b": 3, "b": 4}]}',  # duplicate keys: the last wins
+        '{"s": "\\ud800", "t": "x\\udc2a", "u": "\\ud83d\\ude00"}',  # lone surrogates
+        '{"n": 18446744073709551616, "m": -9223372036854775809, "k": "12345678901234567890"}',
+        b'\xef\xbb\xbf{"bom": 1}',  # UTF-8 with a byte order mark
+    ],
+)
+def test_what_orjson_refuses_or_reads_otherwise_reads_as_json_reads_it(doc: str | bytes) -> None:
+    assert typed(strict_loads(doc)) == typed(json.loads(doc))
 
 
 # -- the decoder: refused numbers in a call are invalid_args, elsewhere the message goes --

@@ -203,7 +203,7 @@ class WindowHost:
         """The dev server's file for ``path``, under the app's origin and CSP.
 
         An HTML page gets a fresh style nonce, in its CSP and in a ``csp-nonce`` meta
-        (where Vite looks for it; see ``ramparts.devserver``).
+        (where Vite looks for it; see ``ramparts.dev.server``).
         """
         assert self.dev_url is not None
         query = urlsplit(url).query
