@@ -818,3 +818,23 @@ def test_numbers_json_cannot_carry_are_invalid_args_on_both_carriers(tmp_path: P
     code, _, message = result["reply"]
     assert code == "failed" and "non-finite float" in message
     assert result["after"] == ["ok", 3]
+
+
+def test_start_up_objects_leave_the_collector_once_a_page_has_loaded(tmp_path: Path) -> None:
+    """After the first page load the app's start-up objects are in the collector's
+    permanent generation (gc.freeze), and the collector still runs for the rest."""
+    commands = (
+        COMMANDS_PY
+        + """
+
+import gc as _gc
+
+
+@command
+def collector() -> list[int | bool]:
+    return [_gc.get_freeze_count(), _gc.isenabled()]
+"""
+    )
+    app_dir = write_app(tmp_path / "app", commands=commands, module="freeze_cmds")
+    frozen, enabled = eval_in_app(app_dir, 'return await ramparts.invoke("collector");', timeout=60)
+    assert frozen > 10_000 and enabled is True
