@@ -24,6 +24,7 @@ import attrs
 import pytest
 from app_folders import write_app
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from exec_env import STRACE_EXECVE, library_paths
 
 from ramparts.backends import Prune
 from ramparts.config import load_config
@@ -136,14 +137,17 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     )
 
 
-def run_app(folder: Path, home: Path, script: str = NOTES_JS) -> subprocess.CompletedProcess[str]:
-    """Run ``folder/notes`` headless with a page script, as a user would."""
+def run_app(
+    folder: Path, home: Path, script: str = NOTES_JS, wrapper: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run ``folder/notes`` headless with a page script, as a user would (under
+    ``wrapper``, a command such as strace, if given)."""
     js = home / "check.js"
     home.mkdir(parents=True, exist_ok=True)
     (home / "data").mkdir(exist_ok=True)
     js.write_text(script)
     return subprocess.run(
-        [str(folder / "notes"), "--headless", "--eval", str(js), "--timeout", "60"],
+        [*wrapper, str(folder / "notes"), "--headless", "--eval", str(js), "--timeout", "60"],
         capture_output=True,
         text=True,
         timeout=180,
@@ -257,6 +261,22 @@ def test_the_built_app_runs_headless_and_answers_the_bridge(built: Built) -> Non
     # Running it wrote nothing into the app folder: it still verifies.
     check = ramparts_cli("verify", str(built.artifact), "--pubkey", str(built.pubkey))
     assert check.returncode == 0, check.stderr
+
+
+def test_what_the_built_app_starts_gets_the_users_library_path(built: Built) -> None:
+    """PyInstaller's bootloader points LD_LIBRARY_PATH at the bundle; the programs the
+    app starts (Qt WebEngine's helper here, the system's programs through shell) get
+    the user's own, and Qt's helper still finds its libraries (the call is answered)."""
+    trace = built.tmp / "execve.txt"
+    proc = run_app(
+        built.artifact, built.tmp / "home-env", wrapper=(*STRACE_EXECVE, "-o", str(trace))
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["title"] == "Groceries"
+    launcher = str(built.artifact / "notes")  # the bootloader may start itself again
+    started = [(p, v) for p, v in library_paths(trace) if p != launcher]
+    assert any(p.endswith("QtWebEngineProcess") for p, _ in started), started
+    assert [(p, v) for p, v in started if v is not None and str(built.artifact) in v] == []
 
 
 def test_audit_shows_only_fs_and_no_other_plugin_is_inside(built: Built) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from deb_app import ICON, Built, build_deb, dpkg_installed, run_installed, write_app
+from exec_env import STRACE_EXECVE, library_paths
 from test_build import ramparts_cli
 from unprivileged import NOBODY
 
@@ -245,10 +246,20 @@ def test_installed_app_runs_refuses_a_changed_file_and_purges_clean(
         script = home / "check.js"
         script.write_text(CHECK_JS)
         script.chmod(0o644)
-        ran = run_as_nobody(home, gtk_display, "--eval", str(script), "--timeout", "120")
+        trace = home / "execve.txt"
+        ran = run_installed(
+            [*STRACE_EXECVE, "-o", str(trace), COMMAND, "--eval", str(script), "--timeout", "120"],
+            home,
+            gtk_display,
+        )
         assert ran.returncode == 0, ran.stderr
         assert json.loads(ran.stdout.strip().splitlines()[-1]) == {"sum": 42, "title": "deb test"}
         assert "refusing" not in ran.stderr and "UNSIGNED" not in ran.stderr
+        # WebKitGTK's helpers are the system's: the bundle's library path (the bootloader
+        # points it into /opt) must not reach them, nor anything else the app starts.
+        started = [(p, v) for p, v in library_paths(trace) if not p.startswith(str(installed))]
+        assert any("WebKitWebProcess" in p or "bwrap" in p for p, _ in started), started
+        assert [(p, v) for p, v in started if v is not None and str(installed) in v] == []
 
         page = installed / "_internal" / "app" / "ui" / "index.html"
         page.write_text(page.read_text().replace("deb test", "changed"))

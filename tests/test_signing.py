@@ -878,3 +878,27 @@ def test_undeclared_plugins_are_found_without_being_installed() -> None:
     # Renaming a plugin's capability in one source does not hide its modules in another.
     renamed = plugin_roots(["fs"], FIRST_PARTY, {"fs": "ramparts_shell"})
     assert find_undeclared(modules, renamed)["shell"] == ["ramparts_shell.run"]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ({"LD_LIBRARY_PATH": "/b/_internal"}, {}),  # the user had none: none again
+        (
+            {"LD_LIBRARY_PATH": "/b/_internal:/u/lib", "LD_LIBRARY_PATH_ORIG": "/u/lib"},
+            {"LD_LIBRARY_PATH": "/u/lib", "LD_LIBRARY_PATH_ORIG": "/u/lib"},
+        ),
+        ({"LD_LIBRARY_PATH_ORIG": ""}, {"LD_LIBRARY_PATH": "", "LD_LIBRARY_PATH_ORIG": ""}),
+        ({"PATH": "/usr/bin"}, {"PATH": "/usr/bin"}),
+    ],
+)
+def test_the_launcher_gives_children_the_users_library_path(
+    before: dict[str, str], after: dict[str, str]
+) -> None:
+    """What the bootloader's LD_LIBRARY_PATH becomes for what the app starts (built apps'
+    real children: test_build.py and test_deb.py trace them)."""
+    from ramparts.release.launcher import give_back_library_path
+
+    env = dict(before)
+    give_back_library_path(env)
+    assert env == after

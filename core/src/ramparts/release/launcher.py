@@ -14,7 +14,7 @@ import contextlib
 import os
 import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -184,16 +184,38 @@ _DIALOG_ENV = (
 )
 
 
+#: The variables PyInstaller's bootloader points into the bundle (``*_ORIG``: the user's).
+_LIBRARY_PATHS = ("LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "LIBPATH")
+
+
 def _system_env(env: Mapping[str, str]) -> dict[str, str]:
     """The environment for a system dialog tool: only what a dialog needs (the display,
     the session, the locale), so nothing a bundle set up for itself (PyInstaller points
     the library path, Qt's plugin path and OpenSSL's modules into it) reaches it. A
     library path the user had before the bootloader changed it (``*_ORIG``) is kept."""
     out = {k: v for k, v in env.items() if k in _DIALOG_ENV or k.startswith("LC_")}
-    for name in ("LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "LIBPATH"):
+    for name in _LIBRARY_PATHS:
         if name + "_ORIG" in env:
             out[name] = env[name + "_ORIG"]
     return out
+
+
+def give_back_library_path(env: MutableMapping[str, str]) -> None:
+    """Give the processes this app starts the user's own library path.
+
+    The bootloader points it at the bundle for this process, whose loader read it once
+    at start. Its children are system programs (WebKitGTK's web and network processes,
+    dialogs, what the shell capability runs), which must load the system's libraries,
+    not the bundle's OpenSSL or zlib; Qt WebEngine's helper, which is in the bundle,
+    finds its libraries through its own ``RUNPATH``. An update started by ``exec``
+    sees the user's path too, as when it is started from a desktop entry.
+    """
+    for name in _LIBRARY_PATHS:
+        original = env.get(name + "_ORIG")
+        if original is None:
+            env.pop(name, None)
+        else:
+            env[name] = original
 
 
 def launch(
@@ -222,6 +244,7 @@ def launch(
     """
     meipass = getattr(sys, "_MEIPASS", None)
     executable = Path(sys.executable).resolve()
+    give_back_library_path(os.environ)
     try:
         trusted = [load_public_key(public_key, "the built-in key")] if public_key else []
         artifact, unpacked = locate(executable, Path(meipass) if meipass else None, layout)
