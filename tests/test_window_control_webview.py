@@ -417,15 +417,20 @@ return { main: await tk("main"), tool: await tk("tool") };
 )
 
 
-def test_state_is_remembered_across_launches(engine: str, tmp_path: Path) -> None:
+def _remember_app(tmp_path: Path, module: str) -> tuple[Path, dict[str, str]]:
+    """An app with REMEMBER's two windows, and the environment its launches share."""
     app = write_app(
         tmp_path / "app",
         capabilities=textwrap.dedent(REMEMBER),
         commands=COMMANDS,
-        module="remember_cmds",
+        module=module,
         files={"other.html": "<!doctype html><html><body>other</body></html>"},
     )
-    env = _data_home(tmp_path)
+    return app, _data_home(tmp_path)
+
+
+def test_state_is_remembered_across_launches(engine: str, tmp_path: Path) -> None:
+    app, env = _remember_app(tmp_path, "remember_cmds")
     first = (
         POLL
         + """
@@ -459,14 +464,7 @@ return await tk("main");
 
 @pytest.mark.usefixtures("window_manager")
 def test_a_maximized_window_reopens_maximized(engine: str, tmp_path: Path) -> None:
-    app = write_app(
-        tmp_path / "app",
-        capabilities=textwrap.dedent(REMEMBER),
-        commands=COMMANDS,
-        module="remember_max_cmds",
-        files={"other.html": "<!doctype html><html><body>other</body></html>"},
-    )
-    env = _data_home(tmp_path)
+    app, env = _remember_app(tmp_path, "remember_max_cmds")
     first = (
         POLL
         + """

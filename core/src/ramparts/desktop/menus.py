@@ -5,15 +5,13 @@ Internal module; apps reach it through ``ramparts`` (``on_menu``, ``MenuEvent``)
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from ramparts.desktop.handlers import HandlerThread
 from ramparts.errors import ConfigError
 from ramparts.menuconfig import Menus, check_menus
 from ramparts.toolkit.configtable import ConfigContext
@@ -35,7 +33,6 @@ __all__ = [
     "on_menu",
 ]
 
-log = logging.getLogger("ramparts.desktop.menus")
 
 #: The event a page granted an item (``menu_events``) receives when it is chosen.
 PAGE_EVENT = "ramparts:menu"
@@ -84,8 +81,9 @@ def handlers_in(module: object) -> tuple[MenuEventHandler, ...]:
 class MenuEvents:
     """Hands chosen items to the pages granted them and to the app's handlers.
 
-    Called on the GUI thread; the handlers run on one thread of their own, started on
-    the first event, so a slow handler never holds the menus up.
+    Called on the GUI thread; the handlers run on a thread of their own
+    (:class:`~ramparts.desktop.handlers.HandlerThread`), so a slow handler never holds
+    the menus up.
     """
 
     def __init__(
@@ -94,33 +92,12 @@ class MenuEvents:
         handlers: tuple[MenuEventHandler, ...],
         to_page: Callable[[MenuEvent], None],
     ) -> None:
-        self._app = app
-        self._handlers = handlers
         self._to_page = to_page
-        self._queue: queue.SimpleQueue[MenuEvent] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._handlers = HandlerThread(app, handlers, "ramparts-menu-events", "menu")
 
     def __call__(self, event: MenuEvent) -> None:
         self._to_page(event)
-        if not self._handlers:
-            return
-        self._queue.put(event)
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._serve, name="ramparts-menu-events", daemon=True
-                )
-                self._thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            event = self._queue.get()
-            for handler in self._handlers:
-                try:
-                    handler(self._app, event)
-                except Exception:
-                    log.exception("the menu handler %s failed", handler.__qualname__)
+        self._handlers.put(event)
 
 
 B = TypeVar("B", bound=Callable[[], Menus])

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from ramparts.backends import NativeWindow, WindowEvent, WindowState
+from ramparts.desktop.handlers import HandlerThread
 from ramparts.errors import RampartsError
 from ramparts.toolkit.atomic import atomic_write
 from ramparts.toolkit.dirs import base_dirs, make_app_dir
@@ -183,8 +182,8 @@ def _check_size(width: int, height: int) -> None:
 class WindowEvents:
     """Hands window events to the app's handlers and to the pages granted them.
 
-    ``close-requested`` is answered on the calling (GUI) thread; the others are queued
-    for one thread of their own, started on the first event.
+    ``close-requested`` is answered on the calling (GUI) thread; the others go to the
+    handlers on a thread of their own (:class:`~ramparts.desktop.handlers.HandlerThread`).
     """
 
     def __init__(
@@ -193,43 +192,19 @@ class WindowEvents:
         handlers: tuple[WindowEventHandler, ...],
         to_page: Callable[[WindowEvent], None],
     ) -> None:
-        self._app = app
-        self._handlers = handlers
         self._to_page = to_page
-        self._queue: queue.SimpleQueue[WindowEvent] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._handlers = HandlerThread(app, handlers, "ramparts-window-events", "window event")
 
     def __call__(self, event: WindowEvent) -> bool:
         """The backend's ``events``: ``False`` keeps a window open."""
         if event.kind == "close-requested":
             # Every handler is asked (no short cut); the page hears of it afterwards.
-            answers = [self._call(h, event) for h in self._handlers]
+            answers = [self._handlers.call(h, event) for h in self._handlers.handlers]
             self._to_page(event)
             return all(a is not False for a in answers)
         self._to_page(event)
-        if self._handlers:
-            self._queue.put(event)
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._serve, name="ramparts-window-events", daemon=True
-                    )
-                    self._thread.start()
+        self._handlers.put(event)
         return True
-
-    def _serve(self) -> None:
-        while True:
-            event = self._queue.get()
-            for handler in self._handlers:
-                self._call(handler, event)
-
-    def _call(self, handler: WindowEventHandler, event: WindowEvent) -> object:
-        try:
-            return handler(self._app, event)
-        except Exception:
-            log.exception("the window event handler %s failed", handler.__qualname__)
-            return None
 
 
 # -- remembered state ---------------------------------------------------------------------
