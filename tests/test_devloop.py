@@ -591,3 +591,17 @@ def test_eval_of_a_page_that_never_yields_times_out(tmp_path: Path) -> None:
     done = _dev(str(app_dir), "--headless", "--eval", str(script), "--timeout", "3")
     assert done.returncode == 2, done.stderr
     assert "error: --eval timed out: the script did not settle within 3 s" in done.stderr
+
+
+def test_eval_of_a_long_script_is_still_read_after_the_polls_slow_down(tmp_path: Path) -> None:
+    """--eval reads the result slot every 20 ms for two seconds, then every 100 ms (the
+    reads compete with the page's own work): a script that ends later is still read."""
+    app_dir = write_app(tmp_path / "app")
+    script = tmp_path / "e.js"
+    script.write_text(
+        "await new Promise((r) => setTimeout(r, 2600));"
+        " return await ramparts.invoke('add', { a: 40, b: 2 });"
+    )
+    done = _dev(str(app_dir), "--headless", "--eval", str(script), "--timeout", "30")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == 42

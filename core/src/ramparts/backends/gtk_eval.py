@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from importlib.resources import files
 from typing import Any
 
@@ -15,12 +16,9 @@ gi.require_version("JavaScriptCore", "4.1")
 from gi.repository import GLib, WebKit2  # noqa: E402
 
 from ramparts.backends import EvalResult  # noqa: E402
-from ramparts.backends.pywebview_windows import close_forced  # noqa: E402
+from ramparts.backends.pywebview_windows import close_forced, eval_poll_ms  # noqa: E402
 
 __all__ = ["start_eval"]
-
-#: How often the page's result slot is read, in milliseconds.
-_POLL_MS = 20
 
 
 def _wrapped(source: str, slot: str) -> str:
@@ -56,6 +54,7 @@ class _Eval:
         self.slot = "__ramparts_eval_" + secrets.token_hex(8)
         self.wrapper = _wrapped(source, self.slot)
         self.started = self.done = self.rerun = False
+        self.t0, self.interval = 0.0, 0
 
     def finish(self) -> None:
         self.done = True
@@ -79,9 +78,15 @@ class _Eval:
         return False
 
     def poll(self) -> bool:
-        if not self.done:
-            _run(self.view, f"JSON.stringify(window[{json.dumps(self.slot)}] || null)", self.check)
-        return not self.done
+        if self.done:
+            return False
+        _run(self.view, f"JSON.stringify(window[{json.dumps(self.slot)}] || null)", self.check)
+        interval = eval_poll_ms(time.monotonic() - self.t0)
+        if interval == self.interval:
+            return True
+        self.interval = interval
+        GLib.timeout_add(interval, self.poll)  # this timer ends; one at the new pace
+        return False
 
     def ran(self, value: str | None) -> None:
         if value != "started" and not self.done:
@@ -103,7 +108,8 @@ class _Eval:
         if not self.started:
             self.started = True
             GLib.timeout_add(int(self.timeout * 1000), self.expire)
-            GLib.timeout_add(_POLL_MS, self.poll)
+            self.t0, self.interval = time.monotonic(), eval_poll_ms(0)
+            GLib.timeout_add(self.interval, self.poll)
         _run(self.view, self.wrapper, self.ran)
 
     def load_timeout(self) -> bool:

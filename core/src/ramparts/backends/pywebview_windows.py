@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ramparts.bridge.host import WindowHost
     from ramparts.config import WindowConfig
 
-__all__ = ["PageHooks", "PywebviewBackend", "close_forced"]
+__all__ = ["PageHooks", "PywebviewBackend", "close_forced", "eval_poll_ms"]
 
 log = logging.getLogger("ramparts.backends")
 
@@ -185,6 +185,19 @@ class PywebviewBackend:
             return False
         self._engine_ready()
         return True
+
+
+def eval_poll_ms(elapsed: float) -> int:
+    """How long ``--eval`` waits before it reads the page's result slot again, ``elapsed``
+    seconds after the script started.
+
+    Every read is a round trip into the page's main world, which competes with the
+    page's own work: reading every 250 ms instead of every 20 ms raised a benchmark
+    script's small-call rate x1.16 on Qt and x1.12 on GTK (interleaved A/B). Most
+    scripts (tests) end within two seconds and are still seen within 20 ms; a longer
+    one is read ten times a second.
+    """
+    return 20 if elapsed < 2.0 else 100
 
 
 def close_forced(window: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from importlib.resources import files
 from typing import Any
 
@@ -11,12 +12,9 @@ from PyQt6.QtCore import QTimer
 from PyQt6.QtWebEngineCore import QWebEnginePage
 
 from ramparts.backends import EvalResult
-from ramparts.backends.pywebview_windows import close_forced
+from ramparts.backends.pywebview_windows import close_forced, eval_poll_ms
 
 __all__ = ["start_eval"]
-
-#: How often the page's result slot is read, in milliseconds.
-_POLL_MS = 20
 
 
 def _wrapped(source: str, slot: str) -> str:
@@ -38,6 +36,7 @@ def start_eval(
     wrapper = _wrapped(source, slot)
     started = done = False
     timer = QTimer(page)
+    t0 = 0.0
 
     def finish() -> None:
         nonlocal done
@@ -61,6 +60,7 @@ def start_eval(
             finish()
 
     def poll() -> None:
+        timer.setInterval(eval_poll_ms(time.monotonic() - t0))
         page.runJavaScript(f"JSON.stringify(window[{json.dumps(slot)}] || null)", 0, check)
 
     def ran(value: Any) -> None:
@@ -75,8 +75,10 @@ def start_eval(
         started = True
         QTimer.singleShot(int(timeout * 1000), expire)
         page.runJavaScript(wrapper, 0, ran)
+        nonlocal t0
+        t0 = time.monotonic()
         timer.timeout.connect(poll)
-        timer.start(_POLL_MS)
+        timer.start(eval_poll_ms(0))
 
     def load_timeout() -> None:
         if not started and not done:
