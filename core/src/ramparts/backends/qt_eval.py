@@ -47,9 +47,7 @@ def start_eval(
     def check(value: Any) -> None:
         data = json.loads(value) if isinstance(value, str) else None
         if data and not done:
-            result.ok = data["ok"]
-            result.value = data.get("value")
-            result.error = data.get("error")
+            result.ok, result.value, result.error = data["ok"], data.get("value"), data.get("error")
             finish()
 
     def expire() -> None:
@@ -69,14 +67,12 @@ def start_eval(
             finish()
 
     def loaded(ok: bool) -> None:
-        nonlocal started
+        nonlocal started, t0
         if started:
             return
-        started = True
+        started, t0 = True, time.monotonic()
         QTimer.singleShot(int(timeout * 1000), expire)
         page.runJavaScript(wrapper, 0, ran)
-        nonlocal t0
-        t0 = time.monotonic()
         timer.timeout.connect(poll)
         timer.start(eval_poll_ms(0))
 
